@@ -1,0 +1,1 @@
+//! The Isthmus DNS proxy.

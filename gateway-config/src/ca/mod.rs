@@ -1,0 +1,3 @@
+//! The clusterset certificate authority.
+
+pub mod cli;

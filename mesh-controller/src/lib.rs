@@ -1,0 +1,3 @@
+//! The Isthmus controller.
+
+pub use isthmus_placement as placement;
