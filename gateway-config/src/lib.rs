@@ -5,3 +5,5 @@
 
 pub mod ca;
 pub mod cli;
+pub mod clusterset;
+pub mod names;
