@@ -1,9 +1,20 @@
-//! The gRPC API between the Isthmus controller and its DNS proxies.
+//! The ClusterSet discovery API between the Isthmus controller and its DNS proxies.
 //!
-//! The `.proto` sources live in `proto/proto/`; they are compiled at build time with a
-//! pure-Rust protobuf compiler, so no system `protoc` is needed.
+//! - [`v1`]: the messages and tonic stubs generated from `proto/isthmus/v1/discovery.proto`
+//!   (compiled at build time by a pure-Rust protobuf compiler; no system `protoc`).
+//! - [`table`]: the name table one member cluster sees, and snapshot/delta arithmetic.
+//! - [`publisher`]: the server's versioned views with delta history for resuming clients.
+//! - [`service`]: the tonic service over a publisher, with per-cluster authorization.
+//! - [`client`]: the reconnecting, resuming client a DNS proxy runs.
+//! - [`identity`]: which cluster a client certificate names.
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("isthmus.v1");
 }
+
+pub mod client;
+pub mod identity;
+pub mod publisher;
+pub mod service;
+pub mod table;

@@ -1,0 +1,189 @@
+//! The tonic service that serves a [`Publisher`] to DNS proxies.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use tonic::{Request, Response, Status};
+
+use crate::identity;
+use crate::publisher::{Publisher, SubscribeError, Subscription};
+use crate::v1::cluster_set_discovery_server::ClusterSetDiscovery;
+use crate::v1::{Keepalive, WatchRequest, WatchResponse, watch_response::Body};
+
+/// How the service checks who a client is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Plaintext or server-only TLS: any client may ask for any cluster's view.
+    Insecure,
+    /// mTLS: the client certificate must name the cluster whose view it asks for.
+    ClusterCertificate,
+}
+
+/// Serves `ClusterSetDiscovery.Watch` from a publisher.
+pub struct DiscoveryService {
+    publisher: Arc<Publisher>,
+    keepalive: Duration,
+    auth: ClientAuth,
+}
+
+impl DiscoveryService {
+    pub fn new(publisher: Arc<Publisher>, keepalive: Duration, auth: ClientAuth) -> Self {
+        DiscoveryService {
+            publisher,
+            keepalive,
+            auth,
+        }
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send>>;
+
+/// Checks that `name` is an RFC 1123 label, as member cluster IDs are.
+pub fn validate_cluster_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("cluster must not be empty".into());
+    }
+    if name.len() > 63 {
+        return Err(format!("cluster {name:?} is longer than 63 characters"));
+    }
+    let bytes = name.as_bytes();
+    let ok_char = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !bytes.iter().all(ok_char) || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return Err(format!("cluster {name:?} is not an RFC 1123 label"));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl ClusterSetDiscovery for DiscoveryService {
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let peer_clusters = match self.auth {
+            ClientAuth::Insecure => None,
+            ClientAuth::ClusterCertificate => {
+                let certs = request.peer_certs().ok_or_else(|| {
+                    Status::unauthenticated("a client certificate naming the cluster is required")
+                })?;
+                let leaf = certs.first().ok_or_else(|| {
+                    Status::unauthenticated("a client certificate naming the cluster is required")
+                })?;
+                Some(
+                    identity::clusters_in_certificate(leaf.as_ref())
+                        .map_err(|e| Status::unauthenticated(format!("client certificate: {e}")))?,
+                )
+            }
+        };
+        let req = request.into_inner();
+        validate_cluster_name(&req.cluster).map_err(Status::invalid_argument)?;
+        if let Some(allowed) = peer_clusters
+            && !allowed.iter().any(|c| c == &req.cluster)
+        {
+            return Err(Status::permission_denied(format!(
+                "client certificate is for {allowed:?}, not cluster {:?}",
+                req.cluster
+            )));
+        }
+        let resume =
+            (req.resume_from_version > 0).then_some((req.resume_epoch, req.resume_from_version));
+        let sub = self
+            .publisher
+            .subscribe(&req.cluster, resume)
+            .map_err(|e| match e {
+                SubscribeError::NotReady => Status::unavailable(e.to_string()),
+                SubscribeError::UnknownCluster(_) => Status::not_found(e.to_string()),
+            })?;
+        tracing::info!(cluster = %req.cluster, resumed = sub.resumed, version = sub.version, "discovery client subscribed");
+        Ok(Response::new(Box::pin(feed(sub, self.keepalive))))
+    }
+}
+
+struct FeedState {
+    sub: Subscription,
+    pending: std::vec::IntoIter<Arc<WatchResponse>>,
+    version: u64,
+    keepalive: tokio::time::Interval,
+    done: bool,
+}
+
+/// The message stream of one subscriber: catch-up, then live deltas and keepalives. A
+/// subscriber that falls behind the buffer is ended with `RESOURCE_EXHAUSTED`; it reconnects
+/// and resumes from its last version.
+fn feed(
+    sub: Subscription,
+    keepalive: Duration,
+) -> impl Stream<Item = Result<WatchResponse, Status>> {
+    let pending = sub.initial.clone().into_iter();
+    let period = keepalive.max(Duration::from_millis(10));
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = FeedState {
+        version: sub.version,
+        sub,
+        pending,
+        keepalive: interval,
+        done: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        if let Some(m) = st.pending.next() {
+            st.version = st.version.max(m.version);
+            return Some((Ok(WatchResponse::clone(&m)), st));
+        }
+        loop {
+            tokio::select! {
+                msg = st.sub.live.recv() => {
+                    match msg {
+                        Ok(m) => {
+                            // Deltas the catch-up already covered are skipped.
+                            if m.version <= st.version {
+                                continue;
+                            }
+                            st.version = m.version;
+                            return Some((Ok(WatchResponse::clone(&m)), st));
+                        }
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::warn!(cluster = %st.sub.cluster, skipped = n, "discovery client too slow; dropping it");
+                            st.done = true;
+                            return Some((Err(Status::resource_exhausted(format!(
+                                "client fell {n} messages behind; reconnect and resume from version {}", st.version
+                            ))), st));
+                        }
+                        Err(RecvError::Closed) => {
+                            st.done = true;
+                            return Some((Err(Status::not_found(format!(
+                                "cluster {:?} left the clusterset", st.sub.cluster
+                            ))), st));
+                        }
+                    }
+                }
+                _ = st.keepalive.tick() => {
+                    let m = WatchResponse { epoch: st.sub.epoch, version: st.version, body: Some(Body::Keepalive(Keepalive {})) };
+                    return Some((Ok(m), st));
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_must_be_rfc1123_labels() {
+        assert!(validate_cluster_name("east-1").is_ok());
+        for bad in ["", "East", "-a", "a-", "a_b", &"a".repeat(64)] {
+            assert!(validate_cluster_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
