@@ -27,14 +27,23 @@ pub struct DiscoveryService {
     publisher: Arc<Publisher>,
     keepalive: Duration,
     auth: ClientAuth,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl DiscoveryService {
-    pub fn new(publisher: Arc<Publisher>, keepalive: Duration, auth: ClientAuth) -> Self {
+    /// `stopping` turning true ends every open stream with `UNAVAILABLE`, so clients move on
+    /// (and resume elsewhere) instead of holding a shutdown open.
+    pub fn new(
+        publisher: Arc<Publisher>,
+        keepalive: Duration,
+        auth: ClientAuth,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         DiscoveryService {
             publisher,
             keepalive,
             auth,
+            stopping,
         }
     }
 }
@@ -101,7 +110,11 @@ impl ClusterSetDiscovery for DiscoveryService {
                 SubscribeError::UnknownCluster(_) => Status::not_found(e.to_string()),
             })?;
         tracing::info!(cluster = %req.cluster, resumed = sub.resumed, version = sub.version, "discovery client subscribed");
-        Ok(Response::new(Box::pin(feed(sub, self.keepalive))))
+        Ok(Response::new(Box::pin(feed(
+            sub,
+            self.keepalive,
+            self.stopping.clone(),
+        ))))
     }
 }
 
@@ -110,6 +123,7 @@ struct FeedState {
     pending: std::vec::IntoIter<Arc<WatchResponse>>,
     version: u64,
     keepalive: tokio::time::Interval,
+    stopping: tokio::sync::watch::Receiver<bool>,
     done: bool,
 }
 
@@ -119,6 +133,7 @@ struct FeedState {
 fn feed(
     sub: Subscription,
     keepalive: Duration,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<WatchResponse, Status>> {
     let pending = sub.initial.clone().into_iter();
     let period = keepalive.max(Duration::from_millis(10));
@@ -129,6 +144,7 @@ fn feed(
         sub,
         pending,
         keepalive: interval,
+        stopping,
         done: false,
     };
     futures::stream::unfold(state, |mut st| async move {
@@ -139,38 +155,54 @@ fn feed(
             st.version = st.version.max(m.version);
             return Some((Ok(WatchResponse::clone(&m)), st));
         }
+        enum Next {
+            Stop,
+            Message(Result<Arc<WatchResponse>, RecvError>),
+            Keepalive,
+        }
         loop {
-            tokio::select! {
-                msg = st.sub.live.recv() => {
-                    match msg {
-                        Ok(m) => {
-                            // Deltas the catch-up already covered are skipped.
-                            if m.version <= st.version {
-                                continue;
-                            }
-                            st.version = m.version;
-                            return Some((Ok(WatchResponse::clone(&m)), st));
-                        }
-                        Err(RecvError::Lagged(n)) => {
-                            tracing::warn!(cluster = %st.sub.cluster, skipped = n, "discovery client too slow; dropping it");
-                            st.done = true;
-                            return Some((Err(Status::resource_exhausted(format!(
-                                "client fell {n} messages behind; reconnect and resume from version {}", st.version
-                            ))), st));
-                        }
-                        Err(RecvError::Closed) => {
-                            st.done = true;
-                            return Some((Err(Status::not_found(format!(
-                                "cluster {:?} left the clusterset", st.sub.cluster
-                            ))), st));
-                        }
+            let next = tokio::select! {
+                _ = st.stopping.wait_for(|stop| *stop) => Next::Stop,
+                msg = st.sub.live.recv() => Next::Message(msg),
+                _ = st.keepalive.tick() => Next::Keepalive,
+            };
+            let item = match next {
+                Next::Stop => {
+                    st.done = true;
+                    Err(Status::unavailable(
+                        "server is shutting down; reconnect and resume",
+                    ))
+                }
+                Next::Message(Ok(m)) => {
+                    // Deltas the catch-up already covered are skipped.
+                    if m.version <= st.version {
+                        continue;
                     }
+                    st.version = m.version;
+                    Ok(WatchResponse::clone(&m))
                 }
-                _ = st.keepalive.tick() => {
-                    let m = WatchResponse { epoch: st.sub.epoch, version: st.version, body: Some(Body::Keepalive(Keepalive {})) };
-                    return Some((Ok(m), st));
+                Next::Message(Err(RecvError::Lagged(n))) => {
+                    tracing::warn!(cluster = %st.sub.cluster, skipped = n, "discovery client too slow; dropping it");
+                    st.done = true;
+                    Err(Status::resource_exhausted(format!(
+                        "client fell {n} messages behind; reconnect and resume from version {}",
+                        st.version
+                    )))
                 }
-            }
+                Next::Message(Err(RecvError::Closed)) => {
+                    st.done = true;
+                    Err(Status::not_found(format!(
+                        "cluster {:?} left the clusterset",
+                        st.sub.cluster
+                    )))
+                }
+                Next::Keepalive => Ok(WatchResponse {
+                    epoch: st.sub.epoch,
+                    version: st.version,
+                    body: Some(Body::Keepalive(Keepalive {})),
+                }),
+            };
+            return Some((item, st));
         }
     })
 }
@@ -186,4 +218,71 @@ mod tests {
             assert!(validate_cluster_name(bad).is_err(), "{bad:?}");
         }
     }
+}
+
+/// PEM material for the server's side of mTLS.
+#[derive(Clone)]
+pub struct ServerTls {
+    /// The server's certificate chain (naming its service DNS name) and key.
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    /// The clusterset root(s) client certificates must chain to.
+    pub client_ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").finish_non_exhaustive()
+    }
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("serving: {0}")]
+    Transport(String),
+}
+
+/// Serves the discovery API on `listener` until `shutdown` completes. With `tls`, clients must
+/// present a certificate under the clusterset root naming the cluster they ask for; without it
+/// the API is plaintext and unauthenticated.
+pub async fn serve(
+    publisher: Arc<Publisher>,
+    listener: tokio::net::TcpListener,
+    tls: Option<ServerTls>,
+    keepalive: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    use crate::v1::cluster_set_discovery_server::ClusterSetDiscoveryServer;
+    use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(30)));
+    let auth = if let Some(tls) = tls {
+        let config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+            .client_ca_root(Certificate::from_pem(&tls.client_ca_pem));
+        builder = builder
+            .tls_config(config)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+        ClientAuth::ClusterCertificate
+    } else {
+        ClientAuth::Insecure
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let service = DiscoveryService::new(publisher, keepalive, auth, stop_rx);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    builder
+        .add_service(ClusterSetDiscoveryServer::new(service))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| ServeError::Transport(e.to_string()))
 }
