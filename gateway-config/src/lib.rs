@@ -6,4 +6,6 @@
 pub mod ca;
 pub mod cli;
 pub mod clusterset;
+pub mod istio;
 pub mod names;
+pub mod remote_secret;

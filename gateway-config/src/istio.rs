@@ -1,0 +1,831 @@
+//! Istio multi-network objects: the east-west gateway (three install forms), the
+//! `cross-network-gateway` Gateway, the istiod exposure for primary-remote, the network
+//! label of the system namespace, and the istiod install settings.
+//!
+//! Every function is pure and deterministic: the same input gives the same object with
+//! the same field order (the order of Istio's samples), so rendered YAML diffs cleanly.
+//! Objects are `serde_json::Value` (Istio CRDs and install documents) or k8s-openapi
+//! types (core objects).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::{Map, Value, json};
+
+use crate::clusterset::{ClusterSet, GatewayExposure, Member};
+use crate::names;
+
+/// Namespace of the Istio control plane and the east-west gateway.
+pub const ISTIO_SYSTEM: &str = "istio-system";
+/// Label naming the network of a namespace, gateway or pod.
+pub const NETWORK_LABEL: &str = "topology.istio.io/network";
+/// Service annotation choosing the nodes whose addresses Istio advertises for a NodePort gateway.
+pub const NODE_SELECTOR_ANNOTATION: &str = "traffic.istio.io/nodeSelector";
+/// Name of the east-west gateway component, Deployment and Service.
+pub const EASTWEST_GATEWAY_NAME: &str = "istio-eastwestgateway";
+/// Value of the `istio` label selecting the east-west gateway pods.
+pub const EASTWEST_SELECTOR: &str = "eastwestgateway";
+/// Name of the Gateway exposing services on the east-west gateway.
+pub const CROSS_NETWORK_GATEWAY: &str = "cross-network-gateway";
+/// Gateway class of Istio's ambient east-west gateway.
+pub const EASTWEST_GATEWAY_CLASS: &str = "istio-east-west";
+/// Port carrying mTLS traffic between networks (SNI routed, `AUTO_PASSTHROUGH`).
+pub const TLS_PORT: u16 = 15443;
+/// Port of istiod's XDS/CA over TLS.
+pub const ISTIOD_PORT: u16 = 15012;
+/// Port exposing istiod's webhook on the gateway.
+pub const WEBHOOK_PORT: u16 = 15017;
+/// Health/status port of Istio gateways.
+pub const STATUS_PORT: u16 = 15021;
+/// HBONE port of the ambient east-west gateway.
+pub const HBONE_PORT: u16 = 15008;
+
+/// Errors from the generators' inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum IstioError {
+    /// A flag or field holds an invalid value.
+    #[error("{field}: {value:?} {reason}")]
+    Invalid {
+        /// Flag or field name.
+        field: String,
+        /// The value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A member named on the command line is not in the clusterset.
+    #[error("cluster {0:?} is not a member of the clusterset")]
+    UnknownMember(String),
+}
+
+fn check(field: &str, value: &str, result: Result<(), String>) -> Result<(), IstioError> {
+    result.map_err(|reason| IstioError::Invalid {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        reason,
+    })
+}
+
+/// What the east-west gateway generators need to know about one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EastWestParams {
+    /// Cluster name (`values.global.multiCluster.clusterName`).
+    pub cluster: String,
+    /// Network of the cluster (`topology.istio.io/network`).
+    pub network: String,
+    /// Mesh ID (`values.global.meshID`), when known.
+    pub mesh_id: Option<String>,
+    /// Istio revision the gateway is injected by.
+    pub revision: Option<String>,
+    /// How the gateway Service is exposed.
+    pub exposure: GatewayExposure,
+}
+
+impl EastWestParams {
+    /// Parameters for a plain LoadBalancer gateway, validating the names.
+    pub fn new(
+        cluster: &str,
+        network: &str,
+        mesh_id: Option<&str>,
+        revision: Option<&str>,
+    ) -> Result<Self, IstioError> {
+        check("cluster", cluster, names::rfc1123_label(cluster))?;
+        check("network", network, names::label_value_nonempty(network))?;
+        if let Some(m) = mesh_id {
+            check("mesh", m, names::label_value_nonempty(m))?;
+        }
+        if let Some(r) = revision {
+            check("revision", r, names::rfc1123_label(r))?;
+        }
+        Ok(Self {
+            cluster: cluster.to_owned(),
+            network: network.to_owned(),
+            mesh_id: mesh_id.map(str::to_owned),
+            revision: revision.map(str::to_owned),
+            exposure: GatewayExposure::LoadBalancer,
+        })
+    }
+
+    /// Parameters for a member of a (validated) clusterset.
+    pub fn for_member(clusterset: &ClusterSet, member: &Member) -> Self {
+        Self {
+            cluster: member.name.clone(),
+            network: member.network.clone(),
+            mesh_id: Some(clusterset.mesh_id.clone()),
+            revision: member.revision.clone(),
+            exposure: member.east_west_gateway.clone(),
+        }
+    }
+}
+
+/// The JSON text of a node selector, as Istio's `traffic.istio.io/nodeSelector` expects.
+fn node_selector_json(selector: &BTreeMap<String, String>) -> String {
+    Value::Object(
+        selector
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// The east-west gateway Service ports, as upstream `gen-eastwest-gateway.sh` lists them.
+/// `tls_node_port` sets a fixed node port on the `tls` (15443) port.
+fn eastwest_ports(tls_node_port: Option<u16>) -> Value {
+    let mut tls = json!({"name": "tls", "port": TLS_PORT, "targetPort": TLS_PORT});
+    if let (Some(p), Some(obj)) = (tls_node_port, tls.as_object_mut()) {
+        obj.insert("nodePort".to_owned(), json!(p));
+    }
+    json!([
+        {"name": "status-port", "port": STATUS_PORT, "targetPort": STATUS_PORT},
+        tls,
+        {"name": "tls-istiod", "port": ISTIOD_PORT, "targetPort": ISTIOD_PORT},
+        {"name": "tls-webhook", "port": WEBHOOK_PORT, "targetPort": WEBHOOK_PORT},
+    ])
+}
+
+/// The east-west gateway as an `IstioOperator` for `istioctl install -f`, following
+/// upstream `samples/multicluster/gen-eastwest-gateway.sh` (profile `empty`, component
+/// `istio-eastwestgateway`). NodePort exposure adds the Service type, the fixed node port
+/// and the `traffic.istio.io/nodeSelector` annotation.
+pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
+    let mut spec = Map::new();
+    if let Some(r) = &p.revision {
+        spec.insert("revision".into(), json!(r));
+    }
+    spec.insert("profile".into(), json!("empty"));
+
+    let mut service = Map::new();
+    let mut annotations = None;
+    match &p.exposure {
+        GatewayExposure::NodePort {
+            node_selector,
+            node_port,
+        } => {
+            service.insert("type".into(), json!("NodePort"));
+            service.insert("ports".into(), eastwest_ports(*node_port));
+            annotations =
+                Some(json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }));
+        }
+        GatewayExposure::LoadBalancer | GatewayExposure::Static { .. } => {
+            service.insert("ports".into(), eastwest_ports(None));
+        }
+    }
+    let mut k8s = Map::new();
+    k8s.insert(
+        "env".into(),
+        json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": p.network}]),
+    );
+    k8s.insert("service".into(), Value::Object(service));
+    if let Some(a) = annotations {
+        k8s.insert("serviceAnnotations".into(), a);
+    }
+    spec.insert(
+        "components".into(),
+        json!({
+            "ingressGateways": [{
+                "name": EASTWEST_GATEWAY_NAME,
+                "label": {
+                    "istio": EASTWEST_SELECTOR,
+                    "app": EASTWEST_GATEWAY_NAME,
+                    NETWORK_LABEL: p.network,
+                },
+                "enabled": true,
+                "k8s": Value::Object(k8s),
+            }]
+        }),
+    );
+    let mut global = Map::new();
+    if let Some(m) = &p.mesh_id {
+        global.insert("meshID".into(), json!(m));
+    }
+    global.insert("network".into(), json!(p.network));
+    global.insert("multiCluster".into(), json!({"clusterName": p.cluster}));
+    spec.insert(
+        "values".into(),
+        json!({
+            "gateways": {"istio-ingressgateway": {"injectionTemplate": "gateway"}},
+            "global": Value::Object(global),
+        }),
+    );
+    json!({
+        "apiVersion": "install.istio.io/v1alpha1",
+        "kind": "IstioOperator",
+        "metadata": {"name": "eastwest"},
+        "spec": Value::Object(spec),
+    })
+}
+
+/// Values for the `istio/gateway` Helm chart installing the east-west gateway
+/// (`helm install istio-eastwestgateway istio/gateway -n istio-system -f values.yaml`).
+///
+/// `networkGateway` makes the chart add the network label, the
+/// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and the four east-west ports. The chart ignores
+/// `service.ports` when `networkGateway` is set, so a fixed node port is expressed by
+/// leaving `networkGateway` unset and giving the label, env and ports explicitly.
+pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
+    let mut v = Map::new();
+    v.insert("name".into(), json!(EASTWEST_GATEWAY_NAME));
+    if let Some(r) = &p.revision {
+        v.insert("revision".into(), json!(r));
+    }
+    let fixed_node_port = match &p.exposure {
+        GatewayExposure::NodePort {
+            node_port: Some(np),
+            ..
+        } => Some(*np),
+        _ => None,
+    };
+    if fixed_node_port.is_none() {
+        v.insert("networkGateway".into(), json!(p.network));
+    }
+    v.insert(
+        "labels".into(),
+        json!({"istio": EASTWEST_SELECTOR, "app": EASTWEST_GATEWAY_NAME, NETWORK_LABEL: p.network}),
+    );
+    if fixed_node_port.is_some() {
+        v.insert(
+            "env".into(),
+            json!({"ISTIO_META_REQUESTED_NETWORK_VIEW": p.network}),
+        );
+    }
+    let mut service = Map::new();
+    match &p.exposure {
+        GatewayExposure::NodePort {
+            node_selector,
+            node_port,
+        } => {
+            service.insert(
+                "annotations".into(),
+                json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }),
+            );
+            service.insert("type".into(), json!("NodePort"));
+            if node_port.is_some() {
+                service.insert("ports".into(), eastwest_ports(*node_port));
+            }
+        }
+        GatewayExposure::LoadBalancer | GatewayExposure::Static { .. } => {
+            service.insert("type".into(), json!("LoadBalancer"));
+        }
+    }
+    v.insert("service".into(), Value::Object(service));
+    Value::Object(v)
+}
+
+/// The east-west gateway in the Gateway API form Istio documents for ambient multi-network
+/// (`gen-eastwest-gateway.sh --ambient`): a `gateway.networking.k8s.io/v1` Gateway of class
+/// `istio-east-west` with one HBONE listener on 15008 terminating Istio mTLS. Sidecar
+/// meshes use the IstioOperator or Helm forms instead.
+pub fn eastwest_gateway_api(p: &EastWestParams) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), json!(EASTWEST_GATEWAY_NAME));
+    metadata.insert("namespace".into(), json!(ISTIO_SYSTEM));
+    let mut labels = Map::new();
+    labels.insert(NETWORK_LABEL.into(), json!(p.network));
+    if let Some(r) = &p.revision {
+        labels.insert("istio.io/rev".into(), json!(r));
+    }
+    metadata.insert("labels".into(), Value::Object(labels));
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": Value::Object(metadata),
+        "spec": {
+            "gatewayClassName": EASTWEST_GATEWAY_CLASS,
+            "listeners": [{
+                "name": "mesh",
+                "port": HBONE_PORT,
+                "protocol": "HBONE",
+                "tls": {
+                    "mode": "Terminate",
+                    "options": {"gateway.istio.io/tls-terminate-mode": "ISTIO_MUTUAL"},
+                },
+            }],
+        },
+    })
+}
+
+/// Which hosts the `cross-network-gateway` accepts on 15443.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ExposeHosts {
+    /// `*.local`, as upstream `expose-services.yaml`: every service of the mesh.
+    #[default]
+    All,
+    /// `*.svc.clusterset.local`: only traffic Istio addresses by clusterset names
+    /// (Istio's MCS host mode). Traffic to `cluster.local` names is not accepted.
+    Clusterset,
+    /// These hosts only (exported services). A `name.ns.svc.clusterset.local` entry also
+    /// admits `name.ns.svc.cluster.local`, the name Istio puts in the SNI.
+    List(Vec<String>),
+}
+
+impl ExposeHosts {
+    /// Parses the `--hosts` flag: `all`, `clusterset`, or a comma-separated list of
+    /// service host names (a leading `*.` wildcard is allowed).
+    pub fn parse(flag: &str) -> Result<Self, IstioError> {
+        match flag.trim() {
+            "" | "all" => Ok(Self::All),
+            "clusterset" => Ok(Self::Clusterset),
+            list => {
+                let mut hosts = Vec::new();
+                for h in list.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+                    let bare = h.strip_prefix("*.").unwrap_or(h);
+                    if !bare.contains('.') || names::rfc1123_subdomain(bare).is_err() {
+                        return Err(IstioError::Invalid {
+                            field: "hosts".into(),
+                            value: h.into(),
+                            reason: "is not a fully qualified service host name".into(),
+                        });
+                    }
+                    hosts.push(h.to_owned());
+                }
+                if hosts.is_empty() {
+                    return Err(IstioError::Invalid {
+                        field: "hosts".into(),
+                        value: flag.into(),
+                        reason: "names no host".into(),
+                    });
+                }
+                Ok(Self::List(hosts))
+            }
+        }
+    }
+
+    /// The `hosts` list of the Gateway server, deduplicated, in a stable order.
+    pub fn hosts(&self) -> Vec<String> {
+        match self {
+            Self::All => vec!["*.local".to_owned()],
+            Self::Clusterset => vec!["*.svc.clusterset.local".to_owned()],
+            Self::List(list) => {
+                let mut out: Vec<String> = Vec::new();
+                let mut push = |h: String| {
+                    if !out.contains(&h) {
+                        out.push(h);
+                    }
+                };
+                for h in list {
+                    if let Some(stem) = h.strip_suffix(".svc.clusterset.local") {
+                        push(format!("{stem}.svc.cluster.local"));
+                    }
+                    push(h.clone());
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The `cross-network-gateway` Gateway (upstream `expose-services.yaml`): port 15443,
+/// `AUTO_PASSTHROUGH`, on the pods labelled `istio: eastwestgateway`.
+pub fn expose_services(hosts: &ExposeHosts) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": CROSS_NETWORK_GATEWAY, "namespace": ISTIO_SYSTEM},
+        "spec": {
+            "selector": {"istio": EASTWEST_SELECTOR},
+            "servers": [{
+                "port": {"number": TLS_PORT, "name": "tls", "protocol": "TLS"},
+                "tls": {"mode": "AUTO_PASSTHROUGH"},
+                "hosts": hosts.hosts(),
+            }],
+        },
+    })
+}
+
+/// The istiod exposure of a primary cluster for primary-remote topologies: the
+/// `istiod-gateway` Gateway (15012 and 15017, TLS `PASSTHROUGH`) and the VirtualService
+/// routing both to istiod, as upstream `expose-istiod.yaml`; with a revision, as
+/// `expose-istiod-rev.yaml.tmpl` (VirtualService `istiod-vs-<rev>` matching the revision's
+/// SNI names and routing to `istiod-<rev>`).
+pub fn expose_istiod(revision: Option<&str>) -> Vec<Value> {
+    let gateway = json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "istiod-gateway", "namespace": ISTIO_SYSTEM},
+        "spec": {
+            "selector": {"istio": EASTWEST_SELECTOR},
+            "servers": [
+                {
+                    "port": {"name": "tls-istiod", "number": ISTIOD_PORT, "protocol": "tls"},
+                    "tls": {"mode": "PASSTHROUGH"},
+                    "hosts": ["*"],
+                },
+                {
+                    "port": {"name": "tls-istiodwebhook", "number": WEBHOOK_PORT, "protocol": "tls"},
+                    "tls": {"mode": "PASSTHROUGH"},
+                    "hosts": ["*"],
+                },
+            ],
+        },
+    });
+    let (vs_name, service, sni) = match revision {
+        None => (
+            "istiod-vs".to_owned(),
+            "istiod".to_owned(),
+            vec!["*".to_owned()],
+        ),
+        Some(r) => (
+            format!("istiod-vs-{r}"),
+            format!("istiod-{r}"),
+            vec![
+                format!("istiod-{r}.{ISTIO_SYSTEM}.svc"),
+                format!("istiod-{r}.{ISTIO_SYSTEM}.svc.cluster.local"),
+            ],
+        ),
+    };
+    let host = format!("{service}.{ISTIO_SYSTEM}.svc.cluster.local");
+    let virtual_service = json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": vs_name, "namespace": ISTIO_SYSTEM},
+        "spec": {
+            "hosts": ["*"],
+            "gateways": ["istiod-gateway"],
+            "tls": [
+                {
+                    "match": [{"port": ISTIOD_PORT, "sniHosts": sni}],
+                    "route": [{"destination": {"host": host, "port": {"number": ISTIOD_PORT}}}],
+                },
+                {
+                    "match": [{"port": WEBHOOK_PORT, "sniHosts": sni}],
+                    "route": [{"destination": {"host": host, "port": {"number": 443}}}],
+                },
+            ],
+        },
+    });
+    vec![gateway, virtual_service]
+}
+
+/// Labels that put a namespace on a network (`topology.istio.io/network: <network>`).
+pub fn network_namespace_labels(network: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(NETWORK_LABEL.to_owned(), network.to_owned())])
+}
+
+/// The `istio-system` Namespace labelled with the cluster's network, which sets the
+/// default network of the cluster's workloads.
+pub fn network_namespace(network: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(ISTIO_SYSTEM.to_owned()),
+            labels: Some(network_namespace_labels(network)),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+/// The istiod install settings of one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IstiodSettings {
+    /// `values.global.meshID`.
+    pub mesh_id: String,
+    /// `values.global.multiCluster.clusterName`.
+    pub cluster_name: String,
+    /// `values.global.network`.
+    pub network: String,
+    /// Istio revision, if any.
+    pub revision: Option<String>,
+    /// `meshConfig.trustDomain`; omitted from the output when it is `cluster.local`.
+    pub trust_domain: String,
+    /// `values.global.meshNetworks`, when some gateway has no load-balancer address.
+    pub mesh_networks: Option<Value>,
+}
+
+impl IstiodSettings {
+    /// Settings for one member of a clusterset.
+    pub fn for_member(clusterset: &ClusterSet, member: &Member) -> Self {
+        Self {
+            mesh_id: clusterset.mesh_id.clone(),
+            cluster_name: member.name.clone(),
+            network: member.network.clone(),
+            revision: member.revision.clone(),
+            trust_domain: clusterset.trust_domain.clone(),
+            mesh_networks: mesh_networks(clusterset),
+        }
+    }
+
+    /// Settings of the member called `cluster`.
+    pub fn for_cluster(clusterset: &ClusterSet, cluster: &str) -> Result<Self, IstioError> {
+        let member = clusterset
+            .member(cluster)
+            .ok_or_else(|| IstioError::UnknownMember(cluster.to_owned()))?;
+        Ok(Self::for_member(clusterset, member))
+    }
+
+    fn global(&self) -> Value {
+        let mut global = Map::new();
+        global.insert("meshID".into(), json!(self.mesh_id));
+        global.insert(
+            "multiCluster".into(),
+            json!({"clusterName": self.cluster_name}),
+        );
+        global.insert("network".into(), json!(self.network));
+        if let Some(mn) = &self.mesh_networks {
+            global.insert("meshNetworks".into(), mn.clone());
+        }
+        Value::Object(global)
+    }
+
+    fn mesh_config(&self) -> Option<Value> {
+        (self.trust_domain != crate::clusterset::DEFAULT_TRUST_DOMAIN)
+            .then(|| json!({"trustDomain": self.trust_domain}))
+    }
+
+    /// The settings as an `IstioOperator` for `istioctl install -f` (as the `cluster1.yaml`
+    /// of Istio's multi-primary multi-network guide).
+    pub fn istio_operator(&self) -> Value {
+        let mut spec = Map::new();
+        if let Some(r) = &self.revision {
+            spec.insert("revision".into(), json!(r));
+        }
+        if let Some(mc) = self.mesh_config() {
+            spec.insert("meshConfig".into(), mc);
+        }
+        spec.insert("values".into(), json!({"global": self.global()}));
+        json!({
+            "apiVersion": "install.istio.io/v1alpha1",
+            "kind": "IstioOperator",
+            "metadata": {"name": "istiod", "namespace": ISTIO_SYSTEM},
+            "spec": Value::Object(spec),
+        })
+    }
+
+    /// The settings as values for the `istio/istiod` Helm chart.
+    pub fn helm_values(&self) -> Value {
+        let mut v = Map::new();
+        if let Some(r) = &self.revision {
+            v.insert("revision".into(), json!(r));
+        }
+        if let Some(mc) = self.mesh_config() {
+            v.insert("meshConfig".into(), mc);
+        }
+        v.insert("global".into(), self.global());
+        Value::Object(v)
+    }
+}
+
+/// `values.global.meshNetworks` for a clusterset, or `None` when every gateway is a
+/// LoadBalancer (Istio then finds each network's gateway from the labelled Service).
+///
+/// Each network with at least one NodePort or Static gateway gets an entry: its endpoints
+/// come `fromRegistry` of each member cluster, and its gateways are the Static addresses
+/// (port as given, 15443 by default) and, for NodePort, the gateway Service by name on
+/// 15443 (Istio maps it to the node port and the selected nodes' addresses).
+pub fn mesh_networks(clusterset: &ClusterSet) -> Option<Value> {
+    let mut out = Map::new();
+    for (network, members) in clusterset.networks() {
+        let needs = members
+            .iter()
+            .any(|m| !matches!(m.east_west_gateway, GatewayExposure::LoadBalancer));
+        if !needs {
+            continue;
+        }
+        let endpoints: Vec<Value> = members
+            .iter()
+            .map(|m| json!({"fromRegistry": m.name}))
+            .collect();
+        let mut gateways: Vec<Value> = Vec::new();
+        let mut registry_gateway = false;
+        for m in &members {
+            match &m.east_west_gateway {
+                GatewayExposure::Static { addresses, port } => {
+                    for a in addresses {
+                        let gw = json!({"address": a, "port": port.unwrap_or(TLS_PORT)});
+                        if !gateways.contains(&gw) {
+                            gateways.push(gw);
+                        }
+                    }
+                }
+                GatewayExposure::NodePort { .. } => registry_gateway = true,
+                GatewayExposure::LoadBalancer => {}
+            }
+        }
+        if registry_gateway {
+            gateways.push(json!({
+                "registryServiceName": format!("{EASTWEST_GATEWAY_NAME}.{ISTIO_SYSTEM}.svc.cluster.local"),
+                "port": TLS_PORT,
+            }));
+        }
+        out.insert(
+            network,
+            json!({"endpoints": endpoints, "gateways": gateways}),
+        );
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn params() -> EastWestParams {
+        EastWestParams::new("cluster1", "network1", Some("mesh1"), None).unwrap()
+    }
+
+    #[test]
+    fn operator_matches_upstream_script_fields() {
+        let iop = eastwest_istio_operator(&params());
+        assert_eq!(iop["spec"]["profile"], "empty");
+        let gw = &iop["spec"]["components"]["ingressGateways"][0];
+        assert_eq!(gw["name"], "istio-eastwestgateway");
+        assert_eq!(gw["label"]["istio"], "eastwestgateway");
+        assert_eq!(gw["label"]["app"], "istio-eastwestgateway");
+        assert_eq!(gw["label"]["topology.istio.io/network"], "network1");
+        assert_eq!(gw["enabled"], true);
+        assert_eq!(
+            gw["k8s"]["env"],
+            json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": "network1"}])
+        );
+        let ports = gw["k8s"]["service"]["ports"].as_array().unwrap();
+        let pairs: Vec<(String, u64, u64)> = ports
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_owned(),
+                    p["port"].as_u64().unwrap(),
+                    p["targetPort"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("status-port".to_owned(), 15021, 15021),
+                ("tls".to_owned(), 15443, 15443),
+                ("tls-istiod".to_owned(), 15012, 15012),
+                ("tls-webhook".to_owned(), 15017, 15017)
+            ]
+        );
+        assert_eq!(
+            iop["spec"]["values"]["gateways"]["istio-ingressgateway"]["injectionTemplate"],
+            "gateway"
+        );
+        assert_eq!(iop["spec"]["values"]["global"]["network"], "network1");
+        assert_eq!(iop["spec"]["values"]["global"]["meshID"], "mesh1");
+        assert_eq!(
+            iop["spec"]["values"]["global"]["multiCluster"]["clusterName"],
+            "cluster1"
+        );
+        assert!(!iop.to_string().contains("ISTIO_META_ROUTER_MODE"));
+        assert!(iop["spec"].get("revision").is_none());
+    }
+
+    #[test]
+    fn operator_nodeport_and_revision() {
+        let mut p = EastWestParams::new("c", "n", None, Some("canary")).unwrap();
+        p.exposure = GatewayExposure::NodePort {
+            node_selector: BTreeMap::from([("gw".to_owned(), "yes".to_owned())]),
+            node_port: Some(31443),
+        };
+        let iop = eastwest_istio_operator(&p);
+        assert_eq!(iop["spec"]["revision"], "canary");
+        let k8s = &iop["spec"]["components"]["ingressGateways"][0]["k8s"];
+        assert_eq!(k8s["service"]["type"], "NodePort");
+        assert_eq!(k8s["service"]["ports"][1]["nodePort"], 31443);
+        assert_eq!(
+            k8s["serviceAnnotations"]["traffic.istio.io/nodeSelector"],
+            r#"{"gw":"yes"}"#
+        );
+        assert!(iop["spec"]["values"]["global"].get("meshID").is_none());
+        let helm = eastwest_helm_values(&p);
+        assert!(helm.get("networkGateway").is_none());
+        assert_eq!(helm["env"]["ISTIO_META_REQUESTED_NETWORK_VIEW"], "n");
+        assert_eq!(helm["service"]["ports"][1]["nodePort"], 31443);
+        assert_eq!(helm["revision"], "canary");
+    }
+
+    #[test]
+    fn helm_values_use_network_gateway() {
+        let v = eastwest_helm_values(&params());
+        assert_eq!(v["name"], "istio-eastwestgateway");
+        assert_eq!(v["networkGateway"], "network1");
+        assert_eq!(v["labels"]["topology.istio.io/network"], "network1");
+        assert_eq!(v["service"]["type"], "LoadBalancer");
+    }
+
+    #[test]
+    fn gateway_api_form() {
+        let g = eastwest_gateway_api(&params());
+        assert_eq!(g["apiVersion"], "gateway.networking.k8s.io/v1");
+        assert_eq!(g["spec"]["gatewayClassName"], "istio-east-west");
+        assert_eq!(
+            g["metadata"]["labels"]["topology.istio.io/network"],
+            "network1"
+        );
+        assert_eq!(g["spec"]["listeners"][0]["port"], 15008);
+        assert_eq!(g["spec"]["listeners"][0]["protocol"], "HBONE");
+    }
+
+    #[test]
+    fn expose_services_hosts() {
+        let g = expose_services(&ExposeHosts::All);
+        assert_eq!(g["metadata"]["name"], "cross-network-gateway");
+        assert_eq!(g["spec"]["servers"][0]["tls"]["mode"], "AUTO_PASSTHROUGH");
+        assert_eq!(g["spec"]["servers"][0]["hosts"], json!(["*.local"]));
+        assert_eq!(ExposeHosts::parse("all").unwrap(), ExposeHosts::All);
+        assert_eq!(ExposeHosts::Clusterset.hosts(), ["*.svc.clusterset.local"]);
+        let list = ExposeHosts::parse(
+            "a.b.svc.cluster.local, c.d.svc.clusterset.local,a.b.svc.cluster.local",
+        )
+        .unwrap();
+        assert_eq!(
+            list.hosts(),
+            [
+                "a.b.svc.cluster.local",
+                "c.d.svc.cluster.local",
+                "c.d.svc.clusterset.local"
+            ]
+        );
+        assert!(ExposeHosts::parse("reviews").is_err());
+        assert!(ExposeHosts::parse("bad host.svc").is_err());
+        assert!(ExposeHosts::parse(",").is_err());
+    }
+
+    #[test]
+    fn expose_istiod_default_and_revision() {
+        let objs = expose_istiod(None);
+        assert_eq!(objs[0]["metadata"]["name"], "istiod-gateway");
+        assert_eq!(objs[1]["metadata"]["name"], "istiod-vs");
+        assert_eq!(
+            objs[1]["spec"]["tls"][1]["route"][0]["destination"]["port"]["number"],
+            443
+        );
+        assert_eq!(
+            objs[1]["spec"]["tls"][0]["route"][0]["destination"]["host"],
+            "istiod.istio-system.svc.cluster.local"
+        );
+        let rev = expose_istiod(Some("canary"));
+        assert_eq!(rev[1]["metadata"]["name"], "istiod-vs-canary");
+        assert_eq!(
+            rev[1]["spec"]["tls"][0]["match"][0]["sniHosts"],
+            json!([
+                "istiod-canary.istio-system.svc",
+                "istiod-canary.istio-system.svc.cluster.local"
+            ])
+        );
+        assert_eq!(
+            rev[1]["spec"]["tls"][1]["route"][0]["destination"]["host"],
+            "istiod-canary.istio-system.svc.cluster.local"
+        );
+    }
+
+    #[test]
+    fn params_reject_bad_names() {
+        assert!(EastWestParams::new("Bad_Name", "n", None, None).is_err());
+        assert!(EastWestParams::new("c", "", None, None).is_err());
+        assert!(EastWestParams::new("c", "n", None, Some("Rev")).is_err());
+    }
+
+    #[test]
+    fn istiod_settings_and_mesh_networks() {
+        let cs = ClusterSet::from_yaml(
+            "meshID: m\ntrustDomain: example.org\nmembers:\n- {name: a, network: n1}\n- {name: b, network: n2, eastWestGateway: {exposure: Static, addresses: [192.0.2.1], port: 443}}\n- {name: c, network: n2, eastWestGateway: {exposure: NodePort, nodeSelector: {x: y}}}\n",
+            Path::new("cs.yaml"),
+        )
+        .unwrap();
+        let mn = mesh_networks(&cs).unwrap();
+        assert!(mn.get("n1").is_none());
+        assert_eq!(
+            mn["n2"]["endpoints"],
+            json!([{"fromRegistry": "b"}, {"fromRegistry": "c"}])
+        );
+        assert_eq!(
+            mn["n2"]["gateways"],
+            json!([{"address": "192.0.2.1", "port": 443}, {"registryServiceName": "istio-eastwestgateway.istio-system.svc.cluster.local", "port": 15443}])
+        );
+        let s = IstiodSettings::for_cluster(&cs, "a").unwrap();
+        let iop = s.istio_operator();
+        assert_eq!(iop["spec"]["values"]["global"]["meshID"], "m");
+        assert_eq!(
+            iop["spec"]["values"]["global"]["multiCluster"]["clusterName"],
+            "a"
+        );
+        assert_eq!(iop["spec"]["values"]["global"]["network"], "n1");
+        assert_eq!(iop["spec"]["meshConfig"]["trustDomain"], "example.org");
+        assert_eq!(s.helm_values()["global"]["meshNetworks"], mn);
+        assert!(IstiodSettings::for_cluster(&cs, "zz").is_err());
+        let lb_only = ClusterSet::from_yaml(
+            "meshID: m\nmembers:\n- {name: a, network: n1}\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(mesh_networks(&lb_only), None);
+        let s = IstiodSettings::for_cluster(&lb_only, "a").unwrap();
+        assert!(s.helm_values().get("meshConfig").is_none());
+    }
+
+    #[test]
+    fn namespace_carries_network_label() {
+        let ns = network_namespace("net-east");
+        assert_eq!(ns.metadata.name.as_deref(), Some("istio-system"));
+        assert_eq!(
+            ns.metadata.labels.unwrap()["topology.istio.io/network"],
+            "net-east"
+        );
+    }
+}
