@@ -1,0 +1,431 @@
+//! Reading documents: multi-document YAML, policy kinds with validation and Karmada's
+//! defaulting, cluster files, resource templates and previous assignments.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::cluster::{self, ClusterError, ClusterInfo};
+use crate::model::{
+    ISTHMUS_PLACEMENT_GROUP, KARMADA_POLICY_GROUP, OverridePolicy, OverrideSpec, POLICY_VERSION,
+    Placement, PolicyScope, PolicySet, PropagationPolicy, PropagationSpec, Toleration,
+};
+use crate::resource::{Resource, ResourceError};
+use crate::schema::{self, PolicyCrd, ValidateError};
+use crate::selector;
+
+/// Errors reading input documents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// Not YAML.
+    #[error("{source_name}: invalid YAML: {message}")]
+    Yaml {
+        /// File or input name.
+        source_name: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A document is not a map.
+    #[error("{source_name}: document {index} is not a map")]
+    NotAMap {
+        /// File or input name.
+        source_name: String,
+        /// Document index.
+        index: usize,
+    },
+    /// A document of a kind this reader does not take.
+    #[error(
+        "{source_name}: document {index}: unsupported {api_version}/{kind} (want PropagationPolicy, ClusterPropagationPolicy, OverridePolicy or ClusterOverridePolicy of policy.karmada.io/v1alpha1 or placement.isthmus.io/v1alpha1)"
+    )]
+    UnsupportedKind {
+        /// File or input name.
+        source_name: String,
+        /// Document index.
+        index: usize,
+        /// apiVersion.
+        api_version: String,
+        /// kind.
+        kind: String,
+    },
+    /// A policy document breaks its schema or a semantic rule.
+    #[error("{source_name}: {kind} {name:?}: {message}")]
+    Invalid {
+        /// File or input name.
+        source_name: String,
+        /// kind.
+        kind: String,
+        /// namespace/name.
+        name: String,
+        /// What is wrong (starts with the field path).
+        message: String,
+    },
+    /// A cluster document is wrong.
+    #[error("{source_name}: {source}")]
+    Cluster {
+        /// File or input name.
+        source_name: String,
+        /// Cause.
+        source: Box<ClusterError>,
+    },
+    /// The resource template is wrong.
+    #[error("{source_name}: {source}")]
+    Resource {
+        /// File or input name.
+        source_name: String,
+        /// Cause.
+        source: Box<ResourceError>,
+    },
+    /// Exactly one resource document expected.
+    #[error("{source_name}: expected exactly one resource document, found {count}")]
+    ResourceCount {
+        /// File or input name.
+        source_name: String,
+        /// How many documents.
+        count: usize,
+    },
+    /// Previous-assignment file is wrong.
+    #[error("{source_name}: {message}")]
+    Previous {
+        /// File or input name.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parse multi-document YAML into JSON values; empty documents are skipped and `kind: List`
+/// documents are flattened into their items.
+pub fn parse_documents(source_name: &str, text: &str) -> Result<Vec<Value>, LoadError> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| LoadError::Yaml {
+        source_name: source_name.into(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        if d.is_null() {
+            continue;
+        }
+        if d.get("kind").and_then(Value::as_str) == Some("List")
+            && let Some(items) = d.get("items").and_then(Value::as_array)
+        {
+            out.extend(items.iter().cloned());
+            continue;
+        }
+        out.push(d);
+    }
+    for (index, d) in out.iter().enumerate() {
+        if !d.is_object() {
+            return Err(LoadError::NotAMap {
+                source_name: source_name.into(),
+                index,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Karmada's default not-ready / unreachable tolerations (300 s, `NoExecute`).
+fn default_tolerations(placement: &mut Placement) {
+    for key in [
+        "cluster.karmada.io/not-ready",
+        "cluster.karmada.io/unreachable",
+    ] {
+        let taint = crate::cluster::Taint {
+            key: key.into(),
+            value: String::new(),
+            effect: "NoExecute".into(),
+        };
+        let covered = placement.cluster_tolerations.iter().any(|t| {
+            (t.effect.is_empty() || t.effect == taint.effect)
+                && (t.key.is_empty() || t.key == taint.key)
+                && (t.operator == "Exists"
+                    || ((t.operator.is_empty() || t.operator == "Equal") && t.value.is_empty()))
+        });
+        if !covered {
+            placement.cluster_tolerations.push(Toleration {
+                key: key.into(),
+                operator: "Exists".into(),
+                value: String::new(),
+                effect: "NoExecute".into(),
+                toleration_seconds: Some(300),
+            });
+        }
+    }
+}
+
+/// Apply Karmada's defaulting to a placement: spread field defaults to `cluster`, `minGroups`
+/// to 1, `replicaSchedulingType` to `Divided`, a divided strategy without preference to
+/// `Weighted`, and the default not-ready/unreachable tolerations.
+pub fn default_placement(placement: &mut Placement) {
+    for sc in &mut placement.spread_constraints {
+        if sc.spread_by_field.is_empty() && sc.spread_by_label.is_empty() {
+            sc.spread_by_field = "cluster".into();
+        }
+        if sc.min_groups == 0 {
+            sc.min_groups = 1;
+        }
+    }
+    if let Some(rs) = &mut placement.replica_scheduling {
+        if rs.replica_scheduling_type.is_empty() {
+            rs.replica_scheduling_type = "Divided".into();
+        }
+        if rs.replica_scheduling_type == "Divided" && rs.replica_division_preference.is_empty() {
+            rs.replica_division_preference = "Weighted".into();
+        }
+    }
+    default_tolerations(placement);
+}
+
+/// Karmada's admission rules for a placement.
+pub fn validate_placement(p: &Placement) -> Result<(), String> {
+    if p.cluster_affinity.is_some() && !p.cluster_affinities.is_empty() {
+        return Err(
+            "spec.placement: clusterAffinity and clusterAffinities cannot both be set".into(),
+        );
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, t) in p.cluster_affinities.iter().enumerate() {
+        if t.affinity_name.is_empty() {
+            return Err(format!(
+                "spec.placement.clusterAffinities[{i}].affinityName: must not be empty"
+            ));
+        }
+        if !names.insert(t.affinity_name.as_str()) {
+            return Err(format!(
+                "spec.placement.clusterAffinities[{i}].affinityName: duplicate name {:?}",
+                t.affinity_name
+            ));
+        }
+        selector::validate_affinity(&t.affinity)
+            .map_err(|e| format!("spec.placement.clusterAffinities[{i}]: {e}"))?;
+    }
+    if let Some(a) = &p.cluster_affinity {
+        selector::validate_affinity(a)
+            .map_err(|e| format!("spec.placement.clusterAffinity: {e}"))?;
+    }
+    let mut has_cluster = false;
+    let mut has_field = false;
+    let mut has_label = false;
+    for (i, sc) in p.spread_constraints.iter().enumerate() {
+        let path = format!("spec.placement.spreadConstraints[{i}]");
+        if !sc.spread_by_field.is_empty() && !sc.spread_by_label.is_empty() {
+            return Err(format!(
+                "{path}: spreadByLabel and spreadByField cannot both be set"
+            ));
+        }
+        if sc.max_groups > 0 && sc.max_groups < sc.min_groups {
+            return Err(format!(
+                "{path}: maxGroups ({}) lower than minGroups ({}) is not allowed",
+                sc.max_groups, sc.min_groups
+            ));
+        }
+        if sc.min_groups < 0 || sc.max_groups < 0 {
+            return Err(format!(
+                "{path}: minGroups and maxGroups must not be negative"
+            ));
+        }
+        match sc.spread_by_field.as_str() {
+            "cluster" => has_cluster = true,
+            "" => has_label = true,
+            _ => has_field = true,
+        }
+    }
+    if has_field && !has_cluster {
+        return Err("spec.placement.spreadConstraints: the cluster spread constraint must be enabled in one of the constraints in case of SpreadByField is defined".into());
+    }
+    if has_field && has_label {
+        return Err("spec.placement.spreadConstraints: spreadByLabel cannot be combined with spreadByField region, zone or provider".into());
+    }
+    if let Some(rs) = &p.replica_scheduling
+        && let Some(w) = &rs.weight_preference
+    {
+        for (i, sw) in w.static_weight_list.iter().enumerate() {
+            selector::validate_affinity(&sw.target_cluster).map_err(|e| {
+                format!("spec.placement.replicaScheduling.weightPreference.staticWeightList[{i}].targetCluster: {e}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn kind_info(api_version: &str, kind: &str) -> Option<(PolicyCrd, String)> {
+    let (group, version) = api_version.split_once('/')?;
+    if version != POLICY_VERSION
+        || (group != KARMADA_POLICY_GROUP && group != ISTHMUS_PLACEMENT_GROUP)
+    {
+        return None;
+    }
+    let crd = match kind {
+        "PropagationPolicy" => PolicyCrd::PropagationPolicy,
+        "ClusterPropagationPolicy" => PolicyCrd::ClusterPropagationPolicy,
+        "OverridePolicy" => PolicyCrd::OverridePolicy,
+        "ClusterOverridePolicy" => PolicyCrd::ClusterOverridePolicy,
+        _ => return None,
+    };
+    Some((crd, group.to_string()))
+}
+
+/// Read policies from already-parsed documents.
+pub fn policies_from_values(source_name: &str, docs: &[Value]) -> Result<PolicySet, LoadError> {
+    let mut set = PolicySet::default();
+    for (index, doc) in docs.iter().enumerate() {
+        let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+        let Some((crd, group)) = kind_info(api_version, kind) else {
+            return Err(LoadError::UnsupportedKind {
+                source_name: source_name.into(),
+                index,
+                api_version: api_version.into(),
+                kind: kind.into(),
+            });
+        };
+        let name = doc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespace = doc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let display = if namespace.is_empty() {
+            name.clone()
+        } else {
+            format!("{namespace}/{name}")
+        };
+        let invalid = |message: String| LoadError::Invalid {
+            source_name: source_name.into(),
+            kind: kind.into(),
+            name: display.clone(),
+            message,
+        };
+        schema::validate(crd, doc).map_err(|e| match e {
+            ValidateError::Schema(s) => invalid(s.to_string()),
+            ValidateError::Load(l) => invalid(l.to_string()),
+        })?;
+        if name.is_empty() {
+            return Err(invalid("metadata.name: must not be empty".into()));
+        }
+        let scope = match crd {
+            PolicyCrd::PropagationPolicy | PolicyCrd::OverridePolicy => PolicyScope::Namespaced,
+            _ => PolicyScope::Cluster,
+        };
+        let namespace = match scope {
+            PolicyScope::Namespaced if namespace.is_empty() => "default".to_string(),
+            PolicyScope::Namespaced => namespace,
+            PolicyScope::Cluster => String::new(),
+        };
+        let spec_value = doc.get("spec").cloned().unwrap_or(Value::Null);
+        match crd {
+            PolicyCrd::PropagationPolicy | PolicyCrd::ClusterPropagationPolicy => {
+                if spec_value.is_null() {
+                    return Err(invalid("spec: missing required field".into()));
+                }
+                let mut spec: PropagationSpec = serde_path_to_error::deserialize(&spec_value)
+                    .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?;
+                validate_placement(&spec.placement).map_err(invalid)?;
+                for (i, rs) in spec.resource_selectors.iter().enumerate() {
+                    if let Some(sel) = &rs.label_selector {
+                        selector::validate_label_selector(sel).map_err(|e| {
+                            invalid(format!("spec.resourceSelectors[{i}].labelSelector: {e}"))
+                        })?;
+                    }
+                }
+                default_placement(&mut spec.placement);
+                set.propagation.push(PropagationPolicy {
+                    scope,
+                    group,
+                    namespace,
+                    name,
+                    spec,
+                });
+            }
+            PolicyCrd::OverridePolicy | PolicyCrd::ClusterOverridePolicy => {
+                let spec: OverrideSpec = if spec_value.is_null() {
+                    OverrideSpec::default()
+                } else {
+                    serde_path_to_error::deserialize(&spec_value)
+                        .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?
+                };
+                if !spec.override_rules.is_empty()
+                    && (spec.target_cluster.is_some() || spec.overriders.is_some())
+                {
+                    return Err(invalid(
+                        "spec: overrideRules cannot be combined with the legacy targetCluster/overriders".into(),
+                    ));
+                }
+                set.overrides.push(OverridePolicy {
+                    scope,
+                    group,
+                    namespace,
+                    name,
+                    spec,
+                });
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// Read policies from multi-document YAML.
+pub fn policies_from_yaml(source_name: &str, text: &str) -> Result<PolicySet, LoadError> {
+    policies_from_values(source_name, &parse_documents(source_name, text)?)
+}
+
+/// Read clusters from multi-document YAML (MemberCluster and/or Karmada Cluster).
+pub fn clusters_from_yaml(source_name: &str, text: &str) -> Result<Vec<ClusterInfo>, LoadError> {
+    let docs = parse_documents(source_name, text)?;
+    cluster::clusters_from_values(&docs).map_err(|source| LoadError::Cluster {
+        source_name: source_name.into(),
+        source: Box::new(source),
+    })
+}
+
+/// Read exactly one resource template.
+pub fn resource_from_yaml(source_name: &str, text: &str) -> Result<Resource, LoadError> {
+    let mut docs = parse_documents(source_name, text)?;
+    if docs.len() != 1 {
+        return Err(LoadError::ResourceCount {
+            source_name: source_name.into(),
+            count: docs.len(),
+        });
+    }
+    let doc = docs.remove(0);
+    Resource::from_value(doc).map_err(|source| LoadError::Resource {
+        source_name: source_name.into(),
+        source: Box::new(source),
+    })
+}
+
+/// Read a previous assignment: a YAML map of cluster -> replicas.
+pub fn previous_from_yaml(
+    source_name: &str,
+    text: &str,
+) -> Result<BTreeMap<String, i32>, LoadError> {
+    let docs = parse_documents(source_name, text).map_err(|e| match e {
+        LoadError::NotAMap { .. } => LoadError::Previous {
+            source_name: source_name.into(),
+            message: "expected a map of cluster name to replicas".into(),
+        },
+        other => other,
+    })?;
+    let mut out = BTreeMap::new();
+    for doc in docs {
+        let map = doc.as_object().ok_or_else(|| LoadError::Previous {
+            source_name: source_name.into(),
+            message: "expected a map of cluster name to replicas".into(),
+        })?;
+        for (k, v) in map {
+            let n = v
+                .as_i64()
+                .filter(|n| (0..=i64::from(i32::MAX)).contains(n))
+                .ok_or_else(|| LoadError::Previous {
+                    source_name: source_name.into(),
+                    message: format!("{k}: replicas must be a non-negative integer, got {v}"),
+                })?;
+            out.insert(k.clone(), i32::try_from(n).unwrap_or(i32::MAX));
+        }
+    }
+    Ok(out)
+}
