@@ -8,4 +8,5 @@ pub mod cli;
 pub mod clusterset;
 pub mod istio;
 pub mod names;
+pub mod render;
 pub mod remote_secret;

@@ -1,8 +1,15 @@
 //! The `gateway-config` command line.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use crate::clusterset::ClusterSet;
+use crate::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
+use crate::remote_secret::{self, RemoteSecretOptions};
+use crate::render;
 
 /// Exit code for invalid input (bad flags, unreadable or malformed files).
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -10,7 +17,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(name = "gateway-config", version, about = "Generate Istio multi-network configuration and run the clusterset CA")]
+#[command(
+    name = "gateway-config",
+    version,
+    about = "Generate Istio multi-network configuration and run the clusterset CA"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,7 +32,151 @@ pub enum Command {
     /// The clusterset certificate authority (root, per-cluster intermediates, rotation).
     #[command(subcommand)]
     Ca(crate::ca::cli::CaCommand),
+    /// Print a cluster's east-west gateway (like samples/multicluster/gen-eastwest-gateway.sh).
+    Eastwest(EastwestArgs),
+    /// Print the cross-network-gateway Gateway (like samples/multicluster/expose-services.yaml).
+    ExposeServices(ExposeServicesArgs),
+    /// Print the istiod exposure for primary-remote (like samples/multicluster/expose-istiod.yaml).
+    ExposeIstiod(ExposeIstiodArgs),
+    /// Print a cluster's istiod install settings (meshID, clusterName, network, meshNetworks).
+    Istiod(IstiodArgs),
+    /// Print istio-remote-secret-<name> from a kubeconfig (like istioctl create-remote-secret),
+    /// or with --print-rbac the reader ServiceAccount and RBAC it relies on.
+    RemoteSecret(RemoteSecretArgs),
+    /// Write everything above for every member of a clusterset into DIR/<cluster>/.
+    Render(RenderArgs),
 }
+
+/// Install forms of the east-west gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EastwestForm {
+    /// `IstioOperator` for `istioctl install -f`.
+    IstioOperator,
+    /// Values for the `istio/gateway` Helm chart.
+    HelmValues,
+    /// Gateway API `Gateway` of class `istio-east-west` (ambient mode).
+    GatewayApi,
+}
+
+#[derive(Debug, Args)]
+pub struct EastwestArgs {
+    /// Cluster name (values.global.multiCluster.clusterName).
+    #[arg(long)]
+    pub cluster: String,
+    /// Network of the cluster (topology.istio.io/network).
+    #[arg(long)]
+    pub network: String,
+    /// Mesh ID (values.global.meshID).
+    #[arg(long)]
+    pub mesh: Option<String>,
+    /// Istio revision.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Output form.
+    #[arg(long, value_enum, default_value = "istio-operator")]
+    pub form: EastwestForm,
+}
+
+#[derive(Debug, Args)]
+pub struct ExposeServicesArgs {
+    /// `all` (*.local, as upstream), `clusterset` (*.svc.clusterset.local), or a
+    /// comma-separated list of service hosts such as `reviews.default.svc.cluster.local`.
+    #[arg(long, default_value = "all")]
+    pub hosts: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExposeIstiodArgs {
+    /// Istio revision of the istiod to expose.
+    #[arg(long)]
+    pub revision: Option<String>,
+}
+
+/// Install forms of the istiod settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IstiodForm {
+    /// `IstioOperator` for `istioctl install -f`.
+    IstioOperator,
+    /// Values for the `istio/istiod` Helm chart.
+    HelmValues,
+}
+
+#[derive(Debug, Args)]
+pub struct IstiodArgs {
+    /// Clusterset description file.
+    #[arg(long)]
+    pub clusterset: PathBuf,
+    /// Member cluster to print the settings of.
+    #[arg(long)]
+    pub cluster: String,
+    /// Output form.
+    #[arg(long, value_enum, default_value = "istio-operator")]
+    pub form: IstiodForm,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteSecretArgs {
+    /// Name of the cluster the kubeconfig gives access to.
+    #[arg(long, required_unless_present = "print_rbac")]
+    pub name: Option<String>,
+    /// Kubeconfig of that cluster.
+    #[arg(long, required_unless_present = "print_rbac")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context to use (default: the kubeconfig's current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// API server address to write instead of the kubeconfig's.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// `tls-server-name` to write in the generated kubeconfig.
+    #[arg(long)]
+    pub tls_server_name: Option<String>,
+    /// Print the istio-reader ServiceAccount, ClusterRole and ClusterRoleBinding instead
+    /// (apply them to the cluster the secret gives access to).
+    #[arg(long)]
+    pub print_rbac: bool,
+    /// Istio revision (names the reader ClusterRole, with --print-rbac).
+    #[arg(long)]
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Clusterset description file.
+    #[arg(long, required_unless_present = "example", conflicts_with = "example")]
+    pub clusterset: Option<PathBuf>,
+    /// Output directory; replaced as a whole.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Render the built-in 3-cluster, 2-network example clusterset.
+    #[arg(long)]
+    pub example: bool,
+}
+
+/// A command failure: the message and whether the input was at fault.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    bad_input: bool,
+}
+
+impl Failure {
+    fn input(e: impl std::fmt::Display) -> Self {
+        Self {
+            message: e.to_string(),
+            bad_input: true,
+        }
+    }
+
+    fn failed(e: impl std::fmt::Display) -> Self {
+        Self {
+            message: e.to_string(),
+            bad_input: false,
+        }
+    }
+}
+
+type Outcome = Result<(), Failure>;
 
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
@@ -29,10 +184,156 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS };
+            return if err.use_stderr() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
-    match cli.command {
-        Command::Ca(cmd) => crate::ca::cli::run(cmd),
+    let outcome = match cli.command {
+        Command::Ca(cmd) => return crate::ca::cli::run(cmd),
+        Command::Eastwest(a) => eastwest(&a),
+        Command::ExposeServices(a) => expose_services(&a),
+        Command::ExposeIstiod(a) => expose_istiod(&a),
+        Command::Istiod(a) => istiod(&a),
+        Command::RemoteSecret(a) => remote_secret(&a),
+        Command::Render(a) => render_cmd(&a),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(if f.bad_input {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            })
+        }
     }
+}
+
+fn print_documents(objects: &[Value]) -> Outcome {
+    let text = render::to_yaml_documents("stdout", "", objects).map_err(Failure::failed)?;
+    print!("{text}");
+    Ok(())
+}
+
+fn eastwest(a: &EastwestArgs) -> Outcome {
+    let p = EastWestParams::new(
+        &a.cluster,
+        &a.network,
+        a.mesh.as_deref(),
+        a.revision.as_deref(),
+    )
+    .map_err(|e| Failure::input(format!("--{e}")))?;
+    let obj = match a.form {
+        EastwestForm::IstioOperator => istio::eastwest_istio_operator(&p),
+        EastwestForm::HelmValues => istio::eastwest_helm_values(&p),
+        EastwestForm::GatewayApi => istio::eastwest_gateway_api(&p),
+    };
+    print_documents(&[obj])
+}
+
+fn expose_services(a: &ExposeServicesArgs) -> Outcome {
+    let hosts = ExposeHosts::parse(&a.hosts).map_err(|e| Failure::input(format!("--{e}")))?;
+    if hosts == ExposeHosts::Clusterset {
+        eprintln!(
+            "note: *.svc.clusterset.local only carries traffic Istio addresses by clusterset names \
+             (ENABLE_MCS_HOST); requests to *.cluster.local names are not accepted by this gateway"
+        );
+    }
+    print_documents(&[istio::expose_services(&hosts)])
+}
+
+fn expose_istiod(a: &ExposeIstiodArgs) -> Outcome {
+    if let Some(r) = &a.revision {
+        crate::names::rfc1123_label(r)
+            .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
+    }
+    print_documents(&istio::expose_istiod(a.revision.as_deref()))
+}
+
+fn load(path: &Path) -> Result<ClusterSet, Failure> {
+    ClusterSet::load(path).map_err(Failure::input)
+}
+
+fn istiod(a: &IstiodArgs) -> Outcome {
+    let cs = load(&a.clusterset)?;
+    let s = IstiodSettings::for_cluster(&cs, &a.cluster)
+        .map_err(|e| Failure::input(format!("--cluster: {e} ({})", a.clusterset.display())))?;
+    let obj = match a.form {
+        IstiodForm::IstioOperator => s.istio_operator(),
+        IstiodForm::HelmValues => s.helm_values(),
+    };
+    print_documents(&[obj])
+}
+
+fn remote_secret(a: &RemoteSecretArgs) -> Outcome {
+    if a.print_rbac {
+        if let Some(r) = &a.revision {
+            crate::names::rfc1123_label(r)
+                .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
+        }
+        let rbac = remote_secret::reader_rbac(a.revision.as_deref());
+        let objects = [
+            serde_json::to_value(&rbac.service_account),
+            serde_json::to_value(&rbac.cluster_role),
+            serde_json::to_value(&rbac.cluster_role_binding),
+        ]
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::failed)?;
+        return print_documents(&objects);
+    }
+    let (Some(name), Some(path)) = (&a.name, &a.kubeconfig) else {
+        return Err(Failure::input("--name and --kubeconfig are required"));
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::input(format!(
+            "--kubeconfig: {}: cannot read: {e}",
+            path.display()
+        ))
+    })?;
+    let opts = RemoteSecretOptions {
+        context: a.context.clone(),
+        server: a.server.clone(),
+        tls_server_name: a.tls_server_name.clone(),
+        base_dir: path.parent().map(Path::to_path_buf),
+        origin: path.display().to_string(),
+        namespace: None,
+    };
+    let rs = remote_secret::remote_secret(name, &bytes, &opts).map_err(Failure::input)?;
+    for w in &rs.warnings {
+        eprintln!("warn: {w}");
+    }
+    let text = remote_secret::remote_secret_yaml(&rs.secret).map_err(Failure::failed)?;
+    print!("{text}");
+    Ok(())
+}
+
+fn render_cmd(a: &RenderArgs) -> Outcome {
+    let cs = match (&a.clusterset, a.example) {
+        (_, true) => {
+            ClusterSet::from_yaml(render::EXAMPLE_CLUSTERSET, Path::new("<built-in example>"))
+                .map_err(Failure::failed)?
+        }
+        (Some(path), false) => load(path)?,
+        (None, false) => return Err(Failure::input("--clusterset or --example is required")),
+    };
+    let rendered = render::render(&cs).map_err(Failure::input)?;
+    for n in &rendered.notes {
+        eprintln!("note: {n}");
+    }
+    render::write_atomically(&a.output, &rendered).map_err(|e| match e {
+        render::RenderError::ForeignOutput(_) => Failure::input(e),
+        other => Failure::failed(other),
+    })?;
+    eprintln!(
+        "wrote {} files for {} clusters to {}",
+        rendered.files.len(),
+        cs.members.len(),
+        a.output.display()
+    );
+    Ok(())
 }

@@ -1,0 +1,431 @@
+//! Renders every Istio multi-network object of a clusterset into one directory per
+//! member cluster, and writes the result atomically.
+//!
+//! Layout of `DIR/<cluster>/` (all YAML, stable order and formatting):
+//!
+//! | file | content |
+//! |---|---|
+//! | `namespace.yaml` | `istio-system` Namespace labelled with the cluster's network |
+//! | `istiod.istio-operator.yaml` | istiod settings (meshID, clusterName, network, meshNetworks) as IstioOperator |
+//! | `istiod.helm-values.yaml` | the same as values for the `istio/istiod` chart |
+//! | `eastwest-gateway.istio-operator.yaml` | east-west gateway for `istioctl install -f` |
+//! | `eastwest-gateway.helm-values.yaml` | east-west gateway values for the `istio/gateway` chart |
+//! | `eastwest-gateway.gateway-api.yaml` | ambient east-west Gateway (Gateway API) |
+//! | `expose-services.yaml` | the `cross-network-gateway` Gateway |
+//! | `remote-secrets.yaml` | remote secrets of every other member that has a kubeconfig |
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clusterset::{ClusterSet, Member};
+use crate::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
+use crate::remote_secret::{self, RemoteSecretError, RemoteSecretOptions};
+
+/// Name of the marker file that identifies a directory written by [`write_atomically`].
+pub const MARKER_FILE: &str = ".gateway-config-render";
+
+/// The built-in example clusterset (also `examples/clusterset.yaml`): three clusters on
+/// two networks, one of them reached through NodePort.
+pub const EXAMPLE_CLUSTERSET: &str = include_str!("example-clusterset.yaml");
+
+/// Errors rendering or writing a clusterset.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A member's kubeconfig could not be turned into a remote secret.
+    #[error("member {member:?}: {source}")]
+    RemoteSecret {
+        /// The member whose kubeconfig failed.
+        member: String,
+        /// What failed.
+        source: RemoteSecretError,
+    },
+    /// A member's kubeconfig file cannot be read.
+    #[error("member {member:?}: kubeconfig {}: cannot read: {source}", path.display())]
+    Kubeconfig {
+        /// The member.
+        member: String,
+        /// The kubeconfig path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An object could not be written as YAML.
+    #[error("cannot write {file} as YAML: {message}")]
+    Yaml {
+        /// The output file.
+        file: String,
+        /// Serializer message.
+        message: String,
+    },
+    /// The output directory exists and was not written by this tool.
+    #[error(
+        "{}: exists, is not empty and was not written by gateway-config (no {MARKER_FILE}); refusing to replace it",
+        .0.display()
+    )]
+    ForeignOutput(PathBuf),
+    /// Writing the output failed.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The path being written.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// One rendered file, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Path relative to the output directory, e.g. `east/namespace.yaml`.
+    pub path: PathBuf,
+    /// File content.
+    pub contents: String,
+}
+
+/// Everything rendered for a clusterset.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Files, in a stable order.
+    pub files: Vec<RenderedFile>,
+    /// Things the user should know (missing kubeconfigs, warnings about servers).
+    pub notes: Vec<String>,
+}
+
+/// Serializes objects as a YAML stream (`---` between documents), preceded by a comment.
+pub fn to_yaml_documents<T: Serialize>(
+    file: &str,
+    header: &str,
+    objects: &[T],
+) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for line in header.lines() {
+        out.push_str("# ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (i, obj) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        let text = serde_saphyr::to_string(obj).map_err(|e| RenderError::Yaml {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        out.push_str(&text);
+    }
+    Ok(out)
+}
+
+fn to_value<T: Serialize>(file: &str, obj: &T) -> Result<Value, RenderError> {
+    serde_json::to_value(obj).map_err(|e| RenderError::Yaml {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Renders all files for a clusterset. Reads the members' kubeconfigs (to build remote
+/// secrets); touches nothing else on disk.
+pub fn render(cs: &ClusterSet) -> Result<Rendered, RenderError> {
+    let mut rendered = Rendered::default();
+    let secrets = member_secrets(cs, &mut rendered.notes)?;
+    for member in &cs.members {
+        render_member(cs, member, &secrets, &mut rendered)?;
+    }
+    Ok(rendered)
+}
+
+/// Remote secret YAML (istioctl format) of every member that has a kubeconfig.
+fn member_secrets(
+    cs: &ClusterSet,
+    notes: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>, RenderError> {
+    let mut out = BTreeMap::new();
+    let mut missing = Vec::new();
+    for m in &cs.members {
+        let Some(path) = &m.kubeconfig else {
+            missing.push(m.name.clone());
+            continue;
+        };
+        let bytes = std::fs::read(path).map_err(|source| RenderError::Kubeconfig {
+            member: m.name.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let opts = RemoteSecretOptions {
+            context: m.context.clone(),
+            base_dir: path.parent().map(Path::to_path_buf),
+            origin: path.display().to_string(),
+            ..RemoteSecretOptions::default()
+        };
+        let rs = remote_secret::remote_secret(&m.name, &bytes, &opts).map_err(|source| {
+            RenderError::RemoteSecret {
+                member: m.name.clone(),
+                source,
+            }
+        })?;
+        notes.extend(
+            rs.warnings
+                .iter()
+                .map(|w| format!("member {:?}: {w}", m.name)),
+        );
+        let yaml = remote_secret::remote_secret_yaml(&rs.secret).map_err(|source| {
+            RenderError::RemoteSecret {
+                member: m.name.clone(),
+                source,
+            }
+        })?;
+        out.insert(m.name.clone(), yaml);
+    }
+    if !missing.is_empty() {
+        notes.push(format!(
+            "no kubeconfig for {}: their remote secrets were not rendered; add `kubeconfig:` to those members or run \
+             `gateway-config remote-secret --name <cluster> --kubeconfig <file>`",
+            missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+fn render_member(
+    cs: &ClusterSet,
+    m: &Member,
+    secrets: &BTreeMap<String, String>,
+    rendered: &mut Rendered,
+) -> Result<(), RenderError> {
+    let dir = PathBuf::from(&m.name);
+    let header = |what: &str| {
+        format!(
+            "{what} for cluster {:?} (network {:?}) of clusterset {:?}.\nGenerated by gateway-config; do not edit.",
+            m.name, m.network, cs.name
+        )
+    };
+    let mut add = |name: &str, contents: String| {
+        rendered.files.push(RenderedFile {
+            path: dir.join(name),
+            contents,
+        });
+    };
+    let ns = to_value("namespace.yaml", &istio::network_namespace(&m.network))?;
+    add(
+        "namespace.yaml",
+        to_yaml_documents("namespace.yaml", &header("Default network"), &[ns])?,
+    );
+
+    let istiod = IstiodSettings::for_member(cs, m);
+    let f = "istiod.istio-operator.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header("istiod install settings (istioctl install -f)"),
+            &[istiod.istio_operator()],
+        )?,
+    );
+    let f = "istiod.helm-values.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "istiod install settings (helm install istiod istio/istiod -n istio-system -f)",
+            ),
+            &[istiod.helm_values()],
+        )?,
+    );
+
+    let ew = EastWestParams::for_member(cs, m);
+    let f = "eastwest-gateway.istio-operator.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header("East-west gateway (istioctl install -f)"),
+            &[istio::eastwest_istio_operator(&ew)],
+        )?,
+    );
+    let f = "eastwest-gateway.helm-values.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "East-west gateway (helm install istio-eastwestgateway istio/gateway -n istio-system -f)",
+            ),
+            &[istio::eastwest_helm_values(&ew)],
+        )?,
+    );
+    let f = "eastwest-gateway.gateway-api.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header("Ambient east-west gateway (Gateway API; ambient mode only)"),
+            &[istio::eastwest_gateway_api(&ew)],
+        )?,
+    );
+    let f = "expose-services.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header("Services exposed to other networks"),
+            &[istio::expose_services(&ExposeHosts::All)],
+        )?,
+    );
+
+    let others: Vec<&String> = cs
+        .members
+        .iter()
+        .filter(|o| o.name != m.name)
+        .filter_map(|o| secrets.get(&o.name))
+        .collect();
+    if !others.is_empty() {
+        // Each secret is in istioctl's format: a header comment, the object, `---`.
+        add(
+            "remote-secrets.yaml",
+            others.iter().map(|s| s.as_str()).collect(),
+        );
+    }
+    Ok(())
+}
+
+/// Writes `rendered` to `dir`: first into a temporary directory beside it, then renames it
+/// into place, so `dir` is never half written. An existing `dir` is replaced only if it is
+/// empty or carries the [`MARKER_FILE`] of an earlier render.
+pub fn write_atomically(dir: &Path, rendered: &Rendered) -> Result<(), RenderError> {
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Write { path, source }
+    };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map_err(write_err(dir))?
+            .next()
+            .is_none();
+        if !empty && !dir.join(MARKER_FILE).is_file() {
+            return Err(RenderError::ForeignOutput(dir.to_path_buf()));
+        }
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(write_err(&parent))?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "render".to_owned());
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{base}.tmp-{pid}"));
+    let old = parent.join(format!(".{base}.old-{pid}"));
+    let result = (|| {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(write_err(&tmp))?;
+        }
+        std::fs::create_dir(&tmp).map_err(write_err(&tmp))?;
+        std::fs::write(
+            tmp.join(MARKER_FILE),
+            "Written by gateway-config render; the whole directory is replaced on each render.\n",
+        )
+        .map_err(write_err(&tmp))?;
+        for f in &rendered.files {
+            let path = tmp.join(&f.path);
+            if let Some(p) = path.parent() {
+                std::fs::create_dir_all(p).map_err(write_err(p))?;
+            }
+            std::fs::write(&path, &f.contents).map_err(write_err(&path))?;
+        }
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(write_err(dir))?;
+            if let Err(source) = std::fs::rename(&tmp, dir) {
+                // Put the previous output back.
+                let _ = std::fs::rename(&old, dir);
+                return Err(RenderError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+            std::fs::remove_dir_all(&old).map_err(write_err(&old))?;
+        } else {
+            std::fs::rename(&tmp, dir).map_err(write_err(dir))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() && tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn example() -> ClusterSet {
+        ClusterSet::from_yaml(EXAMPLE_CLUSTERSET, Path::new("example.yaml")).unwrap()
+    }
+
+    #[test]
+    fn example_renders_every_file_per_member() {
+        let cs = example();
+        assert_eq!(cs.members.len(), 3);
+        assert_eq!(cs.networks().len(), 2);
+        let r = render(&cs).unwrap();
+        assert_eq!(
+            r.files.len(),
+            3 * 7,
+            "{:?}",
+            r.files.iter().map(|f| &f.path).collect::<Vec<_>>()
+        );
+        assert!(
+            r.notes.iter().any(|n| n.contains("no kubeconfig")),
+            "{:?}",
+            r.notes
+        );
+        assert!(r.files.iter().all(|f| f.contents.starts_with("# ")));
+        // Deterministic.
+        let again = render(&cs).unwrap();
+        assert_eq!(r.files, again.files);
+    }
+
+    #[test]
+    fn write_replaces_previous_output_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let r = render(&example()).unwrap();
+        write_atomically(&out, &r).unwrap();
+        assert!(out.join(MARKER_FILE).is_file());
+        std::fs::write(out.join("stale.yaml"), "x").unwrap();
+        write_atomically(&out, &r).unwrap();
+        assert!(!out.join("stale.yaml").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, [std::ffi::OsString::from("out")]);
+
+        let foreign = tmp.path().join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("mine.txt"), "x").unwrap();
+        assert!(matches!(
+            write_atomically(&foreign, &r),
+            Err(RenderError::ForeignOutput(_))
+        ));
+        assert!(foreign.join("mine.txt").is_file());
+    }
+
+    #[test]
+    fn unreadable_kubeconfig_is_an_error() {
+        let cs = ClusterSet::from_yaml(
+            "meshID: m\nmembers:\n- {name: a, network: n, kubeconfig: missing.yaml}\n",
+            Path::new("/nonexistent/cs.yaml"),
+        )
+        .unwrap();
+        let e = render(&cs).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/missing.yaml"), "{e}");
+    }
+}
