@@ -1,3 +1,8 @@
 //! The Isthmus controller.
 
 pub use isthmus_placement as placement;
+pub mod apply;
+pub mod leader;
+pub mod metrics;
+pub mod server;
+pub mod runtime;

@@ -1,0 +1,710 @@
+//! The applier: writes desired objects into member clusters with server-side apply, writes
+//! ServiceExport status through the status subresource, prunes what it owns and no longer
+//! wants, and records Kubernetes Events when an export enters or leaves conflict.
+//!
+//! Everything is written with the field manager [`FIELD_MANAGER`] and must carry the ownership
+//! label [`MANAGED_BY`]`=`[`MANAGED_BY_VALUE`]; pruning lists by that label, so objects users
+//! wrote are never touched. A per-cluster cache of what was last written skips unchanged
+//! objects; a full pass (`full = true`, on start and on the periodic resync) clears it, re-applies
+//! everything and prunes by listing.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use futures::StreamExt;
+use isthmus_api::labels::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_VALUE};
+use isthmus_api::mcs;
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::Client;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
+};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use crate::metrics::Metrics;
+
+/// How many writes run at once against one cluster.
+const CONCURRENCY: usize = 16;
+
+/// Errors of the applier.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A desired object lacks a field the applier needs.
+    #[error("cluster {cluster}: desired object {what}: missing or invalid {field}")]
+    InvalidObject {
+        /// Target cluster.
+        cluster: String,
+        /// Which object (as far as known).
+        what: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// The API server rejected or failed a write.
+    #[error("cluster {cluster}: {verb} {kind} {name}: {source}")]
+    Api {
+        /// Target cluster.
+        cluster: String,
+        /// `apply`, `apply-status`, `delete`, `list`, `event`.
+        verb: &'static str,
+        /// Object kind.
+        kind: String,
+        /// `namespace/name`.
+        name: String,
+        /// The client error.
+        source: Box<kube::Error>,
+    },
+}
+
+/// The identity of one object in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjKey {
+    /// `group/version` or `v1`.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjKey {
+    /// The key of a desired object, read from its `apiVersion`, `kind` and metadata.
+    pub fn of(obj: &Value) -> Option<Self> {
+        let api_version = obj.get("apiVersion")?.as_str()?.to_owned();
+        let kind = obj.get("kind")?.as_str()?.to_owned();
+        let meta = obj.get("metadata")?;
+        let name = meta.get("name")?.as_str()?.to_owned();
+        let namespace = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            api_version,
+            kind,
+            namespace,
+            name,
+        })
+    }
+
+    fn display(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// A status to write through the status subresource (ServiceExport status).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusWrite {
+    /// `group/version` of the object.
+    pub api_version: String,
+    /// Kind of the object.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The whole `status` value.
+    pub status: Value,
+}
+
+/// What one pass did in one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Objects written.
+    pub applied: usize,
+    /// Statuses written.
+    pub statuses: usize,
+    /// Objects deleted.
+    pub pruned: usize,
+    /// Events created.
+    pub events: usize,
+    /// Writes that failed (they are retried on the next pass).
+    pub errors: usize,
+}
+
+/// The error class used in metrics labels.
+pub fn error_class(e: &kube::Error) -> &'static str {
+    match e {
+        kube::Error::Api(s) => match s.code {
+            404 => "not_found",
+            409 => "conflict",
+            422 => "invalid",
+            401 | 403 => "forbidden",
+            429 => "throttled",
+            500..=599 => "server",
+            _ => "other",
+        },
+        _ => "unavailable",
+    }
+}
+
+/// The API resource for `api_version`/`kind`, with the plural of the fixed table or kube's rule.
+pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version) = match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    };
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let plural = match kind {
+        "Endpoints" => Some("endpoints"),
+        "Gateway" => Some("gateways"),
+        "ServiceEntry" => Some("serviceentries"),
+        "ClusterProperty" => Some("clusterproperties"),
+        "MemberCluster" => Some("memberclusters"),
+        _ => None,
+    };
+    match plural {
+        Some(p) => ApiResource::from_gvk_with_plural(&gvk, p),
+        None => ApiResource::from_gvk(&gvk),
+    }
+}
+
+fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObject> {
+    if namespace.is_empty() {
+        Api::all_with(client.clone(), ar)
+    } else {
+        Api::namespaced_with(client.clone(), namespace, ar)
+    }
+}
+
+fn hash_of(v: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
+fn has_owner_label(obj: &Value) -> bool {
+    obj.pointer("/metadata/labels")
+        .and_then(|l| l.get(MANAGED_BY))
+        .and_then(Value::as_str)
+        == Some(MANAGED_BY_VALUE)
+}
+
+/// Whether a ServiceExport status says it is in conflict, with the condition's message.
+pub fn conflict_of(status: &Value) -> (bool, String) {
+    let conds = status.get("conditions").and_then(Value::as_array);
+    for c in conds.into_iter().flatten() {
+        if c.get("type").and_then(Value::as_str) == Some(mcs::condition::CONFLICT) {
+            let on = c.get("status").and_then(Value::as_str) == Some("True");
+            let msg = c
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            return (on, msg);
+        }
+    }
+    (false, String::new())
+}
+
+/// Rewrites MCS objects to the MCS API version the cluster serves (the schemas are identical).
+pub fn to_served_version(obj: &mut Value, mcs_version: &str) {
+    let Some(av) = obj.get("apiVersion").and_then(Value::as_str) else {
+        return;
+    };
+    if let Some((group, version)) = av.split_once('/')
+        && group == mcs::GROUP
+        && version != mcs_version
+    {
+        obj["apiVersion"] = Value::String(format!("{group}/{mcs_version}"));
+    }
+}
+
+/// Writes one member cluster's desired state.
+pub struct ClusterApplier {
+    cluster: String,
+    client: Client,
+    /// Desired hashes of what was last written successfully.
+    applied: HashMap<ObjKey, u64>,
+    statuses: HashMap<ObjKey, u64>,
+    /// Export (namespace, name) -> in conflict, as last seen.
+    conflicts: HashMap<(String, String), bool>,
+    /// Kinds (`apiVersion`, `kind`) pruned on a full pass even when nothing of them is desired.
+    managed_kinds: Vec<(String, String)>,
+}
+
+impl ClusterApplier {
+    /// An applier for `cluster`, pruning `managed_kinds` on full passes.
+    pub fn new(
+        cluster: impl Into<String>,
+        client: Client,
+        managed_kinds: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            cluster: cluster.into(),
+            client,
+            applied: HashMap::new(),
+            statuses: HashMap::new(),
+            conflicts: HashMap::new(),
+            managed_kinds,
+        }
+    }
+
+    /// The cluster name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// Replaces the client (after the member's kubeconfig changed).
+    pub fn set_client(&mut self, client: Client) {
+        self.client = client;
+        self.applied.clear();
+        self.statuses.clear();
+    }
+
+    /// Forgets what was written, so the next pass re-applies everything.
+    pub fn invalidate(&mut self) {
+        self.applied.clear();
+        self.statuses.clear();
+    }
+
+    fn api_err(&self, verb: &'static str, key: &ObjKey, e: kube::Error) -> ApplyError {
+        ApplyError::Api {
+            cluster: self.cluster.clone(),
+            verb,
+            kind: key.kind.clone(),
+            name: key.display(),
+            source: Box::new(e),
+        }
+    }
+
+    fn count_error(&self, metrics: &Metrics, kind: &str, err: &ApplyError) {
+        let class = match err {
+            ApplyError::Api { source, .. } => error_class(source),
+            ApplyError::InvalidObject { .. } => "invalid_desired",
+        };
+        metrics.apply_error(&self.cluster, kind, class);
+    }
+
+    /// One pass: apply changed objects, write changed statuses, prune owned objects that are
+    /// no longer desired, and record conflict Events. `full` re-applies everything and prunes
+    /// by listing every managed kind.
+    pub async fn sync(
+        &mut self,
+        objects: &[Value],
+        statuses: &[StatusWrite],
+        full: bool,
+        metrics: &Metrics,
+    ) -> SyncReport {
+        let mut report = SyncReport::default();
+        if full {
+            self.invalidate();
+        }
+        // 1. Desired objects keyed, with their hash.
+        let mut desired: BTreeMap<ObjKey, (&Value, u64)> = BTreeMap::new();
+        for obj in objects {
+            let Some(key) = ObjKey::of(obj) else {
+                let err = ApplyError::InvalidObject {
+                    cluster: self.cluster.clone(),
+                    what: obj
+                        .pointer("/metadata/name")
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                    field: "apiVersion/kind/metadata.name",
+                };
+                warn!(error = %err, "skipping desired object");
+                self.count_error(
+                    metrics,
+                    obj.get("kind").and_then(Value::as_str).unwrap_or("unknown"),
+                    &err,
+                );
+                report.errors += 1;
+                continue;
+            };
+            if !has_owner_label(obj) {
+                let err = ApplyError::InvalidObject {
+                    cluster: self.cluster.clone(),
+                    what: format!("{} {}", key.kind, key.display()),
+                    field: "metadata.labels[app.kubernetes.io/managed-by]",
+                };
+                warn!(error = %err, "refusing to write an object without the ownership label");
+                self.count_error(metrics, &key.kind, &err);
+                report.errors += 1;
+                continue;
+            }
+            desired.insert(key, (obj, hash_of(obj)));
+        }
+
+        // 2. Apply what changed.
+        let todo: Vec<(ObjKey, &Value, u64)> = desired
+            .iter()
+            .filter(|(k, (_, h))| self.applied.get(*k) != Some(h))
+            .map(|(k, (o, h))| (k.clone(), *o, *h))
+            .collect();
+        let client = self.client.clone();
+        let results: Vec<(ObjKey, u64, Result<(), kube::Error>)> = futures::stream::iter(todo)
+            .map(|(key, obj, h)| {
+                let client = client.clone();
+                async move {
+                    let ar = api_resource(&key.api_version, &key.kind);
+                    let api = dyn_api(&client, &ar, &key.namespace);
+                    let pp = PatchParams::apply(FIELD_MANAGER).force();
+                    let r = api
+                        .patch(&key.name, &pp, &Patch::Apply(obj))
+                        .await
+                        .map(|_| ());
+                    (key, h, r)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (key, h, r) in results {
+            match r {
+                Ok(()) => {
+                    metrics
+                        .applies
+                        .get_or_create(&Metrics::ck(&self.cluster, &key.kind))
+                        .inc();
+                    self.applied.insert(key, h);
+                    report.applied += 1;
+                }
+                Err(e) => {
+                    let err = self.api_err("apply", &key, e);
+                    warn!(error = %err, "apply failed");
+                    self.count_error(metrics, &key.kind, &err);
+                    self.applied.remove(&key);
+                    report.errors += 1;
+                }
+            }
+        }
+
+        // 3. Prune.
+        let gone: Vec<ObjKey> = if full {
+            self.list_owned(&desired, metrics, &mut report).await
+        } else {
+            self.applied
+                .keys()
+                .filter(|k| !desired.contains_key(*k))
+                .cloned()
+                .collect()
+        };
+        for key in gone {
+            match self.delete_owned(&key).await {
+                Ok(deleted) => {
+                    if deleted {
+                        metrics
+                            .prunes
+                            .get_or_create(&Metrics::ck(&self.cluster, &key.kind))
+                            .inc();
+                        report.pruned += 1;
+                        info!(cluster = %self.cluster, kind = %key.kind, object = %key.display(), "pruned");
+                    }
+                    self.applied.remove(&key);
+                }
+                Err(err) => {
+                    warn!(error = %err, "prune failed");
+                    self.count_error(metrics, &key.kind, &err);
+                    report.errors += 1;
+                }
+            }
+        }
+
+        // 4. Statuses and conflict events.
+        self.write_statuses(statuses, metrics, &mut report).await;
+        report
+    }
+
+    async fn list_owned(
+        &self,
+        desired: &BTreeMap<ObjKey, (&Value, u64)>,
+        metrics: &Metrics,
+        report: &mut SyncReport,
+    ) -> Vec<ObjKey> {
+        let mut kinds: HashSet<(String, String)> = self.managed_kinds.iter().cloned().collect();
+        kinds.extend(
+            desired
+                .keys()
+                .map(|k| (k.api_version.clone(), k.kind.clone())),
+        );
+        let mut kinds: Vec<_> = kinds.into_iter().collect();
+        kinds.sort();
+        let selector = format!("{MANAGED_BY}={MANAGED_BY_VALUE}");
+        let mut gone = Vec::new();
+        for (api_version, kind) in kinds {
+            let ar = api_resource(&api_version, &kind);
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+            match api.list(&ListParams::default().labels(&selector)).await {
+                Ok(list) => {
+                    for o in list.items {
+                        let key = ObjKey {
+                            api_version: api_version.clone(),
+                            kind: kind.clone(),
+                            namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                            name: o.metadata.name.clone().unwrap_or_default(),
+                        };
+                        if !key.name.is_empty() && !desired.contains_key(&key) {
+                            gone.push(key);
+                        }
+                    }
+                }
+                // The kind is not served here (CRD not installed): nothing of it to prune.
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    debug!(cluster = %self.cluster, kind = %kind, "kind not served, nothing to prune");
+                }
+                Err(e) => {
+                    let key = ObjKey {
+                        api_version,
+                        kind: kind.clone(),
+                        namespace: String::new(),
+                        name: "*".into(),
+                    };
+                    let err = self.api_err("list", &key, e);
+                    warn!(error = %err, "cannot list owned objects");
+                    self.count_error(metrics, &kind, &err);
+                    report.errors += 1;
+                }
+            }
+        }
+        gone
+    }
+
+    /// Deletes `key` if it still carries the ownership label. Returns whether it was deleted.
+    async fn delete_owned(&self, key: &ObjKey) -> Result<bool, ApplyError> {
+        let ar = api_resource(&key.api_version, &key.kind);
+        let api = dyn_api(&self.client, &ar, &key.namespace);
+        let live = match api.get_opt(&key.name).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(self.api_err("delete", key, e)),
+        };
+        let owned = live
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(MANAGED_BY))
+            .map(String::as_str)
+            == Some(MANAGED_BY_VALUE);
+        if !owned {
+            debug!(cluster = %self.cluster, kind = %key.kind, object = %key.display(), "not ours any more, left alone");
+            return Ok(false);
+        }
+        let dp = DeleteParams::default().preconditions(Preconditions {
+            resource_version: live.metadata.resource_version.clone(),
+            uid: live.metadata.uid.clone(),
+        });
+        match api.delete(&key.name, &dp).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(self.api_err("delete", key, e)),
+        }
+    }
+
+    async fn write_statuses(
+        &mut self,
+        statuses: &[StatusWrite],
+        metrics: &Metrics,
+        report: &mut SyncReport,
+    ) {
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        for sw in statuses {
+            let key = ObjKey {
+                api_version: sw.api_version.clone(),
+                kind: sw.kind.clone(),
+                namespace: sw.namespace.clone(),
+                name: sw.name.clone(),
+            };
+            let body = json!({
+                "apiVersion": sw.api_version,
+                "kind": sw.kind,
+                "metadata": {"name": sw.name, "namespace": sw.namespace},
+                "status": sw.status,
+            });
+            let h = hash_of(&body);
+            if self.statuses.get(&key) != Some(&h) {
+                let ar = api_resource(&sw.api_version, &sw.kind);
+                let api = dyn_api(&self.client, &ar, &sw.namespace);
+                let pp = PatchParams::apply(FIELD_MANAGER).force();
+                match api.patch_status(&sw.name, &pp, &Patch::Apply(&body)).await {
+                    Ok(_) => {
+                        self.statuses.insert(key.clone(), h);
+                        report.statuses += 1;
+                    }
+                    // The export went away between the read and the write.
+                    Err(kube::Error::Api(s)) if s.code == 404 => {
+                        self.statuses.remove(&key);
+                        continue;
+                    }
+                    Err(e) => {
+                        let err = self.api_err("apply-status", &key, e);
+                        warn!(error = %err, "status write failed");
+                        self.count_error(metrics, &key.kind, &err);
+                        self.statuses.remove(&key);
+                        report.errors += 1;
+                        continue;
+                    }
+                }
+            }
+            if sw.kind == "ServiceExport" {
+                let id = (sw.namespace.clone(), sw.name.clone());
+                seen.insert(id.clone());
+                let (now_conflict, message) = conflict_of(&sw.status);
+                let before = self.conflicts.insert(id, now_conflict);
+                let changed = match before {
+                    None => now_conflict,
+                    Some(b) => b != now_conflict,
+                };
+                if changed {
+                    match self.record_event(sw, now_conflict, &message).await {
+                        Ok(()) => report.events += 1,
+                        Err(err) => {
+                            warn!(error = %err, "cannot record event");
+                            self.count_error(metrics, "Event", &err);
+                        }
+                    }
+                }
+            }
+        }
+        self.statuses.retain(|k, _| {
+            k.kind != "ServiceExport" || seen.contains(&(k.namespace.clone(), k.name.clone()))
+        });
+        self.conflicts.retain(|k, _| seen.contains(k));
+    }
+
+    async fn record_event(
+        &self,
+        sw: &StatusWrite,
+        conflict: bool,
+        message: &str,
+    ) -> Result<(), ApplyError> {
+        let now = jiff::Timestamp::now();
+        let (reason, type_, message) = if conflict {
+            (
+                "ExportConflict",
+                "Warning",
+                if message.is_empty() {
+                    "export conflicts with other clusters".to_owned()
+                } else {
+                    message.to_owned()
+                },
+            )
+        } else {
+            (
+                "ExportConflictResolved",
+                "Normal",
+                "export no longer conflicts".to_owned(),
+            )
+        };
+        let name = format!("{}.{:x}", sw.name, now.as_nanosecond());
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(sw.namespace.clone()),
+                labels: Some(BTreeMap::from([(
+                    MANAGED_BY.to_owned(),
+                    MANAGED_BY_VALUE.to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some(sw.api_version.clone()),
+                kind: Some(sw.kind.clone()),
+                namespace: Some(sw.namespace.clone()),
+                name: Some(sw.name.clone()),
+                ..ObjectReference::default()
+            },
+            reason: Some(reason.into()),
+            message: Some(message),
+            type_: Some(type_.into()),
+            count: Some(1),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            source: Some(EventSource {
+                component: Some(FIELD_MANAGER.into()),
+                host: None,
+            }),
+            reporting_component: Some(FIELD_MANAGER.into()),
+            ..Event::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &sw.namespace);
+        api.create(&PostParams::default(), &event)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                self.api_err(
+                    "event",
+                    &ObjKey {
+                        api_version: "v1".into(),
+                        kind: "Event".into(),
+                        namespace: sw.namespace.clone(),
+                        name,
+                    },
+                    e,
+                )
+            })?;
+        info!(cluster = %self.cluster, namespace = %sw.namespace, export = %sw.name, reason, "event recorded");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_plurals() {
+        let obj = json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceImport",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {MANAGED_BY: MANAGED_BY_VALUE}}});
+        let key = ObjKey::of(&obj).unwrap();
+        assert_eq!(key.namespace, "shop");
+        assert!(has_owner_label(&obj));
+        assert_eq!(
+            api_resource(&key.api_version, &key.kind).plural,
+            "serviceimports"
+        );
+        assert_eq!(
+            api_resource("discovery.k8s.io/v1", "EndpointSlice").plural,
+            "endpointslices"
+        );
+        assert_eq!(
+            api_resource("about.k8s.io/v1alpha1", "ClusterProperty").plural,
+            "clusterproperties"
+        );
+        let core = api_resource("v1", "Namespace");
+        assert_eq!(
+            (
+                core.group.as_str(),
+                core.version.as_str(),
+                core.plural.as_str()
+            ),
+            ("", "v1", "namespaces")
+        );
+        assert!(ObjKey::of(&json!({"kind": "X", "metadata": {"name": "a"}})).is_none());
+        assert!(!has_owner_label(
+            &json!({"metadata": {"labels": {MANAGED_BY: "someone"}}})
+        ));
+    }
+
+    #[test]
+    fn mcs_objects_follow_the_served_version() {
+        let mut obj =
+            json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceImport"});
+        to_served_version(&mut obj, "v1alpha1");
+        assert_eq!(obj["apiVersion"], "multicluster.x-k8s.io/v1alpha1");
+        let mut other = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice"});
+        to_served_version(&mut other, "v1alpha1");
+        assert_eq!(other["apiVersion"], "discovery.k8s.io/v1");
+    }
+
+    #[test]
+    fn conflict_condition_is_read() {
+        let st = json!({"conditions": [
+            {"type": "Valid", "status": "True"},
+            {"type": "Conflict", "status": "True", "message": "port conflict on 80"}]});
+        assert_eq!(conflict_of(&st), (true, "port conflict on 80".into()));
+        assert_eq!(conflict_of(&json!({})), (false, String::new()));
+    }
+}
