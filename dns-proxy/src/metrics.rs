@@ -1,0 +1,292 @@
+//! Counters shared by the request loops, kept as plain atomics (workers batch their updates)
+//! and rendered with prometheus-client at scrape time.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::table::rtype;
+
+const TYPES: [&str; 9] = [
+    "A", "AAAA", "SRV", "TXT", "SOA", "NS", "PTR", "ANY", "other",
+];
+const RCODES: [&str; 7] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other",
+];
+/// Latency bucket upper bounds in seconds.
+const BUCKETS: [f64; 12] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.025, 0.1, 0.5, 2.0,
+];
+const NB: usize = BUCKETS.len() + 1;
+
+/// Why a forwarded query failed.
+#[derive(Clone, Copy, Debug)]
+pub enum ForwardError {
+    Timeout = 0,
+    Io = 1,
+    BadResponse = 2,
+}
+const FWD_KINDS: [&str; 3] = ["timeout", "io", "bad_response"];
+
+fn type_index(t: u16) -> usize {
+    match t {
+        rtype::A => 0,
+        rtype::AAAA => 1,
+        rtype::SRV => 2,
+        rtype::TXT => 3,
+        rtype::SOA => 4,
+        rtype::NS => 5,
+        rtype::PTR => 6,
+        rtype::ANY => 7,
+        _ => 8,
+    }
+}
+
+fn rcode_index(r: u8) -> usize {
+    if (r as usize) < 6 { r as usize } else { 6 }
+}
+
+fn bucket_index(d: Duration) -> usize {
+    let s = d.as_secs_f64();
+    BUCKETS
+        .iter()
+        .position(|b| s <= *b)
+        .unwrap_or(BUCKETS.len())
+}
+
+/// Process-wide metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    queries: [[AtomicU64; 7]; 9],
+    forwarded: AtomicU64,
+    latency: [AtomicU64; NB],
+    latency_sum_ns: AtomicU64,
+    forward_errors: [AtomicU64; 3],
+    table_services: AtomicU64,
+    table_records: AtomicU64,
+    table_built_unix_ms: AtomicU64,
+    table_loads: AtomicU64,
+    table_load_errors: AtomicU64,
+}
+
+/// A worker's private counters, flushed into [`Metrics`] in batches.
+#[derive(Debug, Default)]
+pub struct Local {
+    queries: [[u64; 7]; 9],
+    latency: [u64; NB],
+    latency_sum_ns: u64,
+    pending: u32,
+}
+
+impl Local {
+    /// Counts one answered query; flushes every 1024 queries.
+    #[inline]
+    pub fn record(&mut self, m: &Metrics, qtype: u16, rcode: u8, took: Duration) {
+        self.queries[type_index(qtype)][rcode_index(rcode)] += 1;
+        self.latency[bucket_index(took)] += 1;
+        self.latency_sum_ns += took.as_nanos() as u64;
+        self.pending += 1;
+        if self.pending >= 1024 {
+            self.flush(m);
+        }
+    }
+
+    /// Adds the pending counts to the shared metrics.
+    pub fn flush(&mut self, m: &Metrics) {
+        if self.pending == 0 {
+            return;
+        }
+        for (t, row) in self.queries.iter_mut().enumerate() {
+            for (r, v) in row.iter_mut().enumerate() {
+                if *v != 0 {
+                    m.queries[t][r].fetch_add(*v, Relaxed);
+                    *v = 0;
+                }
+            }
+        }
+        for (i, v) in self.latency.iter_mut().enumerate() {
+            if *v != 0 {
+                m.latency[i].fetch_add(*v, Relaxed);
+                *v = 0;
+            }
+        }
+        m.latency_sum_ns.fetch_add(self.latency_sum_ns, Relaxed);
+        self.latency_sum_ns = 0;
+        self.pending = 0;
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    qtype: &'static str,
+    rcode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NoLabels {}
+
+#[derive(Debug)]
+struct HistogramSnapshot {
+    sum: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl EncodeMetric for HistogramSnapshot {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabels>(self.sum, self.count, &self.buckets, None)
+    }
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+impl Metrics {
+    /// Counts a forwarded query by its upstream RCODE.
+    pub fn forwarded(&self, qtype: u16, rcode: u8, took: Duration) {
+        self.queries[type_index(qtype)][rcode_index(rcode)].fetch_add(1, Relaxed);
+        self.forwarded.fetch_add(1, Relaxed);
+        self.latency[bucket_index(took)].fetch_add(1, Relaxed);
+        self.latency_sum_ns
+            .fetch_add(took.as_nanos() as u64, Relaxed);
+    }
+
+    /// Counts one query answered locally outside the UDP workers (TCP).
+    pub fn answered(&self, qtype: u16, rcode: u8, took: Duration) {
+        self.queries[type_index(qtype)][rcode_index(rcode)].fetch_add(1, Relaxed);
+        self.latency[bucket_index(took)].fetch_add(1, Relaxed);
+        self.latency_sum_ns
+            .fetch_add(took.as_nanos() as u64, Relaxed);
+    }
+
+    /// Counts a forwarding failure.
+    pub fn forward_error(&self, kind: ForwardError) {
+        self.forward_errors[kind as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Records a newly published table.
+    pub fn table_loaded(&self, services: usize, records: usize, built: SystemTime) {
+        self.table_services.store(services as u64, Relaxed);
+        self.table_records.store(records as u64, Relaxed);
+        let ms = built
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.table_built_unix_ms.store(ms, Relaxed);
+        self.table_loads.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a source update that was rejected (the previous table stays).
+    pub fn table_load_error(&self) {
+        self.table_load_errors.fetch_add(1, Relaxed);
+    }
+
+    /// Total queries counted so far (all types and codes).
+    pub fn total_queries(&self) -> u64 {
+        self.queries.iter().flatten().map(|a| a.load(Relaxed)).sum()
+    }
+
+    /// Renders OpenMetrics text.
+    pub fn render(&self) -> String {
+        let mut reg = Registry::with_prefix("dns_proxy");
+        let queries = Family::<QueryLabels, Counter>::default();
+        for (t, row) in self.queries.iter().enumerate() {
+            for (r, v) in row.iter().enumerate() {
+                let v = v.load(Relaxed);
+                if v != 0 {
+                    queries
+                        .get_or_create(&QueryLabels {
+                            qtype: TYPES[t],
+                            rcode: RCODES[r],
+                        })
+                        .inc_by(v);
+                }
+            }
+        }
+        reg.register(
+            "queries",
+            "DNS queries answered, by query type and response code",
+            queries,
+        );
+        let fwd = Counter::<u64>::default();
+        fwd.inc_by(self.forwarded.load(Relaxed));
+        reg.register(
+            "forwarded_queries",
+            "Queries forwarded to upstream resolvers and answered",
+            fwd,
+        );
+        let errs = Family::<KindLabels, Counter>::default();
+        for (i, k) in FWD_KINDS.iter().enumerate() {
+            errs.get_or_create(&KindLabels { kind: k })
+                .inc_by(self.forward_errors[i].load(Relaxed));
+        }
+        reg.register(
+            "forward_errors",
+            "Forwarded queries that failed (answered SERVFAIL)",
+            errs,
+        );
+        let mut buckets = Vec::with_capacity(NB);
+        let mut count = 0;
+        for (i, b) in self.latency.iter().enumerate() {
+            let v = b.load(Relaxed);
+            count += v;
+            buckets.push((BUCKETS.get(i).copied().unwrap_or(f64::INFINITY), v));
+        }
+        let sum = self.latency_sum_ns.load(Relaxed) as f64 / 1e9;
+        reg.register(
+            "request_duration_seconds",
+            "Time from receiving a query to sending its answer",
+            HistogramSnapshot {
+                sum,
+                count,
+                buckets,
+            },
+        );
+        let g = Gauge::<i64>::default();
+        g.set(self.table_services.load(Relaxed) as i64);
+        reg.register("table_services", "Services in the current answer table", g);
+        let g = Gauge::<i64>::default();
+        g.set(self.table_records.load(Relaxed) as i64);
+        reg.register("table_records", "Records in the current answer table", g);
+        let built = self.table_built_unix_ms.load(Relaxed);
+        let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        if built != 0 {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            age.set(now.saturating_sub(built) as f64 / 1000.0);
+        }
+        reg.register(
+            "table_age_seconds",
+            "Seconds since the current answer table was built",
+            age,
+        );
+        let c = Counter::<u64>::default();
+        c.inc_by(self.table_loads.load(Relaxed));
+        reg.register("table_loads", "Answer tables published", c);
+        let c = Counter::<u64>::default();
+        c.inc_by(self.table_load_errors.load(Relaxed));
+        reg.register(
+            "table_load_errors",
+            "Source updates rejected; the previous table was kept",
+            c,
+        );
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,173 @@
+//! `--source file:PATH`: multi-document Kubernetes YAML with ServiceImports and MCS
+//! EndpointSlices, reloaded when the file's modification time or size changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use isthmus_api::mcs::{v1alpha1, v1beta1};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::{ConvertError, Store};
+use crate::handle::TableHandle;
+use crate::model::ServiceSet;
+
+/// Errors reading a source file.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: YAML: {reason}")]
+    Yaml { path: PathBuf, reason: String },
+    #[error("{path}: document {index}: {reason}")]
+    Document {
+        path: PathBuf,
+        index: usize,
+        reason: String,
+    },
+    #[error("{path}: document {index}: {source}")]
+    Field {
+        path: PathBuf,
+        index: usize,
+        source: ConvertError,
+    },
+}
+
+/// Parses YAML text (several documents, or `kind: List`) into a service set. `path` only
+/// names the file in errors. Documents of other kinds are ignored.
+pub fn parse(path: &Path, text: &str) -> Result<ServiceSet, FileError> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| FileError::Yaml {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let mut store = Store::default();
+    for (index, doc) in docs.into_iter().enumerate() {
+        if doc.is_null() {
+            continue;
+        }
+        let items = if doc.get("kind").and_then(|k| k.as_str()) == Some("List") {
+            doc.get("items")
+                .and_then(|i| i.as_array())
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            vec![doc]
+        };
+        for item in items {
+            apply(&mut store, item).map_err(|e| match e {
+                ApplyError::Doc(reason) => FileError::Document {
+                    path: path.to_path_buf(),
+                    index,
+                    reason,
+                },
+                ApplyError::Field(source) => FileError::Field {
+                    path: path.to_path_buf(),
+                    index,
+                    source,
+                },
+            })?;
+        }
+    }
+    Ok(store.to_set())
+}
+
+enum ApplyError {
+    Doc(String),
+    Field(ConvertError),
+}
+
+fn apply(store: &mut Store, doc: serde_json::Value) -> Result<(), ApplyError> {
+    let api = doc
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let kind = doc
+        .get("kind")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    match (api.as_str(), kind.as_str()) {
+        ("multicluster.x-k8s.io/v1beta1", "ServiceImport") => {
+            let si: v1beta1::ServiceImport = serde_json::from_value(doc)
+                .map_err(|e| ApplyError::Doc(format!("ServiceImport: {e}")))?;
+            let ns = si.metadata.namespace.clone().unwrap_or_default();
+            let name = si.metadata.name.clone().unwrap_or_default();
+            store
+                .apply_import(&ns, &name, &si.spec.0)
+                .map_err(ApplyError::Field)
+        }
+        ("multicluster.x-k8s.io/v1alpha1", "ServiceImport") => {
+            let si: v1alpha1::ServiceImport = serde_json::from_value(doc)
+                .map_err(|e| ApplyError::Doc(format!("ServiceImport: {e}")))?;
+            let ns = si.metadata.namespace.clone().unwrap_or_default();
+            let name = si.metadata.name.clone().unwrap_or_default();
+            store
+                .apply_import(&ns, &name, &si.spec.0)
+                .map_err(ApplyError::Field)
+        }
+        ("discovery.k8s.io/v1", "EndpointSlice") => {
+            let es: EndpointSlice = serde_json::from_value(doc)
+                .map_err(|e| ApplyError::Doc(format!("EndpointSlice: {e}")))?;
+            store.apply_slice(&es).map_err(ApplyError::Field)
+        }
+        ("", _) => Err(ApplyError::Doc("field apiVersion: missing".to_string())),
+        (_, "") => Err(ApplyError::Doc("field kind: missing".to_string())),
+        (a, k) => {
+            tracing::debug!(api = a, kind = k, "ignoring document of another kind");
+            Ok(())
+        }
+    }
+}
+
+/// Reads and parses the file once.
+pub fn load(path: &Path) -> Result<ServiceSet, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Loads the file, publishes it, and reloads whenever its mtime or size changes, checking
+/// every `interval`. A bad file keeps the last good table. Runs until the task is dropped.
+pub async fn run(path: PathBuf, interval: Duration, handle: Arc<TableHandle>) {
+    let mut last: Option<(SystemTime, u64)> = None;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = stamp(&path);
+        if now.is_some() && now == last {
+            continue;
+        }
+        if now.is_none() && last.is_none() && handle.is_ready() {
+            continue;
+        }
+        last = now;
+        let p = path.clone();
+        let result = tokio::task::spawn_blocking(move || load(&p)).await;
+        match result {
+            Ok(Ok(set)) => {
+                if let Err(e) = handle.publish(&set) {
+                    tracing::error!(error = %e, "building the answer table failed");
+                    handle.metrics().table_load_error();
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "source file rejected; keeping the last good table");
+                handle.metrics().table_load_error();
+            }
+            Err(e) => tracing::error!(error = %e, "file loader task failed"),
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The answer table: every in-zone (name, type) pair with its answer precomputed as wire bytes.
+//!
+//! A [`Table`] is immutable. Sources build a new one from a [`ServiceSet`] and publish it
+//! through [`crate::handle::TableHandle`]; the request path only reads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::SystemTime;
+
+use crate::model::{ServiceKind, ServiceSet};
+
+/// DNS record type codes used by the table.
+pub mod rtype {
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const SOA: u16 = 6;
+    pub const PTR: u16 = 12;
+    pub const TXT: u16 = 16;
+    pub const AAAA: u16 = 28;
+    pub const SRV: u16 = 33;
+    pub const OPT: u16 = 41;
+    pub const IXFR: u16 = 251;
+    pub const AXFR: u16 = 252;
+    pub const ANY: u16 = 255;
+}
+
+/// The MCS DNS schema version served at `dns-version.<zone>`.
+pub const SCHEMA_VERSION: &str = "1.0.0";
+
+/// Largest answer section kept for one RRset, so that any answer fits a TCP message.
+const MAX_RRSET_WIRE: usize = 60_000;
+
+/// Settings of the served zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    /// The zone, e.g. `clusterset.local` (no trailing dot, any case).
+    pub zone: String,
+    /// TTL of every record and the negative-caching TTL (SOA minimum).
+    pub ttl: u32,
+}
+
+impl Default for ZoneConfig {
+    fn default() -> Self {
+        Self {
+            zone: "clusterset.local".to_string(),
+            ttl: 5,
+        }
+    }
+}
+
+/// Errors building a table.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("zone {0:?} is not a valid domain name")]
+    BadZone(String),
+}
+
+/// Record data, in a form both the wire encoder and the hickory-based slow path use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rdata {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Ns(String),
+    Soa {
+        mname: String,
+        rname: String,
+        serial: u32,
+        refresh: u32,
+        retry: u32,
+        expire: u32,
+        minimum: u32,
+    },
+    Txt(String),
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
+}
+
+impl Rdata {
+    /// The record type code.
+    pub fn rtype(&self) -> u16 {
+        match self {
+            Rdata::A(_) => rtype::A,
+            Rdata::Aaaa(_) => rtype::AAAA,
+            Rdata::Ns(_) => rtype::NS,
+            Rdata::Soa { .. } => rtype::SOA,
+            Rdata::Txt(_) => rtype::TXT,
+            Rdata::Srv { .. } => rtype::SRV,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Rdata::A(a) => out.extend_from_slice(&a.octets()),
+            Rdata::Aaaa(a) => out.extend_from_slice(&a.octets()),
+            Rdata::Ns(n) => push_name(out, n),
+            Rdata::Soa {
+                mname,
+                rname,
+                serial,
+                refresh,
+                retry,
+                expire,
+                minimum,
+            } => {
+                push_name(out, mname);
+                push_name(out, rname);
+                for v in [serial, refresh, retry, expire, minimum] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            Rdata::Txt(t) => {
+                for chunk in t.as_bytes().chunks(255) {
+                    out.push(chunk.len() as u8);
+                    out.extend_from_slice(chunk);
+                }
+                if t.is_empty() {
+                    out.push(0);
+                }
+            }
+            Rdata::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => {
+                out.extend_from_slice(&priority.to_be_bytes());
+                out.extend_from_slice(&weight.to_be_bytes());
+                out.extend_from_slice(&port.to_be_bytes());
+                push_name(out, target);
+            }
+        }
+    }
+}
+
+/// Converts a dotted name (no trailing dot needed) into lower-case uncompressed wire form.
+/// Returns `None` when a label is empty or longer than 63 bytes or the name exceeds 255 bytes.
+pub fn name_to_wire(name: &str) -> Option<Vec<u8>> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let mut out = Vec::with_capacity(name.len() + 2);
+    if !name.is_empty() {
+        for label in name.split('.') {
+            let l = label.len();
+            if l == 0 || l > 63 {
+                return None;
+            }
+            out.push(l as u8);
+            out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+        }
+    }
+    out.push(0);
+    (out.len() <= 255).then_some(out)
+}
+
+fn push_name(out: &mut Vec<u8>, name: &str) {
+    match name_to_wire(name) {
+        Some(w) => out.extend_from_slice(&w),
+        // Names are validated before they reach the encoder; the root is a safe fallback.
+        None => out.push(0),
+    }
+}
+
+/// One RRset and its precomputed answer section.
+#[derive(Debug)]
+pub struct RrSet {
+    pub rtype: u16,
+    pub rdata: Vec<Rdata>,
+    /// The answer RRs, each owned by a compression pointer to the question name (offset 12).
+    pub wire: Box<[u8]>,
+}
+
+/// Everything at one owner name. An empty `rrsets` is an empty non-terminal (or a service
+/// name with no addresses): the name exists, every type is NODATA.
+#[derive(Debug, Default)]
+pub struct Node {
+    pub rrsets: Vec<RrSet>,
+}
+
+/// The result of a lookup.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    Answer(&'a RrSet),
+    NoData,
+    NxDomain,
+}
+
+/// An immutable answer table for one zone.
+#[derive(Debug)]
+pub struct Table {
+    zone: String,
+    zone_wire: Box<[u8]>,
+    ttl: u32,
+    names: HashMap<Box<[u8]>, Node, foldhash::fast::FixedState>,
+    soa: Rdata,
+    /// The zone's SOA as a complete RR (owner uncompressed) for the authority section.
+    soa_authority: Box<[u8]>,
+    services: usize,
+    records: usize,
+    built: SystemTime,
+    complete: bool,
+}
+
+type Staging = BTreeMap<String, BTreeMap<u16, BTreeSet<Rdata>>>;
+
+impl Table {
+    /// Builds the table for `set`. Malformed entries (names too long, empty cluster IDs) are
+    /// logged and skipped.
+    pub fn build(cfg: &ZoneConfig, set: &ServiceSet, serial: u32) -> Result<Table, TableError> {
+        let zone = cfg.zone.trim_end_matches('.').to_ascii_lowercase();
+        let zone_wire = name_to_wire(&zone).ok_or_else(|| TableError::BadZone(cfg.zone.clone()))?;
+        let ttl = cfg.ttl;
+        let mut staging: Staging = BTreeMap::new();
+        let soa = Rdata::Soa {
+            mname: format!("ns.dns.{zone}"),
+            rname: format!("hostmaster.{zone}"),
+            serial,
+            refresh: 7200,
+            retry: 1800,
+            expire: 86400,
+            minimum: ttl,
+        };
+        add(&mut staging, &zone, soa.clone());
+        add(&mut staging, &zone, Rdata::Ns(format!("ns.dns.{zone}")));
+        add(
+            &mut staging,
+            &format!("dns-version.{zone}"),
+            Rdata::Txt(SCHEMA_VERSION.to_string()),
+        );
+
+        let mut services = 0usize;
+        let mut seen = BTreeSet::new();
+        // `<clusterid>.<svc>.<ns>.svc.<zone>` must not exist (spec 2.4.4), even though host
+        // names below it do.
+        let mut hidden: BTreeSet<String> = BTreeSet::new();
+        for svc in &set.services {
+            let svc_name =
+                format!("{}.{}.svc.{zone}", svc.name, svc.namespace).to_ascii_lowercase();
+            if name_to_wire(&svc_name).is_none()
+                || svc.name.contains('.')
+                || svc.namespace.contains('.')
+            {
+                tracing::warn!(namespace = %svc.namespace, service = %svc.name, "skipping service: not a valid DNS name");
+                continue;
+            }
+            if !seen.insert(svc_name.clone()) {
+                tracing::warn!(namespace = %svc.namespace, service = %svc.name, "duplicate service; keeping the first");
+                continue;
+            }
+            let ports: Vec<_> = svc.ports.iter().filter(|p| p.port != 0).collect();
+            match &svc.kind {
+                ServiceKind::ClusterSetIp { ips } => {
+                    services += 1;
+                    staging.entry(svc_name.clone()).or_default();
+                    for ip in ips {
+                        add(&mut staging, &svc_name, ip_rdata(*ip));
+                    }
+                    for p in &ports {
+                        let srv = Rdata::Srv {
+                            priority: 0,
+                            weight: 0,
+                            port: p.port,
+                            target: svc_name.clone(),
+                        };
+                        add(&mut staging, &svc_name, srv.clone());
+                        if let Some(pn) = named_port(p.name.as_deref(), &p.protocol, &svc_name) {
+                            add(&mut staging, &pn, srv);
+                        }
+                    }
+                }
+                ServiceKind::Headless => {
+                    // (host name, addresses) of every ready endpoint, across clusters.
+                    let mut hosts: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+                    for ep in svc.endpoints.iter().filter(|e| e.ready) {
+                        if ep.cluster.is_empty() || ep.cluster.contains('.') {
+                            tracing::warn!(namespace = %svc.namespace, service = %svc.name, cluster = %ep.cluster, "skipping endpoint: invalid cluster ID");
+                            continue;
+                        }
+                        for addr in &ep.addresses {
+                            let label = ep.label_for(addr);
+                            let host =
+                                format!("{label}.{}.{svc_name}", ep.cluster.to_ascii_lowercase());
+                            if label.contains('.') || name_to_wire(&host).is_none() {
+                                tracing::warn!(namespace = %svc.namespace, service = %svc.name, host = %host, "skipping endpoint: not a valid DNS name");
+                                continue;
+                            }
+                            hidden
+                                .insert(format!("{}.{svc_name}", ep.cluster.to_ascii_lowercase()));
+                            hosts.entry(host).or_default().push(*addr);
+                        }
+                    }
+                    if hosts.is_empty() {
+                        // No ready endpoints: the service name does not exist (spec 2.4.1).
+                        continue;
+                    }
+                    services += 1;
+                    for (host, addrs) in &hosts {
+                        for addr in addrs {
+                            add(&mut staging, &svc_name, ip_rdata(*addr));
+                            add(&mut staging, host, ip_rdata(*addr));
+                        }
+                        for p in &ports {
+                            let srv = Rdata::Srv {
+                                priority: 0,
+                                weight: 0,
+                                port: p.port,
+                                target: host.clone(),
+                            };
+                            add(&mut staging, &svc_name, srv.clone());
+                            if let Some(pn) = named_port(p.name.as_deref(), &p.protocol, &svc_name)
+                            {
+                                add(&mut staging, &pn, srv);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Empty non-terminals: every ancestor of an owner name, up to the apex, exists.
+        let owners: Vec<String> = staging.keys().cloned().collect();
+        for owner in owners {
+            let mut rest = owner.as_str();
+            while let Some((_, parent)) = rest.split_once('.') {
+                if parent.len() < zone.len() {
+                    break;
+                }
+                if !hidden.contains(parent) {
+                    staging.entry(parent.to_string()).or_default();
+                }
+                rest = parent;
+            }
+        }
+
+        let mut names = HashMap::with_capacity_and_hasher(
+            staging.len(),
+            foldhash::fast::FixedState::with_seed(0x15_7b_05),
+        );
+        let mut records = 0usize;
+        for (owner, sets) in staging {
+            let Some(key) = name_to_wire(&owner) else {
+                continue;
+            };
+            let mut node = Node::default();
+            for (t, rdatas) in sets {
+                let mut rdata: Vec<Rdata> = rdatas.into_iter().collect();
+                if t == rtype::SRV {
+                    // Equal priority; weights share 100 between the targets (RFC 2782).
+                    let w = (100 / rdata.len().max(1)).max(1) as u16;
+                    for r in &mut rdata {
+                        if let Rdata::Srv { weight, .. } = r {
+                            *weight = w;
+                        }
+                    }
+                }
+                let mut wire = Vec::new();
+                let mut kept = 0;
+                for r in &rdata {
+                    let start = wire.len();
+                    wire.extend_from_slice(&[0xC0, 0x0C]);
+                    wire.extend_from_slice(&t.to_be_bytes());
+                    wire.extend_from_slice(&1u16.to_be_bytes());
+                    wire.extend_from_slice(&ttl.to_be_bytes());
+                    let len_at = wire.len();
+                    wire.extend_from_slice(&[0, 0]);
+                    r.encode(&mut wire);
+                    let rdlen = (wire.len() - len_at - 2) as u16;
+                    wire[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+                    if wire.len() > MAX_RRSET_WIRE {
+                        wire.truncate(start);
+                        tracing::warn!(name = %owner, rtype = t, kept, total = rdata.len(), "RRset too large for one DNS message; truncated");
+                        break;
+                    }
+                    kept += 1;
+                }
+                rdata.truncate(kept);
+                records += rdata.len();
+                node.rrsets.push(RrSet {
+                    rtype: t,
+                    rdata,
+                    wire: wire.into_boxed_slice(),
+                });
+            }
+            names.insert(key.into_boxed_slice(), node);
+        }
+
+        let mut soa_authority = zone_wire.clone();
+        soa_authority.extend_from_slice(&rtype::SOA.to_be_bytes());
+        soa_authority.extend_from_slice(&1u16.to_be_bytes());
+        soa_authority.extend_from_slice(&ttl.to_be_bytes());
+        let mut rd = Vec::new();
+        soa.encode(&mut rd);
+        soa_authority.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+        soa_authority.extend_from_slice(&rd);
+
+        Ok(Table {
+            zone,
+            zone_wire: zone_wire.into_boxed_slice(),
+            ttl,
+            names,
+            soa,
+            soa_authority: soa_authority.into_boxed_slice(),
+            services,
+            records,
+            built: SystemTime::now(),
+            complete: true,
+        })
+    }
+
+    /// The table served before a source has loaded: in-zone questions get SERVFAIL.
+    pub fn not_loaded(cfg: &ZoneConfig) -> Result<Table, TableError> {
+        let mut t = Table::build(cfg, &ServiceSet::default(), 0)?;
+        t.complete = false;
+        Ok(t)
+    }
+
+    /// Whether this table came from a source (false for [`Table::not_loaded`]).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Looks up a lower-case wire-format name (with its terminating root label).
+    pub fn lookup(&self, lower_wire: &[u8], qtype: u16) -> Lookup<'_> {
+        match self.names.get(lower_wire) {
+            None => Lookup::NxDomain,
+            Some(node) => {
+                let found = if qtype == rtype::ANY {
+                    // RFC 8482: answer ANY with one RRset.
+                    node.rrsets.first()
+                } else {
+                    node.rrsets.iter().find(|s| s.rtype == qtype)
+                };
+                found.map_or(Lookup::NoData, Lookup::Answer)
+            }
+        }
+    }
+
+    /// Whether a lower-case wire name is the zone or below it. `label_starts` must hold the
+    /// offsets of the name's labels (as the request parser records them).
+    pub fn in_zone(&self, lower_wire: &[u8]) -> bool {
+        let z = &self.zone_wire[..];
+        if lower_wire.len() < z.len() || !lower_wire.ends_with(z) {
+            return false;
+        }
+        let target = lower_wire.len() - z.len();
+        let mut pos = 0usize;
+        while pos < target {
+            pos += 1 + lower_wire[pos] as usize;
+        }
+        pos == target
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+    pub fn soa(&self) -> &Rdata {
+        &self.soa
+    }
+    /// The SOA RR for the authority section of negative answers (owner not compressed).
+    pub fn soa_authority(&self) -> &[u8] {
+        &self.soa_authority
+    }
+    /// Number of services that have at least one name.
+    pub fn service_count(&self) -> usize {
+        self.services
+    }
+    /// Number of records in the table.
+    pub fn record_count(&self) -> usize {
+        self.records
+    }
+    /// Number of owner names (including empty non-terminals).
+    pub fn name_count(&self) -> usize {
+        self.names.len()
+    }
+    /// When the table was built.
+    pub fn built_at(&self) -> SystemTime {
+        self.built
+    }
+    /// Every owner name (dotted, lower case) and its RRset types, sorted; for tests and tools.
+    pub fn dump(&self) -> Vec<(String, Vec<u16>)> {
+        let mut v: Vec<_> = self
+            .names
+            .iter()
+            .map(|(k, n)| (wire_to_text(k), n.rrsets.iter().map(|s| s.rtype).collect()))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Renders an uncompressed wire name as dotted text (no trailing dot).
+pub fn wire_to_text(w: &[u8]) -> String {
+    let mut out = String::new();
+    let mut pos = 0;
+    while pos < w.len() && w[pos] != 0 {
+        let l = w[pos] as usize;
+        let end = (pos + 1 + l).min(w.len());
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(&String::from_utf8_lossy(&w[pos + 1..end]));
+        pos = end;
+    }
+    out
+}
+
+fn add(staging: &mut Staging, owner: &str, rdata: Rdata) {
+    staging
+        .entry(owner.to_string())
+        .or_default()
+        .entry(rdata.rtype())
+        .or_default()
+        .insert(rdata);
+}
+
+fn ip_rdata(ip: IpAddr) -> Rdata {
+    match ip {
+        IpAddr::V4(a) => Rdata::A(a),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => Rdata::A(v4),
+            None => Rdata::Aaaa(a),
+        },
+    }
+}
+
+fn named_port(name: Option<&str>, protocol: &str, svc_name: &str) -> Option<String> {
+    let name = name.filter(|n| !n.is_empty())?;
+    let owner = format!(
+        "_{}._{}.{svc_name}",
+        name.to_ascii_lowercase(),
+        protocol.to_ascii_lowercase()
+    );
+    name_to_wire(&owner).map(|_| owner)
+}
