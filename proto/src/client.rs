@@ -66,7 +66,10 @@ impl ClientConfig {
 /// What the client publishes after every change.
 #[derive(Clone, Debug, Default)]
 pub struct ClientState {
-    pub table: ClientTable,
+    pub epoch: u64,
+    pub version: u64,
+    /// `None` until the first snapshot arrives.
+    pub table: Option<Arc<NameTable>>,
     pub connected: bool,
     /// When the table last changed (snapshot or delta).
     pub updated_at: Option<Instant>,
@@ -77,7 +80,7 @@ pub struct ClientState {
 
 impl ClientState {
     pub fn current(&self) -> Option<Arc<NameTable>> {
-        self.table.table.clone()
+        self.table.clone()
     }
 }
 
@@ -145,9 +148,11 @@ fn endpoint(cfg: &ClientConfig) -> Result<Endpoint, ClientError> {
     Ok(ep)
 }
 
-/// One connection: connect, watch, apply messages until the stream ends.
+/// One connection: connect, watch, apply messages to `table` until the stream ends; every
+/// change is published on `state`.
 pub async fn watch_once(
     cfg: &ClientConfig,
+    table: &mut ClientTable,
     state: &watch::Sender<ClientState>,
 ) -> Result<(), ClientError> {
     let channel: Channel = endpoint(cfg)?
@@ -155,15 +160,11 @@ pub async fn watch_once(
         .await
         .map_err(|e| ClientError::Connect(error_chain(&e)))?;
     let mut client = ClusterSetDiscoveryClient::new(channel);
-    let (epoch, version) = {
-        let s = state.borrow();
-        (s.table.epoch, s.table.version)
-    };
     let request = WatchRequest {
         cluster: cfg.cluster.clone(),
-        resume_epoch: epoch,
-        resume_from_version: if state.borrow().table.table.is_some() {
-            version
+        resume_epoch: table.epoch,
+        resume_from_version: if table.table.is_some() {
+            table.version
         } else {
             0
         },
@@ -182,30 +183,30 @@ pub async fn watch_once(
             Ok(Ok(None)) => return Err(ClientError::Closed),
             Ok(Ok(Some(m))) => m,
         };
-        let mut result = Ok(Applied::Keepalive);
-        state.send_if_modified(|s| {
-            let mut table = s.table.clone();
-            result = table.apply(&message);
-            match result {
-                Ok(Applied::Snapshot) => {
-                    s.table = table;
-                    s.snapshots += 1;
+        match table.apply(&message) {
+            Ok(Applied::Snapshot) | Ok(Applied::Delta) => {
+                let snapshot = matches!(
+                    message.body,
+                    Some(crate::v1::watch_response::Body::Snapshot(_))
+                );
+                state.send_modify(|s| {
+                    s.epoch = table.epoch;
+                    s.version = table.version;
+                    s.table = table.table.clone();
                     s.updated_at = Some(Instant::now());
-                    true
-                }
-                Ok(Applied::Delta) => {
-                    s.table = table;
-                    s.deltas += 1;
-                    s.updated_at = Some(Instant::now());
-                    true
-                }
-                _ => false,
+                    if snapshot {
+                        s.snapshots += 1;
+                    } else {
+                        s.deltas += 1;
+                    }
+                });
             }
-        });
-        if let Err(e) = result {
-            // Drop the resume point so the next connection starts from a fresh snapshot.
-            state.send_modify(|s| s.table.version = 0);
-            return Err(ClientError::Protocol(e));
+            Ok(Applied::SnapshotPart) | Ok(Applied::Keepalive) => {}
+            Err(e) => {
+                // Forget the resume point so the next connection starts from a snapshot.
+                table.version = 0;
+                return Err(ClientError::Protocol(e));
+            }
         }
     }
 }
@@ -231,10 +232,11 @@ pub async fn run(
 ) -> Result<(), ClientError> {
     tokio::pin!(shutdown);
     let mut backoff = cfg.backoff_initial;
+    let mut table = ClientTable::default();
     loop {
         let started = Instant::now();
         let result = tokio::select! {
-            r = watch_once(&cfg, &state) => r,
+            r = watch_once(&cfg, &mut table, &state) => r,
             _ = &mut shutdown => return Ok(()),
         };
         state.send_modify(|s| {

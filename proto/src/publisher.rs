@@ -20,6 +20,8 @@ pub struct PublisherConfig {
     pub history: usize,
     /// Messages buffered per subscriber before it counts as too slow and is dropped.
     pub subscriber_buffer: usize,
+    /// Records per snapshot message.
+    pub snapshot_part: usize,
 }
 
 impl Default for PublisherConfig {
@@ -27,6 +29,7 @@ impl Default for PublisherConfig {
         PublisherConfig {
             history: 256,
             subscriber_buffer: 64,
+            snapshot_part: 32,
         }
     }
 }
@@ -62,6 +65,8 @@ struct View {
     /// Delta messages, oldest first; versions are consecutive and end at `version`.
     history: VecDeque<Arc<WatchResponse>>,
     tx: broadcast::Sender<Arc<WatchResponse>>,
+    /// The snapshot messages of the current version, built once and shared by subscribers.
+    snapshot: Option<Arc<[Arc<WatchResponse>]>>,
 }
 
 #[derive(Default)]
@@ -198,6 +203,7 @@ impl Publisher {
                     table: Arc::new(table),
                     history: VecDeque::new(),
                     tx,
+                    snapshot: None,
                 },
             );
             return true;
@@ -207,6 +213,7 @@ impl Publisher {
         };
         view.version += 1;
         view.table = Arc::new(table);
+        view.snapshot = None;
         let message = Arc::new(WatchResponse {
             epoch: self.epoch,
             version: view.version,
@@ -228,13 +235,13 @@ impl Publisher {
         cluster: &str,
         resume: Option<(u64, u64)>,
     ) -> Result<Subscription, SubscribeError> {
-        let inner = lock(&self.inner);
+        let mut inner = lock(&self.inner);
         if !inner.ready {
             return Err(SubscribeError::NotReady);
         }
         let view = inner
             .views
-            .get(cluster)
+            .get_mut(cluster)
             .ok_or_else(|| SubscribeError::UnknownCluster(cluster.to_string()))?;
         // Subscribe under the lock so no delta falls between the catch-up and the live feed.
         let live = view.tx.subscribe();
@@ -246,12 +253,23 @@ impl Publisher {
             }
             None => {
                 self.stats.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                let snapshot = Arc::new(WatchResponse {
-                    epoch: self.epoch,
-                    version: view.version,
-                    body: Some(Body::Snapshot(view.table.to_snapshot())),
+                let (epoch, version) = (self.epoch, view.version);
+                let table = view.table.clone();
+                let per_part = self.config.snapshot_part;
+                let parts = view.snapshot.get_or_insert_with(|| {
+                    table
+                        .to_snapshot_parts(per_part)
+                        .into_iter()
+                        .map(|part| {
+                            Arc::new(WatchResponse {
+                                epoch,
+                                version,
+                                body: Some(Body::Snapshot(part)),
+                            })
+                        })
+                        .collect()
                 });
-                (vec![snapshot], false)
+                (parts.to_vec(), false)
             }
         };
         *lock(&self.stats.connected)
@@ -309,6 +327,7 @@ mod tests {
             PublisherConfig {
                 history,
                 subscriber_buffer: 4,
+                snapshot_part: 100,
             },
             42,
         )

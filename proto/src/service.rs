@@ -152,6 +152,9 @@ fn feed(
             return None;
         }
         if let Some(m) = st.pending.next() {
+            // Let the encoder flush each catch-up message on its own, so a large snapshot
+            // never grows this connection's buffers to the snapshot's size.
+            tokio::task::yield_now().await;
             st.version = st.version.max(m.version);
             return Some((Ok(WatchResponse::clone(&m)), st));
         }

@@ -109,11 +109,31 @@ impl NameTable {
         self.records.remove(key)
     }
 
-    /// The full table as a snapshot message body.
+    /// The full table as one snapshot message body.
     pub fn to_snapshot(&self) -> Snapshot {
         Snapshot {
             services: self.records.values().cloned().collect(),
+            more: false,
         }
+    }
+
+    /// The full table as snapshot parts of at most `per_part` records each (at least one part,
+    /// empty for an empty table). Small messages keep every connection's buffers small.
+    pub fn to_snapshot_parts(&self, per_part: usize) -> Vec<Snapshot> {
+        let per_part = per_part.max(1);
+        let records: Vec<&ServiceRecord> = self.records.values().collect();
+        let mut parts: Vec<Snapshot> = records
+            .chunks(per_part)
+            .map(|chunk| Snapshot {
+                services: chunk.iter().map(|r| (*r).clone()).collect(),
+                more: true,
+            })
+            .collect();
+        match parts.last_mut() {
+            Some(last) => last.more = false,
+            None => parts.push(Snapshot::default()),
+        }
+        parts
     }
 
     /// The delta that turns `self` into `next`, or `None` when they are equal.
@@ -179,11 +199,15 @@ pub struct ClientTable {
     pub version: u64,
     /// `None` until the first snapshot arrives.
     pub table: Option<Arc<NameTable>>,
+    /// Parts of a snapshot still arriving: (epoch, version, records so far).
+    pending: Option<(u64, u64, NameTable)>,
 }
 
 /// What applying one message did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
+    /// A part of a snapshot; the table changes when the last part arrives.
+    SnapshotPart,
     Snapshot,
     Delta,
     Keepalive,
@@ -195,11 +219,32 @@ impl ClientTable {
     pub fn apply(&mut self, response: &WatchResponse) -> Result<Applied, TableError> {
         match response.body.as_ref().ok_or(TableError::EmptyMessage)? {
             Body::Snapshot(snapshot) => {
-                let table = NameTable::from_records(snapshot.services.iter().cloned())?;
+                let mut table = match self.pending.take() {
+                    Some((epoch, version, table))
+                        if epoch == response.epoch && version == response.version =>
+                    {
+                        table
+                    }
+                    _ => NameTable::new(),
+                };
+                for record in &snapshot.services {
+                    let key = record_key(record)?;
+                    if table.records.insert(key.clone(), record.clone()).is_some() {
+                        return Err(TableError::Duplicate(key.to_string()));
+                    }
+                }
+                if snapshot.more {
+                    self.pending = Some((response.epoch, response.version, table));
+                    return Ok(Applied::SnapshotPart);
+                }
                 self.table = Some(Arc::new(table));
                 self.epoch = response.epoch;
                 self.version = response.version;
                 Ok(Applied::Snapshot)
+            }
+            Body::Delta(_) if self.pending.is_some() => {
+                self.pending = None;
+                Err(TableError::DeltaBeforeSnapshot)
             }
             Body::Delta(delta) => {
                 let current = self.table.as_ref().ok_or(TableError::DeltaBeforeSnapshot)?;
@@ -334,6 +379,49 @@ pub(crate) mod tests {
             client.apply(&delta),
             Err(TableError::EpochMismatch { have: 2, got: 1 })
         );
+    }
+
+    #[test]
+    fn snapshot_parts_replace_the_table_only_when_complete() {
+        let full = table(&[
+            record("ns", "a", "1"),
+            record("ns", "b", "2"),
+            record("ns", "c", "3"),
+        ]);
+        let parts = full.to_snapshot_parts(2);
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].more && !parts[1].more);
+        let mut client = ClientTable::default();
+        client
+            .apply(&WatchResponse {
+                epoch: 1,
+                version: 1,
+                body: Some(Body::Snapshot(
+                    table(&[record("ns", "old", "9")]).to_snapshot(),
+                )),
+            })
+            .unwrap();
+        let msg = |p: &Snapshot| WatchResponse {
+            epoch: 1,
+            version: 5,
+            body: Some(Body::Snapshot(p.clone())),
+        };
+        assert_eq!(
+            client.apply(&msg(&parts[0])).unwrap(),
+            Applied::SnapshotPart
+        );
+        assert!(
+            client
+                .table
+                .as_ref()
+                .unwrap()
+                .get(&Key::new("ns", "old"))
+                .is_some()
+        );
+        assert_eq!(client.apply(&msg(&parts[1])).unwrap(), Applied::Snapshot);
+        assert_eq!(client.table.as_deref(), Some(&full));
+        assert_eq!(client.version, 5);
+        assert_eq!(NameTable::new().to_snapshot_parts(10).len(), 1);
     }
 
     #[test]

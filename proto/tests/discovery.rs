@@ -9,7 +9,7 @@ use std::time::Duration;
 use mesh_proto::client::{self, ClientConfig, ClientError, ClientState, ClientTls};
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use mesh_proto::service::{ServerTls, serve};
-use mesh_proto::table::{Key, NameTable};
+use mesh_proto::table::{ClientTable, Key, NameTable};
 use mesh_proto::v1::{ServiceKey, ServiceRecord, ServiceType};
 use tokio::sync::{oneshot, watch};
 
@@ -158,18 +158,34 @@ async fn requests_are_validated_with_precise_codes() {
     let (tx, _rx) = watch::channel(ClientState::default());
 
     // Before the first view is built the server is unavailable (retryable).
-    match client::watch_once(&config(url.clone(), "east"), &tx).await {
+    match client::watch_once(
+        &config(url.clone(), "east"),
+        &mut ClientTable::default(),
+        &tx,
+    )
+    .await
+    {
         Err(ClientError::Refused(s)) => assert_eq!(s.code(), tonic::Code::Unavailable),
         other => panic!("expected UNAVAILABLE, got {other:?}"),
     }
     publisher.publish("east", NameTable::new());
-    match client::watch_once(&config(url.clone(), "west"), &tx).await {
+    match client::watch_once(
+        &config(url.clone(), "west"),
+        &mut ClientTable::default(),
+        &tx,
+    )
+    .await
+    {
         Err(ClientError::Refused(s)) => assert_eq!(s.code(), tonic::Code::NotFound),
         other => panic!("expected NOT_FOUND, got {other:?}"),
     }
-    let err = client::watch_once(&config(url.clone(), "Not_A_Label"), &tx)
-        .await
-        .unwrap_err();
+    let err = client::watch_once(
+        &config(url.clone(), "Not_A_Label"),
+        &mut ClientTable::default(),
+        &tx,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&err, ClientError::Refused(s) if s.code() == tonic::Code::InvalidArgument));
     assert!(err.is_permanent());
     server.stop().await;
@@ -237,7 +253,10 @@ async fn mtls_serves_only_the_cluster_named_in_the_certificate() {
     let mut cfg = config(url.clone(), "east");
     cfg.tls = Some(client_tls(&pki, &pki.root_pem, "east"));
     let (tx, mut rx) = watch::channel(ClientState::default());
-    let task = tokio::spawn(async move { client::watch_once(&cfg, &tx).await });
+    let task =
+        tokio::spawn(
+            async move { client::watch_once(&cfg, &mut ClientTable::default(), &tx).await },
+        );
     wait_for(&mut rx, "mTLS snapshot", |s| ip_of(s, "web").is_some()).await;
     task.abort();
 
@@ -245,7 +264,9 @@ async fn mtls_serves_only_the_cluster_named_in_the_certificate() {
     let mut cfg = config(url.clone(), "west");
     cfg.tls = Some(client_tls(&pki, &pki.root_pem, "east"));
     let (tx, _rx) = watch::channel(ClientState::default());
-    let err = client::watch_once(&cfg, &tx).await.unwrap_err();
+    let err = client::watch_once(&cfg, &mut ClientTable::default(), &tx)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ClientError::Refused(s) if s.code() == tonic::Code::PermissionDenied),
         "{err:?}"
@@ -259,7 +280,11 @@ async fn mtls_serves_only_the_cluster_named_in_the_certificate() {
         ..foreign
     });
     let (tx, rx) = watch::channel(ClientState::default());
-    assert!(client::watch_once(&cfg, &tx).await.is_err());
+    assert!(
+        client::watch_once(&cfg, &mut ClientTable::default(), &tx)
+            .await
+            .is_err()
+    );
     assert!(rx.borrow().current().is_none());
     server.stop().await;
 }

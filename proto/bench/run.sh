@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One change delivered to many connected DNS proxies over the discovery API.
+# Usage: proto/bench/run.sh [--clients N] [--rounds R] [--services S]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -q -p mesh-proto --bin discovery-bench
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec target/release/discovery-bench "$@"
