@@ -125,6 +125,8 @@ pub fn issue_intermediate(
 
     let key = generate_key(options.key_type)?;
     let mut params = CertificateParams::default();
+    // The default name holds a placeholder CN; start from an empty one so the order is O, CN, L.
+    params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
         .push(DnType::OrganizationName, organisation.as_str());

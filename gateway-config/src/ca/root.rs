@@ -153,6 +153,8 @@ impl RootCa {
         }
         let key = generate_key(options.key_type)?;
         let mut params = CertificateParams::default();
+        // The default name holds a placeholder CN; start from an empty one so the order is O, CN.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
             .push(DnType::OrganizationName, options.organisation.as_str());

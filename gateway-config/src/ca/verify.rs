@@ -317,6 +317,7 @@ fn probe_signing(
         .map_err(|e| format!("cannot use ca-cert.pem as issuer: {e}"))?;
     let leaf_key = KeyPair::generate().map_err(|e| format!("probe key: {e}"))?;
     let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
     params.is_ca = IsCa::ExplicitNoCa;
     let uri = PROBE_SPIFFE_ID
         .try_into()

@@ -1,0 +1,338 @@
+//! Helpers shared by the CA integration tests: workload certificates issued from a bundle,
+//! in-memory mutual TLS with rustls, and running external tools.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use gateway_config::ca::CaCerts;
+use rcgen::{
+    CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConfig,
+    ServerConnection, SignatureScheme,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+
+/// A workload: its certificate chain (leaf first) and key, and the roots it trusts.
+pub struct Peer {
+    pub spiffe_id: String,
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key_der: Vec<u8>,
+    pub roots: Vec<CertificateDer<'static>>,
+}
+
+/// All certificates of a PEM text.
+pub fn certs_of(pem: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect()
+}
+
+/// Issues a workload certificate for `spiffe://cluster.local/ns/<ns>/sa/<sa>` from the bundle's
+/// intermediate (valid from a minute ago for an hour), the way istiod would.
+pub fn workload_leaf(
+    signing: &CaCerts,
+    ns: &str,
+    sa: &str,
+) -> (String, Vec<CertificateDer<'static>>, Vec<u8>) {
+    let ca_key = KeyPair::from_pem(&signing.ca_key).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&signing.ca_cert, ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let spiffe_id = format!("spiffe://cluster.local/ns/{ns}/sa/{sa}");
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "cluster.local");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.subject_alt_names = vec![SanType::URI(spiffe_id.as_str().try_into().unwrap())];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(1);
+    params.not_after = now + time::Duration::hours(1);
+    let leaf = params.signed_by(&key, &issuer).unwrap();
+    // Workloads present leaf + cert-chain (intermediate and root).
+    let mut chain = vec![leaf.der().clone()];
+    chain.extend(certs_of(&signing.cert_chain));
+    (spiffe_id, chain, key.serialize_der())
+}
+
+/// A workload whose certificate comes from `signing` and whose trust is `trust.root_cert`.
+pub fn peer(signing: &CaCerts, trust: &CaCerts, ns: &str, sa: &str) -> Peer {
+    let (spiffe_id, chain, key_der) = workload_leaf(signing, ns, sa);
+    Peer {
+        spiffe_id,
+        chain,
+        key_der,
+        roots: certs_of(&trust.root_cert),
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Verifies the server the way Istio proxies do: chain to the trusted roots, then the SPIFFE
+/// URI SAN (there is no DNS name to check).
+#[derive(Debug)]
+struct SpiffeServerVerifier {
+    roots: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    expected: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
+        ee.verify_for_usage(
+            self.provider.signature_verification_algorithms.all,
+            &self.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| rustls::Error::General(format!("server chain: {e}")))?;
+        if spiffe_ids(end_entity).contains(&self.expected) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "server is not {}",
+                self.expected
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// URI SANs of a certificate.
+pub fn spiffe_ids(cert: &CertificateDer<'_>) -> Vec<String> {
+    let (_, x) = x509_parser::parse_x509_certificate(cert).unwrap();
+    let Ok(Some(san)) = x.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|g| match g {
+            x509_parser::extensions::GeneralName::URI(u) => Some(u.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn key_of(peer: &Peer) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(peer.key_der.clone()))
+}
+
+/// A full mutual-TLS handshake in memory, `client` dialling `server`, then one message each
+/// way. Err carries the first TLS error.
+pub fn mtls(client: &Peer, server: &Peer) -> Result<(), String> {
+    let provider = provider();
+    let mut store = RootCertStore::empty();
+    for r in &server.roots {
+        store.add(r.clone()).map_err(|e| e.to_string())?;
+    }
+    let client_verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+    let server_config = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(server.chain.clone(), key_of(server))
+        .map_err(|e| e.to_string())?;
+    let anchors = client
+        .roots
+        .iter()
+        .map(|r| webpki::anchor_from_trusted_cert(r).map(|a| a.to_owned()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let verifier = SpiffeServerVerifier {
+        roots: anchors,
+        expected: server.spiffe_id.clone(),
+        provider: provider.clone(),
+    };
+    let client_config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_auth_cert(client.chain.clone(), key_of(client))
+        .map_err(|e| e.to_string())?;
+
+    let name = ServerName::try_from("workload.invalid").map_err(|e| e.to_string())?;
+    let mut c = ClientConnection::new(Arc::new(client_config), name).map_err(|e| e.to_string())?;
+    let mut s = ServerConnection::new(Arc::new(server_config)).map_err(|e| e.to_string())?;
+    use std::io::{Read, Write};
+    c.writer().write_all(b"ping").map_err(|e| e.to_string())?;
+    s.writer().write_all(b"pong").map_err(|e| e.to_string())?;
+    let mut got_ping = Vec::new();
+    let mut got_pong = Vec::new();
+    // Bounded: a handshake takes a handful of flights.
+    for _ in 0..16 {
+        pump(&mut c, &mut s).map_err(|e| format!("server side: {e}"))?;
+        pump_back(&mut s, &mut c).map_err(|e| format!("client side: {e}"))?;
+        let mut buf = [0u8; 16];
+        if let Ok(n) = s.reader().read(&mut buf) {
+            got_ping.extend_from_slice(&buf[..n]);
+        }
+        if let Ok(n) = c.reader().read(&mut buf) {
+            got_pong.extend_from_slice(&buf[..n]);
+        }
+        if got_ping == b"ping" && got_pong == b"pong" {
+            let presented = s
+                .peer_certificates()
+                .and_then(|c| c.first().cloned())
+                .ok_or("no client certificate")?;
+            if !spiffe_ids(&presented).contains(&client.spiffe_id) {
+                return Err(format!("client presented {:?}", spiffe_ids(&presented)));
+            }
+            return Ok(());
+        }
+    }
+    Err("handshake did not complete".into())
+}
+
+fn pump(from: &mut ClientConnection, to: &mut ServerConnection) -> Result<(), rustls::Error> {
+    let mut buf = Vec::new();
+    while from.wants_write() {
+        from.write_tls(&mut buf)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+    }
+    let mut rd = &buf[..];
+    while !rd.is_empty() {
+        to.read_tls(&mut rd)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        to.process_new_packets()?;
+    }
+    Ok(())
+}
+
+fn pump_back(from: &mut ServerConnection, to: &mut ClientConnection) -> Result<(), rustls::Error> {
+    let mut buf = Vec::new();
+    while from.wants_write() {
+        from.write_tls(&mut buf)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+    }
+    let mut rd = &buf[..];
+    while !rd.is_empty() {
+        to.read_tls(&mut rd)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        to.process_new_packets()?;
+    }
+    Ok(())
+}
+
+/// Path of openssl, or `None` after printing why the test is skipped.
+pub fn openssl() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/openssl");
+    let found = if path.exists() {
+        Some(path)
+    } else {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("openssl"))
+                .find(|c| c.exists())
+        })
+    };
+    if found.is_none() {
+        eprintln!("SKIP: openssl not found (install openssl to run this interop test)");
+    }
+    found
+}
+
+/// Runs a command in `dir` and returns its output.
+pub fn run_in(dir: &Path, program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The built gateway-config binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gateway-config"))
+}
+
+/// Runs `gateway-config ca <args>`.
+pub fn ca(args: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("ca").args(args);
+    cmd.output().unwrap()
+}
+
+/// stdout and stderr as text, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The testdata/ca directory.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ca")
+}
