@@ -8,5 +8,6 @@ pub mod cli;
 pub mod clusterset;
 pub mod istio;
 pub mod names;
-pub mod render;
 pub mod remote_secret;
+pub mod render;
+pub mod yaml;

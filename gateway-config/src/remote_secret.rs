@@ -366,7 +366,7 @@ pub fn remote_secret(
         "users": [{"name": cluster, "user": Value::Object(user_out)}],
     });
     let kubeconfig_text =
-        serde_saphyr::to_string(&minimal).map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
+        crate::yaml::to_string(&minimal).map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
 
     let secret = Secret {
         metadata: ObjectMeta {
@@ -414,7 +414,7 @@ pub fn remote_secret_yaml(secret: &Secret) -> Result<String, RemoteSecretError> 
         obj.insert("apiVersion".into(), json!("v1"));
         obj.insert("kind".into(), json!("Secret"));
     }
-    let body = serde_saphyr::to_string(&sorted(value))
+    let body = crate::yaml::to_string(&sorted(value))
         .map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
     Ok(format!("{OUTPUT_HEADER}{body}---\n"))
 }

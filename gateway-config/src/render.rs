@@ -110,7 +110,7 @@ pub fn to_yaml_documents<T: Serialize>(
         if i > 0 {
             out.push_str("---\n");
         }
-        let text = serde_saphyr::to_string(obj).map_err(|e| RenderError::Yaml {
+        let text = crate::yaml::to_string(obj).map_err(|e| RenderError::Yaml {
             file: file.to_owned(),
             message: e.to_string(),
         })?;
