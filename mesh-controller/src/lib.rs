@@ -6,3 +6,4 @@ pub mod leader;
 pub mod metrics;
 pub mod server;
 pub mod runtime;
+pub mod install;

@@ -1,0 +1,431 @@
+//! The hub and member manifests, as JSON values in a stable order.
+//!
+//! Nothing here carries the controller's ownership label
+//! ([`isthmus_api::labels::MANAGED_BY`]`=`[`isthmus_api::labels::MANAGED_BY_VALUE`]): the
+//! controller prunes objects with that label, and what the user installs must never be pruned.
+
+use isthmus_api::labels::ISTIO_NETWORK;
+use serde_json::{Value, json};
+
+use super::rbac::{self, Grants};
+use super::{DnsMode, InstallOptions};
+
+/// The controller's ServiceAccount, ClusterRole and Deployment name in the hub.
+pub const CONTROLLER_NAME: &str = "isthmus-mesh-controller";
+/// The member-side ServiceAccount whose token the hub's kubeconfig for the member uses.
+pub const MEMBER_SA: &str = "isthmus-member";
+/// The long-lived token Secret of [`MEMBER_SA`].
+pub const MEMBER_TOKEN_SECRET: &str = "isthmus-member-token";
+/// The DNS proxy's ServiceAccount, workload and Service name.
+pub const DNS_PROXY_NAME: &str = "isthmus-dns-proxy";
+/// Port of the controller's `/healthz`, `/readyz` and `/metrics`.
+pub const CONTROLLER_HTTP_PORT: u16 = 8080;
+/// Port the DNS proxy listens on inside its pod (UDP and TCP).
+pub const DNS_PROXY_PORT: u16 = 5353;
+/// Port of the DNS proxy's `/healthz`, `/readyz` and `/metrics`.
+pub const DNS_PROXY_HTTP_PORT: u16 = 9153;
+/// Label carrying the member's cluster ID on member-side objects.
+pub const CLUSTER_LABEL: &str = "isthmus.io/cluster";
+/// User and group the containers run as (the distroless `nonroot` user).
+pub const RUN_AS: i64 = 65532;
+
+/// One file of `deploy/<role>/`: its name and its objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestFile {
+    /// File name, e.g. `rbac.yaml`.
+    pub file: &'static str,
+    /// The objects, in apply order.
+    pub objects: Vec<Value>,
+}
+
+fn labels(name: &str, component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "isthmus",
+        "app.kubernetes.io/version": super::VERSION,
+    })
+}
+
+fn selector(name: &str) -> Value {
+    json!({ "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "isthmus" })
+}
+
+fn with_member_labels(mut labels: Value, opts: &InstallOptions) -> Value {
+    if let Some(obj) = labels.as_object_mut() {
+        if let Some(c) = &opts.cluster {
+            obj.insert(CLUSTER_LABEL.into(), json!(c));
+        }
+        if let Some(n) = &opts.network {
+            obj.insert(ISTIO_NETWORK.into(), json!(n));
+        }
+    }
+    labels
+}
+
+/// The install namespace.
+pub fn namespace(opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": opts.namespace, "labels": { "app.kubernetes.io/part-of": "isthmus" } },
+    })
+}
+
+fn service_account(name: &str, labels_v: Value, opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": { "name": name, "namespace": opts.namespace, "labels": labels_v },
+    })
+}
+
+/// ClusterRole + ClusterRoleBinding for the cluster-wide rules, then a Role + RoleBinding per
+/// namespace of namespaced rules.
+fn rbac_objects(name: &str, component: &str, grants: &Grants, opts: &InstallOptions) -> Vec<Value> {
+    let subject = json!([{ "kind": "ServiceAccount", "name": name, "namespace": opts.namespace }]);
+    let mut out = Vec::new();
+    if !grants.cluster.is_empty() {
+        out.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": { "name": name, "labels": labels(name, component) },
+            "rules": grants.cluster,
+        }));
+        out.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": { "name": name, "labels": labels(name, component) },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name },
+            "subjects": subject,
+        }));
+    }
+    for (ns, rules) in &grants.namespaced {
+        out.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": { "name": name, "namespace": ns, "labels": labels(name, component) },
+            "rules": rules,
+        }));
+        out.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": { "name": name, "namespace": ns, "labels": labels(name, component) },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name },
+            "subjects": subject,
+        }));
+    }
+    out
+}
+
+fn pod_security_context() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "seccompProfile": { "type": "RuntimeDefault" },
+    })
+}
+
+fn container_security_context() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "runAsNonRoot": true,
+        "capabilities": { "drop": ["ALL"] },
+        "seccompProfile": { "type": "RuntimeDefault" },
+    })
+}
+
+fn http_probe(path: &str, initial_delay: i32, period: i32) -> Value {
+    json!({
+        "httpGet": { "path": path, "port": "http" },
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": 3,
+    })
+}
+
+fn spread(name: &str) -> Value {
+    json!({
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 100,
+                "podAffinityTerm": {
+                    "topologyKey": "kubernetes.io/hostname",
+                    "labelSelector": { "matchLabels": selector(name) },
+                },
+            }],
+        },
+    })
+}
+
+fn pdb(name: &str, component: &str, opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(name, component) },
+        "spec": { "minAvailable": 1, "selector": { "matchLabels": selector(name) } },
+    })
+}
+
+/// The arguments the controller Deployment passes to `mesh-controller`.
+pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--in-cluster-hub".into(),
+        "--lease-namespace".into(),
+        opts.namespace.clone(),
+        "--leader-elect".into(),
+        "--metrics-listen".into(),
+        format!("0.0.0.0:{CONTROLLER_HTTP_PORT}"),
+    ]
+}
+
+/// The arguments the DNS proxy workload passes to `dns-proxy`.
+pub fn dns_proxy_args() -> Vec<String> {
+    vec![
+        "--listen".into(),
+        format!("0.0.0.0:{DNS_PROXY_PORT}"),
+        "--source".into(),
+        "kube".into(),
+        "--metrics-listen".into(),
+        format!("0.0.0.0:{DNS_PROXY_HTTP_PORT}"),
+    ]
+}
+
+fn controller_deployment(opts: &InstallOptions) -> Value {
+    let name = CONTROLLER_NAME;
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(name, "controller") },
+        "spec": {
+            "replicas": 2,
+            "revisionHistoryLimit": 5,
+            "selector": { "matchLabels": selector(name) },
+            "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1, "maxSurge": 1 } },
+            "template": {
+                "metadata": { "labels": labels(name, "controller") },
+                "spec": {
+                    "serviceAccountName": name,
+                    "securityContext": pod_security_context(),
+                    "affinity": spread(name),
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [{
+                        "name": "mesh-controller",
+                        "image": opts.image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": controller_args(opts),
+                        "env": [
+                            { "name": "POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                            { "name": "POD_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
+                            { "name": "RUST_LOG", "value": "info" },
+                        ],
+                        "ports": [{ "name": "http", "containerPort": CONTROLLER_HTTP_PORT, "protocol": "TCP" }],
+                        "livenessProbe": http_probe("/healthz", 5, 10),
+                        "readinessProbe": http_probe("/readyz", 2, 5),
+                        "resources": {
+                            "requests": { "cpu": "100m", "memory": "128Mi" },
+                            "limits": { "cpu": "1", "memory": "512Mi" },
+                        },
+                        "securityContext": container_security_context(),
+                    }],
+                },
+            },
+        },
+    })
+}
+
+fn controller_metrics_service(opts: &InstallOptions) -> Value {
+    let name = format!("{CONTROLLER_NAME}-metrics");
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(CONTROLLER_NAME, "controller") },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(CONTROLLER_NAME),
+            "ports": [{ "name": "http-metrics", "port": CONTROLLER_HTTP_PORT, "targetPort": "http", "protocol": "TCP" }],
+        },
+    })
+}
+
+/// `deploy/hub/`: the controller in the hub cluster.
+pub fn hub_files(opts: &InstallOptions) -> Vec<ManifestFile> {
+    let grants = rbac::grants_for(&rbac::hub_requests(), &opts.namespace);
+    let mut rbac_objs = vec![service_account(
+        CONTROLLER_NAME,
+        labels(CONTROLLER_NAME, "controller"),
+        opts,
+    )];
+    rbac_objs.extend(rbac_objects(CONTROLLER_NAME, "controller", &grants, opts));
+    vec![
+        ManifestFile {
+            file: "namespace.yaml",
+            objects: vec![namespace(opts)],
+        },
+        ManifestFile {
+            file: "rbac.yaml",
+            objects: rbac_objs,
+        },
+        ManifestFile {
+            file: "controller.yaml",
+            objects: vec![
+                controller_deployment(opts),
+                pdb(CONTROLLER_NAME, "controller", opts),
+                controller_metrics_service(opts),
+            ],
+        },
+    ]
+}
+
+fn member_token_secret(opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/service-account-token",
+        "metadata": {
+            "name": MEMBER_TOKEN_SECRET,
+            "namespace": opts.namespace,
+            "labels": with_member_labels(labels(MEMBER_SA, "member-access"), opts),
+            "annotations": { "kubernetes.io/service-account.name": MEMBER_SA },
+        },
+    })
+}
+
+fn dns_proxy_pod_template(opts: &InstallOptions) -> Value {
+    let name = DNS_PROXY_NAME;
+    json!({
+        "metadata": { "labels": with_member_labels(labels(name, "dns-proxy"), opts) },
+        "spec": {
+            "serviceAccountName": name,
+            "securityContext": pod_security_context(),
+            "affinity": spread(name),
+            "terminationGracePeriodSeconds": 10,
+            "containers": [{
+                "name": "dns-proxy",
+                "image": opts.dns_proxy_image,
+                "imagePullPolicy": "IfNotPresent",
+                "args": dns_proxy_args(),
+                "env": [{ "name": "RUST_LOG", "value": "info" }],
+                "ports": [
+                    { "name": "dns", "containerPort": DNS_PROXY_PORT, "protocol": "UDP" },
+                    { "name": "dns-tcp", "containerPort": DNS_PROXY_PORT, "protocol": "TCP" },
+                    { "name": "http", "containerPort": DNS_PROXY_HTTP_PORT, "protocol": "TCP" },
+                ],
+                "livenessProbe": http_probe("/healthz", 5, 10),
+                "readinessProbe": http_probe("/readyz", 2, 5),
+                "resources": {
+                    "requests": { "cpu": "50m", "memory": "64Mi" },
+                    "limits": { "cpu": "1", "memory": "256Mi" },
+                },
+                "securityContext": container_security_context(),
+            }],
+        },
+    })
+}
+
+fn dns_proxy_workload(opts: &InstallOptions) -> Value {
+    let name = DNS_PROXY_NAME;
+    match opts.dns_mode {
+        DnsMode::Deployment => json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(name, "dns-proxy") },
+            "spec": {
+                "replicas": 2,
+                "revisionHistoryLimit": 5,
+                "selector": { "matchLabels": selector(name) },
+                "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1, "maxSurge": 1 } },
+                "template": dns_proxy_pod_template(opts),
+            },
+        }),
+        DnsMode::Daemonset => json!({
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(name, "dns-proxy") },
+            "spec": {
+                "revisionHistoryLimit": 5,
+                "selector": { "matchLabels": selector(name) },
+                "updateStrategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1 } },
+                "template": dns_proxy_pod_template(opts),
+            },
+        }),
+    }
+}
+
+fn dns_proxy_service(opts: &InstallOptions) -> Value {
+    let mut spec = json!({
+        "type": "ClusterIP",
+        "selector": selector(DNS_PROXY_NAME),
+        "ports": [
+            { "name": "dns", "port": 53, "targetPort": "dns", "protocol": "UDP" },
+            { "name": "dns-tcp", "port": 53, "targetPort": "dns-tcp", "protocol": "TCP" },
+            { "name": "http-metrics", "port": DNS_PROXY_HTTP_PORT, "targetPort": "http", "protocol": "TCP" },
+        ],
+    });
+    if opts.dns_mode == DnsMode::Daemonset {
+        // Every node runs a proxy: answer CoreDNS from the proxy on its own node.
+        spec["internalTrafficPolicy"] = json!("Local");
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": DNS_PROXY_NAME, "namespace": opts.namespace, "labels": labels(DNS_PROXY_NAME, "dns-proxy") },
+        "spec": spec,
+    })
+}
+
+/// `deploy/member/`: the member-side access for the hub and the DNS proxy.
+pub fn member_files(opts: &InstallOptions) -> Vec<ManifestFile> {
+    let member_grants = rbac::grants_for(&rbac::member_requests(), &opts.namespace);
+    let mut access = vec![
+        service_account(
+            MEMBER_SA,
+            with_member_labels(labels(MEMBER_SA, "member-access"), opts),
+            opts,
+        ),
+        member_token_secret(opts),
+    ];
+    access.extend(rbac_objects(
+        MEMBER_SA,
+        "member-access",
+        &member_grants,
+        opts,
+    ));
+
+    let dns_grants = rbac::grants_for(&rbac::dns_proxy_requests(), &opts.namespace);
+    let mut dns = vec![service_account(
+        DNS_PROXY_NAME,
+        labels(DNS_PROXY_NAME, "dns-proxy"),
+        opts,
+    )];
+    dns.extend(rbac_objects(DNS_PROXY_NAME, "dns-proxy", &dns_grants, opts));
+    dns.push(dns_proxy_workload(opts));
+    if opts.dns_mode == DnsMode::Deployment {
+        dns.push(pdb(DNS_PROXY_NAME, "dns-proxy", opts));
+    }
+    dns.push(dns_proxy_service(opts));
+    vec![
+        ManifestFile {
+            file: "namespace.yaml",
+            objects: vec![namespace(opts)],
+        },
+        ManifestFile {
+            file: "member-access.yaml",
+            objects: access,
+        },
+        ManifestFile {
+            file: "dns-proxy.yaml",
+            objects: dns,
+        },
+    ]
+}
+
+/// The server block to add to the `coredns` ConfigMap's `Corefile` (namespace `kube-system`)
+/// so CoreDNS sends `clusterset.local` questions to the DNS proxy Service at `cluster_ip`.
+pub fn coredns_stub_domain(cluster_ip: &str) -> String {
+    format!("clusterset.local:53 {{\n    errors\n    cache 5\n    forward . {cluster_ip}\n}}\n")
+}

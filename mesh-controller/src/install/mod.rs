@@ -1,0 +1,480 @@
+//! `install`: prints the manifests that install Isthmus into a hub or a member cluster, the way
+//! `linkerd install` or `istioctl manifest generate` do.
+//!
+//! Everything is produced by pure functions ([`render`], [`render_files`], [`crds`],
+//! [`manifests`], [`rbac`]); `deploy/` holds their output for the default parameters and a
+//! test fails when it drifts. The RBAC rules come from the list of API requests each component
+//! makes ([`rbac::member_requests`], [`rbac::hub_requests`], [`rbac::dns_proxy_requests`]).
+
+pub mod crds;
+pub mod manifests;
+pub mod rbac;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+/// The version of Isthmus; image tags default to it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The namespace Isthmus installs into unless `--namespace` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "isthmus-system";
+
+/// The default controller image, `isthmus/mesh-controller:<version>`.
+pub fn default_controller_image() -> String {
+    format!("isthmus/mesh-controller:{VERSION}")
+}
+
+/// The default DNS proxy image, `isthmus/dns-proxy:<version>`.
+pub fn default_dns_proxy_image() -> String {
+    format!("isthmus/dns-proxy:{VERSION}")
+}
+
+/// Errors of `install`.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A parameter is missing or malformed.
+    #[error("{flag}: {reason}")]
+    Invalid {
+        /// The flag, e.g. `--cluster`.
+        flag: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A manifest could not be produced.
+    #[error("cannot generate {what}: {reason}")]
+    Generate {
+        /// Which manifest.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which cluster the manifests are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The hub: MemberCluster CRD and the controller.
+    Hub,
+    /// A member: MCS CRDs, the hub's access to it, the DNS proxy.
+    Member,
+}
+
+/// How the DNS proxy runs in a member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DnsMode {
+    /// A Deployment with two replicas and a PodDisruptionBudget.
+    #[default]
+    Deployment,
+    /// A DaemonSet; the Service prefers the proxy on the caller's node.
+    Daemonset,
+}
+
+/// `install` flags.
+#[derive(Clone, Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Which cluster the manifests are for.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Member cluster ID (RFC 1123 label); required with `--role member`.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Istio network of the member; required with `--role member`.
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Namespace to install into.
+    #[arg(long, default_value = DEFAULT_NAMESPACE)]
+    pub namespace: String,
+    /// Controller image (default `isthmus/mesh-controller:<version>`).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// DNS proxy image (default `isthmus/dns-proxy:<version>`).
+    #[arg(long)]
+    pub dns_proxy_image: Option<String>,
+    /// How the DNS proxy runs.
+    #[arg(long, value_enum, default_value = "deployment")]
+    pub dns_mode: DnsMode,
+    /// Leave the CustomResourceDefinitions out.
+    #[arg(long)]
+    pub skip_crds: bool,
+}
+
+/// Validated parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// Which cluster the manifests are for.
+    pub role: Role,
+    /// Member cluster ID (members only).
+    pub cluster: Option<String>,
+    /// Istio network (members only).
+    pub network: Option<String>,
+    /// Install namespace.
+    pub namespace: String,
+    /// Controller image.
+    pub image: String,
+    /// DNS proxy image.
+    pub dns_proxy_image: String,
+    /// How the DNS proxy runs.
+    pub dns_mode: DnsMode,
+    /// Whether CRDs are included.
+    pub crds: bool,
+}
+
+impl InstallOptions {
+    /// The defaults for `role` (members get `cluster`/`network` as given).
+    pub fn defaults(role: Role, cluster: Option<&str>, network: Option<&str>) -> Self {
+        Self {
+            role,
+            cluster: cluster.map(str::to_owned),
+            network: network.map(str::to_owned),
+            namespace: DEFAULT_NAMESPACE.into(),
+            image: default_controller_image(),
+            dns_proxy_image: default_dns_proxy_image(),
+            dns_mode: DnsMode::Deployment,
+            crds: true,
+        }
+    }
+}
+
+/// Whether `s` is an RFC 1123 label: 1-63 lower-case alphanumerics or `-`, starting and
+/// ending with an alphanumeric.
+pub fn is_rfc1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether `s` is a valid Kubernetes label value (it becomes `topology.istio.io/network`).
+pub fn is_label_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+fn check_image(flag: &'static str, image: &str) -> Result<(), InstallError> {
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(InstallError::Invalid {
+            flag,
+            reason: format!("{image:?} is not an image reference"),
+        });
+    }
+    Ok(())
+}
+
+impl TryFrom<InstallArgs> for InstallOptions {
+    type Error = InstallError;
+
+    fn try_from(a: InstallArgs) -> Result<Self, InstallError> {
+        if !is_rfc1123_label(&a.namespace) {
+            return Err(InstallError::Invalid {
+                flag: "--namespace",
+                reason: format!(
+                    "{:?} is not an RFC 1123 label (lower-case letters, digits, '-', at most 63)",
+                    a.namespace
+                ),
+            });
+        }
+        match a.role {
+            Role::Member => {
+                let Some(cluster) = &a.cluster else {
+                    return Err(InstallError::Invalid {
+                        flag: "--cluster",
+                        reason: "required with --role member".into(),
+                    });
+                };
+                if !is_rfc1123_label(cluster) {
+                    return Err(InstallError::Invalid {
+                        flag: "--cluster",
+                        reason: format!(
+                            "{cluster:?} is not an RFC 1123 label (lower-case letters, digits, '-', at most 63)"
+                        ),
+                    });
+                }
+                let Some(network) = &a.network else {
+                    return Err(InstallError::Invalid {
+                        flag: "--network",
+                        reason: "required with --role member".into(),
+                    });
+                };
+                if !is_label_value(network) {
+                    return Err(InstallError::Invalid {
+                        flag: "--network",
+                        reason: format!(
+                            "{network:?} is not a valid label value (letters, digits, '-', '_', '.', at most 63)"
+                        ),
+                    });
+                }
+            }
+            Role::Hub => {
+                if a.cluster.is_some() {
+                    return Err(InstallError::Invalid {
+                        flag: "--cluster",
+                        reason: "only used with --role member".into(),
+                    });
+                }
+                if a.network.is_some() {
+                    return Err(InstallError::Invalid {
+                        flag: "--network",
+                        reason: "only used with --role member".into(),
+                    });
+                }
+            }
+        }
+        let image = a.image.unwrap_or_else(default_controller_image);
+        check_image("--image", &image)?;
+        let dns_proxy_image = a.dns_proxy_image.unwrap_or_else(default_dns_proxy_image);
+        check_image("--dns-proxy-image", &dns_proxy_image)?;
+        Ok(Self {
+            role: a.role,
+            cluster: a.cluster,
+            network: a.network,
+            namespace: a.namespace,
+            image,
+            dns_proxy_image,
+            dns_mode: a.dns_mode,
+            crds: !a.skip_crds,
+        })
+    }
+}
+
+/// The role's manifests, one entry per file of `deploy/<role>/`, without CRDs.
+pub fn render_files(opts: &InstallOptions) -> Vec<manifests::ManifestFile> {
+    match opts.role {
+        Role::Hub => manifests::hub_files(opts),
+        Role::Member => manifests::member_files(opts),
+    }
+}
+
+/// Every object `install` prints, in apply order: CRDs (unless skipped), then the files of
+/// [`render_files`].
+pub fn render_objects(opts: &InstallOptions) -> Result<Vec<Value>, InstallError> {
+    let mut out = Vec::new();
+    if opts.crds {
+        out.extend(match opts.role {
+            Role::Hub => crds::hub_crds()?,
+            Role::Member => crds::member_crds()?,
+        });
+    }
+    out.extend(render_files(opts).into_iter().flat_map(|f| f.objects));
+    Ok(out)
+}
+
+/// Serializes objects as multi-document YAML (`---` before every document).
+pub fn to_yaml_docs(objects: &[Value]) -> Result<String, InstallError> {
+    let mut out = String::new();
+    for obj in objects {
+        let doc = serde_saphyr::to_string(obj).map_err(|e| InstallError::Generate {
+            what: format!(
+                "YAML for {} {}",
+                obj.get("kind").and_then(Value::as_str).unwrap_or("object"),
+                obj.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ),
+            reason: e.to_string(),
+        })?;
+        out.push_str("---\n");
+        out.push_str(&doc);
+        if !doc.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// What `install` prints: a comment header and every object of [`render_objects`].
+pub fn render(opts: &InstallOptions) -> Result<String, InstallError> {
+    let mut head = format!(
+        "# Isthmus {VERSION}: {} manifests",
+        match opts.role {
+            Role::Hub => "hub",
+            Role::Member => "member",
+        }
+    );
+    if let (Some(c), Some(n)) = (&opts.cluster, &opts.network) {
+        head.push_str(&format!(" for cluster {c} (network {n})"));
+    }
+    head.push_str(&format!(", namespace {}\n", opts.namespace));
+    Ok(head + &to_yaml_docs(&render_objects(opts)?)?)
+}
+
+/// Placeholder for the DNS proxy Service's ClusterIP in `deploy/member/coredns-stub-domain.conf`.
+pub const DNS_PROXY_IP_PLACEHOLDER: &str = "DNS_PROXY_CLUSTER_IP";
+
+/// Every generated file under `deploy/`, as (path relative to `deploy/`, content): the hub and
+/// member manifests for the default parameters (members without `--cluster`/`--network`, whose
+/// only effect is labels), the CoreDNS snippet and the generated CRDs. A test compares these
+/// with the committed files.
+pub fn deploy_tree() -> Result<Vec<(String, String)>, InstallError> {
+    let mut out = Vec::new();
+    for (role, dir) in [(Role::Hub, "hub"), (Role::Member, "member")] {
+        let opts = InstallOptions::defaults(role, None, None);
+        for f in render_files(&opts) {
+            let head = format!(
+                "# Generated by `mesh-controller install --role {dir} --skip-crds` (Isthmus {VERSION}); do not edit.\n"
+            );
+            out.push((
+                format!("{dir}/{}", f.file),
+                head + &to_yaml_docs(&f.objects)?,
+            ));
+        }
+    }
+    out.push((
+        "member/coredns-stub-domain.conf".into(),
+        format!(
+            "# Add this server block to the Corefile in the `coredns` ConfigMap (namespace kube-system).\n\
+             # Replace {DNS_PROXY_IP_PLACEHOLDER} with the ClusterIP of the isthmus-dns-proxy Service:\n\
+             #   kubectl -n {DEFAULT_NAMESPACE} get service isthmus-dns-proxy -o jsonpath='{{.spec.clusterIP}}'\n{}",
+            manifests::coredns_stub_domain(DNS_PROXY_IP_PLACEHOLDER)
+        ),
+    ));
+    for crd in crds::generated_crds()? {
+        out.push(crd);
+    }
+    Ok(out)
+}
+
+/// Runs `install`: prints the manifests to stdout. Exit 0 on success, 2 on bad input, 1 when
+/// the output cannot be written.
+pub fn run(args: InstallArgs) -> ExitCode {
+    let opts = match InstallOptions::try_from(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match render(&opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the manifests: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(role: Role) -> InstallArgs {
+        InstallArgs {
+            role,
+            cluster: None,
+            network: None,
+            namespace: DEFAULT_NAMESPACE.into(),
+            image: None,
+            dns_proxy_image: None,
+            dns_mode: DnsMode::Deployment,
+            skip_crds: false,
+        }
+    }
+
+    #[test]
+    fn rfc1123_labels() {
+        for ok in ["a", "cluster-1", "c0", &"a".repeat(63)] {
+            assert!(is_rfc1123_label(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_rfc1123_label(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn member_needs_cluster_and_network() {
+        let e = InstallOptions::try_from(args(Role::Member))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("--cluster: required with --role member"));
+        let mut a = args(Role::Member);
+        a.cluster = Some("east".into());
+        let e = InstallOptions::try_from(a.clone())
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("--network: required with --role member"));
+        a.network = Some("net 1".into());
+        assert!(matches!(
+            InstallOptions::try_from(a.clone()),
+            Err(InstallError::Invalid {
+                flag: "--network",
+                ..
+            })
+        ));
+        a.network = Some("network1".into());
+        a.cluster = Some("East".into());
+        assert!(matches!(
+            InstallOptions::try_from(a.clone()),
+            Err(InstallError::Invalid {
+                flag: "--cluster",
+                ..
+            })
+        ));
+        a.cluster = Some("east".into());
+        let o = InstallOptions::try_from(a);
+        assert!(
+            matches!(o, Ok(ref o) if o.cluster.as_deref() == Some("east") && o.image == default_controller_image())
+        );
+    }
+
+    #[test]
+    fn hub_rejects_member_flags_and_bad_images() {
+        let mut a = args(Role::Hub);
+        a.cluster = Some("east".into());
+        assert!(matches!(
+            InstallOptions::try_from(a),
+            Err(InstallError::Invalid {
+                flag: "--cluster",
+                ..
+            })
+        ));
+        let mut a = args(Role::Hub);
+        a.image = Some("my image".into());
+        assert!(matches!(
+            InstallOptions::try_from(a),
+            Err(InstallError::Invalid {
+                flag: "--image",
+                ..
+            })
+        ));
+        let mut a = args(Role::Hub);
+        a.namespace = "Isthmus".into();
+        assert!(matches!(
+            InstallOptions::try_from(a),
+            Err(InstallError::Invalid {
+                flag: "--namespace",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn default_images_carry_the_crate_version_and_no_registry() {
+        assert_eq!(
+            default_controller_image(),
+            format!("isthmus/mesh-controller:{VERSION}")
+        );
+        assert_eq!(
+            default_dns_proxy_image(),
+            format!("isthmus/dns-proxy:{VERSION}")
+        );
+    }
+}
