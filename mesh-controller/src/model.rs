@@ -1,0 +1,407 @@
+//! The contract between the live half of the controller (watchers, applier) and the pure
+//! reconcile: projected cluster state, the reconcile configuration and the desired state.
+//!
+//! Watchers feed Kubernetes objects into [`crate::index::Index`], which keeps only the fields
+//! below. [`crate::reconcile::reconcile`] turns an index [`Snapshot`] into [`Desired`]: the
+//! objects to server-side apply per member, the ServiceExport statuses, the member statuses
+//! and the events to record. See `docs/controller.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_config::ca::{CaCerts, RenewalPolicy, RootCa};
+use gateway_config::clusterset::GatewayExposure;
+use isthmus_api::mcs::ServiceExportStatus;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::SessionAffinityConfig;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use serde_json::Value;
+
+/// A member cluster's ID (its name in the clusterset).
+pub type ClusterName = String;
+
+/// A namespaced object name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NsName {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl NsName {
+    /// `namespace/name`.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for NsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// The MCS API version a member serves (both have the same schema).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum McsVersion {
+    /// `multicluster.x-k8s.io/v1beta1`, preferred.
+    #[default]
+    V1beta1,
+    /// `multicluster.x-k8s.io/v1alpha1`, for members whose CRDs serve only that.
+    V1alpha1,
+}
+
+impl McsVersion {
+    /// The `apiVersion` string of MCS objects in this version.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Self::V1beta1 => "multicluster.x-k8s.io/v1beta1",
+            Self::V1alpha1 => "multicluster.x-k8s.io/v1alpha1",
+        }
+    }
+
+    /// The bare version (`v1beta1` / `v1alpha1`).
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::V1beta1 => "v1beta1",
+            Self::V1alpha1 => "v1alpha1",
+        }
+    }
+}
+
+/// What the registry knows about a member (from the clusterset file or a MemberCluster).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Cluster ID.
+    pub name: ClusterName,
+    /// Istio network ID.
+    pub network: String,
+    /// Region, informational.
+    pub region: Option<String>,
+    /// Zone, informational.
+    pub zone: Option<String>,
+    /// Istio revision of the member's control plane.
+    pub revision: Option<String>,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+    /// How the member's east-west gateway is reached from other networks.
+    pub exposure: GatewayExposure,
+    /// Kubeconfig of the member's `istio-reader-service-account`, used to build the remote
+    /// secrets other members get. `None`: no remote secret for this member (noted in status).
+    pub reader_kubeconfig: Option<Arc<Vec<u8>>>,
+}
+
+impl MemberInfo {
+    /// A member on `network` with defaults for everything else.
+    pub fn new(name: impl Into<String>, network: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            network: network.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Whether the controller can currently talk to a member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reachability {
+    /// Its API server answers.
+    #[default]
+    Reachable,
+    /// It stopped answering at `since`.
+    Unreachable {
+        /// When it was last known reachable (start of the outage).
+        since: Timestamp,
+    },
+}
+
+/// A ServiceExport, projected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportObj {
+    /// `metadata.creationTimestamp`: decides conflict precedence.
+    pub created: Timestamp,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.generation` (0 when absent).
+    pub generation: i64,
+    /// `spec.exportedLabels`.
+    pub exported_labels: BTreeMap<String, String>,
+    /// `spec.exportedAnnotations`.
+    pub exported_annotations: BTreeMap<String, String>,
+    /// `status.conditions` as currently stored, for stable `lastTransitionTime`s.
+    pub conditions: Vec<Condition>,
+}
+
+/// A Service port, projected (protocol defaulted to `TCP`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortObj {
+    /// Port name; empty when unnamed.
+    pub name: String,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// `appProtocol`.
+    pub app_protocol: Option<String>,
+    /// Port number.
+    pub port: i32,
+}
+
+/// A Service, projected.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceObj {
+    /// `spec.type` (`ClusterIP` when absent).
+    pub type_: String,
+    /// `spec.ports`.
+    pub ports: Vec<PortObj>,
+    /// `spec.sessionAffinity` (`None` when absent).
+    pub session_affinity: String,
+    /// `spec.sessionAffinityConfig`.
+    pub session_affinity_config: Option<SessionAffinityConfig>,
+    /// `spec.internalTrafficPolicy`.
+    pub internal_traffic_policy: Option<String>,
+    /// `spec.trafficDistribution`.
+    pub traffic_distribution: Option<String>,
+    /// `spec.ipFamilies`.
+    pub ip_families: Vec<String>,
+    /// `spec.clusterIP` is `None`.
+    pub headless: bool,
+}
+
+/// One endpoint of an EndpointSlice, projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointObj {
+    /// Addresses.
+    pub addresses: Vec<String>,
+    /// Hostname (kept for headless services).
+    pub hostname: Option<String>,
+    /// `conditions.ready`.
+    pub ready: Option<bool>,
+    /// `conditions.serving`.
+    pub serving: Option<bool>,
+    /// `conditions.terminating`.
+    pub terminating: Option<bool>,
+    /// `nodeName` (in the source cluster).
+    pub node_name: Option<String>,
+    /// `zone`.
+    pub zone: Option<String>,
+}
+
+/// An EndpointSlice port, projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlicePortObj {
+    /// Name.
+    pub name: Option<String>,
+    /// Protocol.
+    pub protocol: Option<String>,
+    /// appProtocol.
+    pub app_protocol: Option<String>,
+    /// Port number.
+    pub port: Option<i32>,
+}
+
+/// An EndpointSlice of an exported service, projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SliceObj {
+    /// `IPv4`, `IPv6` or `FQDN`.
+    pub address_type: String,
+    /// Endpoints.
+    pub endpoints: Vec<EndpointObj>,
+    /// Ports.
+    pub ports: Vec<SlicePortObj>,
+}
+
+/// A ServiceImport found in a member, projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportObj {
+    /// Carries the ownership label (`app.kubernetes.io/managed-by=isthmus`).
+    pub owned_by_us: bool,
+    /// `spec.ips`: adopted as the clusterset VIPs when owned.
+    pub ips: Vec<String>,
+    /// `spec.type`.
+    pub type_: String,
+}
+
+/// The member's east-west gateway Service (`istio-system/istio-eastwestgateway`), projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GatewayObj {
+    /// `spec.type`.
+    pub service_type: String,
+    /// `status.loadBalancer.ingress[*].ip|hostname`.
+    pub lb_addresses: Vec<String>,
+    /// The node port of the `tls` (15443) port, when any.
+    pub tls_node_port: Option<i32>,
+    /// `spec.externalIPs`.
+    pub external_ips: Vec<String>,
+}
+
+/// Everything indexed for one member.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemberState {
+    /// Registry data.
+    pub info: MemberInfo,
+    /// Whether it answers.
+    pub reachability: Reachability,
+    /// The MCS version its CRDs serve.
+    pub mcs_version: McsVersion,
+    /// Existing namespaces.
+    pub namespaces: BTreeSet<String>,
+    /// ServiceExports.
+    pub exports: BTreeMap<NsName, ExportObj>,
+    /// Services (only those with a ServiceExport need be watched).
+    pub services: BTreeMap<NsName, ServiceObj>,
+    /// EndpointSlices of services, by service then slice name.
+    pub slices: BTreeMap<NsName, BTreeMap<String, SliceObj>>,
+    /// ServiceImports found in the member (ours and users').
+    pub imports: BTreeMap<NsName, ImportObj>,
+    /// The east-west gateway Service.
+    pub gateway: Option<GatewayObj>,
+    /// External/internal addresses of the nodes the NodePort exposure selects.
+    pub node_addresses: Vec<String>,
+    /// The member's current `istio-system/cacerts`, when any.
+    pub cacerts: Option<CaCerts>,
+    /// When the member's watches last completed a full list.
+    pub last_sync: Option<Timestamp>,
+}
+
+/// A consistent, cheap-to-clone view of the index.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Members by name.
+    pub members: BTreeMap<ClusterName, Arc<MemberState>>,
+}
+
+/// Istio wiring settings.
+#[derive(Clone, Debug)]
+pub struct IstioWiring {
+    /// Istio mesh ID.
+    pub mesh_id: String,
+    /// SPIFFE trust domain.
+    pub trust_domain: String,
+    /// Hosts accepted by the `cross-network-gateway`.
+    pub expose_hosts: gateway_config::istio::ExposeHosts,
+    /// Shared root CA; `None`: `cacerts` are not managed.
+    pub root: Option<Arc<RootCa>>,
+    /// When intermediates are renewed.
+    pub renewal: RenewalPolicy,
+}
+
+/// Reconcile settings.
+#[derive(Clone, Debug)]
+pub struct ReconcileConfig {
+    /// Clusterset VIP ranges, at most one per IP family.
+    pub clusterset_cidrs: Vec<ipnet::IpNet>,
+    /// How long an unreachable member's exports are kept before being withdrawn.
+    pub unreachable_grace: Duration,
+    /// Istio wiring; `None` disables it.
+    pub istio: Option<IstioWiring>,
+}
+
+/// Default IPv4 clusterset VIP range.
+pub const DEFAULT_CIDR_V4: &str = "242.0.0.0/16";
+/// Default IPv6 clusterset VIP range.
+pub const DEFAULT_CIDR_V6: &str = "fd00:242::/112";
+/// Default unreachable grace period.
+pub const DEFAULT_UNREACHABLE_GRACE: Duration = Duration::from_secs(300);
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        let cidrs = [DEFAULT_CIDR_V4, DEFAULT_CIDR_V6]
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        Self {
+            clusterset_cidrs: cidrs,
+            unreachable_grace: DEFAULT_UNREACHABLE_GRACE,
+            istio: None,
+        }
+    }
+}
+
+/// Event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventType {
+    /// `Normal`.
+    Normal,
+    /// `Warning`.
+    Warning,
+}
+
+impl EventType {
+    /// The Kubernetes string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+/// An Event to record on a ServiceExport.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventIntent {
+    /// Cluster holding the export.
+    pub cluster: ClusterName,
+    /// The export.
+    pub export: NsName,
+    /// Type.
+    pub type_: EventType,
+    /// Reason (CamelCase).
+    pub reason: String,
+    /// Message.
+    pub message: String,
+}
+
+/// Status of one member, for the MemberCluster status and logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Currently reachable.
+    pub reachable: bool,
+    /// Unreachable for longer than the grace period: its exports are withdrawn.
+    pub withdrawn: bool,
+    /// Network.
+    pub network: String,
+    /// Addresses other networks reach its east-west gateway at (`host:port`-less).
+    pub gateway_addresses: Vec<String>,
+    /// Port on those addresses forwarding to 15443.
+    pub gateway_port: Option<i32>,
+    /// ServiceExports it holds.
+    pub exports: usize,
+    /// ServiceImports desired in it.
+    pub imports: usize,
+    /// Human-readable notes (missing kubeconfig, gateway without address...).
+    pub notes: Vec<String>,
+}
+
+/// Counts for logs and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Services exported from at least one active member.
+    pub services: usize,
+    /// Services with a conflict.
+    pub conflicts: usize,
+    /// Desired objects over all members.
+    pub objects: usize,
+    /// ServiceExports without a valid Service.
+    pub invalid_exports: usize,
+}
+
+/// The result of a reconcile.
+#[derive(Clone, Debug, Default)]
+pub struct Desired {
+    /// Every object to server-side apply, per member: full objects with `apiVersion`, `kind`,
+    /// `metadata` (incl. the ownership label), sorted by (apiVersion, kind, namespace, name).
+    pub objects: BTreeMap<ClusterName, Vec<Value>>,
+    /// ServiceExport statuses to write through the status subresource.
+    pub export_status: BTreeMap<(ClusterName, NsName), ServiceExportStatus>,
+    /// Per member.
+    pub member_status: BTreeMap<ClusterName, MemberStatus>,
+    /// Events.
+    pub events: Vec<EventIntent>,
+    /// Counts.
+    pub summary: Summary,
+}
