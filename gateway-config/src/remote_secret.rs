@@ -90,6 +90,23 @@ pub struct RemoteSecretOptions {
     pub namespace: Option<String>,
 }
 
+impl RemoteSecretOptions {
+    /// Options for a clusterset member: its context, its kubeconfig's path in errors, and
+    /// file references resolved beside the kubeconfig.
+    pub fn for_member(member: &crate::clusterset::Member) -> Self {
+        let path = member.kubeconfig.as_deref();
+        Self {
+            context: member.context.clone(),
+            base_dir: path.and_then(Path::parent).map(Path::to_path_buf),
+            origin: path.map_or_else(
+                || format!("kubeconfig of {}", member.name),
+                |p| p.display().to_string(),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
 /// A remote secret and any warnings about it (like istioctl's `warn:` lines).
 #[derive(Debug, Clone)]
 pub struct RemoteSecret {

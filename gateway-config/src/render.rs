@@ -35,16 +35,20 @@ pub const EXAMPLE_CLUSTERSET: &str = include_str!("example-clusterset.yaml");
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// A member's kubeconfig could not be turned into a remote secret.
-    #[error("member {member:?}: {source}")]
+    #[error("{field} (cluster {member:?}): {source}")]
     RemoteSecret {
+        /// Field path of the member's kubeconfig in the clusterset, e.g. `members[0].kubeconfig`.
+        field: String,
         /// The member whose kubeconfig failed.
         member: String,
         /// What failed.
         source: RemoteSecretError,
     },
     /// A member's kubeconfig file cannot be read.
-    #[error("member {member:?}: kubeconfig {}: cannot read: {source}", path.display())]
+    #[error("{field} (cluster {member:?}): {}: cannot read: {source}", path.display())]
     Kubeconfig {
+        /// Field path of the member's kubeconfig in the clusterset, e.g. `members[0].kubeconfig`.
+        field: String,
         /// The member.
         member: String,
         /// The kubeconfig path.
@@ -144,24 +148,22 @@ fn member_secrets(
 ) -> Result<BTreeMap<String, String>, RenderError> {
     let mut out = BTreeMap::new();
     let mut missing = Vec::new();
-    for m in &cs.members {
+    for (i, m) in cs.members.iter().enumerate() {
+        let field = format!("members[{i}].kubeconfig");
         let Some(path) = &m.kubeconfig else {
             missing.push(m.name.clone());
             continue;
         };
         let bytes = std::fs::read(path).map_err(|source| RenderError::Kubeconfig {
+            field: field.clone(),
             member: m.name.clone(),
             path: path.clone(),
             source,
         })?;
-        let opts = RemoteSecretOptions {
-            context: m.context.clone(),
-            base_dir: path.parent().map(Path::to_path_buf),
-            origin: path.display().to_string(),
-            ..RemoteSecretOptions::default()
-        };
+        let opts = RemoteSecretOptions::for_member(m);
         let rs = remote_secret::remote_secret(&m.name, &bytes, &opts).map_err(|source| {
             RenderError::RemoteSecret {
+                field: field.clone(),
                 member: m.name.clone(),
                 source,
             }
@@ -173,6 +175,7 @@ fn member_secrets(
         );
         let yaml = remote_secret::remote_secret_yaml(&rs.secret).map_err(|source| {
             RenderError::RemoteSecret {
+                field: field.clone(),
                 member: m.name.clone(),
                 source,
             }

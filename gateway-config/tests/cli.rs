@@ -306,8 +306,16 @@ fn render_bad_input_exits_2_and_writes_nothing() {
             "nope.yaml: cannot read",
         ),
         (
+            "meshID: m\nmembers:\n- {name: a, network: n, kubeconfig: nope.yaml}\n",
+            "clusterset.yaml: members[0].kubeconfig (cluster \"a\"): ",
+        ),
+        (
             "meshID: m\nmembers:\n- {name: a, network: n, kubeconfig: bad-kubeconfig.yaml}\n",
             "bad-kubeconfig.yaml: contexts: no context named \"missing\"",
+        ),
+        (
+            "meshID: m\nmembers:\n- {name: a, network: n, kubeconfig: bad-kubeconfig.yaml}\n",
+            "clusterset.yaml: members[0].kubeconfig (cluster \"a\"): ",
         ),
     ];
     std::fs::write(

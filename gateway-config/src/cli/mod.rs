@@ -313,15 +313,18 @@ fn remote_secret(a: &RemoteSecretArgs) -> Outcome {
 }
 
 fn render_cmd(a: &RenderArgs) -> Outcome {
-    let cs = match (&a.clusterset, a.example) {
+    let (cs, origin) = match (&a.clusterset, a.example) {
         (_, true) => {
-            ClusterSet::from_yaml(render::EXAMPLE_CLUSTERSET, Path::new("<built-in example>"))
-                .map_err(Failure::failed)?
+            let origin = PathBuf::from("<built-in example>");
+            let cs = ClusterSet::from_yaml(render::EXAMPLE_CLUSTERSET, &origin)
+                .map_err(Failure::failed)?;
+            (cs, origin)
         }
-        (Some(path), false) => load(path)?,
+        (Some(path), false) => (load(path)?, path.clone()),
         (None, false) => return Err(Failure::input("--clusterset or --example is required")),
     };
-    let rendered = render::render(&cs).map_err(Failure::input)?;
+    let rendered =
+        render::render(&cs).map_err(|e| Failure::input(format!("{}: {e}", origin.display())))?;
     for n in &rendered.notes {
         eprintln!("note: {n}");
     }
