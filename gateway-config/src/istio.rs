@@ -544,10 +544,10 @@ impl IstiodSettings {
             spec.insert("meshConfig".into(), mc);
         }
         spec.insert("values".into(), json!({"global": self.global()}));
+        // No metadata, as the `cluster1.yaml` of Istio's guide.
         json!({
             "apiVersion": "install.istio.io/v1alpha1",
             "kind": "IstioOperator",
-            "metadata": {"name": "istiod", "namespace": ISTIO_SYSTEM},
             "spec": Value::Object(spec),
         })
     }
