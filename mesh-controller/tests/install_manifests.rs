@@ -7,7 +7,9 @@ mod install_support;
 
 use install_support::typed;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PodTemplateSpec, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -25,6 +27,7 @@ fn check_typed(v: &Value) {
         ("v1", "Namespace") => drop(typed::<Namespace>(v)),
         ("v1", "ServiceAccount") => drop(typed::<ServiceAccount>(v)),
         ("v1", "Secret") => drop(typed::<Secret>(v)),
+        ("v1", "ConfigMap") => drop(typed::<ConfigMap>(v)),
         ("v1", "Service") => drop(typed::<Service>(v)),
         ("apps/v1", "Deployment") => drop(typed::<Deployment>(v)),
         ("apps/v1", "DaemonSet") => drop(typed::<DaemonSet>(v)),
@@ -310,15 +313,22 @@ fn installed_rules(
     name: &str,
     install_ns: &str,
 ) -> (Vec<PolicyRule>, Vec<(String, Vec<PolicyRule>)>) {
-    let cr: ClusterRole = typed(find(objs, "ClusterRole", name));
-    let crb: ClusterRoleBinding = typed(find(objs, "ClusterRoleBinding", name));
-    assert_eq!(crb.role_ref.name, name);
-    let subj = crb.subjects.unwrap();
-    assert_eq!(
-        (subj[0].kind.as_str(), subj[0].name.as_str()),
-        ("ServiceAccount", name)
-    );
-    assert_eq!(subj[0].namespace.as_deref(), Some(install_ns));
+    let mut cluster_rules = Vec::new();
+    if let Some(cr) = objs
+        .iter()
+        .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == name)
+    {
+        let cr: ClusterRole = typed(cr);
+        let crb: ClusterRoleBinding = typed(find(objs, "ClusterRoleBinding", name));
+        assert_eq!(crb.role_ref.name, name);
+        let subj = crb.subjects.unwrap();
+        assert_eq!(
+            (subj[0].kind.as_str(), subj[0].name.as_str()),
+            ("ServiceAccount", name)
+        );
+        assert_eq!(subj[0].namespace.as_deref(), Some(install_ns));
+        cluster_rules = cr.rules.unwrap_or_default();
+    }
     let mut roles = Vec::new();
     for o in objs
         .iter()
@@ -342,7 +352,7 @@ fn installed_rules(
         );
         roles.push((ns, r.rules.unwrap_or_default()));
     }
-    (cr.rules.unwrap_or_default(), roles)
+    (cluster_rules, roles)
 }
 
 fn allowed(
@@ -550,4 +560,44 @@ fn dns_proxy_reads_only_imports_and_slices() {
         ));
     }
     assert!(!rbac_allows_named(&cluster, "", "secrets", "get", "", ""));
+}
+
+#[test]
+fn hub_kubeconfig_uses_the_pods_service_account() {
+    let opts = InstallOptions::defaults(InstallRole::Hub, None, None);
+    let objs = render_objects(&opts).unwrap();
+    let cm: ConfigMap = typed(find(&objs, "ConfigMap", "isthmus-hub-kubeconfig"));
+    let text = cm.data.unwrap().remove("kubeconfig").unwrap();
+    let kc = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+    assert_eq!(kc.current_context.as_deref(), Some("hub"));
+    let cluster = kc.clusters[0].cluster.clone().unwrap();
+    assert_eq!(
+        cluster.server.as_deref(),
+        Some("https://kubernetes.default.svc")
+    );
+    assert_eq!(
+        cluster.certificate_authority.as_deref(),
+        Some("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+    );
+    let user = kc.auth_infos[0].auth_info.clone().unwrap();
+    assert_eq!(
+        user.token_file.as_deref(),
+        Some("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    );
+    // The Deployment hands it to the controller as the Lease cluster, in the install namespace.
+    let d: Deployment = typed(find(&objs, "Deployment", CONTROLLER_NAME));
+    let args = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap()
+        .join(" ");
+    assert!(
+        args.contains("--lease-kubeconfig /etc/isthmus/hub/kubeconfig"),
+        "{args}"
+    );
+    assert!(args.contains("--lease-namespace isthmus-system"), "{args}");
+    assert!(
+        args.contains("--clusterset /etc/isthmus/clusterset/clusterset.yaml"),
+        "{args}"
+    );
 }

@@ -19,11 +19,24 @@ pub const MEMBER_TOKEN_SECRET: &str = "isthmus-member-token";
 /// The DNS proxy's ServiceAccount, workload and Service name.
 pub const DNS_PROXY_NAME: &str = "isthmus-dns-proxy";
 /// Port of the controller's `/healthz`, `/readyz` and `/metrics`.
-pub const CONTROLLER_HTTP_PORT: u16 = 8080;
+pub const CONTROLLER_HTTP_PORT: u16 = 9090;
 /// Port the DNS proxy listens on inside its pod (UDP and TCP).
 pub const DNS_PROXY_PORT: u16 = 5353;
 /// Port of the DNS proxy's `/healthz`, `/readyz` and `/metrics`.
 pub const DNS_PROXY_HTTP_PORT: u16 = 9153;
+/// The Secret the user creates in the hub with `clusterset.yaml` and the member kubeconfigs
+/// it names (paths relative to the file, so plain key names).
+pub const CLUSTERSET_SECRET: &str = "isthmus-clusterset";
+/// Key of the clusterset file in [`CLUSTERSET_SECRET`].
+pub const CLUSTERSET_KEY: &str = "clusterset.yaml";
+/// Where [`CLUSTERSET_SECRET`] is mounted in the controller's pods.
+pub const CLUSTERSET_DIR: &str = "/etc/isthmus/clusterset";
+/// The ConfigMap holding the in-cluster kubeconfig the controller uses for its Lease.
+pub const HUB_KUBECONFIG_CONFIGMAP: &str = "isthmus-hub-kubeconfig";
+/// Where [`HUB_KUBECONFIG_CONFIGMAP`] is mounted.
+pub const HUB_KUBECONFIG_DIR: &str = "/etc/isthmus/hub";
+/// The in-cluster ServiceAccount credentials every pod gets.
+pub const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// Label carrying the member's cluster ID on member-side objects.
 pub const CLUSTER_LABEL: &str = "isthmus.io/cluster";
 /// User and group the containers run as (the distroless `nonroot` user).
@@ -174,12 +187,15 @@ fn pdb(name: &str, component: &str, opts: &InstallOptions) -> Value {
 pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
     vec![
         "run".into(),
-        "--in-cluster-hub".into(),
-        "--lease-namespace".into(),
-        opts.namespace.clone(),
-        "--leader-elect".into(),
+        "--clusterset".into(),
+        format!("{CLUSTERSET_DIR}/{CLUSTERSET_KEY}"),
         "--metrics-listen".into(),
         format!("0.0.0.0:{CONTROLLER_HTTP_PORT}"),
+        "--leader-elect".into(),
+        "--lease-kubeconfig".into(),
+        format!("{HUB_KUBECONFIG_DIR}/kubeconfig"),
+        "--lease-namespace".into(),
+        opts.namespace.clone(),
     ]
 }
 
@@ -231,10 +247,43 @@ fn controller_deployment(opts: &InstallOptions) -> Value {
                             "limits": { "cpu": "1", "memory": "512Mi" },
                         },
                         "securityContext": container_security_context(),
+                        "volumeMounts": [
+                            { "name": "clusterset", "mountPath": CLUSTERSET_DIR, "readOnly": true },
+                            { "name": "hub-kubeconfig", "mountPath": HUB_KUBECONFIG_DIR, "readOnly": true },
+                        ],
                     }],
+                    "volumes": [
+                        { "name": "clusterset", "secret": { "secretName": CLUSTERSET_SECRET, "defaultMode": 0o440 } },
+                        { "name": "hub-kubeconfig", "configMap": { "name": HUB_KUBECONFIG_CONFIGMAP } },
+                    ],
                 },
             },
         },
+    })
+}
+
+/// A kubeconfig for the hub's own API server with the pod's ServiceAccount credentials (the
+/// token file is re-read as the kubelet rotates it).
+pub fn in_cluster_kubeconfig(namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: hub\n  cluster:\n    server: https://kubernetes.default.svc\n    certificate-authority: {SA_DIR}/ca.crt\n\
+         users:\n\
+         - name: {CONTROLLER_NAME}\n  user:\n    tokenFile: {SA_DIR}/token\n\
+         contexts:\n\
+         - name: hub\n  context:\n    cluster: hub\n    user: {CONTROLLER_NAME}\n    namespace: {namespace}\n\
+         current-context: hub\n"
+    )
+}
+
+fn hub_kubeconfig_configmap(opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "name": HUB_KUBECONFIG_CONFIGMAP, "namespace": opts.namespace, "labels": labels(CONTROLLER_NAME, "controller") },
+        "data": { "kubeconfig": in_cluster_kubeconfig(&opts.namespace) },
     })
 }
 
@@ -273,6 +322,7 @@ pub fn hub_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         ManifestFile {
             file: "controller.yaml",
             objects: vec![
+                hub_kubeconfig_configmap(opts),
                 controller_deployment(opts),
                 pdb(CONTROLLER_NAME, "controller", opts),
                 controller_metrics_service(opts),

@@ -245,41 +245,17 @@ pub fn member_requests() -> Vec<ApiRequest> {
 }
 
 /// What the controller does in the hub cluster, with its own ServiceAccount
-/// (`isthmus-mesh-controller`).
+/// (`isthmus-mesh-controller`) through the in-cluster kubeconfig given as `--lease-kubeconfig`:
+/// leader election. Member clusters are reached with the kubeconfigs of the clusterset Secret,
+/// each bound to the member's `isthmus-member` ServiceAccount.
 pub fn hub_requests() -> Vec<ApiRequest> {
-    let mut r = Vec::new();
-    r.extend(many(
-        "isthmus.io",
-        "memberclusters",
-        &["get", "list", "watch"],
-        "read the member registry",
-    ));
-    r.extend(["get", "patch", "update"].iter().map(|v| {
-        ApiRequest::new(
-            "isthmus.io",
-            "memberclusters",
-            v,
-            "write MemberCluster status",
-        )
-        .sub("status")
-    }));
-    for v in ["get", "list", "watch"] {
-        r.push(
-            ApiRequest::new("", "secrets", v, "read member kubeconfig Secrets")
-                .in_ns(INSTALL_NAMESPACE),
-        );
-    }
-    for v in ["get", "create", "update"] {
-        r.push(
+    ["get", "create", "update"]
+        .iter()
+        .map(|v| {
             ApiRequest::new("coordination.k8s.io", "leases", v, "leader election")
-                .in_ns(INSTALL_NAMESPACE),
-        );
-    }
-    r.push(
-        ApiRequest::new("", "events", "create", "record Events on MemberClusters")
-            .in_ns(INSTALL_NAMESPACE),
-    );
-    r
+                .in_ns(INSTALL_NAMESPACE)
+        })
+        .collect()
 }
 
 /// What the DNS proxy does with `--source kube` in its own cluster.
