@@ -240,10 +240,13 @@ pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
     if fixed_node_port.is_none() {
         v.insert("networkGateway".into(), json!(p.network));
     }
-    v.insert(
-        "labels".into(),
-        json!({"istio": EASTWEST_SELECTOR, "app": EASTWEST_GATEWAY_NAME, NETWORK_LABEL: p.network}),
-    );
+    // With `networkGateway` the chart itself adds the network label to the pods and the
+    // Service; repeating it in `labels` would render the key twice.
+    let mut labels = json!({"istio": EASTWEST_SELECTOR, "app": EASTWEST_GATEWAY_NAME});
+    if let (Some(_), Some(map)) = (fixed_node_port, labels.as_object_mut()) {
+        map.insert(NETWORK_LABEL.into(), json!(p.network));
+    }
+    v.insert("labels".into(), labels);
     if fixed_node_port.is_some() {
         v.insert(
             "env".into(),
@@ -695,6 +698,7 @@ mod tests {
         let helm = eastwest_helm_values(&p);
         assert!(helm.get("networkGateway").is_none());
         assert_eq!(helm["env"]["ISTIO_META_REQUESTED_NETWORK_VIEW"], "n");
+        assert_eq!(helm["labels"]["topology.istio.io/network"], "n");
         assert_eq!(helm["service"]["ports"][1]["nodePort"], 31443);
         assert_eq!(helm["revision"], "canary");
     }
@@ -704,7 +708,7 @@ mod tests {
         let v = eastwest_helm_values(&params());
         assert_eq!(v["name"], "istio-eastwestgateway");
         assert_eq!(v["networkGateway"], "network1");
-        assert_eq!(v["labels"]["topology.istio.io/network"], "network1");
+        assert!(v["labels"].get("topology.istio.io/network").is_none());
         assert_eq!(v["service"]["type"], "LoadBalancer");
     }
 
