@@ -1,3 +1,5 @@
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! `mesh-controller`: see `mesh_controller::cli`.
+
+fn main() -> std::process::ExitCode {
+    mesh_controller::cli::main()
 }

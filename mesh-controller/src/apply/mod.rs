@@ -119,6 +119,25 @@ pub struct StatusWrite {
     pub status: Value,
 }
 
+/// A Kubernetes Event to record on an object (a ServiceExport entering or leaving conflict).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventWrite {
+    /// `group/version` of the object.
+    pub api_version: String,
+    /// Kind of the object.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// CamelCase reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+}
+
 /// What one pass did in one cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -229,8 +248,8 @@ pub struct ClusterApplier {
     /// Desired hashes of what was last written successfully.
     applied: HashMap<ObjKey, u64>,
     statuses: HashMap<ObjKey, u64>,
-    /// Export (namespace, name) -> in conflict, as last seen.
-    conflicts: HashMap<(String, String), bool>,
+    /// Object (namespace, name) -> reason of the last event recorded for it.
+    last_event: HashMap<(String, String), String>,
     /// Kinds (`apiVersion`, `kind`) pruned on a full pass even when nothing of them is desired.
     managed_kinds: Vec<(String, String)>,
 }
@@ -247,7 +266,7 @@ impl ClusterApplier {
             client,
             applied: HashMap::new(),
             statuses: HashMap::new(),
-            conflicts: HashMap::new(),
+            last_event: HashMap::new(),
             managed_kinds,
         }
     }
@@ -295,6 +314,7 @@ impl ClusterApplier {
         &mut self,
         objects: &[Value],
         statuses: &[StatusWrite],
+        events: &[EventWrite],
         full: bool,
         metrics: &Metrics,
     ) -> SyncReport {
@@ -338,10 +358,10 @@ impl ClusterApplier {
         }
 
         // 2. Apply what changed.
-        let todo: Vec<(ObjKey, &Value, u64)> = desired
+        let todo: Vec<(ObjKey, Value, u64)> = desired
             .iter()
             .filter(|(k, (_, h))| self.applied.get(*k) != Some(h))
-            .map(|(k, (o, h))| (k.clone(), *o, *h))
+            .map(|(k, (o, h))| (k.clone(), (*o).clone(), *h))
             .collect();
         let client = self.client.clone();
         let results: Vec<(ObjKey, u64, Result<(), kube::Error>)> = futures::stream::iter(todo)
@@ -412,8 +432,9 @@ impl ClusterApplier {
             }
         }
 
-        // 4. Statuses and conflict events.
+        // 4. Statuses and events.
         self.write_statuses(statuses, metrics, &mut report).await;
+        self.write_events(events, metrics, &mut report).await;
         report
     }
 
@@ -548,55 +569,41 @@ impl ClusterApplier {
                 }
             }
             if sw.kind == "ServiceExport" {
-                let id = (sw.namespace.clone(), sw.name.clone());
-                seen.insert(id.clone());
-                let (now_conflict, message) = conflict_of(&sw.status);
-                let before = self.conflicts.insert(id, now_conflict);
-                let changed = match before {
-                    None => now_conflict,
-                    Some(b) => b != now_conflict,
-                };
-                if changed {
-                    match self.record_event(sw, now_conflict, &message).await {
-                        Ok(()) => report.events += 1,
-                        Err(err) => {
-                            warn!(error = %err, "cannot record event");
-                            self.count_error(metrics, "Event", &err);
-                        }
-                    }
-                }
+                seen.insert((sw.namespace.clone(), sw.name.clone()));
             }
         }
         self.statuses.retain(|k, _| {
             k.kind != "ServiceExport" || seen.contains(&(k.namespace.clone(), k.name.clone()))
         });
-        self.conflicts.retain(|k, _| seen.contains(k));
     }
 
-    async fn record_event(
-        &self,
-        sw: &StatusWrite,
-        conflict: bool,
-        message: &str,
-    ) -> Result<(), ApplyError> {
+    async fn write_events(
+        &mut self,
+        events: &[EventWrite],
+        metrics: &Metrics,
+        report: &mut SyncReport,
+    ) {
+        for ev in events {
+            let id = (ev.namespace.clone(), ev.name.clone());
+            // The same event for the same object is recorded once, until its reason changes.
+            if self.last_event.get(&id) == Some(&ev.reason) {
+                continue;
+            }
+            match self.record_event(ev).await {
+                Ok(()) => {
+                    self.last_event.insert(id, ev.reason.clone());
+                    report.events += 1;
+                }
+                Err(err) => {
+                    warn!(error = %err, "cannot record event");
+                    self.count_error(metrics, "Event", &err);
+                }
+            }
+        }
+    }
+
+    async fn record_event(&self, sw: &EventWrite) -> Result<(), ApplyError> {
         let now = jiff::Timestamp::now();
-        let (reason, type_, message) = if conflict {
-            (
-                "ExportConflict",
-                "Warning",
-                if message.is_empty() {
-                    "export conflicts with other clusters".to_owned()
-                } else {
-                    message.to_owned()
-                },
-            )
-        } else {
-            (
-                "ExportConflictResolved",
-                "Normal",
-                "export no longer conflicts".to_owned(),
-            )
-        };
         let name = format!("{}.{:x}", sw.name, now.as_nanosecond());
         let event = Event {
             metadata: ObjectMeta {
@@ -615,9 +622,9 @@ impl ClusterApplier {
                 name: Some(sw.name.clone()),
                 ..ObjectReference::default()
             },
-            reason: Some(reason.into()),
-            message: Some(message),
-            type_: Some(type_.into()),
+            reason: Some(sw.reason.clone()),
+            message: Some(sw.message.clone()),
+            type_: Some(sw.type_.clone()),
             count: Some(1),
             first_timestamp: Some(Time(now)),
             last_timestamp: Some(Time(now)),
@@ -644,7 +651,7 @@ impl ClusterApplier {
                     e,
                 )
             })?;
-        info!(cluster = %self.cluster, namespace = %sw.namespace, export = %sw.name, reason, "event recorded");
+        info!(cluster = %self.cluster, namespace = %sw.namespace, object = %sw.name, reason = %sw.reason, "event recorded");
         Ok(())
     }
 }

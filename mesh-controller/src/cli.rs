@@ -1,0 +1,322 @@
+//! The `mesh-controller` command line: `run`, `render`, `demo` and `place`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gateway_config::clusterset::ClusterSet;
+use tracing::{error, info};
+
+use crate::leader::LeaseConfig;
+use crate::metrics::Metrics;
+use crate::model::{MemberInfo, ReconcileConfig};
+use crate::runtime::engine::IndexEngine;
+use crate::runtime::members::MemberSpec;
+use crate::runtime::{self, LeaderMode, RunConfig};
+
+/// Errors of the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The clusterset file is invalid.
+    #[error(transparent)]
+    ClusterSet(#[from] gateway_config::clusterset::ClusterSetError),
+    /// The controller could not start.
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    /// The demo failed.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    /// A flag value is invalid.
+    #[error("{flag}: {reason}")]
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Tokio(#[source] std::io::Error),
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The Isthmus controller: Multi-Cluster Services across member clusters and Istio
+/// multi-network wiring.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-controller", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "ISTHMUS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller against live member clusters.
+    Run(RunArgs),
+    /// Start simulated member clusters with a sample application and run the controller on them.
+    Demo(crate::demo::DemoArgs),
+    /// Evaluate placement policies against a set of clusters (offline).
+    Place(crate::placement::cli::PlaceArgs),
+}
+
+/// Parses `500ms`, `3s`, `5m`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 500ms, 3s, 5m, 1h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `mesh-controller run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Clusterset file (members, networks, kubeconfig paths).
+    #[arg(long, value_name = "FILE", env = "ISTHMUS_CLUSTERSET")]
+    pub clusterset: PathBuf,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+    /// Clusterset VIP range (repeat for IPv4 and IPv6); defaults 242.0.0.0/16 and fd00:242::/112.
+    #[arg(long = "clusterset-cidr", value_name = "CIDR")]
+    pub clusterset_cidrs: Vec<ipnet::IpNet>,
+    /// How long an unreachable member's exports are kept before being withdrawn.
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    pub unreachable_grace: Duration,
+    /// How long all watches (or the health probe) of a member must fail before it is unreachable.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub unreachable_after: Duration,
+    /// Full resync period: re-apply everything and prune by listing.
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    pub resync_period: Duration,
+    /// Hold a Lease before writing (`--leader-elect=false` for a single replica).
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Cluster holding the Lease; the first member when absent.
+    #[arg(long, value_name = "FILE")]
+    pub lease_kubeconfig: Option<PathBuf>,
+    /// Namespace of the Lease.
+    #[arg(long, value_name = "NS", default_value = "isthmus-system")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease (default: `$POD_NAME` or the host name, plus the pid).
+    #[arg(long, value_name = "ID", env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// Member registry entries of a clusterset file.
+pub fn member_infos(cs: &ClusterSet) -> Vec<MemberInfo> {
+    cs.members
+        .iter()
+        .map(|m| MemberInfo {
+            name: m.name.clone(),
+            network: m.network.clone(),
+            region: m.region.clone(),
+            zone: m.zone.clone(),
+            revision: m.revision.clone(),
+            labels: m.labels.clone(),
+            exposure: m.east_west_gateway.clone(),
+            reader_kubeconfig: None,
+        })
+        .collect()
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mesh-controller".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Runs `mesh-controller run` until SIGINT/SIGTERM.
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let cs = ClusterSet::load(&args.clusterset)?;
+    let mut rcfg = ReconcileConfig {
+        unreachable_grace: args.unreachable_grace,
+        ..ReconcileConfig::default()
+    };
+    if !args.clusterset_cidrs.is_empty() {
+        rcfg.clusterset_cidrs = args.clusterset_cidrs.clone();
+    }
+    let metrics = Arc::new(Metrics::new());
+    let engine = Arc::new(IndexEngine::new(member_infos(&cs), rcfg).with_metrics(metrics.clone()));
+    let mut cfg = RunConfig::new(cs.name.clone(), MemberSpec::from_clusterset(&cs));
+    cfg.metrics_listen = Some(args.metrics_listen);
+    cfg.unreachable_after = args.unreachable_after;
+    cfg.resync_period = args.resync_period;
+    if args.leader_elect {
+        let identity = args.identity.clone().unwrap_or_else(default_identity);
+        cfg.leader = LeaderMode::Lease {
+            kubeconfig: args.lease_kubeconfig.clone(),
+            config: LeaseConfig::new(args.lease_namespace.clone(), identity),
+        };
+    }
+    info!(clusterset = %cs.name, members = cs.members.len(), leader_elect = args.leader_elect, "starting");
+    let handle = runtime::start(cfg, engine, metrics).await?;
+    handle.run_until(shutdown_signal()).await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Sets up structured logging (`RUST_LOG` filters; `default_filter` otherwise).
+pub fn init_tracing(format: LogFormat, default_filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own status table; its logs stay quiet unless RUST_LOG asks.
+    let default_filter = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_tracing(cli.log_format, default_filter);
+    if let Command::Place(args) = cli.command {
+        return crate::placement::cli::run(args);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %CliError::Tokio(e), "fatal");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Demo(args) => crate::demo::run(args).await.map_err(CliError::from),
+            Command::Place(_) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(
+            parse_duration("3 days")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("abc").is_err());
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "mesh-controller",
+            "run",
+            "--clusterset",
+            "cs.yaml",
+            "--leader-elect=false",
+            "--unreachable-grace",
+            "3s",
+            "--clusterset-cidr",
+            "10.99.0.0/16",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert!(!args.leader_elect);
+        assert_eq!(args.unreachable_grace, Duration::from_secs(3));
+        assert_eq!(args.clusterset_cidrs.len(), 1);
+        let cli = Cli::try_parse_from([
+            "mesh-controller",
+            "run",
+            "--clusterset",
+            "x",
+            "--leader-elect",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert!(args.leader_elect);
+    }
+}

@@ -1,0 +1,379 @@
+//! Watches of one member cluster, feeding an index through [`Sink`].
+//!
+//! Every watch is a `kube::runtime::watcher` stream with exponential backoff, run in its own
+//! tracing span. A relist (`Init` .. `InitDone`) is buffered and handed over as one
+//! [`Sink::replace`], so objects deleted while a watch was down disappear from the index.
+//! Watch errors and successes feed the member's [`MemberHealth`]; one failing watch changes
+//! nothing by itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::{self, Event};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::apply::api_resource;
+use crate::metrics::Metrics;
+use crate::runtime::members::MemberHealth;
+
+/// Label selector of the east-west gateway Service.
+pub const EASTWEST_SELECTOR: &str = "istio=eastwestgateway";
+/// Namespace of the east-west gateway Service.
+pub const ISTIO_NAMESPACE: &str = "istio-system";
+
+/// What is watched in every member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchKind {
+    /// `ServiceExport` (all namespaces).
+    ServiceExport,
+    /// `ServiceImport` (all namespaces; ours and users').
+    ServiceImport,
+    /// `Service` (all namespaces; the index keeps only exported ones).
+    Service,
+    /// `EndpointSlice` (all namespaces; the index keeps those of exported services and ours).
+    EndpointSlice,
+    /// `Namespace` (metadata only).
+    Namespace,
+    /// The east-west gateway `Service` in `istio-system` (`istio=eastwestgateway`).
+    Gateway,
+}
+
+impl WatchKind {
+    /// Every kind, in start order.
+    pub const ALL: [WatchKind; 6] = [
+        WatchKind::Namespace,
+        WatchKind::Service,
+        WatchKind::EndpointSlice,
+        WatchKind::ServiceExport,
+        WatchKind::ServiceImport,
+        WatchKind::Gateway,
+    ];
+
+    /// The name used in logs, metrics and health.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ServiceExport => "ServiceExport",
+            Self::ServiceImport => "ServiceImport",
+            Self::Service => "Service",
+            Self::EndpointSlice => "EndpointSlice",
+            Self::Namespace => "Namespace",
+            Self::Gateway => "GatewayService",
+        }
+    }
+}
+
+/// Errors turning a watched object into a typed one.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The object does not have the shape of its kind.
+    #[error("cluster {cluster}: {kind} {name}: malformed object: {source}")]
+    Malformed {
+        /// Member cluster.
+        cluster: String,
+        /// Kind.
+        kind: &'static str,
+        /// `namespace/name`.
+        name: String,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+}
+
+/// Decodes a watched object into its typed form; the error names the cluster, kind and object.
+pub fn typed<K: DeserializeOwned>(
+    cluster: &str,
+    kind: WatchKind,
+    obj: DynamicObject,
+) -> Result<K, WatchError> {
+    let name = format!(
+        "{}/{}",
+        obj.metadata.namespace.as_deref().unwrap_or(""),
+        obj.metadata.name.as_deref().unwrap_or("")
+    );
+    serde_json::to_value(obj)
+        .and_then(serde_json::from_value)
+        .map_err(|source| WatchError::Malformed {
+            cluster: cluster.to_owned(),
+            kind: kind.as_str(),
+            name,
+            source,
+        })
+}
+
+/// Receives the watched state of members. Implemented over the clusterset index. Every
+/// method returns whether the indexed state changed (only then is a reconcile needed).
+pub trait Sink: Send + Sync + 'static {
+    /// A (re)list finished: `objects` is now the complete set of `kind` in `cluster`.
+    fn replace(&self, cluster: &str, kind: WatchKind, objects: Vec<DynamicObject>) -> bool;
+    /// An object was added or changed.
+    fn apply(&self, cluster: &str, kind: WatchKind, object: DynamicObject) -> bool;
+    /// An object was deleted.
+    fn delete(&self, cluster: &str, kind: WatchKind, object: DynamicObject) -> bool;
+}
+
+/// What one member's watches need.
+#[derive(Clone)]
+pub struct WatchContext {
+    /// Member name.
+    pub cluster: String,
+    /// Member client.
+    pub client: Client,
+    /// MCS API version served by the member (`None`: MCS kinds are not watched).
+    pub mcs_version: Option<String>,
+    /// Member health.
+    pub health: MemberHealth,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where updates go.
+    pub sink: Arc<dyn Sink>,
+    /// Server-side timeout of each watch request.
+    pub watch_timeout: Duration,
+}
+
+/// Exponential backoff for watch retries: 200 ms doubling up to 5 s, reset on success.
+#[derive(Clone, Debug)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const MIN: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self { next: Self::MIN }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let d = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(d)
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
+fn backoff() -> WatchBackoff {
+    WatchBackoff::default()
+}
+
+fn map_event<A, B>(e: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
+    match e {
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(f(o)),
+        Event::InitDone => Event::InitDone,
+        Event::Apply(o) => Event::Apply(f(o)),
+        Event::Delete(o) => Event::Delete(f(o)),
+    }
+}
+
+/// Starts every watch of one member on `tasks`; they stop when `cancel` fires.
+pub fn spawn_member_watches(
+    ctx: &WatchContext,
+    tasks: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+) {
+    for kind in WatchKind::ALL {
+        let is_mcs = matches!(kind, WatchKind::ServiceExport | WatchKind::ServiceImport);
+        if is_mcs && ctx.mcs_version.is_none() {
+            continue;
+        }
+        ctx.health.register_watch(kind.as_str());
+        let ctx = ctx.clone();
+        let cancel = cancel.clone();
+        let span = info_span!("watch", cluster = %ctx.cluster, kind = kind.as_str());
+        tasks.spawn(
+            async move {
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = run_watch(ctx, kind) => {}
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+fn watcher_config(ctx: &WatchContext, kind: WatchKind) -> watcher::Config {
+    let timeout = u32::try_from(ctx.watch_timeout.as_secs().max(1)).unwrap_or(290);
+    let cfg = watcher::Config::default().timeout(timeout);
+    match kind {
+        WatchKind::Gateway => cfg.labels(EASTWEST_SELECTOR),
+        _ => cfg,
+    }
+}
+
+async fn run_watch(ctx: WatchContext, kind: WatchKind) {
+    let cfg = watcher_config(&ctx, kind);
+    match kind {
+        WatchKind::Namespace => {
+            let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
+            let stream = watcher::watcher(api, cfg)
+                .backoff(backoff())
+                .map(|r| r.map(|e| map_event(e, meta_to_dynamic)));
+            drive(&ctx, kind, stream).await;
+        }
+        _ => {
+            let (api_version, k) = match kind {
+                WatchKind::ServiceExport => (
+                    format!(
+                        "{}/{}",
+                        isthmus_api::mcs::GROUP,
+                        ctx.mcs_version.as_deref().unwrap_or("v1beta1")
+                    ),
+                    "ServiceExport",
+                ),
+                WatchKind::ServiceImport => (
+                    format!(
+                        "{}/{}",
+                        isthmus_api::mcs::GROUP,
+                        ctx.mcs_version.as_deref().unwrap_or("v1beta1")
+                    ),
+                    "ServiceImport",
+                ),
+                WatchKind::EndpointSlice => ("discovery.k8s.io/v1".to_owned(), "EndpointSlice"),
+                _ => ("v1".to_owned(), "Service"),
+            };
+            let ar = api_resource(&api_version, k);
+            let api: Api<DynamicObject> = if kind == WatchKind::Gateway {
+                Api::namespaced_with(ctx.client.clone(), ISTIO_NAMESPACE, &ar)
+            } else {
+                Api::all_with(ctx.client.clone(), &ar)
+            };
+            let stream = watcher::watcher(api, cfg).backoff(backoff()).map(move |r| {
+                r.map(|e| {
+                    map_event(e, |mut o: DynamicObject| {
+                        // Watch responses of dynamic objects may omit the type; restore it.
+                        if o.types.is_none() {
+                            o.types = Some(kube::core::TypeMeta {
+                                api_version: api_version.clone(),
+                                kind: k.to_owned(),
+                            });
+                        }
+                        o
+                    })
+                })
+            });
+            drive(&ctx, kind, stream).await;
+        }
+    }
+}
+
+fn meta_to_dynamic(m: PartialObjectMeta<Namespace>) -> DynamicObject {
+    DynamicObject {
+        types: Some(kube::core::TypeMeta {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+        }),
+        metadata: m.metadata,
+        data: serde_json::Value::Null,
+    }
+}
+
+async fn drive<S>(ctx: &WatchContext, kind: WatchKind, stream: S)
+where
+    S: Stream<Item = Result<Event<DynamicObject>, watcher::Error>>,
+{
+    let labels = Metrics::ck(&ctx.cluster, kind.as_str());
+    let events = ctx.metrics.watch_events.get_or_create(&labels).clone();
+    let errors = ctx.metrics.watch_errors.get_or_create(&labels).clone();
+    let mut buffer: Vec<DynamicObject> = Vec::new();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(ev) => {
+                events.inc();
+                match ev {
+                    Event::Init => {
+                        debug!("relist started");
+                        buffer.clear();
+                        ctx.health.watch_ok(kind.as_str(), false);
+                    }
+                    Event::InitApply(o) => buffer.push(o),
+                    Event::InitDone => {
+                        let objects = std::mem::take(&mut buffer);
+                        debug!(objects = objects.len(), "relist done");
+                        ctx.sink.replace(&ctx.cluster, kind, objects);
+                        ctx.health.watch_ok(kind.as_str(), true);
+                    }
+                    Event::Apply(o) => {
+                        ctx.sink.apply(&ctx.cluster, kind, o);
+                        ctx.health.watch_ok(kind.as_str(), false);
+                    }
+                    Event::Delete(o) => {
+                        ctx.sink.delete(&ctx.cluster, kind, o);
+                        ctx.health.watch_ok(kind.as_str(), false);
+                    }
+                }
+            }
+            Err(e) => {
+                errors.inc();
+                warn!(error = %e, "watch failed; retrying with backoff");
+                ctx.health.watch_failed(kind.as_str(), &e.to_string());
+            }
+        }
+    }
+}
+
+/// Whether a watched object carries the Isthmus ownership label.
+pub fn is_owned(obj: &DynamicObject) -> bool {
+    obj.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY))
+        .is_some_and(|v| v == MANAGED_BY_VALUE)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Service;
+    use serde_json::json;
+
+    #[test]
+    fn typed_decoding_names_the_object_on_error() {
+        let good: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+        .unwrap();
+        let svc: Service = typed("east", WatchKind::Service, good).unwrap();
+        assert_eq!(svc.spec.unwrap().ports.unwrap()[0].port, 80);
+        let bad: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"ports": "eighty"}
+        }))
+        .unwrap();
+        let err = typed::<Service>("east", WatchKind::Service, bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cluster east: Service shop/web: malformed object"),
+            "{err}"
+        );
+    }
+}
