@@ -11,3 +11,5 @@ pub mod install;
 pub mod index;
 pub mod model;
 pub mod reconcile;
+pub mod cli;
+pub mod demo;
