@@ -252,7 +252,7 @@ impl Ctx<'_> {
         &self,
         field: &str,
         value: &str,
-        ok: Result<(), String>,
+        ok: Result<(), names::NameError>,
     ) -> Result<(), ClusterSetError> {
         ok.map_err(|why| self.invalid(field, format!("{value:?} {why}")))
     }

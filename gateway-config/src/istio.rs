@@ -59,11 +59,11 @@ pub enum IstioError {
     UnknownMember(String),
 }
 
-fn check(field: &str, value: &str, result: Result<(), String>) -> Result<(), IstioError> {
-    result.map_err(|reason| IstioError::Invalid {
+fn check(field: &str, value: &str, result: Result<(), names::NameError>) -> Result<(), IstioError> {
+    result.map_err(|why| IstioError::Invalid {
         field: field.to_owned(),
         value: value.to_owned(),
-        reason,
+        reason: why.to_string(),
     })
 }
 

@@ -1,14 +1,43 @@
 //! Syntax checks for Kubernetes names, label keys and values, and addresses.
 //!
-//! Each check returns `Err(reason)` where `reason` completes a sentence about the value,
-//! e.g. `is not an RFC 1123 label`.
+//! Each check returns a [`NameError`] whose message completes a sentence about the value,
+//! e.g. `"East_1" is not an RFC 1123 label`.
 
 use std::net::IpAddr;
 
-type Check = Result<(), String>;
+/// Why a name or value is not valid. The message completes a sentence about the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Not an RFC 1123 label.
+    #[error("is not an RFC 1123 label")]
+    Rfc1123Label,
+    /// Not an RFC 1123 subdomain.
+    #[error("is not an RFC 1123 subdomain")]
+    Rfc1123Subdomain,
+    /// Not a Kubernetes label value.
+    #[error("is not a valid Kubernetes label value")]
+    LabelValue,
+    /// Empty where a value is required.
+    #[error("must not be empty")]
+    Empty,
+    /// The prefix of a label key is not a DNS subdomain.
+    #[error("is not a valid label key (bad prefix)")]
+    LabelKeyPrefix,
+    /// Not a label key.
+    #[error("is not a valid label key")]
+    LabelKey,
+    /// Not a trust domain.
+    #[error("is not a valid trust domain")]
+    TrustDomain,
+    /// Neither an IP address nor a DNS name.
+    #[error("is neither an IP address nor a DNS name")]
+    Address,
+}
 
-fn fail(reason: &str) -> Check {
-    Err(reason.to_owned())
+type Check = Result<(), NameError>;
+
+fn fail(reason: NameError) -> Check {
+    Err(reason)
 }
 
 fn is_alnum_lower(c: char) -> bool {
@@ -25,14 +54,14 @@ pub fn rfc1123_label(s: &str) -> Check {
     if ok {
         Ok(())
     } else {
-        fail("is not an RFC 1123 label")
+        fail(NameError::Rfc1123Label)
     }
 }
 
 /// RFC 1123 subdomain: dot-separated labels, at most 253 chars.
 pub fn rfc1123_subdomain(s: &str) -> Check {
     if s.is_empty() || s.len() > 253 || s.split('.').any(|l| rfc1123_label(l).is_err()) {
-        return fail("is not an RFC 1123 subdomain");
+        return fail(NameError::Rfc1123Subdomain);
     }
     Ok(())
 }
@@ -50,14 +79,14 @@ pub fn label_value(s: &str) -> Check {
     if ok {
         Ok(())
     } else {
-        fail("is not a valid Kubernetes label value")
+        fail(NameError::LabelValue)
     }
 }
 
 /// A non-empty Kubernetes label value.
 pub fn label_value_nonempty(s: &str) -> Check {
     if s.is_empty() {
-        return fail("must not be empty");
+        return fail(NameError::Empty);
     }
     label_value(s)
 }
@@ -72,10 +101,10 @@ pub fn qualified_name(s: &str) -> Check {
     if let Some(p) = prefix
         && rfc1123_subdomain(p).is_err()
     {
-        return fail("is not a valid label key (bad prefix)");
+        return fail(NameError::LabelKeyPrefix);
     }
     if name.is_empty() || label_value(name).is_err() {
-        return fail("is not a valid label key");
+        return fail(NameError::LabelKey);
     }
     Ok(())
 }
@@ -89,7 +118,7 @@ pub fn trust_domain(s: &str) -> Check {
     if ok {
         Ok(())
     } else {
-        fail("is not a valid trust domain")
+        fail(NameError::TrustDomain)
     }
 }
 
@@ -103,7 +132,7 @@ pub fn address(s: &str) -> Check {
     if rfc1123_subdomain(name).is_ok() && !name.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Ok(());
     }
-    fail("is neither an IP address nor a DNS name")
+    fail(NameError::Address)
 }
 
 #[cfg(test)]

@@ -229,9 +229,9 @@ pub fn remote_secret(
     kubeconfig: &[u8],
     opts: &RemoteSecretOptions,
 ) -> Result<RemoteSecret, RemoteSecretError> {
-    names::rfc1123_label(cluster).map_err(|reason| RemoteSecretError::InvalidName {
+    names::rfc1123_label(cluster).map_err(|why| RemoteSecretError::InvalidName {
         name: cluster.to_owned(),
-        reason,
+        reason: why.to_string(),
     })?;
     let r = Reader { opts };
     let text = std::str::from_utf8(kubeconfig).map_err(|e| RemoteSecretError::Parse {
