@@ -241,3 +241,8 @@ pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desi
     desired.summary.conflicts = derived.values().filter(|d| !d.conflicts.is_empty()).count();
     desired
 }
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
