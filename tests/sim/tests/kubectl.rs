@@ -1,0 +1,245 @@
+//! Drives a simulated cluster with the `kubectl` on PATH (skipped with a printed reason when
+//! there is none): client-side apply, get, server-side apply, delete, discovery commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use kube_sim::{SimCluster, SimOptions, mcs_crds};
+use serde_json::Value;
+
+fn find_kubectl() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+struct Kubectl {
+    bin: PathBuf,
+    kubeconfig: PathBuf,
+    home: PathBuf,
+}
+
+impl Kubectl {
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.home.join("cache"))
+            .args(args)
+            .env("HOME", &self.home)
+            .env("KUBECACHEDIR", self.home.join("cache"))
+            .env_remove("KUBECONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("kubectl did not finish within 60s")
+                .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let (ok, out, err) = self.run(args, stdin).await;
+        assert!(ok, "kubectl {args:?} failed:\nstdout: {out}\nstderr: {err}");
+        out
+    }
+}
+
+async fn setup(dir: &Path) -> Option<(SimCluster, Kubectl)> {
+    let Some(bin) = find_kubectl() else {
+        eprintln!("SKIP: no kubectl on PATH");
+        return None;
+    };
+    let sim = SimCluster::start(SimOptions {
+        name: "kubectl-test".into(),
+        tls: true,
+        token: Some("kubectl-token".into()),
+        crds: mcs_crds(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let k = Kubectl {
+        bin,
+        kubeconfig,
+        home,
+    };
+    // The Google Cloud SDK ships kubectl as a dispatcher that may need components that are absent.
+    let (ok, _, err) = k.run(&["version", "--client"], None).await;
+    if !ok {
+        eprintln!("SKIP: kubectl on PATH does not run: {err}");
+        return None;
+    }
+    Some((sim, k))
+}
+
+const MANIFEST: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: demo
+  labels:
+    app: demo
+data:
+  key: one
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: main
+        image: nginx:1
+        ports:
+        - containerPort: 80
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceExport
+metadata:
+  name: web
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_get_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((sim, k)) = setup(dir.path()).await else {
+        return;
+    };
+
+    let out = k.ok(&["apply", "-f", "-"], Some(MANIFEST)).await;
+    assert!(out.contains("configmap/demo created"), "{out}");
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    assert!(
+        out.contains("serviceexport.multicluster.x-k8s.io/web created"),
+        "{out}"
+    );
+    let out = k.ok(&["apply", "-f", "-"], Some(MANIFEST)).await;
+    assert!(out.contains("configmap/demo unchanged"), "{out}");
+
+    // Client-side apply of a change: strategic merge patch for built-ins, merge patch for CRs.
+    let changed = MANIFEST
+        .replace("key: one", "key: two")
+        .replace("image: nginx:1", "image: nginx:2");
+    let out = k.ok(&["apply", "-f", "-"], Some(&changed)).await;
+    assert!(out.contains("configmap/demo configured"), "{out}");
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    let cm: Value = serde_json::from_str(
+        &k.ok(&["get", "configmap", "demo", "-o", "json"], None)
+            .await,
+    )
+    .unwrap();
+    assert_eq!(cm["data"]["key"], "two");
+    let deploy = sim
+        .get_json("apps/v1", "Deployment", Some("default"), "web")
+        .unwrap();
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:2"
+    );
+    assert_eq!(deploy["metadata"]["generation"], 2);
+
+    let list: Value = serde_json::from_str(
+        &k.ok(&["get", "deployments,configmaps", "-o", "json"], None)
+            .await,
+    )
+    .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let table = k.ok(&["get", "serviceexports"], None).await;
+    assert!(table.contains("web"), "{table}");
+    let table = k.ok(&["get", "svcex", "-A"], None).await;
+    assert!(table.contains("web"), "{table}");
+    let resources = k.ok(&["api-resources"], None).await;
+    assert!(
+        resources.contains("serviceimports") && resources.contains("deployments"),
+        "{resources}"
+    );
+
+    // Server-side apply takes over with the "kubectl" field manager.
+    let ssa = changed.replace("key: two", "key: three");
+    let out = k
+        .ok(
+            &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+            Some(&ssa),
+        )
+        .await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let cm = sim
+        .get_json("v1", "ConfigMap", Some("default"), "demo")
+        .unwrap();
+    assert_eq!(cm["data"]["key"], "three");
+    let managers: Vec<&str> = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"kubectl"), "{managers:?}");
+
+    let out = k.ok(&["delete", "-f", "-"], Some(MANIFEST)).await;
+    assert!(out.contains("deleted"), "{out}");
+    assert!(
+        sim.get_json("v1", "ConfigMap", Some("default"), "demo")
+            .is_none()
+    );
+    assert!(
+        sim.get_json("apps/v1", "Deployment", Some("default"), "web")
+            .is_none()
+    );
+    assert!(
+        sim.get_json(
+            "multicluster.x-k8s.io/v1beta1",
+            "ServiceExport",
+            Some("default"),
+            "web"
+        )
+        .is_none()
+    );
+    let (ok, _, err) = k.run(&["get", "configmap", "demo"], None).await;
+    assert!(!ok && err.contains("NotFound"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_rejects_bad_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_sim, k)) = setup(dir.path()).await else {
+        return;
+    };
+    let text = std::fs::read_to_string(&k.kubeconfig)
+        .unwrap()
+        .replace("kubectl-token", "wrong");
+    std::fs::write(&k.kubeconfig, text).unwrap();
+    let (ok, _, err) = k.run(&["get", "configmaps"], None).await;
+    assert!(!ok, "a wrong token must be rejected");
+    assert!(
+        err.contains("Unauthorized") || err.contains("credentials"),
+        "{err}"
+    );
+}
