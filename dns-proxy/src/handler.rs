@@ -83,12 +83,21 @@ pub fn handle(
     }
 }
 
+/// A REFUSED for a client that may not use forwarding.
+pub fn refused(pkt: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
+    error_reply(pkt, ctx, fast::rcode::REFUSED, ResponseCode::Refused)
+}
+
 /// A SERVFAIL for a request whose forwarding failed.
 pub fn servfail(pkt: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
+    error_reply(pkt, ctx, fast::rcode::SERVFAIL, ResponseCode::ServFail)
+}
+
+fn error_reply(pkt: &[u8], ctx: &Ctx, code: u8, hcode: ResponseCode) -> Option<Vec<u8>> {
     if let Parsed::Query(q) = fast::parse(pkt) {
         let mut out = Vec::with_capacity(q.question_end + 11);
-        fast::error(pkt, &q, ctx, fast::rcode::SERVFAIL, &mut out);
+        fast::error(pkt, &q, ctx, code, &mut out);
         return Some(out);
     }
-    slow::error_response(pkt, ctx, ResponseCode::ServFail)
+    slow::error_response(pkt, ctx, hcode)
 }

@@ -192,8 +192,8 @@ fn udp_loop(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         let t0 = Instant::now();
         let table = cache.load();
         let pkt = &buf[..n];
-        let fwd_ok = may_forward && allowed(&shared.opts.allow_forward, peer.ip());
-        match handler::handle(table, pkt, &ctx, fwd_ok, &mut out) {
+        // The forwarding ACL is only consulted for out-of-zone questions.
+        match handler::handle(table, pkt, &ctx, may_forward, &mut out) {
             Action::Reply { rcode, qtype } => {
                 if let Err(e) = sock.send_to(&out, peer) {
                     tracing::debug!(error = %e, %peer, "UDP send failed");
@@ -201,7 +201,17 @@ fn udp_loop(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 local.record(&shared.metrics, qtype, rcode, t0.elapsed());
             }
             Action::Forward { qtype } => {
-                spawn_udp_forward(&shared, &sock, pkt.to_vec(), peer, qtype, ctx, t0)
+                if allowed(&shared.opts.allow_forward, peer.ip()) {
+                    spawn_udp_forward(&shared, &sock, pkt.to_vec(), peer, qtype, ctx, t0);
+                } else if let Some(b) = handler::refused(pkt, &ctx) {
+                    let _ = sock.send_to(&b, peer);
+                    local.record(
+                        &shared.metrics,
+                        qtype,
+                        crate::fast::rcode::REFUSED,
+                        t0.elapsed(),
+                    );
+                }
             }
             Action::Drop => {}
         }
@@ -302,10 +312,16 @@ async fn tcp_conn(mut s: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> io
         };
         let t0 = Instant::now();
         let table = shared.handle.load();
-        let reply = match handler::handle(&table, &pkt, &ctx, fwd_ok, &mut out) {
+        let reply = match handler::handle(&table, &pkt, &ctx, may_forward, &mut out) {
             Action::Reply { rcode, qtype } => {
                 shared.metrics.answered(qtype, rcode, t0.elapsed());
                 Some(std::mem::take(&mut out))
+            }
+            Action::Forward { qtype } if !fwd_ok => {
+                shared
+                    .metrics
+                    .answered(qtype, crate::fast::rcode::REFUSED, t0.elapsed());
+                handler::refused(&pkt, &ctx)
             }
             Action::Forward { qtype } => match shared.opts.forwarder.as_ref() {
                 Some(f) => match f.tcp(&pkt).await {

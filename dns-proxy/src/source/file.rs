@@ -39,13 +39,30 @@ pub enum FileError {
 /// Parses YAML text (several documents, or `kind: List`) into a service set. `path` only
 /// names the file in errors. Documents of other kinds are ignored.
 pub fn parse(path: &Path, text: &str) -> Result<ServiceSet, FileError> {
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| FileError::Yaml {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    // Documents are parsed one at a time, so memory peaks at one document, not the file.
+    // The per-document budget is raised for large `kind: List` documents.
+    let options = || {
+        serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_nodes: 50_000_000,
+                max_events: 200_000_000,
+                max_total_scalar_bytes: 1 << 30,
+            },
+        }
+    };
     let mut store = Store::default();
-    for (index, doc) in docs.into_iter().enumerate() {
+    for (index, text) in split_documents(text).enumerate() {
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            continue;
+        }
+        let doc: serde_json::Value =
+            serde_saphyr::from_str_with_options(text, options()).map_err(|e| FileError::Yaml {
+                path: path.to_path_buf(),
+                reason: format!("document {index}: {e}"),
+            })?;
         if doc.is_null() {
             continue;
         }
@@ -122,6 +139,35 @@ fn apply(store: &mut Store, doc: serde_json::Value) -> Result<(), ApplyError> {
             Ok(())
         }
     }
+}
+
+/// Splits multi-document YAML at `---` lines (and drops `...` end markers).
+fn split_documents(text: &str) -> impl Iterator<Item = &str> {
+    let mut starts = vec![0usize];
+    let mut ends = Vec::new();
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_end_matches(['\n', '\r']);
+        if l == "---" || l.starts_with("--- ") || l.starts_with("---\t") {
+            ends.push(pos);
+            starts.push(pos + 3);
+        } else if l == "..." {
+            ends.push(pos);
+            starts.push(pos + line.len());
+        }
+        pos += line.len();
+    }
+    ends.push(text.len());
+    let mut docs: Vec<&str> = starts
+        .into_iter()
+        .zip(ends)
+        .map(|(s, e)| &text[s.min(e)..e])
+        .collect();
+    // A leading `---` leaves an empty first piece; it is not a document.
+    if docs.len() > 1 && docs[0].trim().is_empty() {
+        docs.remove(0);
+    }
+    docs.into_iter()
 }
 
 /// Reads and parses the file once.
