@@ -120,6 +120,48 @@ fn single_object_commands_match_golden_files() {
 }
 
 #[test]
+fn eastwest_from_a_clusterset_member() {
+    let cs = testdata("clusterset.yaml");
+    let out = stdout_ok(&["eastwest", "--clusterset", &cs, "--cluster", "west"]);
+    common::assert_golden(
+        Path::new("cli/eastwest.west-nodeport.istio-operator.yaml"),
+        &out,
+    );
+    assert!(out.contains("type: NodePort"), "{out}");
+    assert!(out.contains("traffic.istio.io/nodeSelector"), "{out}");
+    let out = stdout_ok(&[
+        "eastwest",
+        "--clusterset",
+        &cs,
+        "--cluster",
+        "central",
+        "--form",
+        "helm-values",
+    ]);
+    assert!(out.contains("revision: canary"), "{out}");
+    let err = stderr_of_bad_input(&["eastwest", "--clusterset", &cs, "--cluster", "north"]);
+    assert!(err.contains("\"north\" is not a member"), "{err}");
+    stderr_of_bad_input(&[
+        "eastwest",
+        "--clusterset",
+        &cs,
+        "--cluster",
+        "west",
+        "--network",
+        "n",
+    ]);
+    stderr_of_bad_input(&[
+        "eastwest",
+        "--clusterset",
+        &cs,
+        "--cluster",
+        "west",
+        "--mesh",
+        "m",
+    ]);
+}
+
+#[test]
 fn istiod_command_prints_both_forms() {
     let cs = testdata("clusterset.yaml");
     let iop = stdout_ok(&["istiod", "--clusterset", &cs, "--cluster", "west"]);

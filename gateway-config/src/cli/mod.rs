@@ -64,14 +64,18 @@ pub struct EastwestArgs {
     #[arg(long)]
     pub cluster: String,
     /// Network of the cluster (topology.istio.io/network).
-    #[arg(long)]
-    pub network: String,
+    #[arg(long, required_unless_present = "clusterset")]
+    pub network: Option<String>,
     /// Mesh ID (values.global.meshID).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "clusterset")]
     pub mesh: Option<String>,
     /// Istio revision.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "clusterset")]
     pub revision: Option<String>,
+    /// Take network, mesh ID, revision and gateway exposure of member --cluster from this
+    /// clusterset file instead of flags.
+    #[arg(long, conflicts_with = "network")]
+    pub clusterset: Option<PathBuf>,
     /// Output form.
     #[arg(long, value_enum, default_value = "istio-operator")]
     pub form: EastwestForm,
@@ -220,13 +224,27 @@ fn print_documents(objects: &[Value]) -> Outcome {
 }
 
 fn eastwest(a: &EastwestArgs) -> Outcome {
-    let p = EastWestParams::new(
-        &a.cluster,
-        &a.network,
-        a.mesh.as_deref(),
-        a.revision.as_deref(),
-    )
-    .map_err(|e| Failure::input(format!("--{e}")))?;
+    let p = match (&a.clusterset, &a.network) {
+        (Some(path), _) => {
+            let cs = load(path)?;
+            let member = cs.member(&a.cluster).ok_or_else(|| {
+                Failure::input(format!(
+                    "--cluster: {:?} is not a member of the clusterset ({})",
+                    a.cluster,
+                    path.display()
+                ))
+            })?;
+            EastWestParams::for_member(&cs, member)
+        }
+        (None, Some(network)) => EastWestParams::new(
+            &a.cluster,
+            network,
+            a.mesh.as_deref(),
+            a.revision.as_deref(),
+        )
+        .map_err(|e| Failure::input(format!("--{e}")))?,
+        (None, None) => return Err(Failure::input("--network or --clusterset is required")),
+    };
     let obj = match a.form {
         EastwestForm::IstioOperator => istio::eastwest_istio_operator(&p),
         EastwestForm::HelmValues => istio::eastwest_helm_values(&p),
