@@ -42,19 +42,66 @@ pub struct ApiEnablement {
 /// Resource summary in milli-units per resource name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceSummary {
-    /// Total allocatable.
-    pub allocatable: BTreeMap<String, i128>,
-    /// Already requested by running pods.
-    pub allocated: BTreeMap<String, i128>,
-    /// Requested by pods being scheduled.
-    pub allocating: BTreeMap<String, i128>,
+    allocatable: BTreeMap<String, i128>,
+    allocated: BTreeMap<String, i128>,
+    allocating: BTreeMap<String, i128>,
+    /// allocatable - allocated - allocating for every named resource, precomputed
+    allowed: Vec<(String, i128)>,
 }
 
 impl ResourceSummary {
+    /// A summary from allocatable, allocated and allocating amounts (milli-units).
+    pub fn new(
+        allocatable: BTreeMap<String, i128>,
+        allocated: BTreeMap<String, i128>,
+        allocating: BTreeMap<String, i128>,
+    ) -> Self {
+        let mut names: Vec<&String> = allocatable
+            .keys()
+            .chain(allocated.keys())
+            .chain(allocating.keys())
+            .collect();
+        names.sort();
+        names.dedup();
+        let get = |m: &BTreeMap<String, i128>, k: &str| m.get(k).copied().unwrap_or(0);
+        let allowed = names
+            .into_iter()
+            .map(|k| {
+                (
+                    k.clone(),
+                    get(&allocatable, k) - get(&allocated, k) - get(&allocating, k),
+                )
+            })
+            .collect();
+        Self {
+            allocatable,
+            allocated,
+            allocating,
+            allowed,
+        }
+    }
+
+    /// Total allocatable.
+    pub fn allocatable(&self) -> &BTreeMap<String, i128> {
+        &self.allocatable
+    }
+
+    /// Already requested by running pods.
+    pub fn allocated(&self) -> &BTreeMap<String, i128> {
+        &self.allocated
+    }
+
+    /// Requested by pods being scheduled.
+    pub fn allocating(&self) -> &BTreeMap<String, i128> {
+        &self.allocating
+    }
+
     /// allocatable - allocated - allocating, in milli-units.
     pub fn allowed_milli(&self, resource: &str) -> i128 {
-        let get = |m: &BTreeMap<String, i128>| m.get(resource).copied().unwrap_or(0);
-        get(&self.allocatable) - get(&self.allocated) - get(&self.allocating)
+        self.allowed
+            .iter()
+            .find(|(k, _)| k == resource)
+            .map_or(0, |(_, v)| *v)
     }
 }
 
@@ -122,14 +169,16 @@ impl ClusterInfo {
     /// Builder: set allocatable resources (whole units, e.g. `("pods", 10)`, `("cpu", 4)`).
     #[must_use]
     pub fn with_allocatable(mut self, resources: &[(&str, i64)]) -> Self {
-        let summary = self
-            .resource_summary
-            .get_or_insert_with(ResourceSummary::default);
+        let old = self.resource_summary.take().unwrap_or_default();
+        let mut allocatable = old.allocatable;
         for (name, units) in resources {
-            summary
-                .allocatable
-                .insert((*name).to_string(), i128::from(*units) * 1000);
+            allocatable.insert((*name).to_string(), i128::from(*units) * 1000);
         }
+        self.resource_summary = Some(ResourceSummary::new(
+            allocatable,
+            old.allocated,
+            old.allocating,
+        ));
         self
     }
 
@@ -297,11 +346,11 @@ fn convert_summary(
             })
             .collect::<Result<BTreeMap<_, _>, _>>()
     };
-    Ok(ResourceSummary {
-        allocatable: conv(raw.allocatable, "allocatable")?,
-        allocated: conv(raw.allocated, "allocated")?,
-        allocating: conv(raw.allocating, "allocating")?,
-    })
+    Ok(ResourceSummary::new(
+        conv(raw.allocatable, "allocatable")?,
+        conv(raw.allocated, "allocated")?,
+        conv(raw.allocating, "allocating")?,
+    ))
 }
 
 /// Read one cluster document (MemberCluster or Karmada Cluster); `index` names it in errors.

@@ -100,25 +100,29 @@ pub fn allocate_webster(new_seats: i32, parties: &mut [Party]) {
 /// new names in weight order.
 pub fn take_by_weight(
     replicas: i32,
-    weights: &[(String, i64, i32)],
+    weights: Vec<(String, i64, i32)>,
     init: &[(String, i32)],
 ) -> Vec<(String, i32)> {
     let mut parties: Vec<Party> = weights
-        .iter()
-        .map(|(n, w, last)| Party {
-            name: n.clone(),
-            votes: *w,
+        .into_iter()
+        .map(|(name, votes, last)| Party {
+            name,
+            votes,
             seats: 0,
-            last: *last,
+            last,
         })
         .collect();
     allocate_webster(replicas, &mut parties);
     let mut out: Vec<(String, i32)> = init.to_vec();
+    let index: std::collections::HashMap<String, usize> = init
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.clone(), i))
+        .collect();
     for p in parties {
-        if let Some(slot) = out.iter_mut().find(|(n, _)| *n == p.name) {
-            slot.1 += p.seats;
-        } else {
-            out.push((p.name, p.seats));
+        match index.get(&p.name) {
+            Some(&i) => out[i].1 += p.seats,
+            None => out.push((p.name, p.seats)),
         }
     }
     out
@@ -225,13 +229,13 @@ mod tests {
         ];
         let init = v(&[("A", 1), ("B", 2), ("C", 3)]);
         assert_eq!(
-            take_by_weight(6, &weights, &init),
+            take_by_weight(6, weights.clone(), &init),
             v(&[("A", 2), ("B", 4), ("C", 6)])
         );
         // 3 new by 1:2:3: C and B take one each, then A (1/1) ties C (3/3) and wins on
         // fewer seats.
         assert_eq!(
-            take_by_weight(3, &weights, &init),
+            take_by_weight(3, weights, &init),
             v(&[("A", 2), ("B", 3), ("C", 4)])
         );
     }

@@ -60,7 +60,7 @@ pub fn render_manifests(
                 .iter()
                 .map(|(n, r)| (n.clone(), i64::from(*r), 0))
                 .collect();
-            divide::take_by_weight(total, &weights, &[])
+            divide::take_by_weight(total, weights, &[])
                 .into_iter()
                 .collect()
         }

@@ -270,13 +270,9 @@ pub fn schedule(
     observed_affinity: Option<&str>,
 ) -> Result<Decision, ScheduleError> {
     if placement.cluster_affinities.is_empty() {
-        let placements = schedule_with_affinity(
-            placement,
-            placement.cluster_affinity.as_ref(),
-            resource,
-            clusters,
-            previous,
-        )?;
+        let affinity = placement.cluster_affinity.as_ref();
+        let placements = try_affinity(placement, affinity, resource, clusters, previous)
+            .map_err(|f| f.into_error(placement, affinity, resource, clusters, previous))?;
         return Ok(Decision {
             placements,
             observed_affinity: None,
@@ -291,11 +287,11 @@ pub fn schedule(
     let start = observed_affinity
         .and_then(|name| terms.iter().position(|t| t.affinity_name == name))
         .unwrap_or(0);
-    let mut first: Option<ScheduleError> = None;
+    let mut first: Option<(usize, Failure)> = None;
     let mut tried = Vec::new();
-    for term in &terms[start..] {
+    for (i, term) in terms.iter().enumerate().skip(start) {
         tried.push(term.affinity_name.clone());
-        match schedule_with_affinity(
+        match try_affinity(
             placement,
             Some(&term.affinity),
             resource,
@@ -308,49 +304,82 @@ pub fn schedule(
                     observed_affinity: Some(term.affinity_name.clone()),
                 });
             }
-            Err(e) => {
-                tracing::debug!(affinity = %term.affinity_name, error = %e, "affinity group failed");
+            Err(f) => {
+                tracing::debug!(affinity = %term.affinity_name, "affinity group failed");
                 if first.is_none() {
-                    first = Some(e);
+                    first = Some((i, f));
                 }
             }
         }
     }
-    Err(ScheduleError::AffinitiesExhausted {
-        tried,
-        first: Box::new(first.unwrap_or(ScheduleError::NoClusterFit {
+    let first = match first {
+        Some((i, f)) => f.into_error(
+            placement,
+            Some(&terms[i].affinity),
+            resource,
+            clusters,
+            previous,
+        ),
+        None => ScheduleError::NoClusterFit {
             total: clusters.len(),
             filtered: BTreeMap::new(),
-        })),
+        },
+    };
+    Err(ScheduleError::AffinitiesExhausted {
+        tried,
+        first: Box::new(first),
     })
 }
 
-fn schedule_with_affinity(
+/// A failed attempt; "no cluster fits" carries no reasons until they are reported.
+enum Failure {
+    NoFit,
+    Error(ScheduleError),
+}
+
+impl Failure {
+    fn into_error(
+        self,
+        placement: &Placement,
+        affinity: Option<&ClusterAffinity>,
+        resource: &Resource,
+        clusters: &[ClusterInfo],
+        previous: &BTreeMap<String, i32>,
+    ) -> ScheduleError {
+        match self {
+            Self::Error(e) => e,
+            Self::NoFit => ScheduleError::NoClusterFit {
+                total: clusters.len(),
+                filtered: clusters
+                    .iter()
+                    .filter_map(|c| {
+                        filter_cluster(placement, affinity, resource, c, previous)
+                            .map(|r| (c.name.clone(), r.to_string()))
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+fn try_affinity(
     placement: &Placement,
     affinity: Option<&ClusterAffinity>,
     resource: &Resource,
     clusters: &[ClusterInfo],
     previous: &BTreeMap<String, i32>,
-) -> Result<BTreeMap<String, i32>, ScheduleError> {
-    let mut feasible: Vec<&ClusterInfo> = Vec::with_capacity(clusters.len());
-    let mut filtered: BTreeMap<String, String> = BTreeMap::new();
-    for c in clusters {
-        match filter_cluster(placement, affinity, resource, c, previous) {
-            None => feasible.push(c),
-            Some(reason) => {
-                filtered.insert(c.name.clone(), reason.to_string());
-            }
-        }
-    }
+) -> Result<BTreeMap<String, i32>, Failure> {
+    let feasible: Vec<&ClusterInfo> = clusters
+        .iter()
+        .filter(|c| filter_cluster(placement, affinity, resource, c, previous).is_none())
+        .collect();
     if feasible.is_empty() {
-        return Err(ScheduleError::NoClusterFit {
-            total: clusters.len(),
-            filtered,
-        });
+        return Err(Failure::NoFit);
     }
     let strategy = strategy_of(placement);
-    let selected = select_clusters(placement, strategy, resource, &feasible, previous)?;
-    assign_replicas(placement, strategy, resource, &selected, previous)
+    let selected = select_clusters(placement, strategy, resource, &feasible, previous)
+        .map_err(Failure::Error)?;
+    assign_replicas(placement, strategy, resource, &selected, previous).map_err(Failure::Error)
 }
 
 fn ignore_spread(placement: &Placement, strategy: Strategy) -> bool {
@@ -414,24 +443,36 @@ fn select_clusters<'a>(
     let mut cands: Vec<Candidate<'a>> = feasible
         .iter()
         .map(|c| {
-            let prev = previous.get(&c.name).copied().unwrap_or(0);
+            let prev = if previous.is_empty() {
+                None
+            } else {
+                previous.get(&c.name).copied()
+            };
             Candidate {
                 cluster: c,
-                score: if previous.contains_key(&c.name) {
-                    100
-                } else {
-                    0
-                },
-                available: available_for(c, resource) + i64::from(prev),
+                score: if prev.is_some() { 100 } else { 0 },
+                available: available_for(c, resource) + i64::from(prev.unwrap_or(0)),
             }
         })
         .collect();
-    cands.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then(b.available.cmp(&a.available))
-            .then_with(|| a.cluster.name.cmp(&b.cluster.name))
-    });
+    // score, then room, then name; when the input is already in name order (the usual
+    // case) its index stands in for the name and the sort compares integers only
+    if feasible.windows(2).all(|w| w[0].name <= w[1].name) {
+        let mut keyed: Vec<_> = cands
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (std::cmp::Reverse((c.score, c.available)), i, c))
+            .collect();
+        keyed.sort_unstable_by_key(|k| (k.0, k.1));
+        cands = keyed.into_iter().map(|k| k.2).collect();
+    } else {
+        cands.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then(b.available.cmp(&a.available))
+                .then_with(|| a.cluster.name.cmp(&b.cluster.name))
+        });
+    }
 
     let mut cluster_sc: Option<&SpreadConstraint> = None;
     let mut group_scs: Vec<&SpreadConstraint> = Vec::new();
@@ -453,14 +494,17 @@ fn select_clusters<'a>(
 
     for sc in &group_scs {
         let key = spread_key(sc);
-        // group -> (best score, total available, first index)
-        let mut groups: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        // (group, best score, total available); groups are few, a linear scan is fastest
+        let mut groups: Vec<(&str, i64, i64)> = Vec::new();
         for c in &cands {
-            let e = groups
-                .entry(group_value(c.cluster, sc))
-                .or_insert((i64::MIN, 0));
-            e.0 = e.0.max(c.score);
-            e.1 += c.available;
+            let v = group_value(c.cluster, sc);
+            match groups.iter_mut().find(|g| g.0 == v) {
+                Some(g) => {
+                    g.1 = g.1.max(c.score);
+                    g.2 += c.available;
+                }
+                None => groups.push((v, c.score, c.available)),
+            }
         }
         if groups.len() < min_groups(sc) {
             return Err(ScheduleError::SpreadConstraintUnsatisfied(format!(
@@ -469,8 +513,7 @@ fn select_clusters<'a>(
                 min_groups(sc)
             )));
         }
-        let mut ordered: Vec<(&str, i64, i64)> =
-            groups.iter().map(|(g, (s, a))| (*g, *s, *a)).collect();
+        let mut ordered = groups;
         ordered.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0)));
         let mut take = ordered.len().min(max_groups(sc));
         if let Some(csc) = cluster_sc {
@@ -503,9 +546,8 @@ fn select_clusters<'a>(
                 }
             }
         }
-        let keep: BTreeSet<&str> = chosen.iter().map(|g| g.0).collect();
-        let keep: BTreeSet<String> = keep.into_iter().map(str::to_string).collect();
-        cands.retain(|c| keep.contains(group_value(c.cluster, sc)));
+        let keep: Vec<&str> = chosen.iter().map(|g| g.0).collect();
+        cands.retain(|c| keep.contains(&group_value(c.cluster, sc)));
     }
 
     // Cluster level: one representative per chosen group of every group constraint first.
@@ -521,16 +563,19 @@ fn select_clusters<'a>(
     }
     let want = total.min(cmax);
     let mut picked = vec![false; total];
-    let mut covered: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); group_scs.len()];
+    let mut covered: Vec<Vec<&str>> = vec![Vec::new(); group_scs.len()];
     let mut count = 0;
     for (i, c) in cands.iter().enumerate() {
         let new_group = group_scs
             .iter()
             .enumerate()
-            .any(|(g, sc)| !covered[g].contains(group_value(c.cluster, sc)));
+            .any(|(g, sc)| !covered[g].contains(&group_value(c.cluster, sc)));
         if new_group {
             for (g, sc) in group_scs.iter().enumerate() {
-                covered[g].insert(group_value(c.cluster, sc));
+                let v = group_value(c.cluster, sc);
+                if !covered[g].contains(&v) {
+                    covered[g].push(v);
+                }
             }
             picked[i] = true;
             count += 1;
@@ -653,7 +698,7 @@ fn assign_replicas(
                     })
                     .collect();
             }
-            divide::take_by_weight(replicas, &weights, &[])
+            divide::take_by_weight(replicas, weights, &[])
         }
         Strategy::DynamicWeight | Strategy::Aggregated => {
             assign_dynamic(strategy, resource, selected, previous)?
@@ -736,5 +781,5 @@ fn assign_dynamic(
         }
         available.truncate(cut);
     }
-    Ok(divide::take_by_weight(target, &available, &init))
+    Ok(divide::take_by_weight(target, available, &init))
 }
