@@ -118,12 +118,10 @@ pub struct RemoteSecret {
 
 #[derive(Debug, Deserialize)]
 struct Kubeconfig {
-    #[serde(default)]
-    clusters: Vec<Named<ClusterInfo>>,
-    #[serde(default)]
-    contexts: Vec<Named<ContextInfo>>,
-    #[serde(default)]
-    users: Vec<Named<UserInfo>>,
+    // `null` lists occur in kubeconfigs written by client-go.
+    clusters: Option<Vec<Named<ClusterInfo>>>,
+    contexts: Option<Vec<Named<ContextInfo>>>,
+    users: Option<Vec<Named<UserInfo>>>,
     #[serde(rename = "current-context", default)]
     current_context: Option<String>,
 }
@@ -248,7 +246,7 @@ pub fn remote_secret(
         (None, Some(c)) if !c.is_empty() => c.clone(),
         _ => return Err(r.field("current-context", "is not set; pass --context")),
     };
-    let (ci, context) = find(&kc.contexts, &context_name)
+    let (ci, context) = find(kc.contexts.as_deref().unwrap_or_default(), &context_name)
         .ok_or_else(|| r.field("contexts", format!("no context named {context_name:?}")))?;
     let context = context
         .item
@@ -262,15 +260,16 @@ pub fn remote_secret(
         .user
         .as_deref()
         .ok_or_else(|| r.field(format!("contexts[{ci}].context.user"), "is missing"))?;
-    let (kci, kcluster) = find(&kc.clusters, cluster_ref).ok_or_else(|| {
-        r.field(
-            format!("contexts[{ci}].context.cluster"),
-            format!("no cluster named {cluster_ref:?}"),
-        )
-    })?;
+    let (kci, kcluster) = find(kc.clusters.as_deref().unwrap_or_default(), cluster_ref)
+        .ok_or_else(|| {
+            r.field(
+                format!("contexts[{ci}].context.cluster"),
+                format!("no cluster named {cluster_ref:?}"),
+            )
+        })?;
     let default_cluster = ClusterInfo::default();
     let kcluster = kcluster.item.as_ref().unwrap_or(&default_cluster);
-    let (ui, user) = find(&kc.users, user_ref).ok_or_else(|| {
+    let (ui, user) = find(kc.users.as_deref().unwrap_or_default(), user_ref).ok_or_else(|| {
         r.field(
             format!("contexts[{ci}].context.user"),
             format!("no user named {user_ref:?}"),
@@ -735,6 +734,11 @@ stringData:
             assert!(e.starts_with("east.yaml: "), "{e}");
             assert!(e.contains(want), "{e} does not contain {want}");
         }
+        let nulls = "current-context: c\nclusters: null\ncontexts: [{name: c, context: {cluster: x, user: u}}]\nusers: null\n";
+        let e = remote_secret("c1", nulls.as_bytes(), &opts())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no cluster named \"x\""), "{e}");
         assert!(matches!(
             remote_secret("Bad_Name", KUBECONFIG.as_bytes(), &opts()),
             Err(RemoteSecretError::InvalidName { .. })
