@@ -224,6 +224,30 @@ fn remote_secret_matches_istioctl_format() {
     let err = stderr_of_bad_input(&["remote-secret", "--name", "West_1", "--kubeconfig", &kc]);
     assert!(err.contains("RFC 1123"), "{err}");
     stderr_of_bad_input(&["remote-secret", "--name", "west"]);
+
+    // The RBAC alone (two spellings), or followed by the secret.
+    let rbac = stdout_ok(&["remote-secret", "--print-rbac"]);
+    assert_eq!(stdout_ok(&["remote-secret-rbac"]), rbac);
+    let kc = testdata("kubeconfigs/east.yaml");
+    let both = stdout_ok(&[
+        "remote-secret",
+        "--name",
+        "east",
+        "--kubeconfig",
+        &kc,
+        "--print-rbac",
+    ]);
+    let docs = common::yaml_documents(&both, Path::new("both"));
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Secret"
+        ]
+    );
 }
 
 #[test]

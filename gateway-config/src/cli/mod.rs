@@ -40,9 +40,12 @@ pub enum Command {
     ExposeIstiod(ExposeIstiodArgs),
     /// Print a cluster's istiod install settings (meshID, clusterName, network, meshNetworks).
     Istiod(IstiodArgs),
-    /// Print istio-remote-secret-<name> from a kubeconfig (like istioctl create-remote-secret),
-    /// or with --print-rbac the reader ServiceAccount and RBAC it relies on.
+    /// Print istio-remote-secret-<name> from a kubeconfig (like istioctl create-remote-secret);
+    /// with --print-rbac, the reader ServiceAccount and RBAC it relies on.
     RemoteSecret(RemoteSecretArgs),
+    /// Print the istio-reader ServiceAccount, ClusterRole and ClusterRoleBinding that remote
+    /// secrets rely on (same as `remote-secret --print-rbac`).
+    RemoteSecretRbac(RbacArgs),
     /// Write everything above for every member of a clusterset into DIR/<cluster>/.
     Render(RenderArgs),
 }
@@ -145,6 +148,13 @@ pub struct RemoteSecretArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// Istio revision (names the reader ClusterRole).
+    #[arg(long)]
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct RenderArgs {
     /// Clusterset description file.
     #[arg(long, required_unless_present = "example", conflicts_with = "example")]
@@ -202,6 +212,7 @@ pub fn main() -> ExitCode {
         Command::ExposeIstiod(a) => expose_istiod(&a),
         Command::Istiod(a) => istiod(&a),
         Command::RemoteSecret(a) => remote_secret(&a),
+        Command::RemoteSecretRbac(a) => print_rbac(a.revision.as_deref()),
         Command::Render(a) => render_cmd(&a),
     };
     match outcome {
@@ -287,22 +298,26 @@ fn istiod(a: &IstiodArgs) -> Outcome {
     print_documents(&[obj])
 }
 
+fn print_rbac(revision: Option<&str>) -> Outcome {
+    if let Some(r) = revision {
+        crate::names::rfc1123_label(r)
+            .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
+    }
+    let rbac = remote_secret::reader_rbac(revision);
+    let objects = [
+        serde_json::to_value(&rbac.service_account),
+        serde_json::to_value(&rbac.cluster_role),
+        serde_json::to_value(&rbac.cluster_role_binding),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(Failure::failed)?;
+    print_documents(&objects)
+}
+
 fn remote_secret(a: &RemoteSecretArgs) -> Outcome {
-    if a.print_rbac {
-        if let Some(r) = &a.revision {
-            crate::names::rfc1123_label(r)
-                .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
-        }
-        let rbac = remote_secret::reader_rbac(a.revision.as_deref());
-        let objects = [
-            serde_json::to_value(&rbac.service_account),
-            serde_json::to_value(&rbac.cluster_role),
-            serde_json::to_value(&rbac.cluster_role_binding),
-        ]
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::failed)?;
-        return print_documents(&objects);
+    if a.print_rbac && a.name.is_none() && a.kubeconfig.is_none() {
+        return print_rbac(a.revision.as_deref());
     }
     let (Some(name), Some(path)) = (&a.name, &a.kubeconfig) else {
         return Err(Failure::input("--name and --kubeconfig are required"));
@@ -326,6 +341,11 @@ fn remote_secret(a: &RemoteSecretArgs) -> Outcome {
         eprintln!("warn: {w}");
     }
     let text = remote_secret::remote_secret_yaml(&rs.secret).map_err(Failure::failed)?;
+    if a.print_rbac {
+        // The RBAC belongs in the cluster the kubeconfig points to, the secret in the others.
+        print_rbac(a.revision.as_deref())?;
+        println!("---");
+    }
     print!("{text}");
     Ok(())
 }
