@@ -824,6 +824,33 @@ mod tests {
     }
 
     #[test]
+    fn static_gateways_default_to_15443_and_are_listed_once() {
+        let cs = ClusterSet::from_yaml(
+            "meshID: m\nmembers:\n- {name: a, network: n, eastWestGateway: {exposure: Static, addresses: [gw.example.com]}}\n- {name: b, network: n, eastWestGateway: {exposure: Static, addresses: [gw.example.com]}}\n",
+            Path::new("cs.yaml"),
+        )
+        .unwrap();
+        let mn = mesh_networks(&cs).unwrap();
+        assert_eq!(
+            mn["n"]["gateways"],
+            json!([{"address": "gw.example.com", "port": 15443}])
+        );
+        assert_eq!(
+            mn["n"]["endpoints"],
+            json!([{"fromRegistry": "a"}, {"fromRegistry": "b"}])
+        );
+    }
+
+    #[test]
+    fn wildcard_clusterset_hosts_admit_their_cluster_local_names() {
+        let hosts = ExposeHosts::parse("*.shop.svc.clusterset.local").unwrap();
+        assert_eq!(
+            hosts.hosts(),
+            ["*.shop.svc.cluster.local", "*.shop.svc.clusterset.local"]
+        );
+    }
+
+    #[test]
     fn namespace_carries_network_label() {
         let ns = network_namespace("net-east");
         assert_eq!(ns.metadata.name.as_deref(), Some("istio-system"));
