@@ -380,6 +380,12 @@ pub fn cluster_from_value(index: usize, doc: &Value) -> Result<ClusterInfo, Clus
         path,
         message,
     };
+    if karmada {
+        crate::schema::validate_karmada_cluster(doc).map_err(|e| match e {
+            crate::schema::ValidateError::Schema(s) => field_err(s.path, s.message),
+            crate::schema::ValidateError::Load(l) => field_err("<schema>".into(), l.to_string()),
+        })?;
+    }
     let raw: RawCluster = serde_path_to_error::deserialize(doc)
         .map_err(|e| field_err(e.path().to_string(), e.inner().to_string()))?;
     if raw.metadata.name.is_empty() {

@@ -76,7 +76,46 @@ fn schema_for(crd: PolicyCrd) -> Result<&'static Value, SchemaLoadError> {
 pub fn validate(crd: PolicyCrd, doc: &Value) -> Result<(), ValidateError> {
     let schema = schema_for(crd)?;
     let mut path = String::new();
-    check(schema, doc, &mut path).map_err(ValidateError::Schema)
+    check(schema, doc, &mut path, None).map_err(ValidateError::Schema)
+}
+
+const CLUSTER_SWAGGER: &str =
+    include_str!("../testdata/schemas/swagger.json.cluster-v1alpha1-subset.json");
+const CLUSTER_DEF: &str = "com.github.karmada-io.karmada.pkg.apis.cluster.v1alpha1.Cluster";
+
+fn cluster_defs() -> Result<&'static Defs, SchemaLoadError> {
+    static CELL: OnceLock<Result<Defs, SchemaLoadError>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let doc: Value = serde_json::from_str(CLUSTER_SWAGGER)
+            .map_err(|e| SchemaLoadError::Unreadable("cluster swagger", e.to_string()))?;
+        let mut defs = doc
+            .get("definitions")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| {
+                SchemaLoadError::Unreadable("cluster swagger", "no definitions".into())
+            })?;
+        // cluster files are often hand-written summaries: check fields and types, but do not
+        // insist on fields the scheduler does not read (e.g. spec.syncMode)
+        for def in defs.values_mut() {
+            if let Some(obj) = def.as_object_mut() {
+                obj.remove("required");
+            }
+        }
+        Ok(defs)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Validate a Karmada `cluster.karmada.io/v1alpha1` `Cluster` against its OpenAPI definition.
+pub fn validate_karmada_cluster(doc: &Value) -> Result<(), ValidateError> {
+    let defs = cluster_defs()?;
+    let schema = defs.get(CLUSTER_DEF).ok_or_else(|| {
+        SchemaLoadError::Unreadable("cluster swagger", "no Cluster definition".into())
+    })?;
+    let mut path = String::new();
+    check(schema, doc, &mut path, Some(defs)).map_err(ValidateError::Schema)
 }
 
 /// Validation failure.
@@ -101,7 +140,22 @@ fn err(path: &str, message: impl Into<String>) -> SchemaError {
     }
 }
 
-fn check(schema: &Value, value: &Value, path: &mut String) -> Result<(), SchemaError> {
+type Defs = serde_json::Map<String, Value>;
+
+fn check(
+    schema: &Value,
+    value: &Value,
+    path: &mut String,
+    defs: Option<&Defs>,
+) -> Result<(), SchemaError> {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/definitions/");
+        return match defs.and_then(|d| d.get(name)) {
+            Some(target) => check(target, value, path, defs),
+            // definitions outside the embedded subset (ObjectMeta, Taint, Quantity) are not checked
+            None => Ok(()),
+        };
+    }
     if value.is_null() {
         // Kubernetes treats explicit nulls as absent.
         return Ok(());
@@ -138,9 +192,9 @@ fn check(schema: &Value, value: &Value, path: &mut String) -> Result<(), SchemaE
                 }
                 path.push_str(key);
                 let result = if let Some(sub) = props.and_then(|p| p.get(key)) {
-                    check(sub, child, path)
+                    check(sub, child, path, defs)
                 } else if let Some(add) = additional.filter(|a| a.is_object()) {
-                    check(add, child, path)
+                    check(add, child, path, defs)
                 } else if preserve || (props.is_none() && additional.is_none()) {
                     Ok(())
                 } else {
@@ -162,7 +216,7 @@ fn check(schema: &Value, value: &Value, path: &mut String) -> Result<(), SchemaE
                 for (i, item) in items.iter().enumerate() {
                     let base = path.len();
                     path.push_str(&format!("[{i}]"));
-                    let result = check(item_schema, item, path);
+                    let result = check(item_schema, item, path, defs);
                     path.truncate(base);
                     result?;
                 }

@@ -476,6 +476,18 @@ fn cluster_documents() {
             "apiVersion: isthmus.io/v1alpha1\nkind: MemberCluster\nmetadata: {labels: {a: b}}\n",
             "metadata.name",
         ),
+        (
+            "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: k}\nspec:\n  regoin: eu\n",
+            "field spec.regoin: unknown field `regoin`",
+        ),
+        (
+            "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: k}\nspec:\n  region: 3\n",
+            "field spec.region: must be a string",
+        ),
+        (
+            "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: k}\nspec: {}\nstatus:\n  resourceSummary:\n    allocatable: {pods: \"10\"}\n    spare: {}\n",
+            "status.resourceSummary.spare: unknown field",
+        ),
     ];
     for (doc, want) in bad {
         let err = load::clusters_from_yaml("c.yaml", doc)
