@@ -70,8 +70,9 @@ fn check(field: &str, value: &str, result: Result<(), names::NameError>) -> Resu
 /// What the east-west gateway generators need to know about one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EastWestParams {
-    /// Cluster name (`values.global.multiCluster.clusterName`).
-    pub cluster: String,
+    /// Cluster name (`values.global.multiCluster.clusterName`); omitted when `None`, as the
+    /// current upstream script does.
+    pub cluster: Option<String>,
     /// Network of the cluster (`topology.istio.io/network`).
     pub network: String,
     /// Mesh ID (`values.global.meshID`), when known.
@@ -85,12 +86,14 @@ pub struct EastWestParams {
 impl EastWestParams {
     /// Parameters for a plain LoadBalancer gateway, validating the names.
     pub fn new(
-        cluster: &str,
+        cluster: Option<&str>,
         network: &str,
         mesh_id: Option<&str>,
         revision: Option<&str>,
     ) -> Result<Self, IstioError> {
-        check("cluster", cluster, names::rfc1123_label(cluster))?;
+        if let Some(c) = cluster {
+            check("cluster", c, names::rfc1123_label(c))?;
+        }
         check("network", network, names::label_value_nonempty(network))?;
         if let Some(m) = mesh_id {
             check("mesh", m, names::label_value_nonempty(m))?;
@@ -99,7 +102,7 @@ impl EastWestParams {
             check("revision", r, names::rfc1123_label(r))?;
         }
         Ok(Self {
-            cluster: cluster.to_owned(),
+            cluster: cluster.map(str::to_owned),
             network: network.to_owned(),
             mesh_id: mesh_id.map(str::to_owned),
             revision: revision.map(str::to_owned),
@@ -110,7 +113,7 @@ impl EastWestParams {
     /// Parameters for a member of a (validated) clusterset.
     pub fn for_member(clusterset: &ClusterSet, member: &Member) -> Self {
         Self {
-            cluster: member.name.clone(),
+            cluster: Some(member.name.clone()),
             network: member.network.clone(),
             mesh_id: Some(clusterset.mesh_id.clone()),
             revision: member.revision.clone(),
@@ -201,7 +204,9 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
         global.insert("meshID".into(), json!(m));
     }
     global.insert("network".into(), json!(p.network));
-    global.insert("multiCluster".into(), json!({"clusterName": p.cluster}));
+    if let Some(c) = &p.cluster {
+        global.insert("multiCluster".into(), json!({"clusterName": c}));
+    }
     spec.insert(
         "values".into(),
         json!({
@@ -627,7 +632,7 @@ mod tests {
     use super::*;
 
     fn params() -> EastWestParams {
-        EastWestParams::new("cluster1", "network1", Some("mesh1"), None).unwrap()
+        EastWestParams::new(Some("cluster1"), "network1", Some("mesh1"), None).unwrap()
     }
 
     #[test]
@@ -680,7 +685,7 @@ mod tests {
 
     #[test]
     fn operator_nodeport_and_revision() {
-        let mut p = EastWestParams::new("c", "n", None, Some("canary")).unwrap();
+        let mut p = EastWestParams::new(Some("c"), "n", None, Some("canary")).unwrap();
         p.exposure = GatewayExposure::NodePort {
             node_selector: BTreeMap::from([("gw".to_owned(), "yes".to_owned())]),
             node_port: Some(31443),
@@ -779,10 +784,20 @@ mod tests {
     }
 
     #[test]
+    fn cluster_name_is_optional() {
+        let p = EastWestParams::new(None, "network1", None, None).unwrap();
+        let iop = eastwest_istio_operator(&p);
+        assert_eq!(
+            iop["spec"]["values"]["global"],
+            json!({"network": "network1"})
+        );
+    }
+
+    #[test]
     fn params_reject_bad_names() {
-        assert!(EastWestParams::new("Bad_Name", "n", None, None).is_err());
-        assert!(EastWestParams::new("c", "", None, None).is_err());
-        assert!(EastWestParams::new("c", "n", None, Some("Rev")).is_err());
+        assert!(EastWestParams::new(Some("Bad_Name"), "n", None, None).is_err());
+        assert!(EastWestParams::new(Some("c"), "", None, None).is_err());
+        assert!(EastWestParams::new(Some("c"), "n", None, Some("Rev")).is_err());
     }
 
     #[test]

@@ -257,7 +257,11 @@ fn bad_flags_exit_2() {
         err.contains("--cluster: \"Cluster_1\" is not an RFC 1123 label"),
         "{err}"
     );
-    stderr_of_bad_input(&["eastwest", "--network", "n"]);
+    // Without --cluster, as the current upstream script: no clusterName.
+    let out = stdout_ok(&["eastwest", "--network", "n"]);
+    assert!(!out.contains("clusterName"), "{out}");
+    stderr_of_bad_input(&["eastwest", "--cluster", "c"]);
+    stderr_of_bad_input(&["eastwest", "--clusterset", "cs.yaml"]);
     stderr_of_bad_input(&[
         "eastwest",
         "--cluster",

@@ -517,7 +517,7 @@ fn every_eastwest_variant_matches_its_schema() {
     ];
     for (i, exposure) in exposures.into_iter().enumerate() {
         for (mesh, rev) in [(None, None), (Some("mesh1"), Some("canary"))] {
-            let mut p = EastWestParams::new("cluster1", "network1", mesh, rev).unwrap();
+            let mut p = EastWestParams::new(Some("cluster1"), "network1", mesh, rev).unwrap();
             p.exposure = exposure.clone();
             let what = format!("eastwest #{i} {mesh:?} {rev:?}");
             check_object(&istio::eastwest_istio_operator(&p), &what);
@@ -572,12 +572,12 @@ fn schema_checks_catch_mistakes() {
     );
     // An unknown IstioOperator field fails the strict struct.
     let mut iop =
-        istio::eastwest_istio_operator(&EastWestParams::new("c", "n", None, None).unwrap());
+        istio::eastwest_istio_operator(&EastWestParams::new(Some("c"), "n", None, None).unwrap());
     iop["spec"]["values"]["global"]["routerMode"] = json!("sni-dnat");
     assert!(serde_json::from_value::<IstioOperator>(iop).is_err());
     // A Helm value the chart does not know fails the chart schema.
     let mut values =
-        istio::eastwest_helm_values(&EastWestParams::new("c", "n", None, None).unwrap());
+        istio::eastwest_helm_values(&EastWestParams::new(Some("c"), "n", None, None).unwrap());
     values["networkGatway"] = json!("n");
     assert!(
         !jsonschema::validator_for(&gateway_chart_schema())

@@ -63,9 +63,9 @@ pub enum EastwestForm {
 
 #[derive(Debug, Args)]
 pub struct EastwestArgs {
-    /// Cluster name (values.global.multiCluster.clusterName).
+    /// Cluster name (values.global.multiCluster.clusterName; left out when not given).
     #[arg(long)]
-    pub cluster: String,
+    pub cluster: Option<String>,
     /// Network of the cluster (topology.istio.io/network).
     #[arg(long, required_unless_present = "clusterset")]
     pub network: Option<String>,
@@ -77,7 +77,7 @@ pub struct EastwestArgs {
     pub revision: Option<String>,
     /// Take network, mesh ID, revision and gateway exposure of member --cluster from this
     /// clusterset file instead of flags.
-    #[arg(long, conflicts_with = "network")]
+    #[arg(long, conflicts_with = "network", requires = "cluster")]
     pub clusterset: Option<PathBuf>,
     /// Output form.
     #[arg(long, value_enum, default_value = "istio-operator")]
@@ -238,17 +238,17 @@ fn eastwest(a: &EastwestArgs) -> Outcome {
     let p = match (&a.clusterset, &a.network) {
         (Some(path), _) => {
             let cs = load(path)?;
-            let member = cs.member(&a.cluster).ok_or_else(|| {
+            let name = a.cluster.as_deref().unwrap_or_default();
+            let member = cs.member(name).ok_or_else(|| {
                 Failure::input(format!(
-                    "--cluster: {:?} is not a member of the clusterset ({})",
-                    a.cluster,
+                    "--cluster: {name:?} is not a member of the clusterset ({})",
                     path.display()
                 ))
             })?;
             EastWestParams::for_member(&cs, member)
         }
         (None, Some(network)) => EastWestParams::new(
-            &a.cluster,
+            a.cluster.as_deref(),
             network,
             a.mesh.as_deref(),
             a.revision.as_deref(),
