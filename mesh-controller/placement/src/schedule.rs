@@ -515,37 +515,52 @@ fn select_clusters<'a>(
         }
         let mut ordered = groups;
         ordered.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0)));
-        let mut take = ordered.len().min(max_groups(sc));
+        let mut limit = ordered.len().min(max_groups(sc));
         if let Some(csc) = cluster_sc {
             // each chosen group needs a cluster of its own
-            take = take.min(max_groups(csc));
+            limit = limit.min(max_groups(csc));
         }
-        if take < min_groups(sc) {
+        if limit < min_groups(sc) {
             return Err(ScheduleError::SpreadConstraintUnsatisfied(format!(
-                "cannot spread over {} {key} groups with at most {take} clusters",
+                "cannot spread over {} {key} groups with at most {limit} clusters",
                 min_groups(sc)
             )));
         }
-        let mut chosen: Vec<(&str, i64, i64)> = ordered[..take].to_vec();
-        if let Some(need) = need {
-            // swap in bigger groups from the rest, last chosen first, until capacity suffices
-            let mut rest: Vec<(&str, i64, i64)> = ordered[take..].to_vec();
-            let mut i = chosen.len();
-            while chosen.iter().map(|g| g.2).sum::<i64>() < need && i > 0 && !rest.is_empty() {
-                i -= 1;
-                let (best_idx, best) = rest
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.2.cmp(&b.1.2).then(b.1.0.cmp(a.1.0)))
-                    .map(|(j, g)| (j, *g))
-                    .unwrap_or((0, chosen[i]));
-                if best.2 > chosen[i].2 {
-                    rest.remove(best_idx);
-                    rest.push(chosen[i]);
-                    chosen[i] = best;
+        // Like Karmada, start from minGroups groups and add groups only while the chosen ones
+        // hold too few clusters for the cluster constraint (or, here, too little room).
+        let cluster_min = cluster_sc.map_or(1, min_groups);
+        let mut take = min_groups(sc);
+        let chosen = loop {
+            let mut chosen: Vec<(&str, i64, i64)> = ordered[..take].to_vec();
+            if let Some(need) = need {
+                // swap in roomier groups from the rest, last chosen first
+                let mut rest: Vec<(&str, i64, i64)> = ordered[take..].to_vec();
+                let mut i = chosen.len();
+                while chosen.iter().map(|g| g.2).sum::<i64>() < need && i > 0 && !rest.is_empty() {
+                    i -= 1;
+                    let (best_idx, best) = rest
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.2.cmp(&b.1.2).then(b.1.0.cmp(a.1.0)))
+                        .map(|(j, g)| (j, *g))
+                        .unwrap_or((0, chosen[i]));
+                    if best.2 > chosen[i].2 {
+                        rest.remove(best_idx);
+                        rest.push(chosen[i]);
+                        chosen[i] = best;
+                    }
                 }
             }
-        }
+            let clusters_in = cands
+                .iter()
+                .filter(|c| chosen.iter().any(|g| g.0 == group_value(c.cluster, sc)))
+                .count();
+            let room_ok = need.is_none_or(|n| chosen.iter().map(|g| g.2).sum::<i64>() >= n);
+            if (clusters_in >= cluster_min && room_ok) || take >= limit {
+                break chosen;
+            }
+            take += 1;
+        };
         let keep: Vec<&str> = chosen.iter().map(|g| g.0).collect();
         cands.retain(|c| keep.contains(&group_value(c.cluster, sc)));
     }

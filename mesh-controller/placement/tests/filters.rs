@@ -370,6 +370,12 @@ fn spread_by_region_zone_provider_and_label() {
     // three regions with up to four clusters: one per region first, then the roomiest rest
     let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 3, minGroups: 3}\n  - {spreadByField: cluster, maxGroups: 4, minGroups: 1}\n";
     assert_eq!(run(p).unwrap(), ["ap1", "eu1", "eu2", "us1"]);
+    // like Karmada, as few regions as the constraints allow: one region holds enough clusters
+    let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 3, minGroups: 1}\n  - {spreadByField: cluster, maxGroups: 3, minGroups: 1}\n";
+    assert_eq!(run(p).unwrap(), ["eu1", "eu2"]);
+    // three clusters needed: a second region is added
+    let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 3, minGroups: 1}\n  - {spreadByField: cluster, maxGroups: 3, minGroups: 3}\n";
+    assert_eq!(run(p).unwrap(), ["eu1", "eu2", "us1"]);
     // more regions required than exist
     let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 5, minGroups: 4}\n  - {spreadByField: cluster, maxGroups: 5, minGroups: 1}\n";
     assert_eq!(run(p).unwrap_err().reason(), "SpreadConstraintUnsatisfied");
