@@ -1,0 +1,233 @@
+//! The member list, from a clusterset file or from MemberCluster objects. Pure: kubeconfig
+//! Secrets are resolved by the caller.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gateway_config::clusterset::{ClusterSet, GatewayExposure};
+use gateway_config::names;
+
+use crate::crd::{EastWestGatewaySpec, MemberCluster};
+use crate::model::{IstioWiring, MemberInfo};
+
+/// Errors reading a MemberCluster.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// A field is missing or invalid.
+    #[error("MemberCluster {name}: {field}: {problem}")]
+    Invalid {
+        /// Object name.
+        name: String,
+        /// Field path.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The members of a (validated) clusterset file, in file order. Reader kubeconfigs are not
+/// part of the file; set [`MemberInfo::reader_kubeconfig`] to get remote secrets.
+pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
+    cs.members
+        .iter()
+        .map(|m| MemberInfo {
+            name: m.name.clone(),
+            network: m.network.clone(),
+            region: m.region.clone(),
+            zone: m.zone.clone(),
+            revision: m.revision.clone(),
+            labels: m.labels.clone(),
+            exposure: m.east_west_gateway.clone(),
+            reader_kubeconfig: None,
+        })
+        .collect()
+}
+
+/// The Istio wiring settings of a clusterset (no root CA: `cacerts` unmanaged).
+pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
+    IstioWiring {
+        mesh_id: cs.mesh_id.clone(),
+        trust_domain: cs.trust_domain.clone(),
+        expose_hosts: gateway_config::istio::ExposeHosts::All,
+        root: None,
+        renewal: gateway_config::ca::RenewalPolicy::default(),
+    }
+}
+
+fn exposure(name: &str, g: Option<&EastWestGatewaySpec>) -> Result<GatewayExposure, RegistryError> {
+    let invalid = |field, problem: String| RegistryError::Invalid {
+        name: name.to_owned(),
+        field,
+        problem,
+    };
+    let Some(g) = g else {
+        return Ok(GatewayExposure::LoadBalancer);
+    };
+    match g.type_.as_deref().unwrap_or("LoadBalancer") {
+        "LoadBalancer" => Ok(GatewayExposure::LoadBalancer),
+        "NodePort" => {
+            if g.node_selector.is_empty() {
+                return Err(invalid(
+                    "spec.eastWestGateway.nodeSelector",
+                    "must not be empty for NodePort".to_owned(),
+                ));
+            }
+            Ok(GatewayExposure::NodePort {
+                node_selector: g.node_selector.clone(),
+                node_port: g.node_port,
+            })
+        }
+        "Static" => {
+            if g.addresses.is_empty() {
+                return Err(invalid(
+                    "spec.eastWestGateway.addresses",
+                    "must not be empty for Static".to_owned(),
+                ));
+            }
+            Ok(GatewayExposure::Static {
+                addresses: g.addresses.clone(),
+                port: g.port,
+            })
+        }
+        other => Err(invalid(
+            "spec.eastWestGateway.type",
+            format!("{other:?} is not LoadBalancer, NodePort or Static"),
+        )),
+    }
+}
+
+/// A member from a MemberCluster object; `reader_kubeconfig` is the content of its
+/// `readerKubeconfigSecretRef`, when the caller resolved it.
+pub fn from_member_cluster(
+    mc: &MemberCluster,
+    reader_kubeconfig: Option<Vec<u8>>,
+) -> Result<MemberInfo, RegistryError> {
+    let name = mc.metadata.name.clone().unwrap_or_default();
+    let invalid = |field, problem: String| RegistryError::Invalid {
+        name: if name.is_empty() {
+            "<unnamed>".to_owned()
+        } else {
+            name.clone()
+        },
+        field,
+        problem,
+    };
+    names::rfc1123_label(&name).map_err(|p| invalid("metadata.name", p.to_string()))?;
+    names::label_value_nonempty(&mc.spec.network)
+        .map_err(|p| invalid("spec.network", p.to_string()))?;
+    Ok(MemberInfo {
+        name: name.clone(),
+        network: mc.spec.network.clone(),
+        region: mc.spec.region.clone(),
+        zone: mc.spec.zone.clone(),
+        revision: mc.spec.revision.clone(),
+        labels: mc.metadata.labels.clone().unwrap_or_default(),
+        exposure: exposure(&name, mc.spec.east_west_gateway.as_ref())?,
+        reader_kubeconfig: reader_kubeconfig.map(Arc::new),
+    })
+}
+
+/// Members named by folder only (offline render without a clusterset): all on one network.
+pub fn single_network(names: &[String], network: &str) -> Vec<MemberInfo> {
+    names
+        .iter()
+        .map(|n| MemberInfo {
+            name: n.clone(),
+            network: network.to_owned(),
+            labels: BTreeMap::new(),
+            ..MemberInfo::default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::crd::MemberClusterSpec;
+
+    fn mc(name: &str, spec: MemberClusterSpec) -> MemberCluster {
+        MemberCluster::new(name, spec)
+    }
+
+    #[test]
+    fn member_cluster_maps_to_member_info() {
+        let m = mc(
+            "east",
+            MemberClusterSpec {
+                network: "net1".into(),
+                east_west_gateway: Some(EastWestGatewaySpec {
+                    type_: Some("Static".into()),
+                    addresses: vec!["gw.example.com".into()],
+                    port: Some(443),
+                    ..EastWestGatewaySpec::default()
+                }),
+                ..MemberClusterSpec::default()
+            },
+        );
+        let info = from_member_cluster(&m, Some(b"kc".to_vec())).unwrap();
+        assert_eq!(info.network, "net1");
+        assert_eq!(
+            info.exposure,
+            GatewayExposure::Static {
+                addresses: vec!["gw.example.com".into()],
+                port: Some(443)
+            }
+        );
+        assert!(info.reader_kubeconfig.is_some());
+    }
+
+    #[test]
+    fn invalid_member_cluster_names_the_field() {
+        let m = mc(
+            "east",
+            MemberClusterSpec {
+                network: "net1".into(),
+                east_west_gateway: Some(EastWestGatewaySpec {
+                    type_: Some("NodePort".into()),
+                    ..EastWestGatewaySpec::default()
+                }),
+                ..MemberClusterSpec::default()
+            },
+        );
+        let err = from_member_cluster(&m, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("spec.eastWestGateway.nodeSelector"),
+            "{err}"
+        );
+        let m = mc(
+            "Bad_Name",
+            MemberClusterSpec {
+                network: "n".into(),
+                ..Default::default()
+            },
+        );
+        assert!(
+            from_member_cluster(&m, None)
+                .unwrap_err()
+                .to_string()
+                .contains("metadata.name")
+        );
+        let m = mc("ok", MemberClusterSpec::default());
+        assert!(
+            from_member_cluster(&m, None)
+                .unwrap_err()
+                .to_string()
+                .contains("spec.network")
+        );
+    }
+
+    #[test]
+    fn clusterset_members_keep_file_order() {
+        let cs = ClusterSet::from_yaml(
+            "meshID: m\nmembers:\n- name: b\n  network: n1\n- name: a\n  network: n2\n",
+            std::path::Path::new("cs.yaml"),
+        )
+        .unwrap();
+        let infos = from_clusterset(&cs);
+        assert_eq!(infos[0].name, "b");
+        assert_eq!(infos[1].network, "n2");
+        assert_eq!(istio_wiring(&cs).mesh_id, "m");
+    }
+}

@@ -1,0 +1,77 @@
+//! `mesh-controller render` run as a process: golden output, exit codes, nothing written on
+//! bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod render_common;
+
+use std::process::Command;
+
+use render_common::{case, golden};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+}
+
+#[test]
+fn render_command_writes_the_golden_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let c = case("basic");
+    let o = bin()
+        .arg("render")
+        .arg("--clusterset")
+        .arg(c.join("clusterset.yaml"))
+        .arg("--input")
+        .arg(c.join("input"))
+        .arg("--output")
+        .arg(&out)
+        .arg("--istio")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("broken"),
+        "the skipped object is reported: {stderr}"
+    );
+    golden(&out, &c.join("expected"));
+}
+
+#[test]
+fn render_command_without_clusterset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let c = case("single");
+    let o = bin()
+        .args(["render", "--input"])
+        .arg(c.join("input"))
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    golden(&out, &c.join("expected"));
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in ["bad/syntax", "bad/nokind"] {
+        let out = tmp.path().join(bad.replace('/', "-"));
+        let o = bin()
+            .args(["render", "--input"])
+            .arg(case(bad))
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains(".yaml"),
+            "{bad}: error names the file: {stderr}"
+        );
+        assert!(!out.exists(), "{bad}: nothing written");
+    }
+}

@@ -1,0 +1,138 @@
+//! Offline render through the library: golden outputs, determinism, error reporting.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod render_common;
+
+use mesh_controller::render::{RenderArgs, RenderError, render, write};
+use render_common::{case, golden, tree};
+
+fn args(name: &str, clusterset: bool, out: &std::path::Path) -> RenderArgs {
+    RenderArgs {
+        clusterset: clusterset.then(|| case(name).join("clusterset.yaml")),
+        input: case(name).join("input"),
+        output: out.to_owned(),
+        now: None,
+        clusterset_cidrs: Vec::new(),
+        istio: clusterset,
+    }
+}
+
+#[test]
+fn basic_clusterset_matches_golden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let a = args("basic", true, &out);
+    let r = render(&a).unwrap();
+    assert_eq!(
+        r.skipped, 1,
+        "the ServiceExport without creationTimestamp is skipped"
+    );
+    assert_eq!(r.now.to_string(), "2026-02-01T00:00:00Z");
+    write(&out, &r).unwrap();
+    golden(&out, &case("basic").join("expected"));
+}
+
+#[test]
+fn folders_without_clusterset_match_golden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r = render(&args("single", false, &out)).unwrap();
+    write(&out, &r).unwrap();
+    golden(&out, &case("single").join("expected"));
+}
+
+#[test]
+fn render_is_deterministic_and_rerender_replaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let a = args("basic", true, &out);
+    write(&out, &render(&a).unwrap()).unwrap();
+    let first = tree(&out);
+    write(&out, &render(&a).unwrap()).unwrap();
+    assert_eq!(first, tree(&out));
+}
+
+#[test]
+fn explicit_now_sets_transition_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = args("single", false, &tmp.path().join("out"));
+    a.now = Some("2030-01-01T00:00:00Z".into());
+    let r = render(&a).unwrap();
+    let text = &r.files["alpha"]
+        .iter()
+        .find(|(n, _)| n == "serviceexport-default-echo.yaml")
+        .unwrap()
+        .1;
+    assert!(text.contains("2030-01-01T00:00:00Z"), "{text}");
+    a.now = Some("yesterday".into());
+    assert!(matches!(render(&a), Err(RenderError::Usage(_))));
+}
+
+#[test]
+fn invalid_yaml_names_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = RenderArgs {
+        clusterset: None,
+        input: case("bad/syntax"),
+        output: tmp.path().join("out"),
+        now: None,
+        clusterset_cidrs: Vec::new(),
+        istio: false,
+    };
+    let err = render(&a).err().unwrap();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("broken.yaml"), "{err}");
+}
+
+#[test]
+fn missing_kind_names_document_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = RenderArgs {
+        clusterset: None,
+        input: case("bad/nokind"),
+        output: tmp.path().join("out"),
+        now: None,
+        clusterset_cidrs: Vec::new(),
+        istio: false,
+    };
+    let err = render(&a).err().unwrap().to_string();
+    assert!(
+        err.contains("objs.yaml") && err.contains("document 2") && err.contains("kind"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folder_outside_the_clusterset_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(input.join("east")).unwrap();
+    std::fs::create_dir_all(input.join("mars")).unwrap();
+    let a = RenderArgs {
+        clusterset: Some(case("basic").join("clusterset.yaml")),
+        input,
+        output: tmp.path().join("out"),
+        now: None,
+        clusterset_cidrs: Vec::new(),
+        istio: false,
+    };
+    let err = render(&a).err().unwrap();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("mars"), "{err}");
+}
+
+#[test]
+fn foreign_non_empty_output_is_refused_and_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine").unwrap();
+    let r = render(&args("single", false, &out)).unwrap();
+    let err = write(&out, &r).err().unwrap();
+    assert_eq!(err.exit_code(), 1);
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "mine"
+    );
+}
