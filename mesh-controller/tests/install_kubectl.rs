@@ -1,0 +1,346 @@
+//! The install path a user follows, with the real `kubectl` against a simulated API server:
+//! `install | kubectl apply -f -` for a member and a hub, minting the member kubeconfig with
+//! `deploy/scripts/mint-member-kubeconfig.sh`, and delegating `clusterset.local` in CoreDNS with
+//! `deploy/scripts/coredns-delegate.sh`. Skipped (with a printed reason) without kubectl.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube_sim::{SimCluster, SimOptions};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "install-test-token";
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+struct Env {
+    sim: SimCluster,
+    kubeconfig: PathBuf,
+    home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(name: &str) -> Option<Self> {
+        if find_on_path("kubectl").is_none() {
+            eprintln!("SKIP: no kubectl on PATH");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimCluster::start(SimOptions {
+            name: name.into(),
+            tls: true,
+            token: Some(TOKEN.into()),
+            ..SimOptions::default()
+        })
+        .await
+        .unwrap();
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let env = Self {
+            sim,
+            kubeconfig,
+            home,
+            _dir: dir,
+        };
+        let (ok, _, err) = env.run("kubectl", &["version", "--client"], None).await;
+        if !ok {
+            eprintln!("SKIP: kubectl on PATH does not run: {err}");
+            return None;
+        }
+        Some(env)
+    }
+
+    /// Runs `program` with KUBECONFIG and HOME pointing at the test's files, bounded in time.
+    async fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", &self.home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+            .await
+            .expect("command did not finish within 90 s")
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, program: &str, args: &[&str], stdin: Option<&str>) -> String {
+        let (ok, out, err) = self.run(program, args, stdin).await;
+        assert!(
+            ok,
+            "{program} {args:?} failed:\nstdout: {out}\nstderr: {err}"
+        );
+        out
+    }
+
+    /// Istio's namespace, as an Istio install leaves it (seeded: `kubectl create namespace`
+    /// sends protobuf, which the simulator does not read).
+    fn istio_system(&self) {
+        self.sim
+            .apply_json(json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "istio-system" } }))
+            .unwrap();
+    }
+
+    async fn kubectl_json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok("kubectl", &a, None).await).unwrap()
+    }
+}
+
+fn install(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus-install"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_install_applies_and_mints_a_working_kubeconfig() {
+    let Some(env) = Env::start("east").await else {
+        return;
+    };
+    env.istio_system();
+    let manifests = install(&[
+        "--role",
+        "member",
+        "--cluster",
+        "east",
+        "--network",
+        "net-east",
+    ]);
+    env.ok("kubectl", &["apply", "-f", "-"], Some(&manifests))
+        .await;
+    // Everything printed is now in the cluster.
+    for (kind, ns, name) in [
+        (
+            "customresourcedefinition",
+            "",
+            "serviceimports.multicluster.x-k8s.io",
+        ),
+        (
+            "customresourcedefinition",
+            "",
+            "clusterproperties.about.k8s.io",
+        ),
+        ("clusterrole", "", "isthmus-member"),
+        ("role", "istio-system", "isthmus-member"),
+        ("deployment", "isthmus-system", "isthmus-dns-proxy"),
+        ("poddisruptionbudget", "isthmus-system", "isthmus-dns-proxy"),
+        ("service", "isthmus-system", "isthmus-dns-proxy"),
+    ] {
+        let mut args = vec!["get", kind, name];
+        if !ns.is_empty() {
+            args.extend(["-n", ns]);
+        }
+        let obj = env.kubectl_json(&args).await;
+        assert_eq!(obj["metadata"]["name"], name);
+    }
+    // Applying again changes nothing and succeeds (upgrade path).
+    env.ok("kubectl", &["apply", "-f", "-"], Some(&manifests))
+        .await;
+
+    // The simulator has no token controller: fill the token Secret as Kubernetes would.
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut secret = env
+        .kubectl_json(&[
+            "get",
+            "secret",
+            "isthmus-member-token",
+            "-n",
+            "isthmus-system",
+        ])
+        .await;
+    secret["data"] = json!({ "token": b64(TOKEN), "ca.crt": b64(env.sim.ca_pem().unwrap()) });
+    env.sim.apply_json(secret).unwrap();
+
+    let script = deploy_dir().join("scripts/mint-member-kubeconfig.sh");
+    let minted = env
+        .ok(
+            "bash",
+            &[script.to_str().unwrap(), "east", &env.sim.url()],
+            None,
+        )
+        .await;
+    let kc = kube::config::Kubeconfig::from_yaml(&minted).unwrap();
+    assert_eq!(kc.current_context.as_deref(), Some("east"));
+    let path = env.home.join("east.kubeconfig");
+    std::fs::write(&path, &minted).unwrap();
+    // The minted kubeconfig authenticates against the member.
+    let out = env
+        .ok(
+            "kubectl",
+            &[
+                "--kubeconfig",
+                path.to_str().unwrap(),
+                "get",
+                "namespace",
+                "isthmus-system",
+                "-o",
+                "name",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.trim(), "namespace/isthmus-system");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coredns_delegation_adds_one_block_with_the_proxy_ip() {
+    let Some(env) = Env::start("central").await else {
+        return;
+    };
+    let manifests = install(&[
+        "--role",
+        "member",
+        "--cluster",
+        "central",
+        "--network",
+        "net-east",
+    ]);
+    env.istio_system();
+    env.ok("kubectl", &["apply", "-f", "-"], Some(&manifests))
+        .await;
+    let original = ".:53 {\n    errors\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n    forward . /etc/resolv.conf\n}\n";
+    env.sim
+        .apply_json(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": "coredns", "namespace": "kube-system" },
+            "data": { "Corefile": original },
+        }))
+        .unwrap();
+    let svc = env
+        .kubectl_json(&[
+            "get",
+            "service",
+            "isthmus-dns-proxy",
+            "-n",
+            "isthmus-system",
+        ])
+        .await;
+    let ip = match svc["spec"]["clusterIP"].as_str() {
+        Some(ip) if !ip.is_empty() => ip.to_owned(),
+        _ => {
+            // The simulator allocates no ClusterIPs; give one as the API server would.
+            let mut svc = svc.clone();
+            svc["spec"]["clusterIP"] = json!("10.96.0.53");
+            env.sim.apply_json(svc).unwrap();
+            "10.96.0.53".to_owned()
+        }
+    };
+    let script = deploy_dir().join("scripts/coredns-delegate.sh");
+    for _ in 0..2 {
+        env.ok("bash", &[script.to_str().unwrap()], None).await;
+    }
+    let cm = env
+        .kubectl_json(&["get", "configmap", "coredns", "-n", "kube-system"])
+        .await;
+    let corefile = cm["data"]["Corefile"].as_str().unwrap();
+    assert!(corefile.starts_with(original.trim_end()), "{corefile}");
+    assert_eq!(
+        corefile.matches("clusterset.local:53 {").count(),
+        1,
+        "{corefile}"
+    );
+    assert!(
+        corefile.contains(&format!("forward . {ip}\n")),
+        "{corefile}"
+    );
+    assert!(corefile.contains("    cache 5\n"), "{corefile}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_install_applies() {
+    let Some(env) = Env::start("hub").await else {
+        return;
+    };
+    let manifests = install(&["--role", "hub"]);
+    env.ok("kubectl", &["apply", "-f", "-"], Some(&manifests))
+        .await;
+    let d = env
+        .kubectl_json(&[
+            "get",
+            "deployment",
+            "isthmus-mesh-controller",
+            "-n",
+            "isthmus-system",
+        ])
+        .await;
+    assert_eq!(d["spec"]["replicas"], 2);
+    let cm = env
+        .kubectl_json(&[
+            "get",
+            "configmap",
+            "isthmus-hub-kubeconfig",
+            "-n",
+            "isthmus-system",
+        ])
+        .await;
+    assert!(
+        cm["data"]["kubeconfig"]
+            .as_str()
+            .unwrap()
+            .contains("tokenFile:")
+    );
+    // Uninstall as documented: delete what install printed.
+    env.ok(
+        "kubectl",
+        &["delete", "--ignore-not-found", "-f", "-"],
+        Some(&manifests),
+    )
+    .await;
+    let (ok, _, err) = env
+        .run(
+            "kubectl",
+            &[
+                "get",
+                "deployment",
+                "isthmus-mesh-controller",
+                "-n",
+                "isthmus-system",
+            ],
+            None,
+        )
+        .await;
+    assert!(!ok && err.contains("NotFound"), "{err}");
+}
