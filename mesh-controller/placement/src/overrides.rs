@@ -291,19 +291,20 @@ fn field_override(obj: &mut Value, o: &FieldOverrider) -> Result<(), String> {
         .as_str()
         .ok_or_else(|| format!("field path {} is not a string", o.field_path))?
         .to_string();
-    let mut out = text;
-    if !o.json.is_empty() {
-        let mut doc: Value = serde_json::from_str(&out)
-            .map_err(|e| format!("field {} is not JSON: {e}", o.field_path))?;
-        patch(&mut doc, sub_ops(&o.json)?).map_err(|e| format!("field {}: {e}", o.field_path))?;
-        out = serde_json::to_string(&doc).map_err(|e| e.to_string())?;
-    }
-    if !o.yaml.is_empty() {
-        let mut doc: Value = serde_saphyr::from_str(&out)
+    // like Karmada, YAML operations win when both are given
+    let out = if !o.yaml.is_empty() {
+        let mut doc: Value = serde_saphyr::from_str(&text)
             .map_err(|e| format!("field {} is not YAML: {e}", o.field_path))?;
         patch(&mut doc, sub_ops(&o.yaml)?).map_err(|e| format!("field {}: {e}", o.field_path))?;
-        out = serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?;
-    }
+        serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?
+    } else if !o.json.is_empty() {
+        let mut doc: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("field {} is not JSON: {e}", o.field_path))?;
+        patch(&mut doc, sub_ops(&o.json)?).map_err(|e| format!("field {}: {e}", o.field_path))?;
+        serde_json::to_string(&doc).map_err(|e| e.to_string())?
+    } else {
+        return Ok(());
+    };
     let slot = obj
         .pointer_mut(&o.field_path)
         .ok_or_else(|| format!("field path {} not found", o.field_path))?;
@@ -364,12 +365,18 @@ fn matching<'a>(
         .filter(|p| p.scope == scope)
         .filter(|p| scope == PolicyScope::Cluster || p.namespace == resource.namespace)
         .filter_map(|p| {
-            let priority = selectors_priority(resource, &p.spec.resource_selectors);
-            (p.spec.resource_selectors.is_empty() || priority != ImplicitPriority::Mismatch)
-                .then_some(Matched {
+            if p.spec.resource_selectors.is_empty() {
+                // no selectors: matches everything, ranked like a kind-only match
+                return Some(Matched {
                     policy: p,
-                    priority,
-                })
+                    priority: ImplicitPriority::MatchAll,
+                });
+            }
+            let priority = selectors_priority(resource, &p.spec.resource_selectors);
+            (priority != ImplicitPriority::Mismatch).then_some(Matched {
+                policy: p,
+                priority,
+            })
         })
         .collect();
     out.sort_by(|a, b| {

@@ -226,7 +226,7 @@ fn application_order() {
             ),
             "b",
         ),
-        // no selectors at all matches everything and runs first
+        // no selectors at all ranks like a kind-only match, then by name
         (
             op("OverridePolicy", "z", &set_label("all"))
                 + &op(
@@ -234,7 +234,16 @@ fn application_order() {
                     "a",
                     &(kind_sel.to_string() + &set_label("kind")),
                 ),
-            "kind",
+            "all",
+        ),
+        (
+            op("OverridePolicy", "z", &set_label("all"))
+                + &op(
+                    "OverridePolicy",
+                    "a",
+                    &(name_sel.to_string() + &set_label("name")),
+                ),
+            "name",
         ),
     ];
     for (policies, want) in cases {
