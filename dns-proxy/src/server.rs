@@ -2,13 +2,17 @@
 //! a tight receive-answer-send loop) and TCP served by tokio, both on the same port.
 
 use std::io;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -159,9 +163,29 @@ impl Server {
     }
 }
 
+/// Datagrams received (and answered) per system call.
+const BATCH: usize = 32;
+/// Largest request datagram read; longer ones are cut and get FORMERR.
+const MAX_REQUEST: usize = 4096;
+
+fn to_std_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(std::net::SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6)))
+}
+
+/// One UDP worker: `recvmmsg` up to [`BATCH`] queries, answer each, `sendmmsg` the answers.
 fn udp_loop(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(65535);
+    let fd = sock.as_raw_fd();
+    let mut bufs: Box<[[u8; MAX_REQUEST]; BATCH]> = Box::new([[0u8; MAX_REQUEST]; BATCH]);
+    let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(2048)).collect();
+    let mut recv_hdrs = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut send_hdrs = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut meta: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
+    let mut reply_to: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+    let mut reply_idx = [0usize; BATCH];
     let mut local = Local::default();
     let mut cache = arc_swap::Cache::new(shared.handle.cell());
     let may_forward = shared.opts.forwarder.is_some();
@@ -171,49 +195,107 @@ fn udp_loop(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         max_udp: shared.opts.max_udp,
     };
     while !stop.load(Ordering::Relaxed) {
-        let (n, peer) = match sock.recv_from(&mut buf) {
-            Ok(v) => v,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                local.flush(&shared.metrics);
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "UDP receive failed");
-                continue;
+        // Receive.
+        let n = {
+            let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
+            match recvmmsg(
+                fd,
+                &mut recv_hdrs,
+                iovs.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(res) => {
+                    let mut n = 0;
+                    for (slot, m) in meta.iter_mut().zip(res) {
+                        *slot = (m.bytes, m.address);
+                        n += 1;
+                    }
+                    n
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {
+                    local.flush(&shared.metrics);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "UDP receive failed");
+                    continue;
+                }
             }
         };
+        // Answer.
         let t0 = Instant::now();
         let table = cache.load();
-        let pkt = &buf[..n];
-        // The forwarding ACL is only consulted for out-of-zone questions.
-        match handler::handle(table, pkt, &ctx, may_forward, &mut out) {
-            Action::Reply { rcode, qtype } => {
-                if let Err(e) = sock.send_to(&out, peer) {
-                    tracing::debug!(error = %e, %peer, "UDP send failed");
+        let mut replies = 0;
+        // (qtype, rcode) of each local answer, counted once the batch is sent.
+        let mut answered = [(0u16, 0u8); BATCH];
+        let mut n_answered = 0;
+        for i in 0..n {
+            let (len, addr) = meta[i];
+            let Some(addr) = addr else { continue };
+            let pkt = &bufs[i][..len.min(MAX_REQUEST)];
+            // The forwarding ACL is only consulted for out-of-zone questions.
+            match handler::handle(table, pkt, &ctx, may_forward, &mut outs[i]) {
+                Action::Reply { rcode, qtype } => {
+                    reply_to[replies] = Some(addr);
+                    reply_idx[replies] = i;
+                    replies += 1;
+                    answered[n_answered] = (qtype, rcode);
+                    n_answered += 1;
                 }
-                local.record(&shared.metrics, qtype, rcode, t0.elapsed());
+                Action::Forward { qtype } => {
+                    let Some(peer) = to_std_addr(&addr) else {
+                        continue;
+                    };
+                    if allowed(&shared.opts.allow_forward, peer.ip()) {
+                        spawn_udp_forward(&shared, &sock, pkt.to_vec(), peer, qtype, ctx, t0);
+                    } else if let Some(b) = handler::refused(pkt, &ctx) {
+                        outs[i].clear();
+                        outs[i].extend_from_slice(&b);
+                        reply_to[replies] = Some(addr);
+                        reply_idx[replies] = i;
+                        replies += 1;
+                        answered[n_answered] = (qtype, crate::fast::rcode::REFUSED);
+                        n_answered += 1;
+                    }
+                }
+                Action::Drop => {}
             }
-            Action::Forward { qtype } => {
-                if allowed(&shared.opts.allow_forward, peer.ip()) {
-                    spawn_udp_forward(&shared, &sock, pkt.to_vec(), peer, qtype, ctx, t0);
-                } else if let Some(b) = handler::refused(pkt, &ctx) {
-                    let _ = sock.send_to(&b, peer);
-                    local.record(
-                        &shared.metrics,
-                        qtype,
-                        crate::fast::rcode::REFUSED,
-                        t0.elapsed(),
-                    );
+        }
+        // Send.
+        let mut sent = 0;
+        while sent < replies {
+            let slices: Vec<[IoSlice<'_>; 1]> = reply_idx[sent..replies]
+                .iter()
+                .map(|&i| [IoSlice::new(&outs[i])])
+                .collect();
+            match sendmmsg(
+                fd,
+                &mut send_hdrs,
+                &slices,
+                &reply_to[sent..replies],
+                [],
+                MsgFlags::empty(),
+            ) {
+                Ok(res) => {
+                    let k = res.count();
+                    if k == 0 {
+                        break;
+                    }
+                    sent += k;
+                }
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(e) => {
+                    // Skip the datagram that failed (e.g. an unreachable peer) and go on.
+                    tracing::debug!(error = %e, "UDP send failed");
+                    sent += 1;
                 }
             }
-            Action::Drop => {}
+        }
+        // One clock read per batch: every answer in it gets the batch's duration.
+        let took = t0.elapsed();
+        for &(qtype, rcode) in &answered[..n_answered] {
+            local.record(&shared.metrics, qtype, rcode, took);
         }
     }
     local.flush(&shared.metrics);
