@@ -12,6 +12,7 @@
 //! | `eastwest-gateway.helm-values.yaml` | east-west gateway values for the `istio/gateway` chart |
 //! | `eastwest-gateway.gateway-api.yaml` | ambient east-west Gateway (Gateway API) |
 //! | `expose-services.yaml` | the `cross-network-gateway` Gateway |
+//! | `expose-istiod.yaml` | istiod behind the east-west gateway (primary-remote only) |
 //! | `remote-secrets.yaml` | remote secrets of every other member that has a kubeconfig |
 
 use std::collections::BTreeMap;
@@ -278,6 +279,17 @@ fn render_member(
             &[istio::expose_services(&ExposeHosts::All)],
         )?,
     );
+    let f = "expose-istiod.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "istiod behind the east-west gateway (primary-remote only: apply on a primary serving remote clusters)",
+            ),
+            &istio::expose_istiod(m.revision.as_deref()),
+        )?,
+    );
 
     let others: Vec<&String> = cs
         .members
@@ -380,7 +392,7 @@ mod tests {
         let r = render(&cs).unwrap();
         assert_eq!(
             r.files.len(),
-            3 * 7,
+            3 * 8,
             "{:?}",
             r.files.iter().map(|f| &f.path).collect::<Vec<_>>()
         );
