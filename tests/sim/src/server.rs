@@ -605,6 +605,7 @@ async fn route(
     let fields = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), &info.kind)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
 
+    let meta_only = wants_metadata(&accept);
     let ok = |v: Value| Ok(value_response(StatusCode::OK, &v));
     match verb {
         "get" => {
@@ -613,7 +614,7 @@ async fn route(
                 .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &name))?;
             Ok(json_response(
                 StatusCode::OK,
-                Store::render(&info, version, &obj),
+                render_obj(&info, version, &obj, meta_only),
             ))
         }
         "list" => {
@@ -634,10 +635,20 @@ async fn route(
             )?;
             Ok(json_response(
                 StatusCode::OK,
-                render_list(&info, version, &page),
+                render_list(&info, version, &page, meta_only),
             ))
         }
-        "watch" => watch_response(state, &info, version, ns, labels, fields, &query),
+        "watch" => {
+            let filter = WatchFilter {
+                info: info.clone(),
+                version: version.to_string(),
+                ns: ns.map(str::to_string),
+                labels,
+                fields,
+                meta_only,
+            };
+            watch_response(state, filter, &query)
+        }
         "create" => {
             let body = read_body(req).await?;
             let obj = parse_object(&body, &content_type)?;
@@ -760,7 +771,33 @@ async fn route(
     }
 }
 
-fn render_list(info: &ResourceInfo, version: &str, page: &crate::store::ListPage) -> Bytes {
+/// Whether the client asked for `PartialObjectMetadata` (metadata-only get, list and watch).
+fn wants_metadata(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| {
+        first.contains("as=PartialObjectMetadata") && first.contains("g=meta.k8s.io")
+    })
+}
+
+/// An object as served: the full object, or its `PartialObjectMetadata`.
+fn render_obj(info: &ResourceInfo, version: &str, obj: &Stored, meta: bool) -> Bytes {
+    if !meta {
+        return Store::render(info, version, obj);
+    }
+    let v = obj.value();
+    let out = json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": v.get("metadata").cloned().unwrap_or(Value::Null),
+    });
+    Bytes::from(serde_json::to_vec(&out).unwrap_or_default())
+}
+
+fn render_list(
+    info: &ResourceInfo,
+    version: &str,
+    page: &crate::store::ListPage,
+    meta_only: bool,
+) -> Bytes {
     let mut meta = serde_json::Map::new();
     meta.insert("resourceVersion".into(), json!(page.rv.to_string()));
     if let Some(c) = &page.continue_token {
@@ -781,7 +818,7 @@ fn render_list(info: &ResourceInfo, version: &str, page: &crate::store::ListPage
         if i > 0 {
             out.put_u8(b',');
         }
-        out.put_slice(&Store::render(info, version, o));
+        out.put_slice(&render_obj(info, version, o, meta_only));
     }
     out.put_slice(b"]}");
     out.freeze()
@@ -797,7 +834,13 @@ fn event_line(etype: &str, object: &[u8]) -> Bytes {
     out.freeze()
 }
 
-fn bookmark(info: &ResourceInfo, version: &str, rv: u64, initial_end: bool) -> Bytes {
+fn bookmark(
+    info: &ResourceInfo,
+    version: &str,
+    rv: u64,
+    initial_end: bool,
+    meta_only: bool,
+) -> Bytes {
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if initial_end && let Some(m) = meta.as_object_mut() {
         m.insert(
@@ -805,7 +848,11 @@ fn bookmark(info: &ResourceInfo, version: &str, rv: u64, initial_end: bool) -> B
             json!({"k8s.io/initial-events-end": "true"}),
         );
     }
-    let obj = json!({"kind": info.kind, "apiVersion": info.api_version(version), "metadata": meta});
+    let obj = if meta_only {
+        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
+    } else {
+        json!({"kind": info.kind, "apiVersion": info.api_version(version), "metadata": meta})
+    };
     event_line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default())
 }
 
@@ -815,6 +862,7 @@ struct WatchFilter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    meta_only: bool,
 }
 
 impl WatchFilter {
@@ -839,20 +887,17 @@ impl WatchFilter {
         };
         Some(event_line(
             etype,
-            &Store::render(&self.info, &self.version, &ev.obj),
+            &render_obj(&self.info, &self.version, &ev.obj, self.meta_only),
         ))
     }
 }
 
 fn watch_response(
     state: &Arc<ClusterState>,
-    info: &Arc<ResourceInfo>,
-    version: &str,
-    ns: Option<&str>,
-    labels: LabelSelector,
-    fields: FieldSelector,
+    filter: WatchFilter,
     query: &Query,
 ) -> Result<Response<Body>, ApiError> {
+    let info = filter.info.clone();
     let rv = query.get("resourceVersion").unwrap_or_default();
     let send_initial = query.flag("sendInitialEvents") && query.get("sendInitialEvents").is_some();
     let bookmarks = query.flag("allowWatchBookmarks") && query.get("allowWatchBookmarks").is_some();
@@ -878,14 +923,14 @@ fn watch_response(
         }
         _ => None,
     };
-    let filter = WatchFilter {
-        info: info.clone(),
-        version: version.to_string(),
-        ns: ns.map(str::to_string),
-        labels,
-        fields,
-    };
-    let init = lock(&state.store).watch(info, ns, &filter.labels, &filter.fields, start);
+    let info = &filter.info;
+    let init = lock(&state.store).watch(
+        info,
+        filter.ns.as_deref(),
+        &filter.labels,
+        &filter.fields,
+        start,
+    );
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let state = state.clone();
     tokio::spawn(async move {
@@ -951,11 +996,17 @@ async fn run_watch(
     for o in &init.initial {
         first.push(event_line(
             "ADDED",
-            &Store::render(&filter.info, &filter.version, o),
+            &render_obj(&filter.info, &filter.version, o, filter.meta_only),
         ));
     }
     if initial_bookmark {
-        first.push(bookmark(&filter.info, &filter.version, init.rv, true));
+        first.push(bookmark(
+            &filter.info,
+            &filter.version,
+            init.rv,
+            true,
+            filter.meta_only,
+        ));
     }
     for ev in &init.backlog {
         if let Some(line) = filter.line(ev) {
@@ -987,7 +1038,7 @@ async fn run_watch(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = ticker.tick(), if bookmarks => Some(bookmark(&filter.info, &filter.version, last_rv, false)),
+            _ = ticker.tick(), if bookmarks => Some(bookmark(&filter.info, &filter.version, last_rv, false, filter.meta_only)),
             _ = &mut sleep_until => return,
             _ = epoch.changed() => return,
             _ = tx.closed() => return,

@@ -83,7 +83,8 @@ impl Stored {
                 .and_then(Value::as_array)
                 .is_some_and(|f| !f.is_empty()),
             deleting: s("deletionTimestamp").is_some(),
-            json: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            // Exact-size allocation: a serializer buffer may have twice the capacity it needs.
+            json: Bytes::from(serde_json::to_vec(v).unwrap_or_default().into_boxed_slice()),
         }
     }
 
@@ -1108,6 +1109,11 @@ impl Store {
         let stored = Arc::new(Stored::from_value(&stored_v, self.rv));
         let okey = obj_key(ns, &name);
         if finalize_now {
+            // The DELETED event carries the final state (last finalizer removed).
+            self.data
+                .entry(key.clone())
+                .or_default()
+                .insert(okey.clone(), stored);
             self.remove_object(info, &okey, Propagation::Background);
             return Ok(new);
         }

@@ -14,7 +14,7 @@ use kube::api::{
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config, Error};
 use kube_sim::{InjectedError, SimCluster, SimOptions, mcs_crds};
 use serde_json::{Value, json};
@@ -956,7 +956,9 @@ async fn runtime_watcher_survives_gone_and_dropped_watches() {
         sim.apply_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "default"}})).unwrap();
     };
     put("one");
-    let mut stream = watcher(api, watcher::Config::default()).boxed();
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     next_names(&mut stream, "one").await;
     put("two");
     next_names(&mut stream, "two").await;
@@ -964,10 +966,18 @@ async fn runtime_watcher_survives_gone_and_dropped_watches() {
     sim.faults().close_watches();
     put("three");
     next_names(&mut stream, "three").await;
-    // Dropped watch plus compaction: the re-watch gets 410 and the watcher relists.
-    sim.faults().close_watches();
+    // While partitioned, the cluster changes and compacts: the re-watch after heal gets 410 and
+    // the watcher relists.
+    sim.faults().partition_refuse();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(sim.addr()).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     put("four");
     sim.faults().compact();
+    sim.faults().heal();
     let seen = next_names(&mut stream, "four").await;
     assert!(
         seen.iter().any(|s| s == "<init>"),
@@ -1378,4 +1388,34 @@ async fn seeding_helpers_round_trip() {
     let kc = Kubeconfig::read_from(&path).unwrap();
     assert_eq!(kc.current_context.as_deref(), Some("sim"));
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_only_get_list_and_watch() {
+    let (sim, client) = sim().await;
+    sim.apply_json(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "m", "namespace": "default", "labels": {"a": "b"}},
+        "spec": {"ports": [{"port": 80}]}}))
+        .unwrap();
+    let api: Api<Service> = Api::namespaced(client.clone(), "default");
+    let meta = api.get_metadata("m").await.unwrap();
+    assert_eq!(meta.types.as_ref().unwrap().kind, "PartialObjectMetadata");
+    assert_eq!(meta.metadata.labels.unwrap()["a"], "b");
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let metas: Api<kube::core::PartialObjectMeta<Service>> = Api::namespaced(client, "default");
+    let mut stream = watcher(metas, watcher::Config::default()).boxed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(watcher::Event::InitApply(o) | watcher::Event::Apply(o))) => {
+                assert_eq!(o.metadata.name.as_deref(), Some("m"));
+                break;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }
