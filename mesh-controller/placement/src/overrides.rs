@@ -93,15 +93,35 @@ impl ImageRef {
         }
     }
 
+    /// Karmada's `SetTagOrDigest`: a digest (`algo:hex`, 32+ hex digits) or a tag
+    /// (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`); anything else leaves the image unchanged.
     fn set_tag_or_digest(&mut self, value: &str) {
-        if value.contains(':') {
+        if is_digest(value) {
             self.digest = value.to_string();
             self.tag.clear();
-        } else {
+        } else if is_tag(value) {
             self.tag = value.to_string();
             self.digest.clear();
         }
     }
+}
+
+fn is_tag(v: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    v.len() <= 128
+        && v.chars().next().is_some_and(word)
+        && v.chars().all(|c| word(c) || c == '.' || c == '-')
+}
+
+fn is_digest(v: &str) -> bool {
+    let Some((algo, hex)) = v.split_once(':') else {
+        return false;
+    };
+    let algo_ok = algo.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && algo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '.'));
+    algo_ok && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 impl std::fmt::Display for ImageRef {
@@ -130,7 +150,15 @@ pub fn override_image(image: &str, o: &ImageOverrider) -> Result<String, String>
         ("Repository", "add") => r.repository.push_str(&o.value),
         ("Repository", "replace") => r.repository = o.value.clone(),
         ("Repository", "remove") => r.repository.clear(),
-        ("Tag", "add" | "replace") => r.set_tag_or_digest(&o.value),
+        ("Tag", "add") => {
+            let current = if r.tag.is_empty() {
+                r.digest.clone()
+            } else {
+                r.tag.clone()
+            };
+            r.set_tag_or_digest(&format!("{current}{}", o.value));
+        }
+        ("Tag", "replace") => r.set_tag_or_digest(&o.value),
         ("Tag", "remove") => {
             r.tag.clear();
             r.digest.clear();
@@ -140,16 +168,35 @@ pub fn override_image(image: &str, o: &ImageOverrider) -> Result<String, String>
     Ok(r.to_string())
 }
 
-/// Pod spec path of a workload kind, as a JSON pointer prefix.
-fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Pod" => Some("/spec"),
-        "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" | "StatefulSet" => {
-            Some("/spec/template/spec")
-        }
-        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
-        _ => None,
+/// Kinds whose container images the image overrider rewrites without a predicate.
+const IMAGE_KINDS: &[&str] = &[
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+];
+/// Kinds whose containers the command and args overriders edit.
+const COMMAND_KINDS: &[&str] = &[
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+];
+
+/// Containers path of a workload kind listed in `kinds`, as a JSON pointer.
+fn containers_pointer(obj: &Value, kinds: &[&str]) -> Option<&'static str> {
+    let kind = obj.get("kind").and_then(Value::as_str)?;
+    if !kinds.contains(&kind) {
+        return None;
     }
+    Some(if kind == "Pod" {
+        "/spec/containers"
+    } else {
+        "/spec/template/spec/containers"
+    })
 }
 
 fn image_ops(obj: &Value, o: &ImageOverrider) -> Result<Vec<Value>, String> {
@@ -164,24 +211,17 @@ fn image_ops(obj: &Value, o: &ImageOverrider) -> Result<Vec<Value>, String> {
         ops.push(json!({"op": "replace", "path": pred.path, "value": override_image(cur, o)?}));
         return Ok(ops);
     }
-    let Some(base) = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .and_then(pod_spec_pointer)
-    else {
+    let Some(ptr) = containers_pointer(obj, IMAGE_KINDS) else {
         return Ok(ops);
     };
-    for list in ["containers", "initContainers"] {
-        let ptr = format!("{base}/{list}");
-        if let Some(cs) = obj.pointer(&ptr).and_then(Value::as_array) {
-            for (i, c) in cs.iter().enumerate() {
-                if let Some(image) = c.get("image").and_then(Value::as_str) {
-                    ops.push(json!({
-                        "op": "replace",
-                        "path": format!("{ptr}/{i}/image"),
-                        "value": override_image(image, o)?,
-                    }));
-                }
+    if let Some(cs) = obj.pointer(ptr).and_then(Value::as_array) {
+        for (i, c) in cs.iter().enumerate() {
+            if let Some(image) = c.get("image").and_then(Value::as_str) {
+                ops.push(json!({
+                    "op": "replace",
+                    "path": format!("{ptr}/{i}/image"),
+                    "value": override_image(image, o)?,
+                }));
             }
         }
     }
@@ -195,15 +235,10 @@ fn command_args_ops(
 ) -> Result<Vec<Value>, String> {
     check_op(&o.operator, &["add", "remove"])?;
     let mut ops = Vec::new();
-    let Some(base) = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .and_then(pod_spec_pointer)
-    else {
+    let Some(ptr) = containers_pointer(obj, COMMAND_KINDS) else {
         return Ok(ops);
     };
-    let ptr = format!("{base}/containers");
-    let Some(cs) = obj.pointer(&ptr).and_then(Value::as_array) else {
+    let Some(cs) = obj.pointer(ptr).and_then(Value::as_array) else {
         return Ok(ops);
     };
     for (i, c) in cs.iter().enumerate() {
@@ -511,11 +546,21 @@ mod tests {
             ),
             ("nginx:1.19", io("Tag", "replace", "1.20"), "nginx:1.20"),
             ("nginx", io("Tag", "add", "1.20"), "nginx:1.20"),
+            (
+                "nginx:1.19",
+                io("Tag", "add", "-alpine"),
+                "nginx:1.19-alpine",
+            ),
+            (
+                "nginx:1.19",
+                io("Tag", "replace", "not a tag"),
+                "nginx:1.19",
+            ),
             ("nginx:1.19", io("Tag", "remove", ""), "nginx"),
             (
                 "localhost:5000/app:v1",
-                io("Tag", "replace", "sha256:abc"),
-                "localhost:5000/app@sha256:abc",
+                io("Tag", "replace", "sha256:0123456789abcdef0123456789abcdef"),
+                "localhost:5000/app@sha256:0123456789abcdef0123456789abcdef",
             ),
             ("localhost/app", io("Registry", "remove", ""), "app"),
         ];

@@ -71,10 +71,11 @@ fn image_overrider_default_paths_and_predicate() {
             .unwrap(),
         "mirror.example/envoy:v1"
     );
+    // like Karmada, init containers are only reached through a predicate
     assert_eq!(
         out.pointer("/spec/template/spec/initContainers/0/image")
             .unwrap(),
-        "mirror.example/busybox:1.36"
+        "busybox:1.36"
     );
     let p = op(
         "OverridePolicy",
