@@ -145,6 +145,13 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
     Ok(files)
 }
 
+/// Whether `v[field]` is a non-empty string.
+fn has_str(v: &Value, field: &str) -> bool {
+    v.get(field)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+}
+
 fn read_docs(path: &Path) -> Result<Vec<Doc>, RenderError> {
     let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
         path: path.to_owned(),
@@ -173,10 +180,7 @@ fn read_docs(path: &Path) -> Result<Vec<Doc>, RenderError> {
             return Err(bad("(document)", "is not a Kubernetes object (a mapping)"));
         }
         for f in ["apiVersion", "kind"] {
-            if !value
-                .get(f)
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            {
+            if !has_str(&value, f) {
                 return Err(bad(f, "is missing or not a string"));
             }
         }
@@ -186,10 +190,7 @@ fn read_docs(path: &Path) -> Result<Vec<Doc>, RenderError> {
             };
             for (j, item) in items.iter().enumerate() {
                 for f in ["apiVersion", "kind"] {
-                    if !item
-                        .get(f)
-                        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-                    {
+                    if !has_str(item, f) {
                         return Err(bad(
                             &format!("items[{j}].{f}"),
                             "is missing or not a string",
