@@ -203,6 +203,8 @@ pub struct Store {
     limits: StoreLimits,
     oldest_watchable: u64,
     tx: broadcast::Sender<Arc<Event>>,
+    /// How many stored objects name each owner uid (to skip the dependents scan on delete).
+    owned: HashMap<Box<str>, u32>,
 }
 
 fn now() -> String {
@@ -293,6 +295,7 @@ impl Store {
             limits,
             oldest_watchable: 0,
             tx,
+            owned: HashMap::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -320,6 +323,34 @@ impl Store {
     pub fn compact(&mut self) {
         self.history.clear();
         self.oldest_watchable = self.rv;
+    }
+
+    fn count_owners(&mut self, obj: &Stored, add: bool) {
+        for uid in &obj.owners {
+            if add {
+                *self.owned.entry(uid.clone()).or_default() += 1;
+            } else if let Some(n) = self.owned.get_mut(uid) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.owned.remove(uid);
+                }
+            }
+        }
+    }
+
+    /// Stores an object under its keys, keeping the owner index right.
+    fn put_obj(&mut self, key: &ResourceKey, okey: String, obj: Arc<Stored>) {
+        self.count_owners(&obj, true);
+        if let Some(old) = self.data.entry(key.clone()).or_default().insert(okey, obj) {
+            self.count_owners(&old, false);
+        }
+    }
+
+    /// Removes an object, keeping the owner index right.
+    fn take_obj(&mut self, key: &ResourceKey, okey: &str) -> Option<Arc<Stored>> {
+        let old = self.data.get_mut(key).and_then(|m| m.remove(okey))?;
+        self.count_owners(&old, false);
+        Some(old)
     }
 
     /// Looks up one object.
@@ -1110,17 +1141,11 @@ impl Store {
         let okey = obj_key(ns, &name);
         if finalize_now {
             // The DELETED event carries the final state (last finalizer removed).
-            self.data
-                .entry(key.clone())
-                .or_default()
-                .insert(okey.clone(), stored);
+            self.put_obj(&key, okey.clone(), stored);
             self.remove_object(info, &okey, Propagation::Background);
             return Ok(new);
         }
-        self.data
-            .entry(key.clone())
-            .or_default()
-            .insert(okey, stored.clone());
+        self.put_obj(&key, okey, stored.clone());
         let etype = if old.is_some() {
             EventType::Modified
         } else {
@@ -1193,17 +1218,14 @@ impl Store {
         meta_mut(&mut v).insert("resourceVersion".into(), json!(self.rv.to_string()));
         let stored = Arc::new(Stored::from_value(&v, self.rv));
         let key = info.key();
-        self.data
-            .entry(key.clone())
-            .or_default()
-            .insert(obj_key(ns, name), stored.clone());
+        self.put_obj(&key, obj_key(ns, name), stored.clone());
         self.emit(key, EventType::Modified, stored, Some(old));
     }
 
     /// Removes an object for good, then its dependents and CRD/namespace consequences.
     fn remove_object(&mut self, info: &ResourceInfo, okey: &str, propagation: Propagation) {
         let key = info.key();
-        let Some(old) = self.data.get_mut(&key).and_then(|m| m.remove(okey)) else {
+        let Some(old) = self.take_obj(&key, okey) else {
             return;
         };
         self.rv += 1;
@@ -1217,6 +1239,7 @@ impl Store {
             let rkey = r.key();
             if let Some(objs) = self.data.remove(&rkey) {
                 for (_, o) in objs {
+                    self.count_owners(&o, false);
                     self.rv += 1;
                     self.emit(rkey.clone(), EventType::Deleted, o.clone(), Some(o));
                 }
@@ -1232,6 +1255,9 @@ impl Store {
 
     fn dependents(&self, uid: &str) -> Vec<(Arc<ResourceInfo>, Arc<Stored>)> {
         let mut out = Vec::new();
+        if !self.owned.contains_key(uid) {
+            return out;
+        }
         for (key, objs) in &self.data {
             let Some(info) = self.registry.by_key(key) else {
                 continue;
