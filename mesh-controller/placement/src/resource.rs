@@ -68,7 +68,11 @@ impl Resource {
         let api_version = s("/apiVersion");
         let kind = s("/kind");
         let name = s("/metadata/name");
-        let namespace = s("/metadata/namespace");
+        let mut namespace = s("/metadata/namespace");
+        if namespace.is_empty() && !is_cluster_scoped(&api_version, &kind) {
+            // like kubectl, a namespaced object without a namespace lives in `default`
+            namespace = "default".to_string();
+        }
         if api_version.is_empty() {
             return Err(ResourceError::Missing("apiVersion"));
         }
@@ -146,6 +150,43 @@ impl Resource {
             object,
         })
     }
+}
+
+/// Well-known cluster-scoped kinds; every other kind is taken as namespaced.
+fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    matches!(
+        (group, kind),
+        (
+            "",
+            "Namespace" | "Node" | "PersistentVolume" | "ComponentStatus"
+        ) | (
+            "rbac.authorization.k8s.io",
+            "ClusterRole" | "ClusterRoleBinding"
+        ) | ("apiextensions.k8s.io", "CustomResourceDefinition")
+            | (
+                "storage.k8s.io",
+                "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment"
+            )
+            | ("scheduling.k8s.io", "PriorityClass")
+            | ("node.k8s.io", "RuntimeClass")
+            | ("networking.k8s.io", "IngressClass")
+            | ("apiregistration.k8s.io", "APIService")
+            | (
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration"
+                    | "MutatingWebhookConfiguration"
+                    | "ValidatingAdmissionPolicy"
+                    | "ValidatingAdmissionPolicyBinding"
+            )
+            | ("certificates.k8s.io", "CertificateSigningRequest")
+            | (
+                "policy.karmada.io",
+                "ClusterPropagationPolicy" | "ClusterOverridePolicy"
+            )
+            | ("cluster.karmada.io", "Cluster")
+            | ("isthmus.io", "MemberCluster")
+    )
 }
 
 fn container_requests(c: &Value, path: &str) -> Result<BTreeMap<String, i128>, (String, String)> {

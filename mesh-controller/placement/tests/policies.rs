@@ -524,3 +524,36 @@ fn resource_interpretation() {
     let err = Resource::from_value(json!({"kind": "Deployment"})).unwrap_err();
     assert!(err.to_string().contains("apiVersion"), "{err}");
 }
+
+#[test]
+fn namespace_defaults_for_namespaced_kinds() {
+    let d = Resource::from_value(
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
+    )
+    .unwrap();
+    assert_eq!(d.namespace, "default");
+    let ns = Resource::from_value(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+    )
+    .unwrap();
+    assert_eq!(ns.namespace, "");
+    let cr = Resource::from_value(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}})).unwrap();
+    assert_eq!(cr.namespace, "");
+    // so a namespaced policy in `default` claims it, while a cluster-scoped kind needs a
+    // ClusterPropagationPolicy
+    let set = load::policies_from_yaml(
+        "p.yaml",
+        &pp(
+            "PropagationPolicy",
+            "pp",
+            0,
+            "{apiVersion: apps/v1, kind: Deployment}",
+            "",
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        match_policy(&d, &set.propagation, None).map(|p| p.name.as_str()),
+        Some("pp")
+    );
+}
