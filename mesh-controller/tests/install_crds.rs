@@ -88,3 +88,66 @@ fn crd_readme_carries_the_source_table() {
     assert!(readme.contains("ded161af6ea9596cd9e878c61ed4f4e8d5cf8401"));
     assert!(readme.contains("970300d6be14f7d5509f7cfdbc1a306f095bb666"));
 }
+
+#[test]
+fn member_cluster_crd_is_a_valid_apiextensions_v1_crd() {
+    let v = crds::member_cluster_crd().unwrap();
+    let c = crd(&v);
+    assert_eq!(
+        c.metadata.name.as_deref(),
+        Some("memberclusters.isthmus.io")
+    );
+    assert_eq!(c.spec.group, "isthmus.io");
+    assert_eq!(c.spec.names.kind, "MemberCluster");
+    assert_eq!(c.spec.names.plural, "memberclusters");
+    assert_eq!(c.spec.scope, "Cluster");
+    assert_eq!(c.spec.versions.len(), 1);
+    let ver = &c.spec.versions[0];
+    assert_eq!(ver.name, "v1alpha1");
+    assert!(ver.served && ver.storage);
+    assert!(
+        ver.subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
+    let schema = ver
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .unwrap();
+    let spec = schema.properties.as_ref().unwrap().get("spec").unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("object"));
+    assert!(
+        spec.required.iter().flatten().any(|r| r == "network"),
+        "{spec:?}"
+    );
+    // The applier's plural table agrees with the CRD.
+    let ar = mesh_controller::apply::api_resource("isthmus.io/v1alpha1", "MemberCluster");
+    assert_eq!(ar.plural, c.spec.names.plural);
+}
+
+#[test]
+fn crdgen_prints_the_committed_crd() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crdgen"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/crds")
+            .join(crds::MEMBER_CLUSTER_CRD_FILE),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed,
+        "deploy/crds/{} is stale: cargo run -p mesh-controller --bin crdgen > deploy/crds/{}",
+        crds::MEMBER_CLUSTER_CRD_FILE,
+        crds::MEMBER_CLUSTER_CRD_FILE
+    );
+}

@@ -1,6 +1,7 @@
 //! CustomResourceDefinitions: ours generated from the Rust types, the MCS and About API ones
 //! embedded from `deploy/crds/` (structure copies of the upstream CRDs).
 
+use kube::CustomResourceExt;
 use serde_json::Value;
 
 use super::InstallError;
@@ -34,6 +35,19 @@ pub const MEMBER_CRDS: [EmbeddedCrd; 3] = [
 /// File name of the generated MemberCluster CRD under `deploy/crds/`.
 pub const MEMBER_CLUSTER_CRD_FILE: &str = "isthmus.io_memberclusters.yaml";
 
+/// The MemberCluster CRD (`isthmus.io/v1alpha1`), generated from [`crate::crd::MemberCluster`].
+pub fn member_cluster_crd() -> Result<Value, InstallError> {
+    serde_json::to_value(crate::crd::MemberCluster::crd()).map_err(|e| InstallError::Generate {
+        what: "the MemberCluster CRD".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The generated CRD as the YAML committed in `deploy/crds/` (what `crdgen` prints).
+pub fn member_cluster_crd_yaml() -> Result<String, InstallError> {
+    super::to_yaml_docs(&[member_cluster_crd()?])
+}
+
 /// Parses one embedded CRD file.
 pub fn parse_embedded(crd: &EmbeddedCrd) -> Result<Value, InstallError> {
     serde_saphyr::from_str::<Value>(crd.yaml).map_err(|e| InstallError::Generate {
@@ -49,10 +63,13 @@ pub fn member_crds() -> Result<Vec<Value>, InstallError> {
 
 /// The CRDs the hub needs.
 pub fn hub_crds() -> Result<Vec<Value>, InstallError> {
-    Ok(vec![])
+    Ok(vec![member_cluster_crd()?])
 }
 
 /// The generated CRDs as (path relative to `deploy/`, YAML).
 pub fn generated_crds() -> Result<Vec<(String, String)>, InstallError> {
-    Ok(vec![])
+    Ok(vec![(
+        format!("crds/{MEMBER_CLUSTER_CRD_FILE}"),
+        member_cluster_crd_yaml()?,
+    )])
 }
