@@ -71,6 +71,8 @@ pub enum Command {
     Run(RunArgs),
     /// Start simulated member clusters with a sample application and run the controller on them.
     Demo(crate::demo::DemoArgs),
+    /// Reconcile cluster state read from files and write the manifests (offline).
+    Render(crate::render::RenderArgs),
     /// Evaluate placement policies against a set of clusters (offline).
     Place(crate::placement::cli::PlaceArgs),
 }
@@ -237,9 +239,11 @@ pub fn main() -> ExitCode {
         "info"
     };
     init_tracing(cli.log_format, default_filter);
-    if let Command::Place(args) = cli.command {
-        return crate::placement::cli::run(args);
-    }
+    let command = match cli.command {
+        Command::Place(args) => return crate::placement::cli::run(args),
+        Command::Render(args) => return crate::render::run(args),
+        other => other,
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,10 +255,10 @@ pub fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Run(args) => run(args).await,
             Command::Demo(args) => crate::demo::run(args).await.map_err(CliError::from),
-            Command::Place(_) => Ok(()),
+            Command::Place(_) | Command::Render(_) => Ok(()),
         }
     });
     match result {

@@ -257,15 +257,25 @@ impl MemberHealth {
         g.status.last_error = Some(error.to_owned());
     }
 
+    /// Forgets a watch (the discovery step once it succeeded).
+    pub fn remove_watch(&self, kind: &str) {
+        self.lock().watches.remove(kind);
+    }
+
     /// The health probe answered (`Ok`) or not.
+    ///
+    /// A watch that resumes after an outage delivers nothing until something changes, so a
+    /// successful probe also ends the failure streak of every watch: the API server answers,
+    /// and a watch that still fails reports again on its next attempt.
     pub fn probe(&self, result: Result<(), String>) {
         let mut g = self.lock();
         match result {
             Ok(()) => {
                 g.probe_failing_since = None;
-                if g.status.synced_once && g.watches.values().all(|w| w.failing_since.is_none()) {
-                    g.status.reachability = Reachability::Reachable;
+                for w in g.watches.values_mut() {
+                    w.failing_since = None;
                 }
+                // Leaving `Unreachable` is decided by `evaluate`, which reports the change.
             }
             Err(e) => {
                 g.probe_failing_since.get_or_insert_with(Instant::now);
@@ -373,8 +383,8 @@ mod tests {
             h.status().reachability,
             Reachability::Unreachable { .. }
         ));
-        h.watch_ok("Service", false);
-        h.watch_ok("ServiceExport", false);
+        // Resumed watches deliver nothing; the answering probe ends the outage.
+        h.probe(Ok(()));
         h.evaluate(Duration::ZERO);
         assert_eq!(h.status().reachability, Reachability::Reachable);
     }

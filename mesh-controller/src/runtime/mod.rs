@@ -435,7 +435,7 @@ async fn member_supervisor(mut ctx: WatchContext, cancel: CancellationToken) {
                 }
                 ctx.health.set_mcs_version(v.clone());
                 ctx.mcs_version = v;
-                ctx.health.watch_ok("Discovery", true);
+                ctx.health.remove_watch("Discovery");
                 break;
             }
             Err(e) => {

@@ -1,0 +1,199 @@
+//! End-to-end resilience scenarios: controller restart keeps VIPs (real binary), partition ->
+//! grace -> withdrawal -> recovery, dropped watches, leader election.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use e2e_support::*;
+use mesh_controller::runtime::members::Reachability;
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+async fn vip(env: &Env, i: usize, name: &str) -> Result<String, String> {
+    let imp = get(&env.clients[i], MCS, "ServiceImport", &env.ns, name)
+        .await
+        .ok_or_else(|| format!("{}: no ServiceImport {name}", env.names[i]))?;
+    imp.pointer("/spec/ips/0")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| "no VIP yet".to_owned())
+}
+
+struct Binary(tokio::process::Child);
+
+impl Binary {
+    fn start(clusterset: &std::path::Path) -> Binary {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+            .args(["run", "--clusterset"])
+            .arg(clusterset)
+            .args(["--leader-elect=false", "--metrics-listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start mesh-controller");
+        Binary(child)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.0.kill().await;
+    }
+}
+
+#[tokio::test]
+async fn restart_of_the_binary_keeps_vips() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cs = env.write_clusterset(dir.path());
+    export_service(&env, 0, "a", "ClusterIP", 80).await;
+    export_service(&env, 1, "b", "ClusterIP", 81).await;
+
+    let bin = Binary::start(&cs);
+    let mut before = Vec::new();
+    for i in 0..3 {
+        for name in ["a", "b"] {
+            before.push(eventually("VIP before restart", LIMIT, || vip(&env, i, name)).await);
+        }
+    }
+    bin.stop().await;
+
+    // While it is down a third service is exported; the restarted controller must import it
+    // (proof that it reconciled) and keep the VIPs it allocated before.
+    export_service(&env, 2, "c", "ClusterIP", 82).await;
+    let bin = Binary::start(&cs);
+    for i in 0..3 {
+        eventually("new export imported after restart", LIMIT, || {
+            vip(&env, i, "c")
+        })
+        .await;
+    }
+    let mut after = Vec::new();
+    for i in 0..3 {
+        for name in ["a", "b"] {
+            after.push(vip(&env, i, name).await.unwrap());
+        }
+    }
+    assert_eq!(before, after, "VIPs changed across a restart");
+    bin.stop().await;
+}
+
+#[tokio::test]
+async fn partition_grace_withdrawal_and_recovery() {
+    let env = Env::new(3).await;
+    if !env.is_simulated() {
+        skip("partition needs simulated clusters (fault injection)");
+        return;
+    }
+    env.namespace_in(&[0, 1, 2]).await;
+    let grace = Duration::from_secs(3);
+    let (ctl, _) = env.controller(grace, Duration::from_secs(1)).await;
+    export_service(&env, 0, "web", "ClusterIP", 80).await;
+    export_service(&env, 1, "web", "ClusterIP", 80).await;
+    let both = vec![env.names[0].clone(), env.names[1].clone()];
+    for i in [0, 2] {
+        eventually("slices from both exporters", LIMIT, || async {
+            let s = imported_sources(&env, i, "web").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+
+    let faults = env.clusters.clusters[1].sim.as_ref().unwrap().faults();
+    faults.partition_refuse();
+    eventually("cluster-2 marked unreachable", LIMIT, || async {
+        let m = ctl.members();
+        match m[1].reachability {
+            Reachability::Unreachable { .. } => Ok(()),
+            r => Err(format!("{r:?}")),
+        }
+    })
+    .await;
+    // Within the grace period its exports are kept...
+    assert_eq!(
+        imported_sources(&env, 2, "web").await,
+        both,
+        "exports withdrawn before the grace period ended"
+    );
+    // ...then withdrawn everywhere.
+    for i in [0, 2] {
+        eventually(
+            "cluster-2's endpoints withdrawn after the grace period",
+            LIMIT,
+            || async {
+                let s = imported_sources(&env, i, "web").await;
+                if s == vec![env.names[0].clone()] {
+                    Ok(())
+                } else {
+                    Err(format!("{s:?}"))
+                }
+            },
+        )
+        .await;
+    }
+    // The import itself stays: cluster-1 still exports it.
+    assert!(vip(&env, 2, "web").await.is_ok());
+
+    faults.heal();
+    eventually("cluster-2 reachable again", LIMIT, || async {
+        let m = ctl.members()[1].clone();
+        match m.reachability {
+            Reachability::Reachable => Ok(()),
+            _ => Err(format!("{m:?}")),
+        }
+    })
+    .await;
+    for i in [0, 2] {
+        eventually("cluster-2's endpoints back", LIMIT, || async {
+            let s = imported_sources(&env, i, "web").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_watches_change_nothing() {
+    let env = Env::new(3).await;
+    if !env.is_simulated() {
+        skip("dropping watches needs simulated clusters (fault injection)");
+        return;
+    }
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env
+        .controller(Duration::from_secs(300), Duration::from_secs(10))
+        .await;
+    export_service(&env, 0, "web", "ClusterIP", 80).await;
+    let before = eventually("VIP", LIMIT, || vip(&env, 2, "web")).await;
+    for c in &env.clusters.clusters {
+        c.sim.as_ref().unwrap().faults().close_watches();
+    }
+    // The watches resume; a change made afterwards is still picked up...
+    export_service(&env, 1, "api", "ClusterIP", 90).await;
+    eventually("export after dropped watches", LIMIT, || {
+        vip(&env, 2, "api")
+    })
+    .await;
+    // ...and nothing was marked unreachable or withdrawn.
+    assert!(
+        ctl.members()
+            .iter()
+            .all(|m| m.reachability == Reachability::Reachable)
+    );
+    assert_eq!(vip(&env, 2, "web").await.unwrap(), before);
+    ctl.shutdown().await;
+}
