@@ -234,7 +234,7 @@ pub fn max_available_replicas(
                 avail.div_euclid(want)
             } else {
                 let want_units = crate::quantity::milli_to_value(want);
-                let avail_units = avail.div_euclid(1000);
+                let avail_units = crate::quantity::milli_to_value(avail);
                 if want_units <= 0 {
                     continue;
                 }

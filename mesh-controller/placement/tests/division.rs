@@ -439,3 +439,38 @@ fn estimation_uses_requests_and_summary() {
     );
     assert_eq!(err.reason(), "InsufficientReplicas");
 }
+
+#[test]
+fn clusters_that_come_and_go() {
+    // Karmada: "replica 12 -> 24, aggregated 4:8:12, with cluster2 disappeared and cluster4
+    // appeared". member1 keeps its 4; 20 new over member1 (4), member4 (12), member3 (8):
+    // Webster 3 : 10 : 7 (quotas 3.33 : 10 : 6.67).
+    let clusters = [
+        pods_cluster("member1", 4),
+        pods_cluster("member3", 8),
+        pods_cluster("member4", 12),
+    ];
+    let got = schedule(
+        &placement(AGGREGATED),
+        &deployment("d", 24, None),
+        &clusters,
+        &map(&[("member1", 4), ("member2", 8)]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        got.placements,
+        map(&[("member1", 7), ("member3", 7), ("member4", 10)])
+    );
+    // Karmada: "replica 12, dynamic weight 3:3, with cluster3 disappeared and cluster2 appeared"
+    let clusters = [pods_cluster("member1", 3), pods_cluster("member2", 3)];
+    let got = schedule(
+        &placement(DYNAMIC),
+        &deployment("d", 12, None),
+        &clusters,
+        &map(&[("member1", 6), ("member3", 6)]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(got.placements, map(&[("member1", 9), ("member2", 3)]));
+}
