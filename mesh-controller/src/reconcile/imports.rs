@@ -51,8 +51,15 @@ fn labels_with_owner(labels: &BTreeMap<String, String>) -> Value {
     Value::Object(m)
 }
 
-/// The ServiceImport for `key` in a member serving `version`.
-pub fn service_import(key: &NsName, d: &Derived, ips: &[String], version: McsVersion) -> Value {
+/// The ServiceImport for `key` in a member serving `version`. `families` are the IP families
+/// the VIPs were allocated for (used for `ipFamilies` when the Services do not say).
+pub fn service_import(
+    key: &NsName,
+    d: &Derived,
+    ips: &[String],
+    families: &[String],
+    version: McsVersion,
+) -> Value {
     let ports: Vec<Value> = d
         .ports
         .iter()
@@ -84,6 +91,8 @@ pub fn service_import(key: &NsName, d: &Derived, ips: &[String], version: McsVer
     }
     if !d.ip_families.is_empty() {
         spec.insert("ipFamilies".into(), json!(d.ip_families));
+    } else if !d.headless && !families.is_empty() {
+        spec.insert("ipFamilies".into(), json!(families));
     }
     spec.insert("sessionAffinity".into(), json!(d.session_affinity));
     if let Some(c) = &d.session_affinity_config {

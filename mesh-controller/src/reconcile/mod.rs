@@ -41,8 +41,13 @@ pub fn is_active(member: &MemberState, cfg: &ReconcileConfig, now: Timestamp) ->
 
 fn verdict_base(member: &MemberState, key: &NsName) -> Result<(), Verdict> {
     match member.services.get(key) {
-        None => Err(Verdict::NoService),
-        Some(s) if s.type_ == "ExternalName" => Err(Verdict::InvalidServiceType),
+        None => Err(Verdict::NoService(format!(
+            "Service {key} not found in cluster {}",
+            member.info.name
+        ))),
+        Some(s) if s.type_ == "ExternalName" => Err(Verdict::InvalidServiceType(format!(
+            "Service {key} is of type ExternalName, which cannot be exported"
+        ))),
         Some(_) => Ok(()),
     }
 }
@@ -168,7 +173,14 @@ pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desi
                 continue;
             }
             let ips = vips.get(*key).map(Vec::as_slice).unwrap_or_default();
-            objects.push(imports::service_import(key, d, ips, member.mcs_version));
+            let families = wanted.get(*key).map(Vec::as_slice).unwrap_or_default();
+            objects.push(imports::service_import(
+                key,
+                d,
+                ips,
+                families,
+                member.mcs_version,
+            ));
             mstatus.imports += 1;
             *imported_in.entry(key).or_default() += 1;
             let family = d.ip_families.first().map_or(default_family, String::as_str);

@@ -9,10 +9,10 @@ use crate::model::ExportObj;
 /// What reconcile concluded about one export.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// No Service of that name (`Valid=False NoService`).
-    NoService,
-    /// An ExternalName Service (`Valid=False InvalidServiceType`).
-    InvalidServiceType,
+    /// No Service of that name (`Valid=False NoService`); the message.
+    NoService(String),
+    /// An ExternalName Service (`Valid=False InvalidServiceType`); the message.
+    InvalidServiceType(String),
     /// Exported; `conflict` is `(reason, message)` when in conflict.
     Exported {
         /// Members the service is imported into.
@@ -52,13 +52,13 @@ fn cond(
 pub fn export_status(export: &ExportObj, verdict: &Verdict, now: Timestamp) -> ServiceExportStatus {
     let mut conditions = Vec::with_capacity(3);
     match verdict {
-        Verdict::NoService => {
+        Verdict::NoService(message) => {
             conditions.push(cond(
                 export,
                 condition::VALID,
                 false,
                 reason::NO_SERVICE,
-                "Service not found".to_owned(),
+                message.clone(),
                 now,
             ));
             conditions.push(cond(
@@ -70,13 +70,13 @@ pub fn export_status(export: &ExportObj, verdict: &Verdict, now: Timestamp) -> S
                 now,
             ));
         }
-        Verdict::InvalidServiceType => {
+        Verdict::InvalidServiceType(message) => {
             conditions.push(cond(
                 export,
                 condition::VALID,
                 false,
                 reason::INVALID_SERVICE_TYPE,
-                "Service type ExternalName is not supported".to_owned(),
+                message.clone(),
                 now,
             ));
             conditions.push(cond(

@@ -58,6 +58,7 @@ fn export_without_service_is_invalid_and_imports_nothing() {
         (valid.status.as_str(), valid.reason.as_str()),
         ("False", reason::NO_SERVICE)
     );
+    assert_eq!(valid.message, "Service ns/web not found in cluster c1");
     let ready = cond(&d, "c1", "ns", "web", condition::READY).unwrap();
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
