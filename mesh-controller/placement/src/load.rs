@@ -268,6 +268,7 @@ fn kind_info(api_version: &str, kind: &str) -> Option<(PolicyCrd, String)> {
 /// Read policies from already-parsed documents.
 pub fn policies_from_values(source_name: &str, docs: &[Value]) -> Result<PolicySet, LoadError> {
     let mut set = PolicySet::default();
+    let mut seen = std::collections::BTreeSet::new();
     for (index, doc) in docs.iter().enumerate() {
         let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -306,6 +307,11 @@ pub fn policies_from_values(source_name: &str, docs: &[Value]) -> Result<PolicyS
         })?;
         if name.is_empty() {
             return Err(invalid("metadata.name: must not be empty".into()));
+        }
+        if !seen.insert((kind.to_string(), namespace.clone(), name.clone())) {
+            return Err(invalid(format!(
+                "document {index}: duplicate {kind} {display:?} in the same input"
+            )));
         }
         let scope = match crd {
             PolicyCrd::PropagationPolicy | PolicyCrd::OverridePolicy => PolicyScope::Namespaced,

@@ -116,10 +116,7 @@ impl Resource {
                 Some(v) => {
                     let n = v.as_i64().filter(|n| (0..=i64::from(i32::MAX)).contains(n));
                     let n = n.ok_or_else(|| {
-                        field(
-                            &p[1..].replace('/', "."),
-                            "must be a non-negative integer".into(),
-                        )
+                        field(&dotted(p), "must be a non-negative integer".into())
                     })?;
                     i32::try_from(n).unwrap_or(i32::MAX)
                 }
@@ -129,13 +126,7 @@ impl Resource {
         };
         let requirements = match pod_spec_path.and_then(|p| object.pointer(p)) {
             Some(spec) => pod_requests(spec).map_err(|(p, m)| {
-                field(
-                    &format!(
-                        "{}.{p}",
-                        &pod_spec_path.unwrap_or("")[1..].replace('/', ".")
-                    ),
-                    m,
-                )
+                field(&format!("{}.{p}", &dotted(pod_spec_path.unwrap_or(""))), m)
             })?,
             None => None,
         };
@@ -150,6 +141,11 @@ impl Resource {
             object,
         })
     }
+}
+
+/// `/spec/replicas` -> `spec.replicas`
+fn dotted(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
 }
 
 /// Well-known cluster-scoped kinds; every other kind is taken as namespaced.

@@ -557,3 +557,35 @@ fn namespace_defaults_for_namespaced_kinds() {
         Some("pp")
     );
 }
+
+#[test]
+fn duplicate_policies_are_rejected() {
+    let one = pp(
+        "PropagationPolicy",
+        "same",
+        0,
+        "{apiVersion: apps/v1, kind: Deployment}",
+        "",
+    );
+    let err = load::policies_from_yaml("d.yaml", &format!("{one}{one}")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("document 1: duplicate PropagationPolicy \"default/same\""),
+        "{err}"
+    );
+    // the same name in another kind is fine
+    let other = pp(
+        "ClusterPropagationPolicy",
+        "same",
+        0,
+        "{apiVersion: apps/v1, kind: Deployment}",
+        "",
+    );
+    assert_eq!(
+        load::policies_from_yaml("d.yaml", &format!("{one}{other}"))
+            .unwrap()
+            .propagation
+            .len(),
+        2
+    );
+}
