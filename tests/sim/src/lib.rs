@@ -31,7 +31,7 @@ use tokio::sync::watch;
 pub use error::ApiError;
 pub use faults::{FaultHandle, InjectedError, Partition};
 pub use server::RequestRecord;
-pub use testing::{TestCluster, TestClusters, clusters_for_tests};
+pub use testing::{TestCluster, TestClusters, clusters_for_tests, e2e_kubeconfigs};
 
 use server::{ClusterState, lock};
 use store::{Store, StoreLimits};

@@ -741,19 +741,15 @@ impl Store {
         if self.get(info, ns, &name).is_some() {
             return Err(ApiError::already_exists(&info.group, &info.plural, &name));
         }
+        // Status is set by the status subresource only: a create drops it (Namespace and CRD
+        // statuses are then filled in by the server).
         if info.status_subresource
-            && info.custom
             && let Some(m) = body.as_object_mut()
         {
             m.remove("status");
         }
         if opts.track_fields {
             let part = Part::of(info, false);
-            let part = if part == Part::Main && !info.custom {
-                Part::Whole
-            } else {
-                part
-            };
             apply::track_update(
                 None,
                 &mut body,

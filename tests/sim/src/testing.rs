@@ -52,23 +52,30 @@ impl Drop for TestClusters {
     }
 }
 
-/// Returns `n` clusters: the first `n` real ones named by `ISTHMUS_E2E_KUBECONFIGS`
-/// (comma-separated kubeconfig paths) when it is set, otherwise `n` simulated clusters
-/// (`cluster-1`..`cluster-n`, TLS, bearer token, MCS and ClusterProperty CRDs installed).
-pub async fn clusters_for_tests(n: usize) -> Result<TestClusters, SimError> {
-    match std::env::var(KUBECONFIGS_ENV) {
-        Ok(list) if !list.trim().is_empty() => real_clusters(&list, n),
-        _ => simulated(n).await,
-    }
-}
-
-fn real_clusters(list: &str, n: usize) -> Result<TestClusters, SimError> {
+/// The kubeconfig paths named by `ISTHMUS_E2E_KUBECONFIGS`, if it is set and not empty. Suites
+/// that only make sense on real clusters print `SKIP: ...` and return when this is `None`.
+pub fn e2e_kubeconfigs() -> Option<Vec<PathBuf>> {
+    let list = std::env::var(KUBECONFIGS_ENV).ok()?;
     let paths: Vec<PathBuf> = list
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .collect();
+    (!paths.is_empty()).then_some(paths)
+}
+
+/// Returns `n` clusters: the first `n` real ones named by `ISTHMUS_E2E_KUBECONFIGS`
+/// (comma-separated kubeconfig paths) when it is set, otherwise `n` simulated clusters
+/// (`cluster-1`..`cluster-n`, TLS, bearer token, MCS and ClusterProperty CRDs installed).
+pub async fn clusters_for_tests(n: usize) -> Result<TestClusters, SimError> {
+    match e2e_kubeconfigs() {
+        Some(paths) => real_clusters(paths, n),
+        None => simulated(n).await,
+    }
+}
+
+fn real_clusters(paths: Vec<PathBuf>, n: usize) -> Result<TestClusters, SimError> {
     if paths.len() < n {
         return Err(SimError::Config {
             file: KUBECONFIGS_ENV.into(),
@@ -149,8 +156,34 @@ async fn simulated(n: usize) -> Result<TestClusters, SimError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_clusters_come_from_kubeconfig_files() {
+        let dir = std::env::temp_dir().join(format!("kube-sim-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut paths = Vec::new();
+        for name in ["east", "west"] {
+            let p = dir.join(format!("{name}.yaml"));
+            let text = format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: ctx\ncontexts:\n- name: ctx\n  context: {{cluster: {name}, user: u}}\nclusters:\n- name: {name}\n  cluster: {{server: https://127.0.0.1:1}}\nusers:\n- name: u\n  user: {{}}\n"
+            );
+            std::fs::write(&p, text).unwrap();
+            paths.push(p);
+        }
+        let got = real_clusters(paths.clone(), 2).unwrap();
+        assert!(!got.is_simulated());
+        let names: Vec<&str> = got.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["east", "west"]);
+        let err = real_clusters(paths, 3).unwrap_err().to_string();
+        assert!(
+            err.contains(KUBECONFIGS_ENV) && err.contains("needs 3"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn reads_cluster_name_of_current_context() -> Result<(), serde_saphyr::Error> {

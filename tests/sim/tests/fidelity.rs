@@ -1419,3 +1419,35 @@ async fn metadata_only_get_list_and_watch() {
         }
     }
 }
+
+#[tokio::test]
+async fn clusters_for_tests_gives_simulated_clusters() {
+    if kube_sim::e2e_kubeconfigs().is_some() {
+        eprintln!("SKIP: ISTHMUS_E2E_KUBECONFIGS is set, so real clusters would be used");
+        return;
+    }
+    let set = kube_sim::clusters_for_tests(2).await.unwrap();
+    assert!(set.is_simulated());
+    assert_eq!(set.clusters.len(), 2);
+    for c in &set.clusters {
+        let kc = Kubeconfig::read_from(&c.kubeconfig).unwrap();
+        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        let client = Client::try_from(cfg).unwrap();
+        let exports: Api<DynamicObject> = Api::all_with(client, &export_resource("v1beta1"));
+        assert!(
+            exports
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "{}",
+            c.name
+        );
+    }
+    let dir = set.clusters[0].kubeconfig.parent().unwrap().to_path_buf();
+    drop(set);
+    assert!(!dir.exists(), "kubeconfigs are removed with the clusters");
+}
