@@ -196,13 +196,13 @@ pub fn member_requests() -> Vec<ApiRequest> {
             .in_ns(ISTIO_NAMESPACE),
         );
     }
-    for v in ["get", "watch", "patch", "create", "delete"] {
+    for v in ["get", "patch", "create", "delete"] {
         r.push(
             ApiRequest::new(
                 "",
                 "secrets",
                 v,
-                "write remote secrets and cacerts; read the existing cacerts",
+                "write remote secrets and cacerts (prune reads before deleting)",
             )
             .in_ns(ISTIO_NAMESPACE),
         );
