@@ -395,19 +395,28 @@ pub fn cluster_from_value(index: usize, doc: &Value) -> Result<ClusterInfo, Clus
         ));
     }
     let spec = raw.spec;
+    let status = raw.status.unwrap_or_default();
     let (enablements, summary, summary_path) = if karmada {
-        let status = raw.status.unwrap_or_default();
         (
             status.api_enablements,
             status.resource_summary,
             "status.resourceSummary",
         )
     } else {
-        (
-            spec.api_enablements,
-            spec.resource_summary,
-            "spec.resourceSummary",
-        )
+        // a MemberCluster carries them in spec; a controller may also report them in status
+        let enablements = if spec.api_enablements.is_empty() {
+            status.api_enablements
+        } else {
+            spec.api_enablements
+        };
+        match spec.resource_summary {
+            Some(s) => (enablements, Some(s), "spec.resourceSummary"),
+            None => (
+                enablements,
+                status.resource_summary,
+                "status.resourceSummary",
+            ),
+        }
     };
     let resource_summary = summary
         .map(|s| convert_summary(s, &field_err, summary_path))

@@ -76,3 +76,19 @@ fn list_documents_and_previous_files() {
         "{err}"
     );
 }
+
+#[test]
+fn member_cluster_status_is_a_fallback() {
+    let text = "apiVersion: isthmus.io/v1alpha1\nkind: MemberCluster\nmetadata: {name: a}\nspec: {region: eu}\nstatus:\n  resourceSummary:\n    allocatable: {pods: \"7\"}\n  apiEnablements:\n    - groupVersion: apps/v1\n      resources: [{name: deployments, kind: Deployment}]\n";
+    let clusters = load::clusters_from_yaml("c.yaml", text).unwrap();
+    assert_eq!(
+        clusters[0]
+            .resource_summary
+            .as_ref()
+            .unwrap()
+            .allowed_milli("pods"),
+        7000
+    );
+    assert!(clusters[0].serves("apps/v1", "Deployment"));
+    assert!(!clusters[0].serves("v1", "ConfigMap"));
+}
