@@ -296,22 +296,31 @@ struct RawResourceSummary {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawClusterSpec {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     network: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     provider: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     region: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     zone: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     zones: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     taints: Vec<Taint>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     api_enablements: Vec<RawApiEnablement>,
     #[serde(default)]
     resource_summary: Option<RawResourceSummary>,
+}
+
+/// Treat an explicit YAML null (`zone:`) as the default value.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize, Default)]

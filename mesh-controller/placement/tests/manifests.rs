@@ -92,3 +92,11 @@ fn member_cluster_status_is_a_fallback() {
     assert!(clusters[0].serves("apps/v1", "Deployment"));
     assert!(!clusters[0].serves("v1", "ConfigMap"));
 }
+
+#[test]
+fn null_cluster_fields_are_empty() {
+    let text = "apiVersion: isthmus.io/v1alpha1\nkind: MemberCluster\nmetadata: {name: a}\nspec:\n  network: net-a\n  zone:\n  zones:\n  revision: 1-24\n  kubeconfigSecretRef: {name: a-kubeconfig, key: config}\n";
+    let clusters = load::clusters_from_yaml("c.yaml", text).unwrap();
+    assert_eq!(clusters[0].network, "net-a");
+    assert!(clusters[0].zone.is_empty() && clusters[0].zones.is_empty());
+}
