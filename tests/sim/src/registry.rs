@@ -79,6 +79,23 @@ impl ResourceInfo {
         }
     }
 
+    /// Whether the server keeps `metadata.generation` for this kind (custom resources, CRDs and
+    /// the built-ins whose spec has controllers acting on it; not e.g. ConfigMap or Service).
+    pub fn has_generation(&self) -> bool {
+        self.custom
+            || matches!(
+                self.kind.as_str(),
+                "Deployment"
+                    | "StatefulSet"
+                    | "DaemonSet"
+                    | "ReplicaSet"
+                    | "PodDisruptionBudget"
+                    | "EndpointSlice"
+                    | "CustomResourceDefinition"
+                    | "Pod"
+            )
+    }
+
     /// The list type of a field of this kind, by field name; metadata lists are shared by all.
     pub fn list_type(&self, field: &str) -> ListType {
         match field {

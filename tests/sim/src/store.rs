@@ -1058,7 +1058,11 @@ impl Store {
                 }
             }
         };
-        meta_mut(&mut new).insert("generation".into(), json!(generation));
+        if info.has_generation() {
+            meta_mut(&mut new).insert("generation".into(), json!(generation));
+        } else {
+            meta_mut(&mut new).remove("generation");
+        }
         let key = info.key();
         if *key == *NAMESPACES
             && old.is_none()

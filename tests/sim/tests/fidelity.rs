@@ -286,6 +286,10 @@ async fn generation_bumps_on_spec_changes_only() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
+    // Kinds without a spec controller (ConfigMap, Service, ...) have no generation.
+    let cms: Api<ConfigMap> = Api::namespaced(api.into_client(), "default");
+    let c = cms.create(&PostParams::default(), &cm("g")).await.unwrap();
+    assert_eq!(c.metadata.generation, None);
 }
 
 #[tokio::test]
@@ -1450,4 +1454,49 @@ async fn clusters_for_tests_gives_simulated_clusters() {
     let dir = set.clusters[0].kubeconfig.parent().unwrap().to_path_buf();
     drop(set);
     assert!(!dir.exists(), "kubeconfigs are removed with the clusters");
+}
+
+#[tokio::test]
+async fn ordinary_writes_take_field_ownership() {
+    let (_sim, client) = sim().await;
+    let api: Api<Deployment> = Api::namespaced(client, "default");
+    let mut d = serde_json::to_value(deployment("web", "nginx:1")).unwrap();
+    d["apiVersion"] = json!("apps/v1");
+    d["kind"] = json!("Deployment");
+    api.patch("web", &PatchParams::apply("applier"), &Patch::Apply(&d))
+        .await
+        .unwrap();
+    // An ordinary patch by another manager changes replicas and so owns the field.
+    let pp = PatchParams {
+        field_manager: Some("editor".into()),
+        ..PatchParams::default()
+    };
+    let edited = api
+        .patch("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    let managers: Vec<(String, String)> = edited
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("editor".into(), "Update".into())),
+        "{managers:?}"
+    );
+    // Re-applying the old value now conflicts with the editor.
+    let e = api_err(
+        api.patch("web", &PatchParams::apply("applier"), &Patch::Apply(&d))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 409);
+    assert!(e.message.contains("editor"), "{}", e.message);
 }
