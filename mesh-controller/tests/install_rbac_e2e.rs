@@ -4,7 +4,7 @@
 //! must be allowed by the member (or hub) grants.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod install_support;
 
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use mesh_controller::install::rbac::{self, Grants};
@@ -20,24 +20,6 @@ async fn sim(name: &str, crds: bool) -> SimCluster {
     })
     .await
     .unwrap()
-}
-
-fn seed_export(c: &SimCluster) {
-    for obj in [
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}),
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
-               "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"name": "web-abc", "namespace": "demo",
-                            "labels": {"kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
-               "addressType": "IPv4",
-               "endpoints": [{"addresses": ["10.1.0.5"], "conditions": {"ready": true}}],
-               "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}),
-        json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceExport",
-               "metadata": {"name": "web", "namespace": "demo"}, "spec": {}}),
-    ] {
-        c.apply_json(obj).unwrap();
-    }
 }
 
 /// Every resource request `c` recorded, as `verb group/resource[/sub] ns/name`, that `grants`
@@ -78,7 +60,7 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
         .unwrap();
     hub.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
         .unwrap();
-    seed_export(&a);
+    install_support::seed_export(&a);
 
     let dir = tempfile::tempdir().unwrap();
     for (c, f) in [(&a, "east.yaml"), (&b, "west.yaml"), (&hub, "hub.yaml")] {
@@ -90,64 +72,21 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
         "name: rbac\nmeshID: rbac\nmembers:\n- name: east\n  network: n1\n  kubeconfig: east.yaml\n- name: west\n  network: n2\n  kubeconfig: west.yaml\n",
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .args([
-            "run",
-            "--clusterset",
-            cs.to_str().unwrap(),
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--leader-elect",
-        ])
-        .args([
-            "--lease-kubeconfig",
-            dir.path().join("hub.yaml").to_str().unwrap(),
-            "--lease-namespace",
-            NS,
-        ])
-        .env("POD_NAME", "rbac-test")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-
-    // Bounded wait for the import to reach the other member.
-    let start = Instant::now();
-    let mut imported = false;
-    while start.elapsed() < Duration::from_secs(60) {
-        if !b
-            .list_json(
-                "multicluster.x-k8s.io/v1beta1",
-                "ServiceImport",
-                Some("demo"),
-            )
-            .is_empty()
+    let lease = dir.path().join("hub.yaml");
+    let done = || {
+        !b.list_json(
+            "multicluster.x-k8s.io/v1beta1",
+            "ServiceImport",
+            Some("demo"),
+        )
+        .is_empty()
             && !b
                 .list_json("discovery.k8s.io/v1", "EndpointSlice", Some("demo"))
                 .is_empty()
-        {
-            imported = true;
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().await.unwrap();
-            panic!(
-                "controller exited with {status}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // Let a status write and the conflict bookkeeping happen too.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    assert!(
-        imported,
-        "no import within 60 s; controller stderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
+    install_support::run_controller_until(&cs, &lease, NS, done)
+        .await
+        .unwrap();
 
     let member = rbac::grants_for(&rbac::member_requests(), NS);
     let hub_grants = rbac::grants_for(&rbac::hub_requests(), NS);
