@@ -265,113 +265,192 @@ fn kind_info(api_version: &str, kind: &str) -> Option<(PolicyCrd, String)> {
     Some((crd, group.to_string()))
 }
 
-/// Read policies from already-parsed documents.
+/// One policy document of either family.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyPolicy {
+    /// PropagationPolicy or ClusterPropagationPolicy.
+    Propagation(PropagationPolicy),
+    /// OverridePolicy or ClusterOverridePolicy.
+    Override(OverridePolicy),
+}
+
+impl AnyPolicy {
+    fn key(&self) -> (&'static str, &str, &str) {
+        match self {
+            Self::Propagation(p) => (p.kind(), &p.namespace, &p.name),
+            Self::Override(p) => (p.kind(), &p.namespace, &p.name),
+        }
+    }
+}
+
+/// Read one policy document (`index` names it in errors): schema check, Karmada's admission
+/// rules and defaulting. A controller can call this per object and skip the bad ones.
+pub fn policy_from_value(
+    source_name: &str,
+    index: usize,
+    doc: &Value,
+) -> Result<AnyPolicy, LoadError> {
+    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let Some((crd, group)) = kind_info(api_version, kind) else {
+        return Err(LoadError::UnsupportedKind {
+            source_name: source_name.into(),
+            index,
+            api_version: api_version.into(),
+            kind: kind.into(),
+        });
+    };
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let namespace = doc
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let display = if namespace.is_empty() {
+        name.clone()
+    } else {
+        format!("{namespace}/{name}")
+    };
+    let invalid = |message: String| LoadError::Invalid {
+        source_name: source_name.into(),
+        kind: kind.into(),
+        name: display.clone(),
+        message,
+    };
+    schema::validate(crd, doc).map_err(|e| match e {
+        ValidateError::Schema(s) => invalid(s.to_string()),
+        ValidateError::Load(l) => invalid(l.to_string()),
+    })?;
+    if name.is_empty() {
+        return Err(invalid("metadata.name: must not be empty".into()));
+    }
+    let scope = match crd {
+        PolicyCrd::PropagationPolicy | PolicyCrd::OverridePolicy => PolicyScope::Namespaced,
+        _ => PolicyScope::Cluster,
+    };
+    let namespace = match scope {
+        PolicyScope::Namespaced if namespace.is_empty() => "default".to_string(),
+        PolicyScope::Namespaced => namespace,
+        PolicyScope::Cluster => String::new(),
+    };
+    let spec_value = doc.get("spec").cloned().unwrap_or(Value::Null);
+    match crd {
+        PolicyCrd::PropagationPolicy | PolicyCrd::ClusterPropagationPolicy => {
+            if spec_value.is_null() {
+                return Err(invalid("spec: missing required field".into()));
+            }
+            let mut spec: PropagationSpec = serde_path_to_error::deserialize(&spec_value)
+                .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?;
+            validate_placement(&spec.placement).map_err(invalid)?;
+            for (i, rs) in spec.resource_selectors.iter().enumerate() {
+                if let Some(sel) = &rs.label_selector {
+                    selector::validate_label_selector(sel).map_err(|e| {
+                        invalid(format!("spec.resourceSelectors[{i}].labelSelector: {e}"))
+                    })?;
+                }
+            }
+            default_placement(&mut spec.placement);
+            Ok(AnyPolicy::Propagation(PropagationPolicy {
+                scope,
+                group,
+                namespace,
+                name,
+                spec,
+            }))
+        }
+        PolicyCrd::OverridePolicy | PolicyCrd::ClusterOverridePolicy => {
+            let spec: OverrideSpec = if spec_value.is_null() {
+                OverrideSpec::default()
+            } else {
+                serde_path_to_error::deserialize(&spec_value)
+                    .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?
+            };
+            if !spec.override_rules.is_empty()
+                && (spec.target_cluster.is_some() || spec.overriders.is_some())
+            {
+                return Err(invalid(
+                    "spec: overrideRules cannot be combined with the legacy targetCluster/overriders"
+                        .into(),
+                ));
+            }
+            Ok(AnyPolicy::Override(OverridePolicy {
+                scope,
+                group,
+                namespace,
+                name,
+                spec,
+            }))
+        }
+    }
+}
+
+fn push(set: &mut PolicySet, p: AnyPolicy) {
+    match p {
+        AnyPolicy::Propagation(p) => set.propagation.push(p),
+        AnyPolicy::Override(p) => set.overrides.push(p),
+    }
+}
+
+fn duplicate(source_name: &str, index: usize, p: &AnyPolicy) -> LoadError {
+    let (kind, namespace, name) = p.key();
+    let display = if namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    };
+    LoadError::Invalid {
+        source_name: source_name.into(),
+        kind: kind.into(),
+        name: display.clone(),
+        message: format!("document {index}: duplicate {kind} {display:?} in the same input"),
+    }
+}
+
+/// Read policies from already-parsed documents; the first bad document fails the whole set.
 pub fn policies_from_values(source_name: &str, docs: &[Value]) -> Result<PolicySet, LoadError> {
     let mut set = PolicySet::default();
     let mut seen = std::collections::BTreeSet::new();
     for (index, doc) in docs.iter().enumerate() {
-        let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-        let Some((crd, group)) = kind_info(api_version, kind) else {
-            return Err(LoadError::UnsupportedKind {
-                source_name: source_name.into(),
-                index,
-                api_version: api_version.into(),
-                kind: kind.into(),
-            });
-        };
-        let name = doc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let namespace = doc
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let display = if namespace.is_empty() {
-            name.clone()
-        } else {
-            format!("{namespace}/{name}")
-        };
-        let invalid = |message: String| LoadError::Invalid {
-            source_name: source_name.into(),
-            kind: kind.into(),
-            name: display.clone(),
-            message,
-        };
-        schema::validate(crd, doc).map_err(|e| match e {
-            ValidateError::Schema(s) => invalid(s.to_string()),
-            ValidateError::Load(l) => invalid(l.to_string()),
-        })?;
-        if name.is_empty() {
-            return Err(invalid("metadata.name: must not be empty".into()));
+        let p = policy_from_value(source_name, index, doc)?;
+        let (kind, namespace, name) = p.key();
+        if !seen.insert((kind, namespace.to_string(), name.to_string())) {
+            return Err(duplicate(source_name, index, &p));
         }
-        if !seen.insert((kind.to_string(), namespace.clone(), name.clone())) {
-            return Err(invalid(format!(
-                "document {index}: duplicate {kind} {display:?} in the same input"
-            )));
-        }
-        let scope = match crd {
-            PolicyCrd::PropagationPolicy | PolicyCrd::OverridePolicy => PolicyScope::Namespaced,
-            _ => PolicyScope::Cluster,
-        };
-        let namespace = match scope {
-            PolicyScope::Namespaced if namespace.is_empty() => "default".to_string(),
-            PolicyScope::Namespaced => namespace,
-            PolicyScope::Cluster => String::new(),
-        };
-        let spec_value = doc.get("spec").cloned().unwrap_or(Value::Null);
-        match crd {
-            PolicyCrd::PropagationPolicy | PolicyCrd::ClusterPropagationPolicy => {
-                if spec_value.is_null() {
-                    return Err(invalid("spec: missing required field".into()));
-                }
-                let mut spec: PropagationSpec = serde_path_to_error::deserialize(&spec_value)
-                    .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?;
-                validate_placement(&spec.placement).map_err(invalid)?;
-                for (i, rs) in spec.resource_selectors.iter().enumerate() {
-                    if let Some(sel) = &rs.label_selector {
-                        selector::validate_label_selector(sel).map_err(|e| {
-                            invalid(format!("spec.resourceSelectors[{i}].labelSelector: {e}"))
-                        })?;
-                    }
-                }
-                default_placement(&mut spec.placement);
-                set.propagation.push(PropagationPolicy {
-                    scope,
-                    group,
-                    namespace,
-                    name,
-                    spec,
-                });
+        push(&mut set, p);
+    }
+    Ok(set)
+}
+
+/// Read policies, skipping (and logging) bad documents; returns the good ones and the errors.
+pub fn policies_from_values_lenient(
+    source_name: &str,
+    docs: &[Value],
+) -> (PolicySet, Vec<LoadError>) {
+    let mut set = PolicySet::default();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, doc) in docs.iter().enumerate() {
+        let parsed = policy_from_value(source_name, index, doc).and_then(|p| {
+            let (kind, namespace, name) = p.key();
+            if seen.insert((kind, namespace.to_string(), name.to_string())) {
+                Ok(p)
+            } else {
+                Err(duplicate(source_name, index, &p))
             }
-            PolicyCrd::OverridePolicy | PolicyCrd::ClusterOverridePolicy => {
-                let spec: OverrideSpec = if spec_value.is_null() {
-                    OverrideSpec::default()
-                } else {
-                    serde_path_to_error::deserialize(&spec_value)
-                        .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?
-                };
-                if !spec.override_rules.is_empty()
-                    && (spec.target_cluster.is_some() || spec.overriders.is_some())
-                {
-                    return Err(invalid(
-                        "spec: overrideRules cannot be combined with the legacy targetCluster/overriders".into(),
-                    ));
-                }
-                set.overrides.push(OverridePolicy {
-                    scope,
-                    group,
-                    namespace,
-                    name,
-                    spec,
-                });
+        });
+        match parsed {
+            Ok(p) => push(&mut set, p),
+            Err(e) => {
+                tracing::warn!(source = source_name, index, error = %e, "skipping invalid policy");
+                errors.push(e);
             }
         }
     }
-    Ok(set)
+    (set, errors)
 }
 
 /// Read policies from multi-document YAML.

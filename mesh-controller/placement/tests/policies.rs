@@ -589,3 +589,27 @@ fn duplicate_policies_are_rejected() {
         2
     );
 }
+
+#[test]
+fn lenient_loading_skips_bad_documents() {
+    let good = pp(
+        "PropagationPolicy",
+        "good",
+        0,
+        "{apiVersion: apps/v1, kind: Deployment}",
+        "",
+    );
+    let bad = "---\napiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: bad}\nspec:\n  resourceSelectors: []\n  bogus: 1\n";
+    let docs = load::parse_documents("l.yaml", &format!("{good}{bad}{good}")).unwrap();
+    let (set, errors) = load::policies_from_values_lenient("l.yaml", &docs);
+    assert_eq!(set.propagation.len(), 1);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].to_string().contains("spec.bogus: unknown field"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].to_string().contains("duplicate"), "{}", errors[1]);
+    let one = load::policy_from_value("x", 0, &docs[0]).unwrap();
+    assert!(matches!(one, load::AnyPolicy::Propagation(ref p) if p.name == "good"));
+}
