@@ -1241,7 +1241,11 @@ impl Store {
                 for (_, o) in objs {
                     self.count_owners(&o, false);
                     self.rv += 1;
-                    self.emit(rkey.clone(), EventType::Deleted, o.clone(), Some(o));
+                    let mut last = o.value();
+                    meta_mut(&mut last)
+                        .insert("resourceVersion".into(), json!(self.rv.to_string()));
+                    let gone = Arc::new(Stored::from_value(&last, self.rv));
+                    self.emit(rkey.clone(), EventType::Deleted, gone, Some(o));
                 }
             }
         }

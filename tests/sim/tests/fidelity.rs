@@ -1500,3 +1500,51 @@ async fn ordinary_writes_take_field_ownership() {
     assert_eq!(e.code, 409);
     assert!(e.message.contains("editor"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn openapi_and_aggregated_discovery_fallback() {
+    let (sim, _client) = sim().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fetch = |path: &'static str, accept: &'static str| {
+        let addr = sim.addr();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.unwrap();
+            let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            (
+                String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase(),
+                buf[split + 4..].to_vec(),
+            )
+        }
+    };
+    // kubectl 1.20 asks for the protobuf OpenAPI v2 document.
+    let (head, body) = fetch(
+        "/openapi/v2",
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    )
+    .await;
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("protobuf"),
+        "{head}"
+    );
+    assert_eq!(&body[..5], b"\x0a\x032.0", "field 1 (swagger) = \"2.0\"");
+    let (_, body) = fetch("/openapi/v2", "application/json").await;
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["swagger"], "2.0");
+    // Newer clients ask for aggregated discovery first and accept the legacy document.
+    let (head, body) = fetch(
+        "/apis",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json",
+    )
+    .await;
+    assert!(
+        head.contains("content-type: application/json\r\n"),
+        "{head}"
+    );
+    let groups: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(groups["kind"], "APIGroupList");
+}
