@@ -132,3 +132,54 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
         "no Lease requests in the hub"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_of_the_dns_proxy_is_allowed_by_its_rbac() {
+    use clap::Parser;
+    let member = sim("east", true).await;
+    install_support::seed_export(&member);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("east.yaml");
+    member.write_kubeconfig(&kc).unwrap();
+    // The workload's own flags, with the listeners moved to loopback ephemeral ports.
+    let mut args = vec!["dns-proxy".to_owned()];
+    args.extend(mesh_controller::install::manifests::dns_proxy_args());
+    for a in args.iter_mut() {
+        if a.starts_with("0.0.0.0:") {
+            *a = "127.0.0.1:0".into();
+        }
+    }
+    args.extend([
+        "--kubeconfig".into(),
+        kc.to_str().unwrap().into(),
+        "--no-forward".into(),
+    ]);
+    let parsed = dns_proxy::config::Args::try_parse_from(&args).unwrap();
+    let task = tokio::spawn(dns_proxy::config::run(parsed));
+    // Bounded wait until both watches are open.
+    let start = std::time::Instant::now();
+    let watching = |res: &str| {
+        member
+            .request_log()
+            .iter()
+            .any(|r| r.resource == res && r.verb == "watch")
+    };
+    while start.elapsed() < std::time::Duration::from_secs(30)
+        && !(watching("serviceimports") && watching("endpointslices"))
+    {
+        assert!(!task.is_finished(), "dns-proxy stopped early");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    task.abort();
+    assert!(
+        watching("serviceimports") && watching("endpointslices"),
+        "dns-proxy did not start its watches"
+    );
+    let grants = rbac::grants_for(&rbac::dns_proxy_requests(), NS);
+    let problems = denied(&member, &grants);
+    assert!(
+        problems.is_empty(),
+        "requests the dns-proxy RBAC would deny:\n{}",
+        problems.join("\n")
+    );
+}
