@@ -115,13 +115,13 @@ fn walk(field: &str, v: &Value, path: Vec<Seg>, info: &ResourceInfo, out: &mut F
             }
         }
         Value::Array(items) => match info.list_type(field) {
-            ListType::Map(key) => {
+            ListType::Map(keys) => {
                 for item in items {
-                    let Some(kv) = item.get(&key) else {
+                    let Some(key) = item_key(item, &keys) else {
                         continue;
                     };
                     let mut p = path.clone();
-                    p.push(Seg::K(json!({key.as_str(): kv}).to_string()));
+                    p.push(Seg::K(key));
                     out.insert(p.clone());
                     if let Value::Object(im) = item {
                         for (k, sub) in im {
@@ -149,11 +149,62 @@ fn walk(field: &str, v: &Value, path: Vec<Seg>, info: &ResourceInfo, out: &mut F
     }
 }
 
+/// The canonical JSON of a list item's key fields (`{"containerPort":80,"protocol":"TCP"}`);
+/// `None` when the item has none of them.
+fn item_key(item: &Value, keys: &[String]) -> Option<String> {
+    let mut m = Map::new();
+    for k in keys {
+        if let Some(v) = key_field(item, k) {
+            m.insert(k.clone(), v);
+        }
+    }
+    (!m.is_empty()).then(|| Value::Object(m).to_string())
+}
+
+/// The one defaulting the server does: `protocol: TCP` on items of port lists keyed by protocol
+/// (Service ports, container ports), so that list item identity matches a real server's.
+pub fn default_protocols(v: &mut Value, info: &ResourceInfo) {
+    default_in(v, "", info);
+}
+
+fn default_in(v: &mut Value, field: &str, info: &ResourceInfo) {
+    match v {
+        Value::Object(m) => {
+            for (k, sub) in m.iter_mut() {
+                default_in(sub, k, info);
+            }
+        }
+        Value::Array(items) => {
+            let keyed = matches!(info.list_type(field), ListType::Map(keys) if keys.iter().any(|k| k == "protocol"));
+            for item in items {
+                if keyed
+                    && let Value::Object(im) = item
+                    && !im.contains_key("protocol")
+                {
+                    im.insert("protocol".into(), Value::String("TCP".into()));
+                }
+                default_in(item, "", info);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key field of a list item; `protocol` defaults to TCP as the API server's defaulting does.
+fn key_field(item: &Value, k: &str) -> Option<Value> {
+    match item.get(k) {
+        Some(v) => Some(v.clone()),
+        None if k == "protocol" && item.is_object() => Some(Value::String("TCP".into())),
+        None => None,
+    }
+}
+
 fn key_matches(item: &Value, key_json: &str) -> bool {
     let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key_json) else {
         return false;
     };
-    key.iter().all(|(k, v)| item.get(k) == Some(v))
+    key.iter()
+        .all(|(k, v)| key_field(item, k).as_ref() == Some(v))
 }
 
 /// The value at a path, if present.
@@ -397,13 +448,13 @@ fn merge_applied(live: &mut Value, applied: &Value, field: &str, info: &Resource
             }
         }
         (live @ Value::Array(_), Value::Array(aa)) => match info.list_type(field) {
-            ListType::Map(key) => {
+            ListType::Map(keys) => {
                 if let Value::Array(la) = live {
                     for item in aa {
-                        match item
-                            .get(&key)
-                            .and_then(|kv| la.iter_mut().find(|l| l.get(&key) == Some(kv)))
-                        {
+                        let same = |l: &&mut Value| {
+                            keys.iter().all(|k| key_field(l, k) == key_field(item, k))
+                        };
+                        match la.iter_mut().find(same) {
                             Some(l) => merge_applied(l, item, "", info),
                             None => la.push(item.clone()),
                         }

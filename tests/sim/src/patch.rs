@@ -236,7 +236,8 @@ fn merge_list(
             }
             Ok(Value::Array(out))
         }
-        ListType::Map(key) => {
+        ListType::Map(keys) => {
+            let key = keys.first().cloned().unwrap_or_default();
             let mut out = cur;
             for item in patch {
                 let Value::Object(pm) = item else {

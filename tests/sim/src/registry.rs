@@ -24,8 +24,9 @@ pub enum RegistryError {
 pub enum ListType {
     /// Replaced as a whole.
     Atomic,
-    /// Merged item by item on the given key field.
-    Map(String),
+    /// Merged item by item. The first key field is the strategic-merge-patch merge key; server-side
+    /// apply identifies items by all key fields present (`containerPort` + `protocol`).
+    Map(Vec<String>),
     /// A set of scalars.
     Set,
 }
@@ -99,7 +100,7 @@ impl ResourceInfo {
     /// The list type of a field of this kind, by field name; metadata lists are shared by all.
     pub fn list_type(&self, field: &str) -> ListType {
         match field {
-            "ownerReferences" => ListType::Map("uid".into()),
+            "ownerReferences" => ListType::Map(vec!["uid".into()]),
             "finalizers" => ListType::Set,
             "managedFields" => ListType::Atomic,
             _ => self
@@ -361,7 +362,8 @@ const BUILTINS: &[Builtin] = &[
 fn builtin_list_types(kind: &str) -> BTreeMap<String, ListType> {
     let mut m = BTreeMap::new();
     let mut key = |field: &str, k: &str| {
-        m.insert(field.to_string(), ListType::Map(k.to_string()));
+        let keys = k.split(',').map(str::to_string).collect();
+        m.insert(field.to_string(), ListType::Map(keys));
     };
     match kind {
         "Pod" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
@@ -373,16 +375,16 @@ fn builtin_list_types(kind: &str) -> BTreeMap<String, ListType> {
             key("imagePullSecrets", "name");
             key("volumeMounts", "mountPath");
             key("volumeDevices", "devicePath");
-            key("ports", "containerPort");
+            key("ports", "containerPort,protocol");
             key("conditions", "type");
             key("hostAliases", "ip");
-            key("topologySpreadConstraints", "topologyKey");
+            key("topologySpreadConstraints", "topologyKey,whenUnsatisfiable");
             key("resourceClaims", "name");
             key("containerStatuses", "name");
             key("initContainerStatuses", "name");
         }
         "Service" => {
-            key("ports", "port");
+            key("ports", "port,protocol");
             key("conditions", "type");
         }
         "ServiceAccount" => {
@@ -515,13 +517,18 @@ fn collect_list_types(schema: &Value, field: Option<&str>, out: &mut BTreeMap<St
     ) {
         match lt {
             "map" => {
-                if let Some(key) = schema
+                let keys: Vec<String> = schema
                     .get("x-kubernetes-list-map-keys")
                     .and_then(Value::as_array)
-                    .and_then(|k| k.first())
-                    .and_then(Value::as_str)
-                {
-                    out.insert(field.to_string(), ListType::Map(key.to_string()));
+                    .map(|k| {
+                        k.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    out.insert(field.to_string(), ListType::Map(keys));
                 }
             }
             "set" => {

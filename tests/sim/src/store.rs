@@ -930,6 +930,7 @@ impl Store {
             )));
         }
         let mut applied = applied.clone();
+        apply::default_protocols(&mut applied, info);
         Self::check_ns_field(info, ns, &mut applied)?;
         let old = self.get(info, ns, name);
         if old.is_none() && status {
@@ -992,6 +993,7 @@ impl Store {
         opts: &WriteOpts,
         status: bool,
     ) -> Result<Value, ApiError> {
+        apply::default_protocols(&mut new, info);
         let name = new
             .pointer("/metadata/name")
             .and_then(Value::as_str)

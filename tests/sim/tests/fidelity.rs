@@ -1548,3 +1548,33 @@ async fn openapi_and_aggregated_discovery_fallback() {
     let groups: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(groups["kind"], "APIGroupList");
 }
+
+#[tokio::test]
+async fn apply_keeps_ports_apart_by_port_and_protocol() {
+    let (_sim, client) = sim().await;
+    let api: Api<Service> = Api::namespaced(client, "default");
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+        "spec": {"ports": [{"name": "dns-udp", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}});
+    let out = api
+        .patch("dns", &PatchParams::apply("ctl"), &Patch::Apply(&svc))
+        .await
+        .unwrap();
+    let ports = out.spec.unwrap().ports.unwrap();
+    assert_eq!(ports.len(), 2);
+    let mf = serde_json::to_value(&out.metadata.managed_fields.unwrap()[0]).unwrap();
+    let fields = mf["fieldsV1"]["f:spec"]["f:ports"].as_object().unwrap();
+    assert!(
+        fields.contains_key(r#"k:{"port":53,"protocol":"UDP"}"#),
+        "{fields:?}"
+    );
+    // Re-applying one port drops the other (owned by the same manager, no longer applied).
+    let one = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+        "spec": {"ports": [{"name": "dns-tcp", "port": 53}]}});
+    let out = api
+        .patch("dns", &PatchParams::apply("ctl"), &Patch::Apply(&one))
+        .await
+        .unwrap();
+    let ports = out.spec.unwrap().ports.unwrap();
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
+}
