@@ -193,7 +193,7 @@ pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desi
             objects.extend(istio::objects(snap, member, wiring, now, &mut mstatus));
             istio::gateway_address(member, &mut mstatus);
         }
-        objects.sort_by_key(object_key);
+        objects.sort_by_cached_key(object_key);
         desired.summary.objects += objects.len();
         desired.objects.insert(cluster.clone(), objects);
         desired.member_status.insert(cluster.clone(), mstatus);
