@@ -94,14 +94,17 @@ impl Faults {
         lock(&self.state).latency
     }
 
-    /// The injected error for a request with this verb, if a rule fires.
-    pub(crate) fn injected(&self, verb: &str) -> Option<ApiError> {
+    /// The injected error for a request with this verb on this resource, if a rule fires.
+    /// Rules are looked up as `verb/resource`, `verb`, `*/resource`, then `*`.
+    pub(crate) fn injected(&self, verb: &str, resource: &str) -> Option<ApiError> {
         let mut st = lock(&self.state);
-        let key = if st.rules.contains_key(verb) {
-            verb.to_string()
-        } else {
-            "*".to_string()
-        };
+        let candidates = [
+            format!("{verb}/{resource}"),
+            verb.to_string(),
+            format!("*/{resource}"),
+            "*".to_string(),
+        ];
+        let key = candidates.into_iter().find(|k| st.rules.contains_key(k))?;
         let rule = st.rules.get_mut(&key)?;
         let fire = match &mut rule.mode {
             Mode::EveryNth { n, count } => {
@@ -152,11 +155,13 @@ impl FaultHandle {
         *self.inner.partition.borrow()
     }
 
-    /// Fail every `n`-th request with this verb (`get`, `list`, `watch`, `create`, `update`,
-    /// `patch`, `delete`, `deletecollection`, or `*` for any verb without its own rule).
-    pub fn fail_every_nth(&self, verb: &str, n: u64, error: InjectedError) {
+    /// Fail every `n`-th request matching `rule`: a verb (`get`, `list`, `watch`, `create`,
+    /// `update`, `patch`, `delete`, `deletecollection`), a verb on one resource
+    /// (`list/serviceexports`), any verb on one resource (`*/endpointslices`), or `*`. The most
+    /// specific rule that exists applies to a request.
+    pub fn fail_every_nth(&self, rule: &str, n: u64, error: InjectedError) {
         lock(&self.inner.state).rules.insert(
-            verb.to_string(),
+            rule.to_string(),
             Rule {
                 error,
                 mode: Mode::EveryNth { n, count: 0 },
@@ -164,11 +169,12 @@ impl FaultHandle {
         );
     }
 
-    /// Fail a fraction `rate` (0..=1) of requests with this verb, drawn from a generator seeded
-    /// with `seed` (same seed, same sequence).
-    pub fn fail_rate(&self, verb: &str, rate: f64, seed: u64, error: InjectedError) {
+    /// Fail a fraction `rate` (0..=1) of requests matching `rule` (as in
+    /// [`FaultHandle::fail_every_nth`]), drawn from a generator seeded with `seed` (same seed,
+    /// same sequence).
+    pub fn fail_rate(&self, rule: &str, rate: f64, seed: u64, error: InjectedError) {
         lock(&self.inner.state).rules.insert(
-            verb.to_string(),
+            rule.to_string(),
             Rule {
                 error,
                 mode: Mode::Rate { rate, rng: seed },
@@ -221,9 +227,14 @@ mod tests {
         let f = Arc::new(faults());
         let h = FaultHandle { inner: f.clone() };
         h.fail_every_nth("get", 3, InjectedError::Internal);
-        let fired: Vec<bool> = (0..6).map(|_| f.injected("get").is_some()).collect();
+        let fired: Vec<bool> = (0..6)
+            .map(|_| f.injected("get", "pods").is_some())
+            .collect();
         assert_eq!(fired, vec![false, false, true, false, false, true]);
-        assert!(f.injected("list").is_none());
+        assert!(f.injected("list", "pods").is_none());
+        h.fail_every_nth("list/services", 1, InjectedError::Internal);
+        assert!(f.injected("list", "services").is_some());
+        assert!(f.injected("list", "pods").is_none());
     }
 
     #[test]
@@ -240,7 +251,7 @@ mod tests {
                 },
             );
             (0..200)
-                .map(|_| f.injected("list").is_some())
+                .map(|_| f.injected("list", "pods").is_some())
                 .collect::<Vec<_>>()
         };
         let a = run();

@@ -201,6 +201,7 @@ impl SimCluster {
             bookmark_interval: opts.bookmark_interval,
             addr,
             shutdown: watch::channel(false).0,
+            watches: Mutex::new(std::collections::HashMap::new()),
         });
         let task = tokio::spawn(server::serve(state.clone(), listener, tls));
         tracing::info!(cluster = %opts.name, %addr, tls = opts.tls, "simulated cluster started");
@@ -357,6 +358,17 @@ impl SimCluster {
     /// Empties the request log.
     pub fn clear_request_log(&self) {
         lock(&self.state.log).clear();
+    }
+
+    /// Number of open watch streams, on one resource (`"services"`, `"serviceexports"`; any
+    /// group) or on all when `None`. Lets a test wait until a component is watching before it
+    /// changes state.
+    pub fn open_watches(&self, resource: Option<&str>) -> usize {
+        lock(&self.state.watches)
+            .iter()
+            .filter(|(key, _)| resource.is_none_or(|r| key.rsplit('/').next() == Some(r)))
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// The current resourceVersion of the cluster.

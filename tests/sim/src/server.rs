@@ -56,6 +56,8 @@ pub struct RequestRecord {
     pub path: String,
     /// HTTP status code of the answer.
     pub code: u16,
+    /// The client's User-Agent header.
+    pub user_agent: String,
 }
 
 /// State shared by the server tasks of one cluster.
@@ -69,6 +71,33 @@ pub(crate) struct ClusterState {
     pub(crate) bookmark_interval: Duration,
     pub(crate) addr: SocketAddr,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// Open watches per resource (`group/plural`).
+    pub(crate) watches: Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// Counts a watch as open while it lives.
+struct WatchGuard {
+    state: Arc<ClusterState>,
+    key: String,
+}
+
+impl WatchGuard {
+    fn new(state: Arc<ClusterState>, key: String) -> Self {
+        *lock(&state.watches).entry(key.clone()).or_default() += 1;
+        Self { state, key }
+    }
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut w = lock(&self.state.watches);
+        if let Some(n) = w.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                w.remove(&self.key);
+            }
+        }
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -247,6 +276,12 @@ async fn handle(
         name: String::new(),
         path: req.uri().path().to_string(),
         code: 0,
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
     };
     let resp = match route(&state, req, &mut record).await {
         Ok(r) => r,
@@ -467,7 +502,7 @@ async fn route(
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
 
     if segs.as_slice() == ["openapi", "v2"] {
-        if let Some(e) = state.faults.injected("get") {
+        if let Some(e) = state.faults.injected("get", "") {
             return Err(e);
         }
         if !accepts_json(&accept) && accept.contains("protobuf") {
@@ -567,7 +602,7 @@ async fn route(
     if verb == "create" && info.namespaced && target.namespace.is_none() {
         return Err(ApiError::method_not_allowed(method.as_str()));
     }
-    if let Some(e) = state.faults.injected(verb) {
+    if let Some(e) = state.faults.injected(verb, &info.plural) {
         return Err(e);
     }
     let dry_run = match query.get("dryRun") {
@@ -975,6 +1010,7 @@ async fn run_watch(
     bookmarks: bool,
     timeout: Option<Duration>,
 ) {
+    let _open = WatchGuard::new(state.clone(), filter.info.key().to_string());
     let mut epoch = state.faults.watch_epoch_rx();
     epoch.borrow_and_update();
     let mut part = state.faults.partition_rx();

@@ -774,6 +774,14 @@ async fn watch_delivers_events_with_selector_transitions() {
         .await
         .unwrap()
         .boxed();
+    for _ in 0..500 {
+        if sim.open_watches(Some("configmaps")) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.open_watches(Some("configmaps")), 1);
+    assert_eq!(sim.open_watches(Some("services")), 0);
     let put = |labels: Value| {
         sim.apply_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w", "namespace": "default", "labels": labels}}))
             .unwrap()
@@ -1255,6 +1263,12 @@ async fn injected_errors_are_deterministic() {
     assert_eq!(codes, vec![404, 429, 404]);
     sim.faults().clear_errors();
     assert!(api.get_opt("x").await.is_ok());
+    // Rules can target one resource.
+    sim.faults()
+        .fail_every_nth("list/configmaps", 1, InjectedError::Internal);
+    assert!(api.list(&ListParams::default()).await.is_err());
+    let services: Api<Service> = Api::namespaced(api.into_client(), "default");
+    assert!(services.list(&ListParams::default()).await.is_ok());
 }
 
 #[tokio::test]

@@ -224,6 +224,15 @@ async fn kubectl_apply_get_delete() {
     );
     let (ok, _, err) = k.run(&["get", "configmap", "demo"], None).await;
     assert!(!ok && err.contains("NotFound"), "{err}");
+    let log = sim.request_log();
+    assert!(
+        log.iter().any(|r| r.user_agent.starts_with("kubectl")),
+        "the request log keeps User-Agents"
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.verb == "patch" && r.resource == "deployments")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
