@@ -761,6 +761,40 @@ async fn dry_run_create_stores_nothing() {
         sim.get_json("v1", "ConfigMap", Some("default"), "dry")
             .is_none()
     );
+    let real = api
+        .create(&PostParams::default(), &cm("kept"))
+        .await
+        .unwrap();
+    let mut changed = real.clone();
+    changed.data = Some([("k".to_string(), "changed".to_string())].into());
+    let out = api.replace("kept", &pp, &changed).await.unwrap();
+    assert_eq!(out.data.unwrap()["k"], "changed");
+    let pp_patch = PatchParams {
+        dry_run: true,
+        ..PatchParams::default()
+    };
+    api.patch(
+        "kept",
+        &pp_patch,
+        &Patch::Merge(json!({"data": {"k": "patched"}})),
+    )
+    .await
+    .unwrap();
+    api.delete(
+        "kept",
+        &DeleteParams {
+            dry_run: true,
+            ..DeleteParams::default()
+        },
+    )
+    .await
+    .unwrap();
+    let stored = api.get("kept").await.unwrap();
+    assert_eq!(stored.data.unwrap()["k"], "v");
+    assert_eq!(
+        stored.metadata.resource_version,
+        real.metadata.resource_version
+    );
 }
 
 #[tokio::test]

@@ -182,6 +182,15 @@ async fn kubectl_apply_get_delete() {
         "{resources}"
     );
 
+    // Server-side dry run changes nothing.
+    let dry = changed.replace("key: two", "key: dry");
+    k.ok(&["apply", "--dry-run=server", "-f", "-"], Some(&dry))
+        .await;
+    let cm = sim
+        .get_json("v1", "ConfigMap", Some("default"), "demo")
+        .unwrap();
+    assert_eq!(cm["data"]["key"], "two");
+
     // Server-side apply takes over with the "kubectl" field manager.
     let ssa = changed.replace("key: two", "key: three");
     let out = k

@@ -1,5 +1,5 @@
 //! `kube-sim --clusters N --kubeconfig-dir DIR`: starts N simulated clusters, writes one
-//! kubeconfig per cluster and serves until Ctrl-C.
+//! kubeconfig per cluster and serves until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 
