@@ -398,9 +398,14 @@ impl Store {
         limit: Option<usize>,
         cont: Option<&str>,
     ) -> Result<ListPage, ApiError> {
-        let start = match cont {
-            Some(token) => Some(self.decode_continue(token)?),
-            None => None,
+        // Pages after the first report the first page's resourceVersion (as a real server
+        // does): a watch started from it replays every change made while paging.
+        let (list_rv, start) = match cont {
+            Some(token) => {
+                let (rv, start) = self.decode_continue(token)?;
+                (rv, Some(start))
+            }
+            None => (self.rv, None),
         };
         let empty = BTreeMap::new();
         let map = self.data.get(&info.key()).unwrap_or(&empty);
@@ -433,19 +438,20 @@ impl Store {
             if labels.is_empty() && fields.is_empty() {
                 remaining = Some(1 + iter.count() as u64);
             }
-            last_key.map(|k| encode_continue(self.rv, &k))
+            last_key.map(|k| encode_continue(list_rv, &k))
         } else {
             None
         };
         Ok(ListPage {
             items,
-            rv: self.rv,
+            rv: list_rv,
             continue_token,
             remaining,
         })
     }
 
-    fn decode_continue(&self, token: &str) -> Result<String, ApiError> {
+    /// Reads a continue token: (resourceVersion of the first page, last key served).
+    fn decode_continue(&self, token: &str) -> Result<(u64, String), ApiError> {
         use base64::Engine;
         let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -458,10 +464,12 @@ impl Store {
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
             ));
         }
-        v.get("start")
+        let start = v
+            .get("start")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(bad)
+            .ok_or_else(bad)?;
+        Ok((rv, start))
     }
 
     /// Whether an object matches a namespace and selectors.

@@ -388,6 +388,22 @@ async fn list_pagination_with_continue_tokens() {
         token = page.metadata.continue_;
     }
     assert_eq!(seen, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
+    // Pages report the first page's resourceVersion, so a watch from it replays what changed.
+    let first = api.list(&ListParams::default().limit(3)).await.unwrap();
+    sim.apply_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-0", "namespace": "default", "labels": {"x": "y"}}}))
+        .unwrap();
+    let second = api
+        .list(
+            &ListParams::default()
+                .limit(3)
+                .continue_token(first.metadata.continue_.as_deref().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second.metadata.resource_version,
+        first.metadata.resource_version
+    );
     // A continue token older than a compaction is 410 Expired.
     let first = api.list(&ListParams::default().limit(3)).await.unwrap();
     sim.apply_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late", "namespace": "default"}})).unwrap();
