@@ -1016,7 +1016,7 @@ async fn run_watch(
     let mut part = state.faults.partition_rx();
     let mut shutdown = state.shutdown.subscribe();
     let mut last_rv = init.rv;
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
     let sleep_until = async move {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,

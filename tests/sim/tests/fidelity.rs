@@ -1642,3 +1642,161 @@ async fn apply_keeps_ports_apart_by_port_and_protocol() {
     assert_eq!(ports.len(), 1, "{ports:?}");
     assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
 }
+
+#[tokio::test]
+async fn malformed_requests_get_errors_not_crashes() {
+    let (sim, client) = sim().await;
+    sim.apply_json(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}})).unwrap();
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?labelSelector=%zz%",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20(",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?limit=-1",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?continue=not-a-token",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=x",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps/a/b/c/d",
+            "",
+            "",
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/configmaps/a/status",
+            "",
+            "",
+        ),
+        ("GET", "/apis/apps/v1/namespaces/default/nothings", "", ""),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"","value":[]}]"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/json-patch+json",
+            r#"{"op":"x"}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/strategic-merge-patch+json",
+            "[1,2]",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/merge-patch+json",
+            r#"{"metadata":{"name":"b"}}"#,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a?fieldManager=m",
+            "application/apply-patch+yaml",
+            "[]",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/apply-patch+yaml",
+            "{}",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/a?fieldManager=m",
+            "application/apply-patch+yaml",
+            "kind: Secret\napiVersion: v1",
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            r#"{"kind":"Secret","metadata":{"name":"x"}}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            "[]",
+        ),
+        (
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "application/json",
+            r#"{"metadata":{"name":"x.y"},"spec":{}}"#,
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/json",
+            r#"{"metadata":{"name":"zz"}}"#,
+        ),
+        (
+            "DELETE",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/json",
+            r#"{"propagationPolicy":"Sideways"}"#,
+        ),
+        (
+            "DELETE",
+            "/api/v1/namespaces/default/configmaps/a",
+            "application/json",
+            "{nope",
+        ),
+    ];
+    for (method, uri, ct, body) in cases {
+        let e = api_err(raw(&client, method, uri, ct, body).await.expect_err(uri));
+        assert!((400..500).contains(&e.code), "{method} {uri}: {e:?}");
+        assert!(!e.message.is_empty(), "{method} {uri}");
+    }
+    // Still serving, and the object is intact.
+    let cm = sim
+        .get_json("v1", "ConfigMap", Some("default"), "a")
+        .unwrap();
+    assert_eq!(cm["metadata"]["name"], "a");
+    let big = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=18446744073709551615&resourceVersion=0",
+        "",
+        "",
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), big)
+            .await
+            .is_err(),
+        "a huge timeout is just a long watch"
+    );
+}
