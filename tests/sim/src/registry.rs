@@ -60,6 +60,8 @@ pub struct ResourceInfo {
     pub list_types: BTreeMap<String, ListType>,
     /// True for resources defined by a CRD.
     pub custom: bool,
+    /// The storage version's `openAPIV3Schema` of a CRD (used for defaulting only).
+    pub schema: Option<Arc<Value>>,
 }
 
 /// `group/resource` key of a resource's storage.
@@ -421,6 +423,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
             status_subresource: b.status,
             list_types: builtin_list_types(b.kind),
             custom: false,
+            schema: None,
         })
         .collect()
 }
@@ -470,6 +473,7 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
     let mut storage = None;
     let mut status_subresource = false;
     let mut list_types = BTreeMap::new();
+    let mut schema = None;
     for v in versions {
         let name = v
             .get("name")
@@ -483,8 +487,9 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
             if v.pointer("/subresources/status").is_some() {
                 status_subresource = true;
             }
-            if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
-                collect_list_types(schema, None, &mut list_types);
+            if let Some(s) = v.pointer("/schema/openAPIV3Schema") {
+                collect_list_types(s, None, &mut list_types);
+                schema = Some(Arc::new(s.clone()));
             }
         }
     }
@@ -506,7 +511,42 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
         status_subresource,
         list_types,
         custom: true,
+        schema,
     })
+}
+
+/// Applies the `default` values of a structural schema to an object: a missing property with a
+/// default gets it, recursively through properties, array items and additionalProperties (as
+/// the API server does for custom resources).
+pub fn apply_defaults(schema: &Value, v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (name, sub) in props {
+                    if !m.contains_key(name)
+                        && let Some(d) = sub.get("default")
+                    {
+                        m.insert(name.clone(), d.clone());
+                    }
+                    if let Some(child) = m.get_mut(name) {
+                        apply_defaults(sub, child);
+                    }
+                }
+            } else if let Some(add) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for child in m.values_mut() {
+                    apply_defaults(add, child);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for item in items {
+                    apply_defaults(item_schema, item);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Reads `x-kubernetes-list-type: map` / `set` markers from a CRD schema, by field name.
@@ -757,6 +797,23 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_defaults_fill_missing_fields() {
+        let schema = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "mode": {"type": "string", "default": "auto"},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"weight": {"type": "integer", "default": 1}}}}
+            }}
+        }});
+        let mut obj = json!({"metadata": {"name": "x"}, "spec": {"items": [{}, {"weight": 5}]}});
+        apply_defaults(&schema, &mut obj);
+        assert_eq!(obj["spec"]["mode"], "auto");
+        assert_eq!(obj["spec"]["items"], json!([{"weight": 1}, {"weight": 5}]));
+        let mut explicit = json!({"spec": {"mode": "manual"}});
+        apply_defaults(&schema, &mut explicit);
+        assert_eq!(explicit["spec"]["mode"], "manual");
+    }
 
     #[test]
     fn version_order_follows_kubernetes_rules() {

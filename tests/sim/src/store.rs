@@ -939,6 +939,9 @@ impl Store {
         }
         let mut applied = applied.clone();
         apply::default_protocols(&mut applied, info);
+        if let Some(schema) = &info.schema {
+            crate::registry::apply_defaults(schema, &mut applied);
+        }
         Self::check_ns_field(info, ns, &mut applied)?;
         let old = self.get(info, ns, name);
         if old.is_none() && status {
@@ -1002,6 +1005,9 @@ impl Store {
         status: bool,
     ) -> Result<Value, ApiError> {
         apply::default_protocols(&mut new, info);
+        if let Some(schema) = &info.schema {
+            crate::registry::apply_defaults(schema, &mut new);
+        }
         let name = new
             .pointer("/metadata/name")
             .and_then(Value::as_str)
