@@ -1800,3 +1800,79 @@ async fn malformed_requests_get_errors_not_crashes() {
         "a huge timeout is just a long watch"
     );
 }
+
+fn widget_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "size": {"type": "integer", "default": 3},
+                        "parts": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+                            "items": {"type": "object", "properties": {"id": {"type": "string"}, "color": {"type": "string", "default": "red"}}}}
+                    }},
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+                }}}
+            }]
+        }
+    })
+}
+
+#[tokio::test]
+async fn custom_crd_defaults_scope_and_keyed_lists() {
+    let (_sim, client) = sim_with(SimOptions {
+        crds: vec![widget_crd()],
+        ..SimOptions::default()
+    })
+    .await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let a = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"parts": [{"id": "a"}]}});
+    let out = api
+        .patch("w", &PatchParams::apply("one"), &Patch::Apply(&a))
+        .await
+        .unwrap();
+    assert_eq!(out.data["spec"]["size"], 3, "schema default");
+    assert_eq!(
+        out.data["spec"]["parts"][0]["color"], "red",
+        "default inside list items"
+    );
+    assert!(out.metadata.namespace.is_none(), "cluster-scoped");
+    // A second manager adds its own part; the first manager's part stays (granular list map).
+    let b = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"parts": [{"id": "b", "color": "blue"}]}});
+    let out = api
+        .patch("w", &PatchParams::apply("two"), &Patch::Apply(&b))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = out.data["spec"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["a", "b"]);
+    // Namespaced paths do not exist for a cluster-scoped kind.
+    let e = api_err(
+        raw(
+            &client,
+            "GET",
+            "/apis/example.com/v1/namespaces/default/widgets",
+            "",
+            "",
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, 404);
+}
