@@ -17,6 +17,8 @@ use crate::selector::{FieldSelector, LabelSelector};
 
 /// Storage key of the namespaces resource.
 const NAMESPACES: &str = "/namespaces";
+/// Finalizer of an owner waiting for its dependents (foreground deletion).
+const FOREGROUND: &str = "foregroundDeletion";
 /// Storage key of the CRD resource.
 const CRDS: &str = "apiextensions.k8s.io/customresourcedefinitions";
 
@@ -156,7 +158,7 @@ pub struct WriteOpts {
 pub enum Propagation {
     /// Delete dependents after the owner.
     Background,
-    /// Treated as Background (the owner is not held back).
+    /// Delete dependents first; the owner waits with the `foregroundDeletion` finalizer.
     Foreground,
     /// Remove the owner reference from dependents.
     Orphan,
@@ -1209,11 +1211,71 @@ impl Store {
             self.store_modified(info, ns, name, v.clone(), old);
             return Ok(v);
         }
+        if propagation == Propagation::Foreground && self.owned.contains_key(&*old.uid) {
+            // The owner waits, marked with the foregroundDeletion finalizer, until its
+            // dependents are gone; then the finalizer goes and so does the owner.
+            let meta = meta_mut(&mut v);
+            meta.insert("deletionTimestamp".into(), json!(now()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            meta.insert("finalizers".into(), json!([FOREGROUND]));
+            self.store_modified(info, ns, name, v.clone(), old.clone());
+            for (dinfo, d) in self.dependents(&old.uid) {
+                let version = dinfo.storage_version.clone();
+                let _ = self.delete(
+                    &dinfo,
+                    &version,
+                    d.namespace.as_deref(),
+                    &d.name,
+                    Propagation::Foreground,
+                    false,
+                );
+            }
+            self.finish_foreground(&old.uid);
+            return Ok(v);
+        }
         if propagation == Propagation::Orphan {
             self.orphan_dependents(&old.uid);
         }
         self.remove_object(info, &obj_key(ns, name), propagation);
         Ok(v)
+    }
+
+    /// Drops the foregroundDeletion finalizer of the object with this uid once nothing it owns
+    /// is left (removing the object when that was its last finalizer).
+    fn finish_foreground(&mut self, uid: &str) {
+        if self.owned.contains_key(uid) {
+            return;
+        }
+        let found = self.data.iter().find_map(|(key, objs)| {
+            objs.iter()
+                .find(|(_, o)| &*o.uid == uid && o.deleting)
+                .map(|(k, o)| (key.clone(), k.clone(), o.clone()))
+        });
+        let Some((key, okey, obj)) = found else {
+            return;
+        };
+        let Some(info) = self.registry.by_key(&key) else {
+            return;
+        };
+        let mut v = obj.value();
+        let Some(fins) = v
+            .pointer_mut("/metadata/finalizers")
+            .and_then(Value::as_array_mut)
+        else {
+            return;
+        };
+        let before = fins.len();
+        fins.retain(|f| f != FOREGROUND);
+        if fins.len() == before {
+            return;
+        }
+        if fins.is_empty() {
+            // Removing the last finalizer deletes the object: one DELETED event.
+            self.put_obj(&key, okey.clone(), Arc::new(Stored::from_value(&v, obj.rv)));
+            self.remove_object(&info, &okey, Propagation::Background);
+        } else {
+            self.store_modified(&info, obj.namespace.as_deref(), &obj.name, v, obj.clone());
+        }
     }
 
     fn store_modified(
@@ -1267,6 +1329,9 @@ impl Store {
         }
         if propagation != Propagation::Orphan {
             self.delete_dependents(&old.uid);
+        }
+        for owner in old.owners.iter() {
+            self.finish_foreground(owner);
         }
         if let Some(ns) = &old.namespace {
             self.maybe_finish_namespace(ns);

@@ -1876,3 +1876,72 @@ async fn custom_crd_defaults_scope_and_keyed_lists() {
     );
     assert_eq!(e.code, 404);
 }
+
+#[tokio::test]
+async fn foreground_deletion_removes_dependents_first() {
+    let (_sim, client) = sim().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let owner = api
+        .create(&PostParams::default(), &cm("owner"))
+        .await
+        .unwrap();
+    let mut child = cm("child");
+    child.metadata.owner_references = Some(vec![serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.clone().unwrap(), "blockOwnerDeletion": true
+    }))
+    .unwrap()]);
+    child.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &child).await.unwrap();
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut events = api
+        .watch(&WatchParams::default().timeout(30), &rv)
+        .await
+        .unwrap()
+        .boxed();
+
+    api.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    // The dependent holds a finalizer: the owner waits with the foregroundDeletion finalizer.
+    let waiting = api.get("owner").await.unwrap();
+    assert_eq!(
+        waiting.metadata.finalizers.unwrap(),
+        vec!["foregroundDeletion".to_string()]
+    );
+    assert!(
+        api.get("child")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    // Releasing the dependent lets both go.
+    api.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(api.get_opt("child").await.unwrap().is_none());
+    assert!(api.get_opt("owner").await.unwrap().is_none());
+    let mut deleted = Vec::new();
+    while deleted.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let WatchEvent::Deleted(o) = ev {
+            deleted.push(o.metadata.name.unwrap());
+        }
+    }
+    assert_eq!(deleted, vec!["child", "owner"]);
+}
