@@ -200,8 +200,34 @@ fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObj
 
 fn hash_of(v: &Value) -> u64 {
     let mut h = DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    hash_value(v, &mut h);
     h.finish()
+}
+
+/// Hashes a JSON value without serializing it (object keys are ordered by the map).
+fn hash_value(v: &Value, h: &mut DefaultHasher) {
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(n) => {
+            2u8.hash(h);
+            n.to_string().hash(h);
+        }
+        Value::String(s) => (3u8, s).hash(h),
+        Value::Array(a) => {
+            (4u8, a.len()).hash(h);
+            for x in a {
+                hash_value(x, h);
+            }
+        }
+        Value::Object(m) => {
+            (5u8, m.len()).hash(h);
+            for (k, x) in m {
+                k.hash(h);
+                hash_value(x, h);
+            }
+        }
+    }
 }
 
 fn has_owner_label(obj: &Value) -> bool {

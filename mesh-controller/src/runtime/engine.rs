@@ -215,7 +215,8 @@ impl IndexEngine {
         }
     }
 
-    fn to_plan(desired: &Desired, snap: &Snapshot) -> Plan {
+    /// Moves the desired objects out of `desired` into a plan.
+    fn to_plan(desired: &mut Desired, snap: &Snapshot) -> Plan {
         let version = |cluster: &str| {
             snap.members
                 .get(cluster)
@@ -226,12 +227,12 @@ impl IndexEngine {
         };
         let mut clusters: BTreeMap<String, ClusterPlan> = BTreeMap::new();
         let mut imports = 0;
-        for (cluster, objects) in &desired.objects {
+        for (cluster, objects) in std::mem::take(&mut desired.objects) {
             imports += objects
                 .iter()
                 .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some("ServiceImport"))
                 .count();
-            clusters.entry(cluster.clone()).or_default().objects = objects.clone();
+            clusters.entry(cluster).or_default().objects = objects;
         }
         for ((cluster, key), status) in &desired.export_status {
             let status = match serde_json::to_value(status) {
@@ -367,7 +368,7 @@ impl Engine for IndexEngine {
             }
             index.snapshot()
         };
-        let desired = reconcile(&snap, &self.cfg, now);
+        let mut desired = reconcile(&snap, &self.cfg, now);
         // Log member notes (user-owned objects left alone, gateways without address...) when they change.
         {
             let mut notes = lock(&self.notes);
@@ -380,7 +381,7 @@ impl Engine for IndexEngine {
                 }
             }
         }
-        let plan = Self::to_plan(&desired, &snap);
+        let plan = Self::to_plan(&mut desired, &snap);
         *lock(&self.last) = Some(Arc::new(desired));
         plan
     }

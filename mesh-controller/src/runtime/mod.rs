@@ -24,9 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::apply::{
-    ClusterApplier, EventWrite, ObjKey, StatusWrite, SyncReport, to_served_version,
-};
+use crate::apply::{ClusterApplier, EventWrite, StatusWrite, SyncReport, to_served_version};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::{MemberStateLabel, Metrics, StateLabels};
 use crate::server::{self, Readiness};
@@ -533,6 +531,7 @@ impl Loop {
         let statuses: Vec<MemberStatus> = self.members.iter().map(|m| m.health.status()).collect();
         self.update_member_metrics(&statuses);
         let plan = self.engine.plan(&statuses, Timestamp::now());
+        let planned = started.elapsed();
         self.metrics
             .exports
             .set(i64::try_from(plan.exports).unwrap_or(i64::MAX));
@@ -560,7 +559,7 @@ impl Loop {
         // Writing from a partial snapshot could prune or re-allocate what a not-yet-listed
         // member holds, so nothing is written until every member is synced or unreachable.
         if is_leader && pending.is_empty() {
-            let reports = self.write(&plan, &statuses, full, full_for).await;
+            let reports = self.write(plan.clusters, &statuses, full, full_for).await;
             summary.errors = reports.iter().map(|r| r.errors).sum();
             summary.wrote = true;
             let applied: usize = reports
@@ -583,6 +582,12 @@ impl Loop {
             debug!(pending = %pending.join(","), "waiting for members to sync before writing");
         }
         summary.passes += 1;
+        debug!(
+            plan_ms = planned.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            wrote = summary.wrote,
+            "pass done"
+        );
         self.metrics.reconciles.inc();
         self.metrics
             .reconcile_duration
@@ -620,12 +625,11 @@ impl Loop {
 
     async fn write(
         &mut self,
-        plan: &Plan,
+        mut plans: BTreeMap<String, ClusterPlan>,
         statuses: &[MemberStatus],
         full: bool,
         full_for: &mut Vec<String>,
     ) -> Vec<SyncReport> {
-        let empty = ClusterPlan::default();
         let mut jobs = Vec::new();
         for (m, st) in self.members.iter().zip(statuses) {
             if !matches!(st.reachability, Reachability::Reachable) {
@@ -635,17 +639,20 @@ impl Loop {
                 }
                 continue;
             }
-            let cp = plan.clusters.get(&m.spec.name).unwrap_or(&empty);
-            let mut objects: Vec<Value> = cp.objects.clone();
+            let cp = plans.remove(&m.spec.name).unwrap_or_default();
+            let mut objects: Vec<Value> = cp.objects;
             // The About-API properties, unless the plan already has them.
-            let keys: std::collections::HashSet<ObjKey> =
-                objects.iter().filter_map(ObjKey::of).collect();
             for p in members::cluster_properties(&m.spec.name, &self.cfg.clusterset) {
-                if ObjKey::of(&p).is_some_and(|k| !keys.contains(&k)) {
+                let name = p.pointer("/metadata/name").cloned();
+                let present = objects.iter().any(|o| {
+                    o.get("kind").and_then(Value::as_str) == Some("ClusterProperty")
+                        && o.pointer("/metadata/name") == name.as_ref()
+                });
+                if !present {
                     objects.push(p);
                 }
             }
-            let mut sts = cp.statuses.clone();
+            let mut sts = cp.statuses;
             if let Some(v) = st.mcs_version.as_deref() {
                 for o in &mut objects {
                     to_served_version(o, v);
@@ -666,7 +673,7 @@ impl Loop {
                     managed_kinds(st.mcs_version.as_deref()),
                 )
             });
-            let mut evs = cp.events.clone();
+            let mut evs = cp.events;
             if let Some(v) = st.mcs_version.as_deref() {
                 for e in &mut evs {
                     if let Some((g, _)) = e.api_version.split_once('/')
