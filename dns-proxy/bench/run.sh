@@ -7,19 +7,24 @@
 #                   per-query latencies dnsperf -v prints)
 # The server runs on core 0 (taskset -c 0), dnsperf on core 1.
 #
-# Usage: dns-proxy/bench/run.sh [--duration SECONDS] [--names N] [--only proxy,knot,unbound,dnsmasq]
+# Usage: dns-proxy/bench/run.sh [--duration SECONDS] [--names N] [--rounds R] [--only proxy,knot,unbound,dnsmasq]
+# With --rounds R every server is measured R times, interleaved, so a noisy machine shows up
+# as spread between rounds rather than as a bias against one server.
 # Needs: a release build (cargo build --release -p dns-proxy), dnsperf, knotd, unbound,
-# dnsmasq, python3, taskset. Missing servers are skipped.
+# dnsmasq, python3, taskset. Missing servers are skipped. PROXY_ARGS adds flags to dns-proxy
+# (e.g. PROXY_ARGS="--udp-rcvbuf 0" to keep the system default receive buffer).
 set -euo pipefail
 
 DURATION=10
 NAMES=10000
 ONLY="proxy,knot,unbound,dnsmasq"
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --names) NAMES="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -127,10 +132,11 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, names=$NAMES, ${DURATION}s per measur
 echo "| server   | sat. q/s  | sat. lost  | CPU µs/q @20k | p50 µs | p99 µs | lost @20k | CPU µs/q @100k | p50 µs | p99 µs | lost @100k |"
 echo "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---|"
 
+for round in $(seq 1 "$ROUNDS"); do
 if [[ ",$ONLY," == *",proxy,"* ]]; then
   if [ -x "$PROXY" ]; then
     port="$(free_port)"
-    taskset -c 0 "$PROXY" --listen "127.0.0.1:$port" --source "file:$WORK/services.yaml" --no-forward --udp-workers 1 > "$WORK/proxy.out" 2> "$WORK/proxy.err" &
+    taskset -c 0 "$PROXY" --listen "127.0.0.1:$port" --source "file:$WORK/services.yaml" --no-forward --udp-workers 1 ${PROXY_ARGS:-} > "$WORK/proxy.out" 2> "$WORK/proxy.err" &
     pid=$!; PIDS+=("$pid")
     wait_dns "$port"
     rss_kb="$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
@@ -212,3 +218,4 @@ if [[ ",$ONLY," == *",dnsmasq,"* ]] && command -v dnsmasq >/dev/null; then
   measure dnsmasq "$port" "$pid"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 fi
+done
