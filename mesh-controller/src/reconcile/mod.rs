@@ -17,8 +17,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::model::{
-    ClusterName, Desired, EventIntent, EventType, MemberState, MemberStatus, NsName, Reachability,
-    ReconcileConfig, Snapshot,
+    ClusterName, Desired, EventIntent, EventType, McsVersion, MemberState, MemberStatus, NsName,
+    Reachability, ReconcileConfig, Snapshot,
 };
 use conflicts::{ConflictEntry, Constituent, Derived};
 use status::Verdict;
@@ -154,7 +154,10 @@ pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desi
     }
     let vips = vip::allocate(&cfg.clusterset_cidrs, &wanted, &adoptable);
 
-    // 4. Objects per member.
+    // 4. Objects per member. The import (per MCS version) and the slices of a service are the
+    // same in every member: build them once, clone them per member.
+    let mut built_imports: BTreeMap<(&NsName, McsVersion), Value> = BTreeMap::new();
+    let mut built_slices: BTreeMap<&NsName, Vec<Value>> = BTreeMap::new();
     let mut imported_in: BTreeMap<&NsName, usize> = BTreeMap::new();
     for (cluster, member) in &snap.members {
         let mut objects: Vec<Value> = Vec::new();
@@ -172,22 +175,27 @@ pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desi
             if blocked.get(key).is_some_and(|b| b.contains(cluster)) {
                 continue;
             }
-            let ips = vips.get(*key).map(Vec::as_slice).unwrap_or_default();
-            let families = wanted.get(*key).map(Vec::as_slice).unwrap_or_default();
-            objects.push(imports::service_import(
-                key,
-                d,
-                ips,
-                families,
-                member.mcs_version,
-            ));
+            let import = built_imports
+                .entry((*key, member.mcs_version))
+                .or_insert_with(|| {
+                    let ips = vips.get(*key).map(Vec::as_slice).unwrap_or_default();
+                    let families = wanted.get(*key).map(Vec::as_slice).unwrap_or_default();
+                    imports::service_import(key, d, ips, families, member.mcs_version)
+                });
+            objects.push(import.clone());
             mstatus.imports += 1;
             *imported_in.entry(key).or_default() += 1;
-            let family = d.ip_families.first().map_or(default_family, String::as_str);
-            for source in &d.clusters {
-                let slices = snap.members.get(source).and_then(|m| m.slices.get(*key));
-                objects.extend(imports::imported_slices(key, source, slices, family));
-            }
+            let slices = built_slices.entry(key).or_insert_with(|| {
+                let family = d.ip_families.first().map_or(default_family, String::as_str);
+                d.clusters
+                    .iter()
+                    .flat_map(|source| {
+                        let slices = snap.members.get(source).and_then(|m| m.slices.get(*key));
+                        imports::imported_slices(key, source, slices, family)
+                    })
+                    .collect()
+            });
+            objects.extend(slices.iter().cloned());
         }
         if let Some(wiring) = &cfg.istio {
             objects.extend(istio::objects(snap, member, wiring, now, &mut mstatus));
