@@ -176,3 +176,72 @@ async fn kube_source_follows_the_cluster() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// The MCS CRDs with ServiceImport served only as v1alpha1 (an older cluster).
+fn alpha_only_crds() -> Vec<serde_json::Value> {
+    mcs_crds()
+        .into_iter()
+        .map(|mut crd| {
+            if crd["spec"]["names"]["kind"] == "ServiceImport"
+                && let Some(versions) = crd["spec"]["versions"].as_array_mut()
+            {
+                versions.retain(|v| v["name"] == "v1alpha1");
+                for v in versions.iter_mut() {
+                    v["storage"] = json!(true);
+                    v["served"] = json!(true);
+                }
+            }
+            crd
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_source_falls_back_to_v1alpha1() {
+    let sim = SimCluster::start(SimOptions {
+        crds: alpha_only_crds(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    sim.apply_json(json!({
+        "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
+        "metadata": {"name": "old", "namespace": "shop"},
+        "spec": {"type": "ClusterSetIP", "ips": ["242.0.0.20"], "ports": [{"port": 80}]}
+    }))
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dns-proxy"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--no-forward",
+            "--source",
+            "kube",
+            "--kubeconfig",
+        ])
+        .arg(&kc)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let dns: SocketAddr = loop {
+        let l = lines.next().expect("dns-proxy exited").unwrap();
+        if let Some(a) = l.strip_prefix("listening dns udp ") {
+            break a.parse().unwrap();
+        }
+    };
+    let result = std::panic::catch_unwind(|| {
+        eventually("the v1alpha1 import", || {
+            addrs(&ask(dns, "old.shop.svc.clusterset.local.", RecordType::A)) == ["242.0.0.20"]
+        });
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
