@@ -389,7 +389,17 @@ impl Index {
             conditions: status.map(|s| s.conditions.clone()).unwrap_or_default(),
         };
         let st = self.state(cluster)?;
-        Ok(st.exports.insert(key, obj.clone()).as_ref() != Some(&obj))
+        // A change of the stored conditions alone (our own status write coming back through the
+        // watch) is kept but does not ask for a reconcile: it cannot change the desired state.
+        let changed = st.exports.get(&key).is_none_or(|old| {
+            old.created != obj.created
+                || old.uid != obj.uid
+                || old.generation != obj.generation
+                || old.exported_labels != obj.exported_labels
+                || old.exported_annotations != obj.exported_annotations
+        });
+        st.exports.insert(key, obj);
+        Ok(changed)
     }
 
     /// Indexes a `v1beta1` ServiceExport.
@@ -614,6 +624,29 @@ mod tests {
         let spec = ServiceExportSpec::default();
         assert!(i.apply_export_parts("east", &m, &spec, None).unwrap());
         assert!(!i.apply_export_parts("east", &m, &spec, None).unwrap());
+        // Our status coming back: stored, but no reconcile needed.
+        let status = ServiceExportStatus {
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "Valid".into(),
+                status: "True".into(),
+                reason: "Valid".into(),
+                message: String::new(),
+                observed_generation: Some(1),
+                last_transition_time: Time(Timestamp::from_second(5).unwrap()),
+            }],
+        };
+        assert!(
+            !i.apply_export_parts("east", &m, &spec, Some(&status))
+                .unwrap()
+        );
+        assert_eq!(
+            i.member("east").unwrap().exports[&NsName::new("ns", "a")]
+                .conditions
+                .len(),
+            1
+        );
+        m.generation = Some(2);
+        assert!(i.apply_export_parts("east", &m, &spec, None).unwrap());
         assert!(i.delete_export("east", &NsName::new("ns", "a")).unwrap());
         assert!(!i.delete_export("east", &NsName::new("ns", "a")).unwrap());
     }
