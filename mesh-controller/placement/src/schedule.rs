@@ -428,6 +428,53 @@ fn min_groups(sc: &SpreadConstraint) -> usize {
     usize::try_from(sc.min_groups.max(1)).unwrap_or(1)
 }
 
+/// Karmada's group score (`calcGroupScore`): for duplicated workloads, the number of clusters
+/// that can hold all replicas (x1000) plus their average score; for divided ones, how much of
+/// a per-group target (`replicas / minGroups + 1`) the group's best clusters cover (x1000)
+/// plus their average score.
+fn group_score(
+    cands: &[Candidate<'_>],
+    idx: &[usize],
+    need: Option<i64>,
+    resource: &Resource,
+    min_groups: usize,
+) -> i64 {
+    const UNIT: i64 = 1000;
+    match need {
+        None => {
+            let target = i64::from(resource.replicas);
+            let valid: Vec<&Candidate<'_>> = idx
+                .iter()
+                .map(|&i| &cands[i])
+                .filter(|c| c.available >= target)
+                .collect();
+            if valid.is_empty() {
+                return 0;
+            }
+            let n = valid.len() as i64;
+            n * UNIT + valid.iter().map(|c| c.score).sum::<i64>() / n
+        }
+        Some(replicas) => {
+            let groups = i64::try_from(min_groups.max(1)).unwrap_or(1);
+            let target = (replicas - replicas % groups) / groups + 1;
+            let (mut room, mut score, mut used) = (0i64, 0i64, 0i64);
+            for &i in idx {
+                room += cands[i].available;
+                score += cands[i].score;
+                used += 1;
+                if room >= target {
+                    break;
+                }
+            }
+            if room < target {
+                room * UNIT + score / (idx.len().max(1) as i64)
+            } else {
+                target * UNIT + score / used.max(1)
+            }
+        }
+    }
+}
+
 fn select_clusters<'a>(
     placement: &Placement,
     strategy: Strategy,
@@ -494,18 +541,28 @@ fn select_clusters<'a>(
 
     for sc in &group_scs {
         let key = spread_key(sc);
-        // (group, best score, total available); groups are few, a linear scan is fastest
-        let mut groups: Vec<(&str, i64, i64)> = Vec::new();
-        for c in &cands {
+        // (group, Karmada group score, total room, clusters); groups are few, a linear
+        // scan is fastest. `cands` is already ranked, so each group's clusters are too.
+        let mut members: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, c) in cands.iter().enumerate() {
             let v = group_value(c.cluster, sc);
-            match groups.iter_mut().find(|g| g.0 == v) {
-                Some(g) => {
-                    g.1 = g.1.max(c.score);
-                    g.2 += c.available;
-                }
-                None => groups.push((v, c.score, c.available)),
+            match members.iter_mut().find(|g| g.0 == v) {
+                Some(g) => g.1.push(i),
+                None => members.push((v, vec![i])),
             }
         }
+        let groups: Vec<(&str, i64, i64, usize)> = members
+            .iter()
+            .map(|(v, idx)| {
+                let room = idx.iter().map(|&i| cands[i].available).sum();
+                (
+                    *v,
+                    group_score(&cands, idx, need, resource, min_groups(sc)),
+                    room,
+                    idx.len(),
+                )
+            })
+            .collect();
         if groups.len() < min_groups(sc) {
             return Err(ScheduleError::SpreadConstraintUnsatisfied(format!(
                 "the number of feasible {key} groups ({}) is less than spreadConstraint.MinGroups ({})",
@@ -514,7 +571,7 @@ fn select_clusters<'a>(
             )));
         }
         let mut ordered = groups;
-        ordered.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0)));
+        ordered.sort_by(|a, b| b.1.cmp(&a.1).then(b.3.cmp(&a.3)).then(a.0.cmp(b.0)));
         let mut limit = ordered.len().min(max_groups(sc));
         if let Some(csc) = cluster_sc {
             // each chosen group needs a cluster of its own
@@ -531,10 +588,10 @@ fn select_clusters<'a>(
         let cluster_min = cluster_sc.map_or(1, min_groups);
         let mut take = min_groups(sc);
         let chosen = loop {
-            let mut chosen: Vec<(&str, i64, i64)> = ordered[..take].to_vec();
+            let mut chosen: Vec<(&str, i64, i64, usize)> = ordered[..take].to_vec();
             if let Some(need) = need {
                 // swap in roomier groups from the rest, last chosen first
-                let mut rest: Vec<(&str, i64, i64)> = ordered[take..].to_vec();
+                let mut rest: Vec<(&str, i64, i64, usize)> = ordered[take..].to_vec();
                 let mut i = chosen.len();
                 while chosen.iter().map(|g| g.2).sum::<i64>() < need && i > 0 && !rest.is_empty() {
                     i -= 1;

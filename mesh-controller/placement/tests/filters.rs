@@ -376,21 +376,38 @@ fn spread_by_region_zone_provider_and_label() {
     // three clusters needed: a second region is added
     let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 3, minGroups: 1}\n  - {spreadByField: cluster, maxGroups: 3, minGroups: 3}\n";
     assert_eq!(run(p).unwrap(), ["eu1", "eu2", "us1"]);
+    // divided: regions ranked by how much of the per-region target they cover; eu (18 of 21)
+    // alone cannot hold 20 replicas, so us joins
+    let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 2, minGroups: 1}\n  - {spreadByField: cluster, maxGroups: 4, minGroups: 1}\nreplicaScheduling:\n  replicaSchedulingType: Divided\n  weightPreference:\n    dynamicWeight: AvailableReplicas\n";
+    let got = schedule(
+        &placement(p),
+        &deployment("x", 20, None),
+        &clusters,
+        &BTreeMap::new(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        got.placements.keys().cloned().collect::<Vec<_>>(),
+        ["eu1", "eu2", "us1", "us2"]
+    );
+    assert_eq!(got.placements.values().sum::<i32>(), 20);
     // more regions required than exist
     let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 5, minGroups: 4}\n  - {spreadByField: cluster, maxGroups: 5, minGroups: 1}\n";
     assert_eq!(run(p).unwrap_err().reason(), "SpreadConstraintUnsatisfied");
     // more regions than the cluster constraint allows clusters
     let p = "spreadConstraints:\n  - {spreadByField: region, maxGroups: 3, minGroups: 3}\n  - {spreadByField: cluster, maxGroups: 2, minGroups: 1}\n";
     assert_eq!(run(p).unwrap_err().reason(), "SpreadConstraintUnsatisfied");
-    // zones: us1 and us2 share a zone, so three zones need three distinct clusters
+    // zones, ranked by Karmada's group score (duplicated: clusters that can hold the
+    // workload): us-a has two, then ap-a, eu-a, eu-b tie and go by name
     let p = "spreadConstraints:\n  - {spreadByField: zone, maxGroups: 3, minGroups: 3}\n  - {spreadByField: cluster, maxGroups: 3, minGroups: 1}\n";
-    assert_eq!(run(p).unwrap(), ["eu1", "eu2", "us1"]);
+    assert_eq!(run(p).unwrap(), ["ap1", "eu1", "us1"]);
     // providers
     let p = "spreadConstraints:\n  - {spreadByField: provider, maxGroups: 2, minGroups: 2}\n  - {spreadByField: cluster, maxGroups: 2, minGroups: 1}\n";
     assert_eq!(run(p).unwrap(), ["eu1", "us1"]);
-    // labels (enforced here; Karmada accepts but does not enforce them): racks r-eu-a and
-    // r-us-a tie on room (10) and win over r-eu-b (8); without a cluster constraint every
-    // cluster of the chosen racks is used
+    // labels (enforced here; Karmada accepts but does not enforce them): rack r-us-a holds
+    // two clusters, the one-cluster racks tie and go by name (r-ap-a); without a cluster
+    // constraint every cluster of the chosen racks is used
     let p = "spreadConstraints:\n  - {spreadByLabel: rack, maxGroups: 2, minGroups: 2}\n";
-    assert_eq!(run(p).unwrap(), ["eu1", "us1", "us2"]);
+    assert_eq!(run(p).unwrap(), ["ap1", "us1", "us2"]);
 }
