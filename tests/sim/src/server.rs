@@ -934,8 +934,8 @@ fn watch_response(
 ) -> Result<Response<Body>, ApiError> {
     let info = filter.info.clone();
     let rv = query.get("resourceVersion").unwrap_or_default();
-    let send_initial = query.flag("sendInitialEvents") && query.get("sendInitialEvents").is_some();
-    let bookmarks = query.flag("allowWatchBookmarks") && query.get("allowWatchBookmarks").is_some();
+    let send_initial = query.flag("sendInitialEvents");
+    let bookmarks = query.flag("allowWatchBookmarks");
     let start = if send_initial || rv.is_empty() || rv == "0" {
         WatchStart::Current
     } else {

@@ -86,7 +86,6 @@ async fn count_events(
     path: String,
     want: usize,
     deadline: Instant,
-    ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<usize> {
     let mut s = TcpStream::connect(addr).await?;
     s.write_all(
@@ -96,7 +95,6 @@ async fn count_events(
     let mut buf = vec![0u8; 64 * 1024];
     let mut seen = 0usize;
     let mut prev = 0u8;
-    let mut ready = Some(ready);
     while seen < want {
         let n = match tokio::time::timeout_at(deadline.into(), s.read(&mut buf)).await {
             Ok(r) => r?,
@@ -104,9 +102,6 @@ async fn count_events(
         };
         if n == 0 {
             break;
-        }
-        if let Some(tx) = ready.take() {
-            let _ = tx.send(());
         }
         for &b in &buf[..n] {
             if b == b'\n' && prev == b'}' {
@@ -222,10 +217,7 @@ async fn main() -> anyhow::Result<()> {
     // Watch fan-out: one watcher per cluster, `updates` writes per cluster.
     let deadline = Instant::now() + Duration::from_secs(args.watch_deadline);
     let mut watchers = Vec::new();
-    let mut readies = Vec::new();
     for sim in &sims {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        readies.push(rx);
         let rv = sim.resource_version();
         let path = format!(
             "/api/v1/namespaces/bench/services?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&labelSelector=tier%3Dbackend"
@@ -235,13 +227,15 @@ async fn main() -> anyhow::Result<()> {
             path,
             args.updates,
             deadline,
-            tx,
         )));
     }
-    // Let every watch register before writing: a bookmark-free watch shows nothing until the
-    // first event, so wait on the HTTP response head instead by a short bounded pause.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(readies);
+    // Every watch must be registered before the writes start.
+    while sims.iter().any(|s| s.open_watches(Some("services")) == 0) {
+        if Instant::now() > deadline {
+            bail!("watches did not open before the deadline");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let t = Instant::now();
     for round in 1..=args.updates {
         for sim in &sims {
