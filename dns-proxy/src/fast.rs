@@ -205,9 +205,28 @@ pub fn push_opt(out: &mut Vec<u8>, ctx: &Ctx, edns: Edns) {
 
 /// Answers an in-zone query from the table into `out`; returns the RCODE.
 pub fn answer(table: &Table, pkt: &[u8], q: &Query, ctx: &Ctx, out: &mut Vec<u8>) -> u8 {
+    answer_with(
+        table,
+        table.lookup(q.lower_name(), q.qtype),
+        pkt,
+        q,
+        ctx,
+        out,
+    )
+}
+
+/// [`answer`] with the table lookup already done.
+pub fn answer_with(
+    table: &Table,
+    found: Lookup<'_>,
+    pkt: &[u8],
+    q: &Query,
+    ctx: &Ctx,
+    out: &mut Vec<u8>,
+) -> u8 {
     let limit = response_limit(ctx, q.edns);
     let ar = u16::from(q.edns.is_some());
-    let (code, body, an, ns): (u8, &[u8], u16, u16) = match table.lookup(q.lower_name(), q.qtype) {
+    let (code, body, an, ns): (u8, &[u8], u16, u16) = match found {
         Lookup::Answer(set) => (rcode::NOERROR, &set.wire, set.rdata.len() as u16, 0),
         Lookup::NoData => (rcode::NOERROR, table.soa_authority(), 0, 1),
         Lookup::NxDomain => (rcode::NXDOMAIN, table.soa_authority(), 0, 1),

@@ -4,7 +4,7 @@ use hickory_proto::op::ResponseCode;
 
 use crate::fast::{self, Ctx, Parsed};
 use crate::slow::{self, SlowOutcome};
-use crate::table::Table;
+use crate::table::{Lookup, Table};
 
 /// What the server loop must do after [`handle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,10 @@ pub fn handle(
     match fast::parse(pkt) {
         Parsed::Drop => Action::Drop,
         Parsed::Query(q) => {
-            if !table.in_zone(q.lower_name()) {
+            // Look up first: a name in the table is in the zone, so the zone check is only
+            // needed for misses.
+            let found = table.lookup(q.lower_name(), q.qtype);
+            if matches!(found, Lookup::NxDomain) && !table.in_zone(q.lower_name()) {
                 if may_forward {
                     return Action::Forward { qtype: q.qtype };
                 }
@@ -46,7 +49,7 @@ pub fn handle(
                     qtype: q.qtype,
                 };
             }
-            let rcode = fast::answer(table, pkt, &q, ctx, out);
+            let rcode = fast::answer_with(table, found, pkt, &q, ctx, out);
             Action::Reply {
                 rcode,
                 qtype: q.qtype,
