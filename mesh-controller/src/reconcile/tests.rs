@@ -883,3 +883,40 @@ fn gateway_address_per_exposure() {
     assert_eq!(d.member_status["lb"].gateway_addresses, ["198.51.100.7"]);
     assert_eq!(d.member_status["lb"].gateway_port, Some(15443));
 }
+
+#[test]
+fn dual_stack_service_gets_one_vip_per_family() {
+    let d = world(&["c1", "c2"])
+        .with(NsFx("c2", "ns"))
+        .with(svc("ns", "web").families(&["IPv6", "IPv4"]))
+        .with(export("ns", "web"))
+        .run();
+    let imp = import_in(&d, "c2", "ns", "web").unwrap();
+    let ips: Vec<IpAddr> = imp["spec"]["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 2);
+    assert!(ips[0].is_ipv6() && ips[1].is_ipv4(), "{ips:?}");
+    assert_eq!(imp["spec"]["ipFamilies"], json!(["IPv6", "IPv4"]));
+}
+
+#[test]
+fn configured_range_is_used() {
+    let mut w = exported_web();
+    w.cfg.clusterset_cidrs = vec!["10.250.0.0/24".parse().unwrap()];
+    let d = w.run();
+    let ip: IpAddr = import_in(&d, "c1", "ns", "web").unwrap()["spec"]["ips"][0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        "10.250.0.0/24"
+            .parse::<ipnet::IpNet>()
+            .unwrap()
+            .contains(&ip)
+    );
+}
