@@ -25,7 +25,7 @@ pub use matching::{PolicyRef, match_policy};
 pub use model::{OverridePolicy, Placement, PolicySet, PropagationPolicy};
 pub use overrides::{OverrideError, apply_overrides};
 pub use resource::Resource;
-pub use schedule::{Decision, ScheduleError, schedule};
+pub use schedule::{Decision, Eviction, ScheduleError, no_execute_evictions, schedule};
 
 /// The placement spec a policy carries (alias of [`model::Placement`]).
 pub type PlacementSpec = model::Placement;

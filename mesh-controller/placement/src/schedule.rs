@@ -855,3 +855,61 @@ fn assign_dynamic(
     }
     Ok(divide::take_by_weight(target, available, &init))
 }
+
+/// A cluster the workload should leave because of a `NoExecute` taint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// Cluster to leave.
+    pub cluster: String,
+    /// The taint, as `key=value:effect`.
+    pub taint: String,
+    /// Seconds to wait before evicting: 0 when no toleration matches, else the smallest
+    /// `tolerationSeconds` of the matching tolerations.
+    pub after_seconds: i64,
+}
+
+/// `NoExecute` evictions for a workload currently on the `previous` clusters, with the
+/// Kubernetes taint-manager rule: an untolerated taint evicts now; tolerations with
+/// `tolerationSeconds` delay it (the smallest wins); a matching toleration without
+/// `tolerationSeconds` tolerates the taint forever.
+pub fn no_execute_evictions(
+    placement: &Placement,
+    clusters: &[ClusterInfo],
+    previous: &BTreeMap<String, i32>,
+) -> Vec<Eviction> {
+    let mut out = Vec::new();
+    for c in clusters.iter().filter(|c| previous.contains_key(&c.name)) {
+        let mut soonest: Option<(i64, String)> = None;
+        for taint in c.taints.iter().filter(|t| t.effect == "NoExecute") {
+            let matching: Vec<&Toleration> = placement
+                .cluster_tolerations
+                .iter()
+                .filter(|t| tolerates(t, taint))
+                .collect();
+            let after = if matching.is_empty() {
+                Some(0)
+            } else if matching.iter().any(|t| t.toleration_seconds.is_none()) {
+                None
+            } else {
+                matching
+                    .iter()
+                    .filter_map(|t| t.toleration_seconds)
+                    .min()
+                    .map(|s| s.max(0))
+            };
+            if let Some(after) = after
+                && soonest.as_ref().is_none_or(|(s, _)| after < *s)
+            {
+                soonest = Some((after, taint.to_string()));
+            }
+        }
+        if let Some((after_seconds, taint)) = soonest {
+            out.push(Eviction {
+                cluster: c.name.clone(),
+                taint,
+                after_seconds,
+            });
+        }
+    }
+    out
+}

@@ -411,3 +411,24 @@ fn spread_by_region_zone_provider_and_label() {
     let p = "spreadConstraints:\n  - {spreadByLabel: rack, maxGroups: 2, minGroups: 2}\n";
     assert_eq!(run(p).unwrap(), ["ap1", "us1", "us2"]);
 }
+
+#[test]
+fn no_execute_evictions_follow_the_taint_manager() {
+    use isthmus_placement::no_execute_evictions;
+    let clusters = vec![
+        ClusterInfo::new("bad").with_taint("broken", "", "NoExecute"),
+        ClusterInfo::new("slow").with_taint("cluster.karmada.io/not-ready", "", "NoExecute"),
+        ClusterInfo::new("forever").with_taint("maint", "x", "NoExecute"),
+        ClusterInfo::new("soft").with_taint("maint", "x", "NoSchedule"),
+        ClusterInfo::new("elsewhere").with_taint("broken", "", "NoExecute"),
+    ];
+    let p =
+        placement("clusterTolerations:\n  - {key: maint, operator: Exists, effect: NoExecute}\n");
+    let previous = map(&[("bad", 1), ("slow", 1), ("forever", 1), ("soft", 1)]);
+    let got: Vec<(String, i64)> = no_execute_evictions(&p, &clusters, &previous)
+        .into_iter()
+        .map(|e| (e.cluster, e.after_seconds))
+        .collect();
+    // not-ready is tolerated for 300 s by Karmada's default toleration
+    assert_eq!(got, [("bad".to_string(), 0), ("slow".to_string(), 300)]);
+}
