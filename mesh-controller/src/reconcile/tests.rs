@@ -920,3 +920,50 @@ fn configured_range_is_used() {
             .contains(&ip)
     );
 }
+
+#[test]
+fn result_does_not_depend_on_the_order_objects_arrived_in() {
+    let fixtures = || {
+        vec![
+            (
+                svc("ns", "web").affinity("ClientIP"),
+                export("ns", "web").at(3000),
+            ),
+            (
+                svc("ns", "web")
+                    .in_cluster("c2")
+                    .ports(&[("http", 81, "TCP")]),
+                export("ns", "web").in_cluster("c2").at(2000),
+            ),
+            (
+                svc("ns", "web").in_cluster("c3").headless(),
+                export("ns", "web").in_cluster("c3").at(2000),
+            ),
+        ]
+    };
+    let build = |order: &[usize]| {
+        let mut w = world(&["c1", "c2", "c3"]);
+        let f = fixtures();
+        for &i in order {
+            w.add(f[i].0.clone());
+            w.add(f[i].1.clone());
+        }
+        w.run()
+    };
+    let a = build(&[0, 1, 2]);
+    for order in [[2, 1, 0], [1, 0, 2], [2, 0, 1]] {
+        let b = build(&order);
+        assert_eq!(a.objects, b.objects, "{order:?}");
+        assert_eq!(a.export_status, b.export_status, "{order:?}");
+    }
+    // c2 and c3 tie on time; c2 wins by cluster ID: its ports, ClusterSetIP.
+    let imp = import_in(&a, "c1", "ns", "web").unwrap();
+    assert_eq!(imp["spec"]["ports"][0]["port"], 81);
+    assert_eq!(imp["spec"]["type"], "ClusterSetIP");
+    assert_eq!(
+        cond(&a, "c1", "ns", "web", condition::CONFLICT)
+            .unwrap()
+            .reason,
+        "PortConflict,TypeConflict,SessionAffinityConflict"
+    );
+}
