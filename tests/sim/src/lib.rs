@@ -11,6 +11,7 @@ pub mod apply;
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod selector;
 mod server;

@@ -469,6 +469,14 @@ fn parse_object(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
                 ))
             })
         }
+        "application/vnd.kubernetes.protobuf" => crate::proto::decode(body).map_err(|e| match e {
+            crate::proto::ProtoError::Unsupported(_) => {
+                let mut err = ApiError::unsupported_media_type(base);
+                err.message = format!("{e} (got {base})");
+                err
+            }
+            other => ApiError::bad_request(other.to_string()),
+        }),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }

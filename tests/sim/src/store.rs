@@ -1010,6 +1010,15 @@ impl Store {
         if let Some(schema) = &info.schema {
             crate::registry::apply_defaults(schema, &mut new);
         }
+        if info.kind == "Secret"
+            && info.group.is_empty()
+            && let Some(m) = new.as_object_mut()
+            && m.get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            m.insert("type".into(), json!("Opaque"));
+        }
         let name = new
             .pointer("/metadata/name")
             .and_then(Value::as_str)

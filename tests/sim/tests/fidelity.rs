@@ -1207,6 +1207,18 @@ async fn error_bodies_have_real_codes_and_reasons() {
         .await
         .unwrap_err(),
     );
+    assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
+    let e = api_err(
+        raw(
+            &client,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/cbor",
+            "x",
+        )
+        .await
+        .unwrap_err(),
+    );
     assert_eq!((e.code, e.reason.as_str()), (415, "UnsupportedMediaType"));
     let e = api_err(
         raw(&client, "GET", "/apis/nothing.example/v1/things", "", "")

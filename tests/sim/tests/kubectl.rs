@@ -261,3 +261,99 @@ async fn kubectl_rejects_bad_token() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_send_protobuf() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((sim, k)) = setup(dir.path()).await else {
+        return;
+    };
+    for args in [
+        vec!["create", "namespace", "team"],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "configmap",
+            "cfg",
+            "--from-literal=a=b",
+        ],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "--from-literal=pw=hunter2",
+        ],
+        vec!["-n", "team", "create", "serviceaccount", "bot"],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "role",
+            "r",
+            "--verb=get",
+            "--resource=pods",
+        ],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            "rb",
+            "--role=r",
+            "--serviceaccount=team:bot",
+        ],
+        vec![
+            "create",
+            "clusterrole",
+            "cr",
+            "--verb=list",
+            "--resource=services",
+        ],
+        vec![
+            "create",
+            "clusterrolebinding",
+            "crb",
+            "--clusterrole=cr",
+            "--user=alice",
+        ],
+        vec!["-n", "team", "label", "configmap", "cfg", "x=y"],
+    ] {
+        let out = k.ok(&args, None).await;
+        assert!(out.contains("created") || out.contains("labeled"), "{out}");
+    }
+    let cm = sim
+        .get_json("v1", "ConfigMap", Some("team"), "cfg")
+        .unwrap();
+    assert_eq!(cm["data"]["a"], "b");
+    assert_eq!(cm["metadata"]["labels"]["x"], "y");
+    let secret = sim.get_json("v1", "Secret", Some("team"), "pw").unwrap();
+    assert_eq!(secret["data"]["pw"], "aHVudGVyMg==");
+    assert_eq!(secret["type"], "Opaque");
+    let rb = sim
+        .get_json(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            Some("team"),
+            "rb",
+        )
+        .unwrap();
+    assert_eq!(rb["roleRef"]["name"], "r");
+    assert_eq!(rb["subjects"][0]["name"], "bot");
+    let cr = sim
+        .get_json("rbac.authorization.k8s.io/v1", "ClusterRole", None, "cr")
+        .unwrap();
+    assert_eq!(cr["rules"][0]["verbs"][0], "list");
+    assert!(sim.get_json("v1", "Namespace", None, "team").is_some());
+    // Kinds this server does not decode from protobuf are refused with a clear message.
+    let (ok, _, err) = k
+        .run(
+            &["-n", "team", "create", "deployment", "web", "--image=nginx"],
+            None,
+        )
+        .await;
+    assert!(!ok && err.contains("protobuf"), "{err}");
+}
