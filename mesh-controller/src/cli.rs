@@ -12,7 +12,7 @@ use tracing::{error, info};
 
 use crate::leader::LeaseConfig;
 use crate::metrics::Metrics;
-use crate::model::{MemberInfo, ReconcileConfig};
+use crate::model::ReconcileConfig;
 use crate::runtime::engine::IndexEngine;
 use crate::runtime::members::MemberSpec;
 use crate::runtime::{self, LeaderMode, RunConfig};
@@ -26,6 +26,9 @@ pub enum CliError {
     /// The controller could not start.
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
+    /// Hub mode failed.
+    #[error(transparent)]
+    Hub(#[from] crate::runtime::hub::HubError),
     /// The demo failed.
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
@@ -104,8 +107,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Clusterset file (members, networks, kubeconfig paths).
-    #[arg(long, value_name = "FILE", env = "ISTHMUS_CLUSTERSET")]
-    pub clusterset: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ISTHMUS_CLUSTERSET",
+        required_unless_present = "hub_kubeconfig",
+        conflicts_with = "hub_kubeconfig"
+    )]
+    pub clusterset: Option<PathBuf>,
+    /// Hub cluster holding MemberCluster objects (members and their kubeconfig Secrets);
+    /// instead of `--clusterset`.
+    #[arg(long, value_name = "FILE")]
+    pub hub_kubeconfig: Option<PathBuf>,
+    /// Also manage the Istio multi-network wiring (network labels, east-west Gateway, remote
+    /// secrets) described in the clusterset file; needs Istio's CRDs in the members.
+    #[arg(long)]
+    pub istio_wiring: bool,
+    /// Clusterset name in hub mode (the `clusterset.k8s.io` ClusterProperty).
+    #[arg(long, value_name = "NAME", default_value = "clusterset")]
+    pub clusterset_name: String,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_listen: SocketAddr,
@@ -135,23 +155,6 @@ pub struct RunArgs {
     pub identity: Option<String>,
 }
 
-/// Member registry entries of a clusterset file.
-pub fn member_infos(cs: &ClusterSet) -> Vec<MemberInfo> {
-    cs.members
-        .iter()
-        .map(|m| MemberInfo {
-            name: m.name.clone(),
-            network: m.network.clone(),
-            region: m.region.clone(),
-            zone: m.zone.clone(),
-            revision: m.revision.clone(),
-            labels: m.labels.clone(),
-            exposure: m.east_west_gateway.clone(),
-            reader_kubeconfig: None,
-        })
-        .collect()
-}
-
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
@@ -161,9 +164,7 @@ fn default_identity() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Runs `mesh-controller run` until SIGINT/SIGTERM.
-pub async fn run(args: RunArgs) -> Result<(), CliError> {
-    let cs = ClusterSet::load(&args.clusterset)?;
+fn reconcile_config(args: &RunArgs) -> ReconcileConfig {
     let mut rcfg = ReconcileConfig {
         unreachable_grace: args.unreachable_grace,
         ..ReconcileConfig::default()
@@ -171,19 +172,72 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     if !args.clusterset_cidrs.is_empty() {
         rcfg.clusterset_cidrs = args.clusterset_cidrs.clone();
     }
-    let metrics = Arc::new(Metrics::new());
-    let engine = Arc::new(IndexEngine::new(member_infos(&cs), rcfg).with_metrics(metrics.clone()));
-    let mut cfg = RunConfig::new(cs.name.clone(), MemberSpec::from_clusterset(&cs));
+    rcfg
+}
+
+fn run_config(
+    args: &RunArgs,
+    clusterset: String,
+    members: Vec<MemberSpec>,
+    lease_default: Option<PathBuf>,
+) -> RunConfig {
+    let mut cfg = RunConfig::new(clusterset, members);
     cfg.metrics_listen = Some(args.metrics_listen);
     cfg.unreachable_after = args.unreachable_after;
     cfg.resync_period = args.resync_period;
     if args.leader_elect {
         let identity = args.identity.clone().unwrap_or_else(default_identity);
         cfg.leader = LeaderMode::Lease {
-            kubeconfig: args.lease_kubeconfig.clone(),
+            kubeconfig: args.lease_kubeconfig.clone().or(lease_default),
             config: LeaseConfig::new(args.lease_namespace.clone(), identity),
         };
     }
+    cfg
+}
+
+/// Runs `mesh-controller run` until SIGINT/SIGTERM.
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    if let Some(hub_path) = &args.hub_kubeconfig {
+        let hub = crate::runtime::members::client_for("hub", hub_path, None)
+            .await
+            .map_err(runtime::RuntimeError::from)?;
+        let cfg = crate::runtime::hub::HubConfig {
+            clusterset: args.clusterset_name.clone(),
+            run: run_config(
+                &args,
+                args.clusterset_name.clone(),
+                Vec::new(),
+                Some(hub_path.clone()),
+            ),
+            reconcile: reconcile_config(&args),
+            refresh: Duration::from_secs(10),
+        };
+        info!(hub = %hub_path.display(), leader_elect = args.leader_elect, "starting in hub mode");
+        crate::runtime::hub::run(hub, cfg, shutdown_signal()).await?;
+        info!("stopped");
+        return Ok(());
+    }
+    let Some(path) = &args.clusterset else {
+        return Err(CliError::Flag {
+            flag: "--clusterset",
+            reason: "either --clusterset or --hub-kubeconfig is required".into(),
+        });
+    };
+    let cs = ClusterSet::load(path)?;
+    let mut rcfg = reconcile_config(&args);
+    if args.istio_wiring {
+        rcfg.istio = Some(crate::registry::istio_wiring(&cs));
+    }
+    let metrics = Arc::new(Metrics::new());
+    let engine = Arc::new(
+        IndexEngine::new(crate::registry::from_clusterset(&cs), rcfg).with_metrics(metrics.clone()),
+    );
+    let cfg = run_config(
+        &args,
+        cs.name.clone(),
+        MemberSpec::from_clusterset(&cs),
+        None,
+    );
     info!(clusterset = %cs.name, members = cs.members.len(), leader_elect = args.leader_elect, "starting");
     let handle = runtime::start(cfg, engine, metrics).await?;
     handle.run_until(shutdown_signal()).await;

@@ -446,6 +446,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             name: name.clone(),
             network: network_of(k + 1),
             kubeconfig: Some(dir.join(format!("{name}.kubeconfig"))),
+            kubeconfig_yaml: None,
             context: None,
         })
         .collect();

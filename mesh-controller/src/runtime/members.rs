@@ -52,8 +52,26 @@ pub struct MemberSpec {
     pub network: String,
     /// Kubeconfig file.
     pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig content (from a Secret), used instead of `kubeconfig` when set.
+    pub kubeconfig_yaml: Option<KubeconfigText>,
     /// Kubeconfig context.
     pub context: Option<String>,
+}
+
+/// Kubeconfig text and where it came from (for error messages).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KubeconfigText {
+    /// Where it came from, e.g. `secret isthmus-system/east-kubeconfig`.
+    pub origin: String,
+    /// The YAML.
+    pub yaml: String,
+}
+
+impl std::fmt::Debug for KubeconfigText {
+    // Credentials stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KubeconfigText({})", self.origin)
+    }
 }
 
 impl MemberSpec {
@@ -65,6 +83,7 @@ impl MemberSpec {
                 name: m.name.clone(),
                 network: m.network.clone(),
                 kubeconfig: m.kubeconfig.clone(),
+                kubeconfig_yaml: None,
                 context: m.context.clone(),
             })
             .collect()
@@ -84,6 +103,26 @@ pub async fn client_for(
     };
     let kubeconfig = Kubeconfig::read_from(path).map_err(kc_err)?;
     client_from_kubeconfig(member, kubeconfig, context, path).await
+}
+
+/// Builds the client of a member from its file or inline kubeconfig.
+pub async fn client_for_spec(spec: &MemberSpec) -> Result<Client, MemberError> {
+    if let Some(text) = &spec.kubeconfig_yaml {
+        let origin = PathBuf::from(&text.origin);
+        let kc = Kubeconfig::from_yaml(&text.yaml).map_err(|source| MemberError::Kubeconfig {
+            member: spec.name.clone(),
+            path: origin.clone(),
+            source: Box::new(source),
+        })?;
+        return client_from_kubeconfig(&spec.name, kc, spec.context.as_deref(), &origin).await;
+    }
+    let path = spec
+        .kubeconfig
+        .as_ref()
+        .ok_or_else(|| MemberError::NoKubeconfig {
+            member: spec.name.clone(),
+        })?;
+    client_for(&spec.name, path, spec.context.as_deref()).await
 }
 
 /// Builds a client from an already parsed kubeconfig (`origin` names it in errors).

@@ -6,6 +6,7 @@
 //! election, the applier, and the HTTP endpoints.
 
 pub mod engine;
+pub mod hub;
 pub mod members;
 
 use std::collections::{BTreeMap, HashMap};
@@ -289,13 +290,7 @@ pub async fn start(
 
     let mut members = Vec::new();
     for spec in &cfg.members {
-        let path = spec
-            .kubeconfig
-            .as_ref()
-            .ok_or_else(|| MemberError::NoKubeconfig {
-                member: spec.name.clone(),
-            })?;
-        let client = members::client_for(&spec.name, path, spec.context.as_deref()).await?;
+        let client = members::client_for_spec(spec).await?;
         let health = MemberHealth::new(&spec.name, &spec.network);
         health.register_watch("Discovery");
         members.push(Member {

@@ -81,6 +81,7 @@ impl Env {
                 name: c.name.clone(),
                 network: network(i),
                 kubeconfig: Some(c.kubeconfig.clone()),
+                kubeconfig_yaml: None,
                 context: None,
             })
             .collect()
