@@ -5,9 +5,10 @@
 //! field, counted, and skipped. A relist replaces the kind's set: indexed objects that were not
 //! listed again are deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use isthmus_api::labels::ENDPOINTSLICE_SERVICE_NAME;
 use isthmus_api::mcs;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Service};
@@ -16,7 +17,7 @@ use kube::api::DynamicObject;
 use tracing::{debug, info, warn};
 
 use crate::apply::{EventWrite, StatusWrite};
-use crate::index::{Index, IndexError};
+use crate::index::{Index, IndexError, is_mcs_slice};
 use crate::metrics::Metrics;
 use crate::model::{self, Desired, McsVersion, MemberInfo, NsName, ReconcileConfig, Snapshot};
 use crate::reconcile::reconcile;
@@ -27,6 +28,10 @@ use crate::watch::{Sink, WatchError, WatchKind, typed};
 /// The index plus reconcile settings; the live controller's [`Engine`].
 pub struct IndexEngine {
     index: Mutex<Index>,
+    /// Services and EndpointSlices of services that are not exported: kept out of the index
+    /// (their changes trigger no reconcile) until a ServiceExport names them. Locked after
+    /// `index`.
+    parked: Mutex<Parked>,
     cfg: ReconcileConfig,
     metrics: Option<Arc<Metrics>>,
     last: Mutex<Option<Arc<Desired>>>,
@@ -60,6 +65,28 @@ fn is_v1alpha1(obj: &DynamicObject) -> bool {
         .is_some_and(|t| t.api_version.ends_with("/v1alpha1"))
 }
 
+/// Objects of services without a ServiceExport.
+#[derive(Default)]
+struct Parked {
+    services: HashMap<(String, NsName), Service>,
+    /// Slice key -> (its service, the slice).
+    slices: HashMap<(String, NsName), (NsName, EndpointSlice)>,
+}
+
+/// Whether `key` (a Service) is exported in `cluster`, or already indexed there.
+fn indexed_service(index: &Index, cluster: &str, key: &NsName) -> bool {
+    index
+        .member(cluster)
+        .is_some_and(|m| m.exports.contains_key(key) || m.services.contains_key(key))
+}
+
+fn slice_indexed(index: &Index, cluster: &str, svc: &NsName, slice: &str) -> bool {
+    index
+        .member(cluster)
+        .and_then(|m| m.slices.get(svc))
+        .is_some_and(|s| s.contains_key(slice))
+}
+
 /// Why a watched object was skipped.
 #[derive(Debug, thiserror::Error)]
 enum Skip {
@@ -78,6 +105,7 @@ impl IndexEngine {
         }
         Self {
             index: Mutex::new(index),
+            parked: Mutex::new(Parked::default()),
             cfg,
             metrics: None,
             last: Mutex::new(None),
@@ -122,6 +150,30 @@ impl IndexEngine {
         }
     }
 
+    /// Moves the parked Service and slices of a newly exported service into the index.
+    fn unpark(&self, index: &mut Index, cluster: &str, key: &NsName) -> bool {
+        let mut parked = lock(&self.parked);
+        let mut changed = false;
+        if let Some(svc) = parked.services.remove(&(cluster.to_owned(), key.clone())) {
+            changed |= index.apply_service(cluster, &svc).unwrap_or(false);
+        }
+        let slices: Vec<(String, NsName)> = parked
+            .slices
+            .iter()
+            .filter(|((c, _), (svc, _))| c == cluster && svc == key)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in slices {
+            if let Some((_, slice)) = parked.slices.remove(&k) {
+                match index.apply_slice(cluster, &slice) {
+                    Ok(c) => changed |= c,
+                    Err(e) => self.skipped(cluster, WatchKind::EndpointSlice, &Skip::Index(e)),
+                }
+            }
+        }
+        changed
+    }
+
     fn apply_one(
         &self,
         index: &mut Index,
@@ -134,17 +186,55 @@ impl IndexEngine {
                 index.apply_namespace(cluster, &typed::<Namespace>(cluster, kind, obj)?)?
             }
             WatchKind::Service => {
-                index.apply_service(cluster, &typed::<Service>(cluster, kind, obj)?)?
+                let svc = typed::<Service>(cluster, kind, obj)?;
+                let key = NsName::new(
+                    svc.metadata.namespace.clone().unwrap_or_default(),
+                    svc.metadata.name.clone().unwrap_or_default(),
+                );
+                if indexed_service(index, cluster, &key) {
+                    index.apply_service(cluster, &svc)?
+                } else {
+                    lock(&self.parked)
+                        .services
+                        .insert((cluster.to_owned(), key), svc);
+                    false
+                }
             }
             WatchKind::EndpointSlice => {
-                index.apply_slice(cluster, &typed::<EndpointSlice>(cluster, kind, obj)?)?
+                let slice = typed::<EndpointSlice>(cluster, kind, obj)?;
+                if is_mcs_slice(&slice.metadata) {
+                    // Imported slices (ours or another MCS implementation's) are not sources.
+                    return Ok(false);
+                }
+                let ns = slice.metadata.namespace.clone().unwrap_or_default();
+                let name = slice.metadata.name.clone().unwrap_or_default();
+                let svc = slice
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(ENDPOINTSLICE_SERVICE_NAME))
+                    .map(|s| NsName::new(ns.clone(), s.clone()));
+                match svc {
+                    Some(svc)
+                        if !indexed_service(index, cluster, &svc)
+                            && !slice_indexed(index, cluster, &svc, &name) =>
+                    {
+                        lock(&self.parked)
+                            .slices
+                            .insert((cluster.to_owned(), NsName::new(ns, name)), (svc, slice));
+                        false
+                    }
+                    // Exported (or a slice without service, which the index reports).
+                    _ => index.apply_slice(cluster, &slice)?,
+                }
             }
             WatchKind::Gateway => {
                 index.apply_gateway_service(cluster, &typed::<Service>(cluster, kind, obj)?)?
             }
             WatchKind::ServiceExport => {
                 let obj = with_spec(obj);
-                if is_v1alpha1(&obj) {
+                let key = ns_name(&obj);
+                let changed = if is_v1alpha1(&obj) {
                     index.apply_export_v1alpha1(
                         cluster,
                         &typed::<mcs::v1alpha1::ServiceExport>(cluster, kind, obj)?,
@@ -154,7 +244,8 @@ impl IndexEngine {
                         cluster,
                         &typed::<mcs::v1beta1::ServiceExport>(cluster, kind, obj)?,
                     )?
-                }
+                };
+                changed | self.unpark(index, cluster, &key)
             }
             WatchKind::ServiceImport => {
                 let obj = with_spec(obj);
@@ -309,6 +400,14 @@ impl Sink for IndexEngine {
                 }
             })
             .collect();
+        {
+            let mut parked = lock(&self.parked);
+            match kind {
+                WatchKind::Service => parked.services.retain(|(c, _), _| c != cluster),
+                WatchKind::EndpointSlice => parked.slices.retain(|(c, _), _| c != cluster),
+                _ => {}
+            }
+        }
         for gone in Self::indexed_keys(&index, cluster, kind).difference(&listed) {
             changed |= Self::delete_key(&mut index, cluster, kind, gone).unwrap_or(false);
         }
@@ -342,6 +441,18 @@ impl Sink for IndexEngine {
             ns_name(&object)
         };
         let mut index = lock(&self.index);
+        {
+            let mut parked = lock(&self.parked);
+            match kind {
+                WatchKind::Service => {
+                    parked.services.remove(&(cluster.to_owned(), key.clone()));
+                }
+                WatchKind::EndpointSlice => {
+                    parked.slices.remove(&(cluster.to_owned(), key.clone()));
+                }
+                _ => {}
+            }
+        }
         Self::delete_key(&mut index, cluster, kind, &key).unwrap_or(false)
     }
 }
@@ -384,5 +495,72 @@ impl Engine for IndexEngine {
         let plan = Self::to_plan(&mut desired, &snap);
         *lock(&self.last) = Some(Arc::new(desired));
         plan
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn services_are_indexed_only_once_exported() {
+        let engine = IndexEngine::new(
+            vec![MemberInfo::new("east", "n1")],
+            ReconcileConfig::default(),
+        );
+        let svc = obj(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1", "ports": [{"port": 80}]}}));
+        let slice = obj(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4", "endpoints": [{"addresses": ["10.1.0.1"]}]}),
+        );
+        // Not exported: no reconcile needed, nothing indexed.
+        assert!(!engine.apply("east", WatchKind::Service, svc.clone()));
+        assert!(!engine.apply("east", WatchKind::EndpointSlice, slice));
+        let key = NsName::new("shop", "web");
+        assert!(
+            !engine.snapshot().members["east"]
+                .services
+                .contains_key(&key)
+        );
+        // The export brings the parked Service and slice into the index.
+        let export = obj(
+            json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceExport",
+            "metadata": {"name": "web", "namespace": "shop", "creationTimestamp": "2026-01-01T00:00:00Z"}}),
+        );
+        assert!(engine.apply("east", WatchKind::ServiceExport, export));
+        let snap = engine.snapshot();
+        assert!(snap.members["east"].services.contains_key(&key));
+        assert_eq!(snap.members["east"].slices[&key].len(), 1);
+        // Further changes of an exported Service are indexed directly.
+        let mut changed = svc;
+        changed.data["spec"]["ports"] = json!([{"port": 81}]);
+        assert!(engine.apply("east", WatchKind::Service, changed));
+    }
+
+    #[test]
+    fn malformed_objects_are_skipped() {
+        let engine = IndexEngine::new(
+            vec![MemberInfo::new("east", "n1")],
+            ReconcileConfig::default(),
+        );
+        let bad = obj(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"}, "spec": {"ports": "eighty"}}));
+        assert!(!engine.apply("east", WatchKind::Service, bad));
+        // An export without creationTimestamp is reported by the index and skipped.
+        let export = obj(
+            json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceExport",
+            "metadata": {"name": "web", "namespace": "shop"}}),
+        );
+        assert!(!engine.apply("east", WatchKind::ServiceExport, export));
+        assert!(engine.snapshot().members["east"].exports.is_empty());
     }
 }
