@@ -197,3 +197,86 @@ async fn dropped_watches_change_nothing() {
     assert_eq!(vip(&env, 2, "web").await.unwrap(), before);
     ctl.shutdown().await;
 }
+
+#[tokio::test]
+async fn only_the_lease_holder_writes_and_a_standby_takes_over() {
+    use mesh_controller::leader::LeaseConfig;
+    use mesh_controller::runtime::LeaderMode;
+
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let lease = |id: &str| {
+        let mut c = LeaseConfig::new(env.ns.clone(), id);
+        c.lease_duration = Duration::from_secs(3);
+        c.retry_period = Duration::from_millis(200);
+        LeaderMode::Lease {
+            kubeconfig: None,
+            config: c,
+        }
+    };
+    let (a, _) = env
+        .controller_with(Duration::from_secs(300), Duration::from_secs(10), |c| {
+            c.leader = lease("replica-a")
+        })
+        .await;
+    let (b, _) = env
+        .controller_with(Duration::from_secs(300), Duration::from_secs(10), |c| {
+            c.leader = lease("replica-b")
+        })
+        .await;
+    eventually("one leader", LIMIT, || async {
+        match (a.is_leader(), b.is_leader()) {
+            (true, false) | (false, true) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    export_service(&env, 0, "web", "ClusterIP", 80).await;
+    eventually("import written by the leader", LIMIT, || {
+        vip(&env, 1, "web")
+    })
+    .await;
+    assert!(a.is_leader() != b.is_leader(), "never two writers");
+    let lease_obj = get(
+        &env.clients[0],
+        "coordination.k8s.io/v1",
+        "Lease",
+        &env.ns,
+        "isthmus-mesh-controller",
+    )
+    .await
+    .expect("the Lease exists in the first member");
+    let holder = lease_obj["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+
+    // The leader stops (and releases the lease); the standby takes over and keeps writing.
+    let (leader, standby) = if a.is_leader() { (a, b) } else { (b, a) };
+    leader.shutdown().await;
+    eventually("standby becomes leader", LIMIT, || async {
+        if standby.is_leader() {
+            Ok(())
+        } else {
+            Err("still standby".to_owned())
+        }
+    })
+    .await;
+    let new_holder = get(
+        &env.clients[0],
+        "coordination.k8s.io/v1",
+        "Lease",
+        &env.ns,
+        "isthmus-mesh-controller",
+    )
+    .await
+    .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
+    .unwrap_or_default();
+    assert_ne!(holder, new_holder);
+    export_service(&env, 1, "api", "ClusterIP", 90).await;
+    eventually("import written by the new leader", LIMIT, || {
+        vip(&env, 0, "api")
+    })
+    .await;
+    standby.shutdown().await;
+}

@@ -109,6 +109,16 @@ impl Env {
         grace: Duration,
         unreachable_after: Duration,
     ) -> (ControllerHandle, Arc<IndexEngine>) {
+        self.controller_with(grace, unreachable_after, |_| {}).await
+    }
+
+    /// Starts the controller in-process, with `adjust` applied to its settings.
+    pub async fn controller_with(
+        &self,
+        grace: Duration,
+        unreachable_after: Duration,
+        adjust: impl FnOnce(&mut RunConfig),
+    ) -> (ControllerHandle, Arc<IndexEngine>) {
         let infos = self
             .members()
             .iter()
@@ -124,6 +134,7 @@ impl Env {
         cfg.unreachable_after = unreachable_after;
         cfg.probe_period = Duration::from_millis(300);
         cfg.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        adjust(&mut cfg);
         let handle = runtime::start(cfg, engine.clone(), metrics)
             .await
             .expect("controller starts");
