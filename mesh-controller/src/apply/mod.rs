@@ -276,6 +276,8 @@ pub struct ClusterApplier {
     statuses: HashMap<ObjKey, u64>,
     /// Object (namespace, name) -> reason of the last event recorded for it.
     last_event: HashMap<(String, String), String>,
+    /// Cluster-scoped kinds the member does not serve (skipped until the next full pass).
+    unserved: HashSet<(String, String)>,
     /// Kinds (`apiVersion`, `kind`) pruned on a full pass even when nothing of them is desired.
     managed_kinds: Vec<(String, String)>,
 }
@@ -293,6 +295,7 @@ impl ClusterApplier {
             applied: HashMap::new(),
             statuses: HashMap::new(),
             last_event: HashMap::new(),
+            unserved: HashSet::new(),
             managed_kinds,
         }
     }
@@ -313,6 +316,7 @@ impl ClusterApplier {
     pub fn invalidate(&mut self) {
         self.applied.clear();
         self.statuses.clear();
+        self.unserved.clear();
     }
 
     fn api_err(&self, verb: &'static str, key: &ObjKey, e: kube::Error) -> ApplyError {
@@ -387,6 +391,11 @@ impl ClusterApplier {
         let todo: Vec<(ObjKey, Value, u64)> = desired
             .iter()
             .filter(|(k, (_, h))| self.applied.get(*k) != Some(h))
+            .filter(|(k, _)| {
+                !self
+                    .unserved
+                    .contains(&(k.api_version.clone(), k.kind.clone()))
+            })
             .map(|(k, (o, h))| (k.clone(), (*o).clone(), *h))
             .collect();
         let client = self.client.clone();
@@ -418,11 +427,24 @@ impl ClusterApplier {
                     report.applied += 1;
                 }
                 Err(e) => {
+                    // A cluster-scoped kind answering 404 is not served (its CRD is not
+                    // installed): say so once and skip it until the next full pass.
+                    let unserved = matches!(&e, kube::Error::Api(s) if s.code == 404)
+                        && key.namespace.is_empty();
                     let err = self.api_err("apply", &key, e);
-                    warn!(error = %err, "apply failed");
                     self.count_error(metrics, &key.kind, &err);
                     self.applied.remove(&key);
                     report.errors += 1;
+                    if unserved {
+                        if self
+                            .unserved
+                            .insert((key.api_version.clone(), key.kind.clone()))
+                        {
+                            warn!(error = %err, kind = %key.kind, "kind not served by this member; skipped until the next full pass");
+                        }
+                    } else {
+                        warn!(error = %err, "apply failed");
+                    }
                 }
             }
         }
