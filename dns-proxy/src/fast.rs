@@ -1,7 +1,7 @@
 //! The fast request path: parses only the header, the question and an optional OPT record,
 //! and copies a precomputed answer from the [`Table`]. No allocation per query.
 
-use crate::table::{Lookup, Table, rtype};
+use crate::table::{Table, WireLookup, rtype};
 
 /// Response codes used here.
 pub mod rcode {
@@ -207,7 +207,7 @@ pub fn push_opt(out: &mut Vec<u8>, ctx: &Ctx, edns: Edns) {
 pub fn answer(table: &Table, pkt: &[u8], q: &Query, ctx: &Ctx, out: &mut Vec<u8>) -> u8 {
     answer_with(
         table,
-        table.lookup(q.lower_name(), q.qtype),
+        table.lookup_wire(q.lower_name(), q.qtype),
         pkt,
         q,
         ctx,
@@ -218,7 +218,7 @@ pub fn answer(table: &Table, pkt: &[u8], q: &Query, ctx: &Ctx, out: &mut Vec<u8>
 /// [`answer`] with the table lookup already done.
 pub fn answer_with(
     table: &Table,
-    found: Lookup<'_>,
+    found: WireLookup<'_>,
     pkt: &[u8],
     q: &Query,
     ctx: &Ctx,
@@ -227,9 +227,9 @@ pub fn answer_with(
     let limit = response_limit(ctx, q.edns);
     let ar = u16::from(q.edns.is_some());
     let (code, body, an, ns): (u8, &[u8], u16, u16) = match found {
-        Lookup::Answer(set) => (rcode::NOERROR, &set.wire, set.rdata.len() as u16, 0),
-        Lookup::NoData => (rcode::NOERROR, table.soa_authority(), 0, 1),
-        Lookup::NxDomain => (rcode::NXDOMAIN, table.soa_authority(), 0, 1),
+        WireLookup::Answer { wire, count } => (rcode::NOERROR, wire, count, 0),
+        WireLookup::NoData => (rcode::NOERROR, table.soa_authority(), 0, 1),
+        WireLookup::NxDomain => (rcode::NXDOMAIN, table.soa_authority(), 0, 1),
     };
     let total = q.question_end + body.len() + if ar == 1 { 11 } else { 0 };
     if total > limit {

@@ -4,7 +4,7 @@ use hickory_proto::op::ResponseCode;
 
 use crate::fast::{self, Ctx, Parsed};
 use crate::slow::{self, SlowOutcome};
-use crate::table::{Lookup, Table};
+use crate::table::{Table, WireLookup};
 
 /// What the server loop must do after [`handle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub fn handle(
         Parsed::Query(q) => {
             // Look up first: a name in the table is in the zone, so the zone check is only
             // needed for misses.
-            let found = table.lookup(q.lower_name(), q.qtype);
-            if matches!(found, Lookup::NxDomain) && !table.in_zone(q.lower_name()) {
+            let found = table.lookup_wire(q.lower_name(), q.qtype);
+            if matches!(found, WireLookup::NxDomain) && !table.in_zone(q.lower_name()) {
                 if may_forward {
                     return Action::Forward { qtype: q.qtype };
                 }

@@ -4,6 +4,7 @@
 //! through [`crate::handle::TableHandle`]; the request path only reads.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::SystemTime;
 
@@ -194,6 +195,8 @@ pub struct Table {
     zone_wire: Box<[u8]>,
     ttl: u32,
     names: HashMap<Box<[u8]>, Node, foldhash::fast::FixedState>,
+    /// The fast path's copy of the names and answers, packed for few cache misses.
+    flat: Flat,
     soa: Rdata,
     /// The zone's SOA as a complete RR (owner uncompressed) for the authority section.
     soa_authority: Box<[u8]>,
@@ -395,10 +398,12 @@ impl Table {
         soa_authority.extend_from_slice(&(rd.len() as u16).to_be_bytes());
         soa_authority.extend_from_slice(&rd);
 
+        let flat = Flat::build(&names);
         Ok(Table {
             zone,
             zone_wire: zone_wire.into_boxed_slice(),
             ttl,
+            flat,
             names,
             soa,
             soa_authority: soa_authority.into_boxed_slice(),
@@ -419,6 +424,13 @@ impl Table {
     /// Whether this table came from a source (false for [`Table::not_loaded`]).
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// The fast path's lookup: the precomputed answer section (and its record count) straight
+    /// from the packed arena. Same result as [`Table::lookup`].
+    #[inline]
+    pub fn lookup_wire(&self, lower_wire: &[u8], qtype: u16) -> WireLookup<'_> {
+        self.flat.lookup(lower_wire, qtype)
     }
 
     /// Looks up a lower-case wire-format name (with its terminating root label).
@@ -490,6 +502,107 @@ impl Table {
             .collect();
         v.sort();
         v
+    }
+}
+
+/// The result of [`Table::lookup_wire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireLookup<'a> {
+    /// The answer RRs (owners are pointers to the question) and how many there are.
+    Answer {
+        wire: &'a [u8],
+        count: u16,
+    },
+    NoData,
+    NxDomain,
+}
+
+/// Open-addressing index over one byte arena. Each entry in the arena is
+/// `[key len u8][key][rrset count u8]` then per RRset `[type u16][count u16][len u16][wire]`,
+/// so a hit touches one slot and one contiguous stretch of memory.
+#[derive(Debug, Default)]
+struct Flat {
+    /// (upper 32 bits of the hash, arena offset + 1); offset 0 marks an empty slot.
+    slots: Box<[(u32, u32)]>,
+    arena: Box<[u8]>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Flat {
+    fn build(names: &HashMap<Box<[u8]>, Node, foldhash::fast::FixedState>) -> Flat {
+        let hasher = foldhash::fast::FixedState::with_seed(0x0f1a_7d05);
+        let cap = (names.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![(0u32, 0u32); cap];
+        let mut arena = Vec::new();
+        let mut keys: Vec<&Box<[u8]>> = names.keys().collect();
+        keys.sort();
+        for key in keys {
+            let Some(node) = names.get(key) else { continue };
+            let off = arena.len();
+            arena.push(key.len() as u8);
+            arena.extend_from_slice(key);
+            arena.push(node.rrsets.len().min(255) as u8);
+            for set in node.rrsets.iter().take(255) {
+                arena.extend_from_slice(&set.rtype.to_be_bytes());
+                arena.extend_from_slice(&(set.rdata.len() as u16).to_be_bytes());
+                arena.extend_from_slice(&(set.wire.len() as u16).to_be_bytes());
+                arena.extend_from_slice(&set.wire);
+            }
+            let h = hasher.hash_one(&key[..]);
+            let mut i = (h as usize) & (cap - 1);
+            while slots[i].1 != 0 {
+                i = (i + 1) & (cap - 1);
+            }
+            slots[i] = ((h >> 32) as u32, off as u32 + 1);
+        }
+        Flat {
+            slots: slots.into_boxed_slice(),
+            arena: arena.into_boxed_slice(),
+            hasher,
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, key: &[u8], qtype: u16) -> WireLookup<'_> {
+        let mask = self.slots.len() - 1;
+        let h = self.hasher.hash_one(key);
+        let tag = (h >> 32) as u32;
+        let mut i = (h as usize) & mask;
+        loop {
+            let (t, off) = self.slots[i];
+            if off == 0 {
+                return WireLookup::NxDomain;
+            }
+            if t == tag {
+                let off = off as usize - 1;
+                let klen = self.arena[off] as usize;
+                if self.arena.get(off + 1..off + 1 + klen) == Some(key) {
+                    return self.answer_at(off + 1 + klen, qtype);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn answer_at(&self, mut pos: usize, qtype: u16) -> WireLookup<'_> {
+        let a = &self.arena;
+        let n = a[pos];
+        pos += 1;
+        for _ in 0..n {
+            let t = u16::from_be_bytes([a[pos], a[pos + 1]]);
+            let count = u16::from_be_bytes([a[pos + 2], a[pos + 3]]);
+            let len = u16::from_be_bytes([a[pos + 4], a[pos + 5]]) as usize;
+            pos += 6;
+            if t == qtype || qtype == rtype::ANY {
+                return WireLookup::Answer {
+                    wire: &a[pos..pos + len],
+                    count,
+                };
+            }
+            pos += len;
+        }
+        WireLookup::NoData
     }
 }
 

@@ -315,9 +315,15 @@ fn upstream_answer(q: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn start_upstream() -> Upstream {
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    // The same port for UDP and TCP: retry when the TCP side of the chosen port is taken.
+    let (udp, tcp, addr) = (0..20)
+        .find_map(|_| {
+            let udp = UdpSocket::bind("127.0.0.1:0").ok()?;
+            let addr = udp.local_addr().ok()?;
+            let tcp = std::net::TcpListener::bind(addr).ok()?;
+            Some((udp, tcp, addr))
+        })
+        .expect("a port free for both UDP and TCP");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
     std::thread::spawn(move || {
