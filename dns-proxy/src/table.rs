@@ -169,8 +169,6 @@ fn push_name(out: &mut Vec<u8>, name: &str) {
 pub struct RrSet {
     pub rtype: u16,
     pub rdata: Vec<Rdata>,
-    /// The answer RRs, each owned by a compression pointer to the question name (offset 12).
-    pub wire: Box<[u8]>,
 }
 
 /// Everything at one owner name. An empty `rrsets` is an empty non-terminal (or a service
@@ -342,11 +340,20 @@ impl Table {
             foldhash::fast::FixedState::with_seed(0x15_7b_05),
         );
         let mut records = 0usize;
+        // The fast path's arena is written as the names are built; the answer bytes live only
+        // there (the slow path works from `rdata`).
+        let mut arena: Vec<u8> = Vec::new();
+        let mut entries: Vec<(usize, usize)> = Vec::with_capacity(staging.len());
+        let mut wire = Vec::new();
         for (owner, sets) in staging {
             let Some(key) = name_to_wire(&owner) else {
                 continue;
             };
             let mut node = Node::default();
+            entries.push((arena.len(), key.len()));
+            arena.push(key.len() as u8);
+            arena.extend_from_slice(&key);
+            arena.push(sets.len().min(255) as u8);
             for (t, rdatas) in sets {
                 let mut rdata: Vec<Rdata> = rdatas.into_iter().collect();
                 if t == rtype::SRV {
@@ -358,7 +365,7 @@ impl Table {
                         }
                     }
                 }
-                let mut wire = Vec::new();
+                wire.clear();
                 let mut kept = 0;
                 for r in &rdata {
                     let start = wire.len();
@@ -380,14 +387,17 @@ impl Table {
                 }
                 rdata.truncate(kept);
                 records += rdata.len();
-                node.rrsets.push(RrSet {
-                    rtype: t,
-                    rdata,
-                    wire: wire.into_boxed_slice(),
-                });
+                if node.rrsets.len() < 255 {
+                    arena.extend_from_slice(&t.to_be_bytes());
+                    arena.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+                    arena.extend_from_slice(&(wire.len() as u16).to_be_bytes());
+                    arena.extend_from_slice(&wire);
+                }
+                node.rrsets.push(RrSet { rtype: t, rdata });
             }
             names.insert(key.into_boxed_slice(), node);
         }
+        let flat = Flat::new(arena, &entries);
 
         let mut soa_authority = zone_wire.clone();
         soa_authority.extend_from_slice(&rtype::SOA.to_be_bytes());
@@ -398,7 +408,6 @@ impl Table {
         soa_authority.extend_from_slice(&(rd.len() as u16).to_be_bytes());
         soa_authority.extend_from_slice(&rd);
 
-        let flat = Flat::build(&names);
         Ok(Table {
             zone,
             zone_wire: zone_wire.into_boxed_slice(),
@@ -529,26 +538,14 @@ struct Flat {
 }
 
 impl Flat {
-    fn build(names: &HashMap<Box<[u8]>, Node, foldhash::fast::FixedState>) -> Flat {
+    /// Indexes an arena whose entries start at `entries[i].0` with a key of `entries[i].1`
+    /// bytes.
+    fn new(arena: Vec<u8>, entries: &[(usize, usize)]) -> Flat {
         let hasher = foldhash::fast::FixedState::with_seed(0x0f1a_7d05);
-        let cap = (names.len() * 2).next_power_of_two().max(16);
+        let cap = (entries.len() * 2).next_power_of_two().max(16);
         let mut slots = vec![(0u32, 0u32); cap];
-        let mut arena = Vec::new();
-        let mut keys: Vec<&Box<[u8]>> = names.keys().collect();
-        keys.sort();
-        for key in keys {
-            let Some(node) = names.get(key) else { continue };
-            let off = arena.len();
-            arena.push(key.len() as u8);
-            arena.extend_from_slice(key);
-            arena.push(node.rrsets.len().min(255) as u8);
-            for set in node.rrsets.iter().take(255) {
-                arena.extend_from_slice(&set.rtype.to_be_bytes());
-                arena.extend_from_slice(&(set.rdata.len() as u16).to_be_bytes());
-                arena.extend_from_slice(&(set.wire.len() as u16).to_be_bytes());
-                arena.extend_from_slice(&set.wire);
-            }
-            let h = hasher.hash_one(&key[..]);
+        for &(off, klen) in entries {
+            let h = hasher.hash_one(&arena[off + 1..off + 1 + klen]);
             let mut i = (h as usize) & (cap - 1);
             while slots[i].1 != 0 {
                 i = (i + 1) & (cap - 1);
