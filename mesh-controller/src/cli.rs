@@ -184,6 +184,7 @@ fn run_config(
     let mut cfg = RunConfig::new(clusterset, members);
     cfg.metrics_listen = Some(args.metrics_listen);
     cfg.unreachable_after = args.unreachable_after;
+    cfg.unreachable_grace = args.unreachable_grace;
     cfg.resync_period = args.resync_period;
     if args.leader_elect {
         let identity = args.identity.clone().unwrap_or_else(default_identity);

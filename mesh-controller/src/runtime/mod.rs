@@ -102,6 +102,9 @@ pub struct RunConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// A member whose watches (or probe) all fail this long is unreachable.
     pub unreachable_after: Duration,
+    /// The reconcile's grace period for unreachable members: a pass is scheduled when it
+    /// expires, so their exports are withdrawn on time.
+    pub unreachable_grace: Duration,
     /// Full resync period (re-apply everything, prune by listing).
     pub resync_period: Duration,
     /// Quiet time after an event before reconciling.
@@ -123,6 +126,7 @@ impl RunConfig {
             members,
             metrics_listen: None,
             unreachable_after: Duration::from_secs(10),
+            unreachable_grace: crate::model::DEFAULT_UNREACHABLE_GRACE,
             resync_period: Duration::from_secs(300),
             debounce: Duration::from_millis(100),
             probe_period: Duration::from_secs(2),
@@ -471,6 +475,8 @@ impl Loop {
         let mut leader_open = true;
         // Members that need a full pass (first write, recovery, new leadership).
         let mut full_for: Vec<String> = self.members.iter().map(|m| m.spec.name.clone()).collect();
+        // Unreachable members whose grace period expired (and got their withdrawal pass).
+        let mut withdrawn: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let mut full = false;
             tokio::select! {
@@ -499,9 +505,26 @@ impl Loop {
                         full = true;
                         debug!("periodic full resync");
                     }
-                    // Unreachable members are re-planned periodically so the grace period can expire.
-                    let any_unreachable = self.members.iter().any(|m| matches!(m.health.status().reachability, Reachability::Unreachable { .. }));
-                    if !changed && !full && !any_unreachable {
+                    // A pass when an unreachable member's grace period expires (withdrawal).
+                    let now = Timestamp::now();
+                    let grace = jiff::SignedDuration::try_from(self.cfg.unreachable_grace)
+                        .unwrap_or(jiff::SignedDuration::MAX);
+                    let mut expired_now = false;
+                    for m in &self.members {
+                        match m.health.status().reachability {
+                            Reachability::Unreachable { since } => {
+                                if now.duration_since(since) >= grace
+                                    && withdrawn.insert(m.spec.name.clone())
+                                {
+                                    expired_now = true;
+                                }
+                            }
+                            _ => {
+                                withdrawn.remove(&m.spec.name);
+                            }
+                        }
+                    }
+                    if !changed && !full && !expired_now {
                         continue;
                     }
                 }

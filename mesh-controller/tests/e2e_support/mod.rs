@@ -132,6 +132,7 @@ impl Env {
         let engine = Arc::new(IndexEngine::new(infos, rcfg).with_metrics(metrics.clone()));
         let mut cfg = RunConfig::new("e2e", self.members());
         cfg.unreachable_after = unreachable_after;
+        cfg.unreachable_grace = grace;
         cfg.probe_period = Duration::from_millis(300);
         cfg.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         adjust(&mut cfg);
