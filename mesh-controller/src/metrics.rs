@@ -55,6 +55,15 @@ pub struct ClusterLabels {
     pub cluster: String,
 }
 
+/// Labels of the per-member MCS version gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterVersionLabels {
+    /// Member cluster name.
+    pub cluster: String,
+    /// MCS API version used (`v1beta1`, `v1alpha1`, or `none`).
+    pub version: String,
+}
+
 /// Every metric the live controller exports.
 pub struct Metrics {
     registry: Registry,
@@ -86,6 +95,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Per member: 1 when reachable, 0 otherwise.
     pub member_reachable: Family<ClusterLabels, Gauge>,
+    /// Per member: 1 for the MCS API version it serves and the controller uses.
+    pub member_mcs_version: Family<ClusterVersionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -112,6 +123,7 @@ impl Metrics {
         let malformed = Family::<ClusterKindLabels, Counter>::default();
         let leader = Gauge::default();
         let member_reachable = Family::<ClusterLabels, Gauge>::default();
+        let member_mcs_version = Family::<ClusterVersionLabels, Gauge>::default();
         registry.register("members", "Member clusters by state", members.clone());
         registry.register(
             "exports",
@@ -170,6 +182,11 @@ impl Metrics {
             "1 when the member answers",
             member_reachable.clone(),
         );
+        registry.register(
+            "member_mcs_version",
+            "1 for the MCS API version the member serves (discovery: v1beta1 preferred)",
+            member_mcs_version.clone(),
+        );
         Self {
             registry,
             members,
@@ -186,6 +203,7 @@ impl Metrics {
             malformed,
             leader,
             member_reachable,
+            member_mcs_version,
         }
     }
 

@@ -103,6 +103,35 @@ async fn ports_and_type_are_carried_and_a_vip_is_allocated() {
     }
     vips.dedup();
     assert_eq!(vips.len(), 1, "one VIP clusterset-wide");
+
+    // The operations endpoints report the same state.
+    let addr = ctl.metrics_addr.expect("metrics served");
+    assert_eq!(http_get(addr, "/healthz").await.0, 200);
+    assert_eq!(http_get(addr, "/readyz").await.0, 200);
+    let (code, text) = http_get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        text.contains(r#"isthmus_members{state="Reachable"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"isthmus_member_mcs_version{{cluster="{}",version="v1beta1"}} 1"#,
+            env.names[0]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"isthmus_applies_total{{cluster="{}",kind="ServiceImport"}}"#,
+            env.names[2]
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("api\""),
+        "object names never appear in labels"
+    );
     ctl.shutdown().await;
 }
 

@@ -628,6 +628,15 @@ impl Loop {
                     cluster: s.name.clone(),
                 })
                 .set(i64::from(i == 1));
+            if let Some(v) = &s.mcs_version {
+                self.metrics
+                    .member_mcs_version
+                    .get_or_create(&crate::metrics::ClusterVersionLabels {
+                        cluster: s.name.clone(),
+                        version: v.clone(),
+                    })
+                    .set(1);
+            }
         }
         for (state, n) in [
             (MemberStateLabel::Pending, counts[0]),
