@@ -41,3 +41,66 @@ fn demo_rejects_an_out_of_range_cluster_count() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--clusters: 0 is out of range"));
 }
+
+#[test]
+fn kubectl_sees_the_demo_imports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: kubectl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+        .args(["demo", "--timeout", "60s", "--kubeconfig-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The demo prints "Converged in ..." once the clusterset converged (or exits on timeout).
+    let converged = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take(200)
+        .any(|l| l.starts_with("Converged in"));
+    let result = converged.then(|| {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(dir.path().join("cluster-2.kubeconfig"))
+            .args([
+                "get",
+                "serviceimports.multicluster.x-k8s.io",
+                "-n",
+                "shop",
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(converged, "the demo did not converge");
+    let out = result.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["cart", "db"]);
+}
