@@ -85,6 +85,17 @@ async fn restart_of_the_binary_keeps_vips() {
 
 #[tokio::test]
 async fn partition_grace_withdrawal_and_recovery() {
+    partition_scenario(false).await;
+}
+
+#[tokio::test]
+async fn hung_member_grace_withdrawal_and_recovery() {
+    partition_scenario(true).await;
+}
+
+/// Partition (refused connections, or a member that accepts but never answers) -> marked
+/// unreachable -> exports kept during the grace period -> withdrawn -> healed -> back.
+async fn partition_scenario(hang: bool) {
     let env = Env::new(3).await;
     if !env.is_simulated() {
         skip("partition needs simulated clusters (fault injection)");
@@ -92,7 +103,11 @@ async fn partition_grace_withdrawal_and_recovery() {
     }
     env.namespace_in(&[0, 1, 2]).await;
     let grace = Duration::from_secs(3);
-    let (ctl, _) = env.controller(grace, Duration::from_secs(1)).await;
+    let (ctl, _) = env
+        .controller_with(grace, Duration::from_secs(1), |c| {
+            c.write_timeout = Duration::from_secs(2)
+        })
+        .await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     export_service(&env, 1, "web", "ClusterIP", 80).await;
     let both = vec![env.names[0].clone(), env.names[1].clone()];
@@ -109,7 +124,23 @@ async fn partition_grace_withdrawal_and_recovery() {
     }
 
     let faults = env.clusters.clusters[1].sim.as_ref().unwrap().faults();
-    faults.partition_refuse();
+    if hang {
+        faults.partition_hang();
+        // Writes to the hung member must not hold the others' writes: two exports in a row,
+        // each needing its own pass, reach cluster-3.
+        export_service(&env, 0, "late1", "ClusterIP", 91).await;
+        eventually("first export during the hang", LIMIT, || {
+            vip(&env, 2, "late1")
+        })
+        .await;
+        export_service(&env, 0, "late2", "ClusterIP", 92).await;
+        eventually("second export during the hang", LIMIT, || {
+            vip(&env, 2, "late2")
+        })
+        .await;
+    } else {
+        faults.partition_refuse();
+    }
     eventually("cluster-2 marked unreachable", LIMIT, || async {
         let m = ctl.members();
         match m[1].reachability {

@@ -399,7 +399,7 @@ impl ClusterApplier {
             .map(|(k, (o, h))| (k.clone(), (*o).clone(), *h))
             .collect();
         let client = self.client.clone();
-        let results: Vec<(ObjKey, u64, Result<(), kube::Error>)> = futures::stream::iter(todo)
+        let mut results = futures::stream::iter(todo)
             .map(|(key, obj, h)| {
                 let client = client.clone();
                 async move {
@@ -413,10 +413,9 @@ impl ClusterApplier {
                     (key, h, r)
                 }
             })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for (key, h, r) in results {
+            .buffer_unordered(CONCURRENCY);
+        // Results are recorded as they arrive, so a pass cut short keeps its progress.
+        while let Some((key, h, r)) = results.next().await {
             match r {
                 Ok(()) => {
                     metrics

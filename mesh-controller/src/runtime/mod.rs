@@ -113,6 +113,8 @@ pub struct RunConfig {
     pub probe_period: Duration,
     /// Server-side timeout of watch requests.
     pub watch_timeout: Duration,
+    /// Longest time one pass may spend writing to one member.
+    pub write_timeout: Duration,
     /// Leader election.
     pub leader: LeaderMode,
 }
@@ -131,6 +133,7 @@ impl RunConfig {
             debounce: Duration::from_millis(100),
             probe_period: Duration::from_secs(2),
             watch_timeout: Duration::from_secs(290),
+            write_timeout: Duration::from_secs(30),
             leader: LeaderMode::Disabled,
         }
     }
@@ -715,14 +718,27 @@ impl Loop {
         full_for.retain(|n| !jobs.iter().any(|(a, ..)| a.cluster() == n));
         let metrics = self.metrics.clone();
         let mut set: JoinSet<(ClusterApplier, SyncReport)> = JoinSet::new();
+        let timeout = self.cfg.write_timeout;
         for (mut applier, objects, sts, evs, member_full) in jobs {
             let metrics = metrics.clone();
             let span = info_span!("apply", cluster = %applier.cluster(), full = member_full);
             set.spawn(
                 async move {
-                    let report = applier
-                        .sync(&objects, &sts, &evs, member_full, &metrics)
-                        .await;
+                    // A member that accepts connections but stops answering must not hold
+                    // the other members' writes: the pass for it is cut short and retried.
+                    let sync = applier.sync(&objects, &sts, &evs, member_full, &metrics);
+                    let report = match tokio::time::timeout(timeout, sync).await {
+                        Ok(report) => report,
+                        Err(_) => {
+                            warn!(cluster = %applier.cluster(), ?timeout, "writes to the member timed out; retrying on the next pass");
+                            metrics.apply_error(applier.cluster(), "*", "timeout");
+                            applier.invalidate();
+                            SyncReport {
+                                errors: 1,
+                                ..SyncReport::default()
+                            }
+                        }
+                    };
                     (applier, report)
                 }
                 .instrument(span),
