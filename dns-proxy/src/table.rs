@@ -458,8 +458,8 @@ impl Table {
         }
     }
 
-    /// Whether a lower-case wire name is the zone or below it. `label_starts` must hold the
-    /// offsets of the name's labels (as the request parser records them).
+    /// Whether a lower-case wire name is the zone or below it (the match must start at a
+    /// label boundary: `notclusterset.local` is not in `clusterset.local`).
     pub fn in_zone(&self, lower_wire: &[u8]) -> bool {
         let z = &self.zone_wire[..];
         if lower_wire.len() < z.len() || !lower_wire.ends_with(z) {
