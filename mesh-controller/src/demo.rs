@@ -32,6 +32,14 @@ use crate::runtime::engine::IndexEngine;
 use crate::runtime::members::{MemberSpec, Reachability};
 use crate::runtime::{self, ControllerHandle, RunConfig};
 
+/// Prints a line to stdout; a closed stdout (`demo | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Namespace of the sample application.
 pub const DEMO_NAMESPACE: &str = "shop";
 /// MCS API version the demo reads with.
@@ -489,22 +497,22 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         )
         .await;
     }
-    println!(
+    say!(
         "Converged in {:.1} s: {} simulated clusters on 2 networks.\n",
         started.elapsed().as_secs_f64(),
         args.clusters
     );
-    println!("{}", status_table(&handle, &engine));
+    say!("{}", status_table(&handle, &engine));
     if args.once {
-        println!("{}", next_steps(&dir, &names, None));
-        println!(
+        say!("{}", next_steps(&dir, &names, None));
+        say!(
             "(--once: the simulated clusters stop now; run without --once to keep them up for kubectl.)"
         );
         handle.shutdown().await;
         return Ok(());
     }
-    println!("{}", next_steps(&dir, &names, handle.metrics_addr));
-    println!("The clusters and the controller keep running; press Ctrl-C to stop.");
+    say!("{}", next_steps(&dir, &names, handle.metrics_addr));
+    say!("The clusters and the controller keep running; press Ctrl-C to stop.");
     handle.run_until(crate::cli::shutdown_signal()).await;
     Ok(())
 }

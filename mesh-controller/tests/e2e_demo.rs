@@ -65,11 +65,16 @@ fn kubectl_sees_the_demo_imports() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     // The demo prints "Converged in ..." once the clusterset converged (or exits on timeout).
-    let converged = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .take(200)
-        .any(|l| l.starts_with("Converged in"));
+    // The output is drained to the end so the demo never writes into a closed pipe.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("Converged in") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let converged = rx.recv_timeout(std::time::Duration::from_secs(90)).is_ok();
     let result = converged.then(|| {
         Command::new("kubectl")
             .arg("--kubeconfig")
@@ -87,6 +92,7 @@ fn kubectl_sees_the_demo_imports() {
     });
     let _ = child.kill();
     let _ = child.wait();
+    let _ = reader.join();
     assert!(converged, "the demo did not converge");
     let out = result.unwrap();
     assert!(

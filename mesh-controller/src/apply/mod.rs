@@ -95,6 +95,11 @@ impl ObjKey {
         })
     }
 
+    /// The hash identifying this key in the applier's cache.
+    pub fn hash(&self) -> u64 {
+        key_hash(&self.api_version, &self.kind, &self.namespace, &self.name)
+    }
+
     fn display(&self) -> String {
         if self.namespace.is_empty() {
             self.name.clone()
@@ -198,6 +203,27 @@ fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObj
     }
 }
 
+fn key_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    (api_version, kind, namespace, name).hash(&mut h);
+    h.finish()
+}
+
+/// The key hash of a desired object, without allocating.
+fn key_hash_of(obj: &Value) -> Option<u64> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+    let (av, kind, name) = (s("/apiVersion")?, s("/kind")?, s("/metadata/name")?);
+    if av.is_empty() || kind.is_empty() || name.is_empty() {
+        return None;
+    }
+    Some(key_hash(
+        av,
+        kind,
+        s("/metadata/namespace").unwrap_or(""),
+        name,
+    ))
+}
+
 fn hash_of(v: &Value) -> u64 {
     let mut h = DefaultHasher::new();
     hash_value(v, &mut h);
@@ -271,8 +297,8 @@ pub fn to_served_version(obj: &mut Value, mcs_version: &str) {
 pub struct ClusterApplier {
     cluster: String,
     client: Client,
-    /// Desired hashes of what was last written successfully.
-    applied: HashMap<ObjKey, u64>,
+    /// Key hash -> (key, content hash) of what was last written successfully.
+    applied: HashMap<u64, (ObjKey, u64)>,
     statuses: HashMap<ObjKey, u64>,
     /// Object (namespace, name) -> reason of the last event recorded for it.
     last_event: HashMap<(String, String), String>,
@@ -352,10 +378,12 @@ impl ClusterApplier {
         if full {
             self.invalidate();
         }
-        // 1. Desired objects keyed, with their hash.
-        let mut desired: BTreeMap<ObjKey, (&Value, u64)> = BTreeMap::new();
+        // 1. Desired objects: key hash, content hash; only changed ones are copied.
+        let mut desired_keys: HashSet<u64> = HashSet::with_capacity(objects.len());
+        let mut desired_kinds: HashSet<(&str, &str)> = HashSet::new();
+        let mut todo: Vec<(u64, ObjKey, Value, u64)> = Vec::new();
         for obj in objects {
-            let Some(key) = ObjKey::of(obj) else {
+            let Some(kh) = key_hash_of(obj) else {
                 let err = ApplyError::InvalidObject {
                     cluster: self.cluster.clone(),
                     what: obj
@@ -376,31 +404,50 @@ impl ClusterApplier {
             if !has_owner_label(obj) {
                 let err = ApplyError::InvalidObject {
                     cluster: self.cluster.clone(),
-                    what: format!("{} {}", key.kind, key.display()),
+                    what: ObjKey::of(obj)
+                        .map(|k| format!("{} {}", k.kind, k.display()))
+                        .unwrap_or_default(),
                     field: "metadata.labels[app.kubernetes.io/managed-by]",
                 };
                 warn!(error = %err, "refusing to write an object without the ownership label");
-                self.count_error(metrics, &key.kind, &err);
+                self.count_error(
+                    metrics,
+                    obj.get("kind").and_then(Value::as_str).unwrap_or("unknown"),
+                    &err,
+                );
                 report.errors += 1;
                 continue;
             }
-            desired.insert(key, (obj, hash_of(obj)));
+            if !desired_keys.insert(kh) {
+                continue;
+            }
+            if full
+                && let (Some(av), Some(kind)) = (
+                    obj.get("apiVersion").and_then(Value::as_str),
+                    obj.get("kind").and_then(Value::as_str),
+                )
+            {
+                desired_kinds.insert((av, kind));
+            }
+            let h = hash_of(obj);
+            if self.applied.get(&kh).map(|(_, ch)| *ch) == Some(h) {
+                continue;
+            }
+            let Some(key) = ObjKey::of(obj) else { continue };
+            if !self.unserved.is_empty()
+                && self
+                    .unserved
+                    .contains(&(key.api_version.clone(), key.kind.clone()))
+            {
+                continue;
+            }
+            todo.push((kh, key, obj.clone(), h));
         }
 
         // 2. Apply what changed.
-        let todo: Vec<(ObjKey, Value, u64)> = desired
-            .iter()
-            .filter(|(k, (_, h))| self.applied.get(*k) != Some(h))
-            .filter(|(k, _)| {
-                !self
-                    .unserved
-                    .contains(&(k.api_version.clone(), k.kind.clone()))
-            })
-            .map(|(k, (o, h))| (k.clone(), (*o).clone(), *h))
-            .collect();
         let client = self.client.clone();
         let mut results = futures::stream::iter(todo)
-            .map(|(key, obj, h)| {
+            .map(|(kh, key, obj, h)| {
                 let client = client.clone();
                 async move {
                     let ar = api_resource(&key.api_version, &key.kind);
@@ -410,19 +457,19 @@ impl ClusterApplier {
                         .patch(&key.name, &pp, &Patch::Apply(obj))
                         .await
                         .map(|_| ());
-                    (key, h, r)
+                    (kh, key, h, r)
                 }
             })
             .buffer_unordered(CONCURRENCY);
         // Results are recorded as they arrive, so a pass cut short keeps its progress.
-        while let Some((key, h, r)) = results.next().await {
+        while let Some((kh, key, h, r)) = results.next().await {
             match r {
                 Ok(()) => {
                     metrics
                         .applies
                         .get_or_create(&Metrics::ck(&self.cluster, &key.kind))
                         .inc();
-                    self.applied.insert(key, h);
+                    self.applied.insert(kh, (key, h));
                     report.applied += 1;
                 }
                 Err(e) => {
@@ -432,7 +479,7 @@ impl ClusterApplier {
                         && key.namespace.is_empty();
                     let err = self.api_err("apply", &key, e);
                     self.count_error(metrics, &key.kind, &err);
-                    self.applied.remove(&key);
+                    self.applied.remove(&kh);
                     report.errors += 1;
                     if unserved {
                         if self
@@ -450,12 +497,17 @@ impl ClusterApplier {
 
         // 3. Prune.
         let gone: Vec<ObjKey> = if full {
-            self.list_owned(&desired, metrics, &mut report).await
+            let kinds: Vec<(String, String)> = desired_kinds
+                .iter()
+                .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
+                .collect();
+            self.list_owned(&desired_keys, kinds, metrics, &mut report)
+                .await
         } else {
             self.applied
-                .keys()
-                .filter(|k| !desired.contains_key(*k))
-                .cloned()
+                .iter()
+                .filter(|(kh, _)| !desired_keys.contains(*kh))
+                .map(|(_, (k, _))| k.clone())
                 .collect()
         };
         for key in gone {
@@ -469,7 +521,7 @@ impl ClusterApplier {
                         report.pruned += 1;
                         info!(cluster = %self.cluster, kind = %key.kind, object = %key.display(), "pruned");
                     }
-                    self.applied.remove(&key);
+                    self.applied.remove(&key.hash());
                 }
                 Err(err) => {
                     warn!(error = %err, "prune failed");
@@ -487,16 +539,13 @@ impl ClusterApplier {
 
     async fn list_owned(
         &self,
-        desired: &BTreeMap<ObjKey, (&Value, u64)>,
+        desired: &HashSet<u64>,
+        desired_kinds: Vec<(String, String)>,
         metrics: &Metrics,
         report: &mut SyncReport,
     ) -> Vec<ObjKey> {
         let mut kinds: HashSet<(String, String)> = self.managed_kinds.iter().cloned().collect();
-        kinds.extend(
-            desired
-                .keys()
-                .map(|k| (k.api_version.clone(), k.kind.clone())),
-        );
+        kinds.extend(desired_kinds);
         let mut kinds: Vec<_> = kinds.into_iter().collect();
         kinds.sort();
         let selector = format!("{MANAGED_BY}={MANAGED_BY_VALUE}");
@@ -513,7 +562,7 @@ impl ClusterApplier {
                             namespace: o.metadata.namespace.clone().unwrap_or_default(),
                             name: o.metadata.name.clone().unwrap_or_default(),
                         };
-                        if !key.name.is_empty() && !desired.contains_key(&key) {
+                        if !key.name.is_empty() && !desired.contains(&key.hash()) {
                             gone.push(key);
                         }
                     }
