@@ -368,7 +368,7 @@ impl ClusterApplier {
     /// by listing every managed kind.
     pub async fn sync(
         &mut self,
-        objects: &[Value],
+        objects: Vec<Value>,
         statuses: &[StatusWrite],
         events: &[EventWrite],
         full: bool,
@@ -380,9 +380,10 @@ impl ClusterApplier {
         }
         // 1. Desired objects: key hash, content hash; only changed ones are copied.
         let mut desired_keys: HashSet<u64> = HashSet::with_capacity(objects.len());
-        let mut desired_kinds: HashSet<(&str, &str)> = HashSet::new();
+        let mut desired_kinds: Vec<(String, String)> = Vec::new();
         let mut todo: Vec<(u64, ObjKey, Value, u64)> = Vec::new();
-        for obj in objects {
+        for owned in objects {
+            let obj = &owned;
             let Some(kh) = key_hash_of(obj) else {
                 let err = ApplyError::InvalidObject {
                     cluster: self.cluster.clone(),
@@ -426,8 +427,9 @@ impl ClusterApplier {
                     obj.get("apiVersion").and_then(Value::as_str),
                     obj.get("kind").and_then(Value::as_str),
                 )
+                && !desired_kinds.iter().any(|(a, k)| a == av && k == kind)
             {
-                desired_kinds.insert((av, kind));
+                desired_kinds.push((av.to_owned(), kind.to_owned()));
             }
             let h = hash_of(obj);
             if self.applied.get(&kh).map(|(_, ch)| *ch) == Some(h) {
@@ -441,7 +443,7 @@ impl ClusterApplier {
             {
                 continue;
             }
-            todo.push((kh, key, obj.clone(), h));
+            todo.push((kh, key, owned, h));
         }
 
         // 2. Apply what changed.
@@ -497,11 +499,7 @@ impl ClusterApplier {
 
         // 3. Prune.
         let gone: Vec<ObjKey> = if full {
-            let kinds: Vec<(String, String)> = desired_kinds
-                .iter()
-                .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
-                .collect();
-            self.list_owned(&desired_keys, kinds, metrics, &mut report)
+            self.list_owned(&desired_keys, desired_kinds, metrics, &mut report)
                 .await
         } else {
             self.applied

@@ -726,7 +726,7 @@ impl Loop {
                 async move {
                     // A member that accepts connections but stops answering must not hold
                     // the other members' writes: the pass for it is cut short and retried.
-                    let sync = applier.sync(&objects, &sts, &evs, member_full, &metrics);
+                    let sync = applier.sync(objects, &sts, &evs, member_full, &metrics);
                     let report = match tokio::time::timeout(timeout, sync).await {
                         Ok(report) => report,
                         Err(_) => {
