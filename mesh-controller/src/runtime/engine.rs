@@ -234,6 +234,10 @@ impl IndexEngine {
             WatchKind::ServiceExport => {
                 let obj = with_spec(obj);
                 let key = ns_name(&obj);
+                let before = index
+                    .member(cluster)
+                    .and_then(|m| m.exports.get(&key))
+                    .cloned();
                 let changed = if is_v1alpha1(&obj) {
                     index.apply_export_v1alpha1(
                         cluster,
@@ -245,7 +249,19 @@ impl IndexEngine {
                         &typed::<mcs::v1beta1::ServiceExport>(cluster, kind, obj)?,
                     )?
                 };
-                changed | self.unpark(index, cluster, &key)
+                // Only the status conditions changed (the echo of the status this controller
+                // wrote): indexed, but no reconcile is needed for it.
+                let only_conditions = changed
+                    && before.is_some_and(|mut b| {
+                        index
+                            .member(cluster)
+                            .and_then(|m| m.exports.get(&key))
+                            .is_some_and(|now| {
+                                b.conditions.clone_from(&now.conditions);
+                                &b == now
+                            })
+                    });
+                (changed && !only_conditions) | self.unpark(index, cluster, &key)
             }
             WatchKind::ServiceImport => {
                 let obj = with_spec(obj);
