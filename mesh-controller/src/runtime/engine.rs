@@ -265,7 +265,10 @@ impl IndexEngine {
             }
             WatchKind::ServiceImport => {
                 let obj = with_spec(obj);
-                if is_v1alpha1(&obj) {
+                // The echo of an import this controller wrote is indexed (its VIP is adopted
+                // after a restart) but needs no reconcile; users' imports do.
+                let ours = crate::watch::is_owned(&obj);
+                let changed = if is_v1alpha1(&obj) {
                     index.apply_import_v1alpha1(
                         cluster,
                         &typed::<mcs::v1alpha1::ServiceImport>(cluster, kind, obj)?,
@@ -275,7 +278,8 @@ impl IndexEngine {
                         cluster,
                         &typed::<mcs::v1beta1::ServiceImport>(cluster, kind, obj)?,
                     )?
-                }
+                };
+                changed && !ours
             }
         })
     }
