@@ -117,6 +117,7 @@ pub struct ClusterStatus {
     pub cluster: String,
 }
 
+#[rustfmt::skip]
 macro_rules! mcs_version {
     ($module:ident, $version:literal) => {
         #[doc = concat!("`multicluster.x-k8s.io/", $version, "`.")]
