@@ -78,6 +78,8 @@ pub enum Command {
     Render(crate::render::RenderArgs),
     /// Evaluate placement policies against a set of clusters (offline).
     Place(crate::placement::cli::PlaceArgs),
+    /// Print the manifests that install Isthmus into a hub or member cluster.
+    Install(crate::install::InstallArgs),
 }
 
 /// Parses `500ms`, `3s`, `5m`, `1h` or a plain number of seconds.
@@ -297,6 +299,7 @@ pub fn main() -> ExitCode {
     let command = match cli.command {
         Command::Place(args) => return crate::placement::cli::run(args),
         Command::Render(args) => return crate::render::run(args),
+        Command::Install(args) => return crate::install::run(args),
         other => other,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -313,7 +316,7 @@ pub fn main() -> ExitCode {
         match command {
             Command::Run(args) => run(args).await,
             Command::Demo(args) => crate::demo::run(args).await.map_err(CliError::from),
-            Command::Place(_) | Command::Render(_) => Ok(()),
+            Command::Place(_) | Command::Render(_) | Command::Install(_) => Ok(()),
         }
     });
     match result {

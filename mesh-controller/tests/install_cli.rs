@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn install(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isthmus-install"))
+    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+        .arg("install")
         .args(args)
         .output()
         .unwrap()

@@ -124,7 +124,8 @@ impl Env {
 }
 
 fn install(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus-install"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+        .arg("install")
         .args(args)
         .output()
         .unwrap();
