@@ -70,12 +70,13 @@ fn check(field: &str, value: &str, result: Result<(), names::NameError>) -> Resu
 /// What the east-west gateway generators need to know about one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EastWestParams {
-    /// Cluster name (`values.global.multiCluster.clusterName`); omitted when `None`, as the
-    /// current upstream script does.
+    /// Cluster name. Validated but not written: the current upstream script accepts
+    /// `--cluster` and ignores it (the injected gateway takes the cluster from istiod).
     pub cluster: Option<String>,
-    /// Network of the cluster (`topology.istio.io/network`).
-    pub network: String,
-    /// Mesh ID (`values.global.meshID`), when known.
+    /// Network of the cluster (`topology.istio.io/network`); `None` for a single-cluster
+    /// gateway (`--single-cluster`), which carries no network label, env or value.
+    pub network: Option<String>,
+    /// Mesh ID. Validated but not written, as `--mesh` in the current upstream script.
     pub mesh_id: Option<String>,
     /// Istio revision the gateway is injected by.
     pub revision: Option<String>,
@@ -84,7 +85,7 @@ pub struct EastWestParams {
 }
 
 impl EastWestParams {
-    /// Parameters for a plain LoadBalancer gateway, validating the names.
+    /// Parameters for a plain LoadBalancer gateway on `network`, validating the names.
     pub fn new(
         cluster: Option<&str>,
         network: &str,
@@ -98,13 +99,23 @@ impl EastWestParams {
         if let Some(m) = mesh_id {
             check("mesh", m, names::label_value_nonempty(m))?;
         }
+        let mut p = Self::single_cluster(revision)?;
+        p.cluster = cluster.map(str::to_owned);
+        p.network = Some(network.to_owned());
+        p.mesh_id = mesh_id.map(str::to_owned);
+        Ok(p)
+    }
+
+    /// Parameters for a gateway without network topology, as `gen-eastwest-gateway.sh
+    /// --single-cluster` (a single-cluster mesh whose VMs reach istiod through it).
+    pub fn single_cluster(revision: Option<&str>) -> Result<Self, IstioError> {
         if let Some(r) = revision {
             check("revision", r, names::rfc1123_label(r))?;
         }
         Ok(Self {
-            cluster: cluster.map(str::to_owned),
-            network: network.to_owned(),
-            mesh_id: mesh_id.map(str::to_owned),
+            cluster: None,
+            network: None,
+            mesh_id: None,
             revision: revision.map(str::to_owned),
             exposure: GatewayExposure::LoadBalancer,
         })
@@ -114,7 +125,7 @@ impl EastWestParams {
     pub fn for_member(clusterset: &ClusterSet, member: &Member) -> Self {
         Self {
             cluster: Some(member.name.clone()),
-            network: member.network.clone(),
+            network: Some(member.network.clone()),
             mesh_id: Some(clusterset.mesh_id.clone()),
             revision: member.revision.clone(),
             exposure: member.east_west_gateway.clone(),
@@ -148,15 +159,19 @@ fn eastwest_ports(tls_node_port: Option<u16>) -> Value {
     ])
 }
 
-/// The east-west gateway as an `IstioOperator` for `istioctl install -f`, following
-/// upstream `samples/multicluster/gen-eastwest-gateway.sh` (profile `empty`, component
-/// `istio-eastwestgateway`). NodePort exposure adds the Service type, the fixed node port
-/// and the `traffic.istio.io/nodeSelector` annotation.
+/// The east-west gateway as an `IstioOperator` for `istioctl install -f`, field for field
+/// as the current upstream `samples/multicluster/gen-eastwest-gateway.sh` prints it:
+/// `spec.revision` always present (`""` for the default revision), profile `empty`,
+/// component `istio-eastwestgateway`, and, unless single-cluster, the network label, the
+/// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and `values.global.network`. NodePort exposure
+/// adds the Service type, the fixed node port and the `traffic.istio.io/nodeSelector`
+/// annotation.
 pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
     let mut spec = Map::new();
-    if let Some(r) = &p.revision {
-        spec.insert("revision".into(), json!(r));
-    }
+    spec.insert(
+        "revision".into(),
+        json!(p.revision.as_deref().unwrap_or_default()),
+    );
     spec.insert("profile".into(), json!("empty"));
 
     let mut service = Map::new();
@@ -175,11 +190,17 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
             service.insert("ports".into(), eastwest_ports(None));
         }
     }
+    let mut label = Map::new();
+    label.insert("istio".into(), json!(EASTWEST_SELECTOR));
+    label.insert("app".into(), json!(EASTWEST_GATEWAY_NAME));
     let mut k8s = Map::new();
-    k8s.insert(
-        "env".into(),
-        json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": p.network}]),
-    );
+    if let Some(network) = &p.network {
+        label.insert(NETWORK_LABEL.into(), json!(network));
+        k8s.insert(
+            "env".into(),
+            json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": network}]),
+        );
+    }
     k8s.insert("service".into(), Value::Object(service));
     if let Some(a) = annotations {
         k8s.insert("serviceAnnotations".into(), a);
@@ -189,31 +210,21 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
         json!({
             "ingressGateways": [{
                 "name": EASTWEST_GATEWAY_NAME,
-                "label": {
-                    "istio": EASTWEST_SELECTOR,
-                    "app": EASTWEST_GATEWAY_NAME,
-                    NETWORK_LABEL: p.network,
-                },
+                "label": Value::Object(label),
                 "enabled": true,
                 "k8s": Value::Object(k8s),
             }]
         }),
     );
-    let mut global = Map::new();
-    if let Some(m) = &p.mesh_id {
-        global.insert("meshID".into(), json!(m));
-    }
-    global.insert("network".into(), json!(p.network));
-    if let Some(c) = &p.cluster {
-        global.insert("multiCluster".into(), json!({"clusterName": c}));
-    }
-    spec.insert(
-        "values".into(),
-        json!({
-            "gateways": {"istio-ingressgateway": {"injectionTemplate": "gateway"}},
-            "global": Value::Object(global),
-        }),
+    let mut values = Map::new();
+    values.insert(
+        "gateways".into(),
+        json!({"istio-ingressgateway": {"injectionTemplate": "gateway"}}),
     );
+    if let Some(network) = &p.network {
+        values.insert("global".into(), json!({"network": network}));
+    }
+    spec.insert("values".into(), Value::Object(values));
     json!({
         "apiVersion": "install.istio.io/v1alpha1",
         "kind": "IstioOperator",
@@ -222,13 +233,17 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
     })
 }
 
-/// Values for the `istio/gateway` Helm chart installing the east-west gateway
-/// (`helm install istio-eastwestgateway istio/gateway -n istio-system -f values.yaml`).
+/// Values for the `istio/gateway` Helm chart installing the east-west gateway, as Istio's
+/// multi-network guide passes them (`helm install istio-eastwestgateway istio/gateway -n
+/// istio-system --set name=istio-eastwestgateway --set networkGateway=<network>`).
 ///
 /// `networkGateway` makes the chart add the network label, the
-/// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and the four east-west ports. The chart ignores
+/// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and the four east-west ports; the chart's default
+/// labels for this name are already `app: istio-eastwestgateway, istio: eastwestgateway`
+/// and its default Service type is `LoadBalancer`, so neither is repeated. A NodePort
+/// gateway adds the Service type and the node selector annotation. The chart ignores
 /// `service.ports` when `networkGateway` is set, so a fixed node port is expressed by
-/// leaving `networkGateway` unset and giving the label, env and ports explicitly.
+/// leaving `networkGateway` unset and giving the labels, env and ports explicitly.
 pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
     let mut v = Map::new();
     v.insert("name".into(), json!(EASTWEST_GATEWAY_NAME));
@@ -242,42 +257,41 @@ pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
         } => Some(*np),
         _ => None,
     };
-    if fixed_node_port.is_none() {
-        v.insert("networkGateway".into(), json!(p.network));
-    }
-    // With `networkGateway` the chart itself adds the network label to the pods and the
-    // Service; repeating it in `labels` would render the key twice.
-    let mut labels = json!({"istio": EASTWEST_SELECTOR, "app": EASTWEST_GATEWAY_NAME});
-    if let (Some(_), Some(map)) = (fixed_node_port, labels.as_object_mut()) {
-        map.insert(NETWORK_LABEL.into(), json!(p.network));
-    }
-    v.insert("labels".into(), labels);
-    if fixed_node_port.is_some() {
-        v.insert(
-            "env".into(),
-            json!({"ISTIO_META_REQUESTED_NETWORK_VIEW": p.network}),
-        );
-    }
-    let mut service = Map::new();
-    match &p.exposure {
-        GatewayExposure::NodePort {
-            node_selector,
-            node_port,
-        } => {
-            service.insert(
-                "annotations".into(),
-                json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }),
-            );
-            service.insert("type".into(), json!("NodePort"));
-            if node_port.is_some() {
-                service.insert("ports".into(), eastwest_ports(*node_port));
+    match (&p.network, fixed_node_port) {
+        (Some(network), None) => {
+            v.insert("networkGateway".into(), json!(network));
+        }
+        (network, Some(_)) => {
+            let mut labels = json!({"istio": EASTWEST_SELECTOR, "app": EASTWEST_GATEWAY_NAME});
+            if let (Some(network), Some(map)) = (network, labels.as_object_mut()) {
+                map.insert(NETWORK_LABEL.into(), json!(network));
+            }
+            v.insert("labels".into(), labels);
+            if let Some(network) = network {
+                v.insert(
+                    "env".into(),
+                    json!({"ISTIO_META_REQUESTED_NETWORK_VIEW": network}),
+                );
             }
         }
-        GatewayExposure::LoadBalancer | GatewayExposure::Static { .. } => {
-            service.insert("type".into(), json!("LoadBalancer"));
-        }
+        (None, None) => {}
     }
-    v.insert("service".into(), Value::Object(service));
+    if let GatewayExposure::NodePort {
+        node_selector,
+        node_port,
+    } = &p.exposure
+    {
+        let mut service = Map::new();
+        service.insert(
+            "annotations".into(),
+            json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }),
+        );
+        service.insert("type".into(), json!("NodePort"));
+        if node_port.is_some() {
+            service.insert("ports".into(), eastwest_ports(*node_port));
+        }
+        v.insert("service".into(), Value::Object(service));
+    }
     Value::Object(v)
 }
 
@@ -290,7 +304,9 @@ pub fn eastwest_gateway_api(p: &EastWestParams) -> Value {
     metadata.insert("name".into(), json!(EASTWEST_GATEWAY_NAME));
     metadata.insert("namespace".into(), json!(ISTIO_SYSTEM));
     let mut labels = Map::new();
-    labels.insert(NETWORK_LABEL.into(), json!(p.network));
+    if let Some(network) = &p.network {
+        labels.insert(NETWORK_LABEL.into(), json!(network));
+    }
     if let Some(r) = &p.revision {
         labels.insert("istio.io/rev".into(), json!(r));
     }
@@ -673,14 +689,14 @@ mod tests {
             iop["spec"]["values"]["gateways"]["istio-ingressgateway"]["injectionTemplate"],
             "gateway"
         );
-        assert_eq!(iop["spec"]["values"]["global"]["network"], "network1");
-        assert_eq!(iop["spec"]["values"]["global"]["meshID"], "mesh1");
+        // The current script ignores --mesh and --cluster: global holds the network only.
         assert_eq!(
-            iop["spec"]["values"]["global"]["multiCluster"]["clusterName"],
-            "cluster1"
+            iop["spec"]["values"]["global"],
+            json!({"network": "network1"})
         );
         assert!(!iop.to_string().contains("ISTIO_META_ROUTER_MODE"));
-        assert!(iop["spec"].get("revision").is_none());
+        // `revision: "${REVISION}"` is always printed, empty for the default revision.
+        assert_eq!(iop["spec"]["revision"], "");
     }
 
     #[test]
@@ -710,11 +726,35 @@ mod tests {
 
     #[test]
     fn helm_values_use_network_gateway() {
+        // Exactly the two values of the guide's `helm install ... --set name=... --set
+        // networkGateway=...`; the chart's defaults give the rest.
         let v = eastwest_helm_values(&params());
-        assert_eq!(v["name"], "istio-eastwestgateway");
-        assert_eq!(v["networkGateway"], "network1");
-        assert!(v["labels"].get("topology.istio.io/network").is_none());
-        assert_eq!(v["service"]["type"], "LoadBalancer");
+        assert_eq!(
+            v,
+            json!({"name": "istio-eastwestgateway", "networkGateway": "network1"})
+        );
+    }
+
+    #[test]
+    fn single_cluster_gateway_has_no_network_topology() {
+        let p = EastWestParams::single_cluster(None).unwrap();
+        let iop = eastwest_istio_operator(&p);
+        let gw = &iop["spec"]["components"]["ingressGateways"][0];
+        assert_eq!(
+            gw["label"],
+            json!({"istio": "eastwestgateway", "app": "istio-eastwestgateway"})
+        );
+        assert!(gw["k8s"].get("env").is_none());
+        assert_eq!(gw["k8s"]["service"]["ports"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            iop["spec"]["values"],
+            json!({"gateways": {"istio-ingressgateway": {"injectionTemplate": "gateway"}}})
+        );
+        assert_eq!(
+            eastwest_helm_values(&p),
+            json!({"name": "istio-eastwestgateway"})
+        );
+        assert!(EastWestParams::single_cluster(Some("Bad")).is_err());
     }
 
     #[test]
@@ -784,13 +824,13 @@ mod tests {
     }
 
     #[test]
-    fn cluster_name_is_optional() {
-        let p = EastWestParams::new(None, "network1", None, None).unwrap();
-        let iop = eastwest_istio_operator(&p);
+    fn cluster_and_mesh_do_not_change_the_gateway() {
+        let bare = EastWestParams::new(None, "network1", None, None).unwrap();
         assert_eq!(
-            iop["spec"]["values"]["global"],
-            json!({"network": "network1"})
+            eastwest_istio_operator(&bare),
+            eastwest_istio_operator(&params())
         );
+        assert_eq!(eastwest_helm_values(&bare), eastwest_helm_values(&params()));
     }
 
     #[test]

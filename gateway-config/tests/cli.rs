@@ -92,6 +92,22 @@ fn single_object_commands_match_golden_files() {
                 "gateway-api",
             ],
         ),
+        (
+            "eastwest.istio-operator.network-only.yaml",
+            &["eastwest", "--network", "network1"],
+        ),
+        (
+            "eastwest.istio-operator.single-cluster.yaml",
+            &["eastwest", "--single-cluster"],
+        ),
+        (
+            "eastwest.istio-operator.single-cluster.revision.yaml",
+            &["eastwest", "--single-cluster", "--revision", "canary"],
+        ),
+        (
+            "eastwest.helm-values.single-cluster.yaml",
+            &["eastwest", "--single-cluster", "--form", "helm-values"],
+        ),
         ("expose-services.yaml", &["expose-services"]),
         (
             "expose-services.clusterset.yaml",

@@ -525,6 +525,12 @@ fn every_eastwest_variant_matches_its_schema() {
             check_gateway_helm_values(&istio::eastwest_helm_values(&p), &what);
         }
     }
+    for rev in [None, Some("canary")] {
+        let p = EastWestParams::single_cluster(rev).unwrap();
+        let what = format!("eastwest --single-cluster {rev:?}");
+        check_object(&istio::eastwest_istio_operator(&p), &what);
+        check_gateway_helm_values(&istio::eastwest_helm_values(&p), &what);
+    }
 }
 
 #[test]

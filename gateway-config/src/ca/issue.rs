@@ -1,7 +1,7 @@
 //! Per-cluster intermediate CAs: issuing, and deciding when an existing one can stay.
 
 use jiff::{SignedDuration, Timestamp};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyUsagePurpose, SanType};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, SanType};
 
 use super::bundle::CaCerts;
 use super::certs::{CertFacts, concat_pem, parse_pem_certs, signed_by};
@@ -25,11 +25,11 @@ pub struct IntermediateOptions {
 }
 
 impl Default for IntermediateOptions {
-    /// ECDSA P-256, one year, organisation from the root.
+    /// ECDSA P-256, 730 days (as Istio's Makefile), organisation from the root.
     fn default() -> Self {
         IntermediateOptions {
             key_type: KeyType::EcdsaP256,
-            validity: DAY * 365,
+            validity: DAY * 730,
             organisation: None,
         }
     }
@@ -45,10 +45,10 @@ pub struct RenewalPolicy {
 }
 
 impl Default for RenewalPolicy {
-    /// Issue for 365 days, renew 30 days before expiry.
+    /// Issue for 730 days (as Istio's Makefile), renew 30 days before expiry.
     fn default() -> Self {
         RenewalPolicy {
-            validity: DAY * 365,
+            validity: DAY * 730,
             renew_before: DAY * 30,
         }
     }
@@ -82,8 +82,8 @@ pub fn intermediate_not_after(
 
 /// Issues a new intermediate CA for `cluster`, signed by `root`, as istiod expects it:
 /// basicConstraints critical CA:TRUE pathlen:0; keyUsage critical digitalSignature,
-/// keyCertSign, cRLSign; subject O=<org>, CN=Intermediate CA, L=<cluster>; DNS SAN
-/// `istiod.istio-system.svc`. The validity is cut to the root's notAfter. The returned
+/// nonRepudiation, keyEncipherment (RSA keys only), keyCertSign, as Istio's Makefile;
+/// subject O=<org>, CN=Intermediate CA, L=<cluster>; DNS SAN `istiod.istio-system.svc`. The validity is cut to the root's notAfter. The returned
 /// bundle's chain is intermediate + root and its root-cert is the root alone.
 pub fn issue_intermediate(
     root: &RootCa,
@@ -137,11 +137,7 @@ pub fn issue_intermediate(
         .distinguished_name
         .push(DnType::LocalityName, cluster);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-    ];
+    params.key_usages = super::keys::ca_key_usages(&key);
     params.subject_alt_names = vec![SanType::DnsName(INTERMEDIATE_SAN_DNS.try_into().map_err(
         |e: rcgen::Error| CaError::Parameter {
             field: "subjectAltName",
@@ -321,7 +317,7 @@ mod tests {
         assert_eq!(ca.localities, ["east"]);
         assert_eq!(ca.organisations, ["Istio"]);
         assert!(ca.subject.contains("CN=Intermediate CA"), "{}", ca.subject);
-        assert_eq!(ca.not_after, now() + DAY * 365);
+        assert_eq!(ca.not_after, now() + DAY * 730);
         assert!(signed_by(&ca, &root.cert.facts));
 
         let (_, x) = x509_parser::parse_x509_certificate(&ca.der).unwrap();
@@ -329,7 +325,16 @@ mod tests {
         assert!(bc.critical);
         let ku = x.key_usage().unwrap().unwrap();
         assert!(ku.critical);
-        assert!(ku.value.digital_signature() && ku.value.key_cert_sign() && ku.value.crl_sign());
+        // As tools/certs/common.mk, without keyEncipherment for an ECDSA key.
+        assert!(ku.value.digital_signature() && ku.value.non_repudiation());
+        assert!(ku.value.key_cert_sign());
+        assert!(!ku.value.key_encipherment() && !ku.value.crl_sign());
+        let ski =
+            x.get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER);
+        assert!(
+            matches!(ski, Ok(Some(_))),
+            "subjectKeyIdentifier as the Makefile's `hash`"
+        );
         let san = x.subject_alternative_name().unwrap().unwrap();
         let names: Vec<String> = san
             .value
@@ -413,12 +418,12 @@ mod tests {
         let root = root();
         let policy = RenewalPolicy::default();
         let first = desired_cacerts(&root, "east", None, &policy, now()).unwrap();
-        let near_end = now() + DAY * 340;
+        let near_end = now() + DAY * 710;
         let d = plan_cacerts(&root, "east", Some(&first), &policy, near_end).unwrap();
         assert!(!d.reused);
         assert!(d.reason.contains("renewal window"), "{}", d.reason);
         assert_ne!(d.cacerts.ca_cert, first.ca_cert);
-        assert_eq!(one(&d.cacerts.ca_cert).not_after, near_end + DAY * 365);
+        assert_eq!(one(&d.cacerts.ca_cert).not_after, near_end + DAY * 730);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Private keys: generation and loading from the PEM forms openssl and Istio's tools write.
 
-use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256};
+use rcgen::{KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -46,6 +46,22 @@ impl std::str::FromStr for KeyType {
             }),
         }
     }
+}
+
+/// keyUsage of the root and of every intermediate, as `tools/certs/common.mk` in Istio writes
+/// it (`critical, digitalSignature, nonRepudiation, keyEncipherment, keyCertSign`). For an
+/// ECDSA key keyEncipherment is left out: RFC 5480 forbids it for EC public keys, and
+/// nothing verifies with it.
+pub(crate) fn ca_key_usages(key: &KeyPair) -> Vec<KeyUsagePurpose> {
+    let mut usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::ContentCommitment,
+    ];
+    if key.algorithm() == &PKCS_RSA_SHA256 {
+        usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    usages.push(KeyUsagePurpose::KeyCertSign);
+    usages
 }
 
 /// Generates a new key of the given type.
@@ -147,6 +163,29 @@ mod tests {
             assert_eq!(kt.as_str().parse::<KeyType>().unwrap(), kt);
         }
         assert!("rsa-1024".parse::<KeyType>().is_err());
+    }
+
+    #[test]
+    fn ca_key_usages_follow_istio_makefile() {
+        let ec = generate_key(KeyType::EcdsaP256).unwrap();
+        assert_eq!(
+            ca_key_usages(&ec),
+            [
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+                KeyUsagePurpose::KeyCertSign
+            ]
+        );
+        let rsa = generate_rsa(2048).unwrap();
+        assert_eq!(
+            ca_key_usages(&rsa),
+            [
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+                KeyUsagePurpose::KeyEncipherment,
+                KeyUsagePurpose::KeyCertSign
+            ]
+        );
     }
 
     #[test]

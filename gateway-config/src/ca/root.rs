@@ -1,10 +1,7 @@
 //! The clusterset root CA.
 
 use jiff::{SignedDuration, Timestamp};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SerialNumber,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SerialNumber};
 
 use super::certs::{CertFacts, parse_pem_certs, signed_by};
 use super::keys::{KeyType, generate_key, key_matches, load_private_key};
@@ -162,11 +159,7 @@ impl RootCa {
             .distinguished_name
             .push(DnType::CommonName, options.common_name.as_str());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages = super::keys::ca_key_usages(&key);
         params.not_before = to_offset(now.checked_sub(BACKDATE).unwrap_or(now), "notBefore")?;
         let not_after = now
             .checked_add(options.validity)
@@ -293,6 +286,19 @@ mod tests {
         let facts = &root.cert.facts;
         assert_eq!(facts.basic_constraints, Some((true, None)));
         assert_eq!(facts.key_cert_sign, Some(true));
+
+        // As root-ca.conf in Istio's common.mk: basicConstraints critical CA:true, keyUsage
+        // critical digitalSignature, nonRepudiation, keyCertSign (keyEncipherment only for
+        // RSA keys), subjectKeyIdentifier.
+        let (_, x) = x509_parser::parse_x509_certificate(root.cert().cert_der()).unwrap();
+        assert!(x.basic_constraints().unwrap().unwrap().critical);
+        let ku = x.key_usage().unwrap().unwrap();
+        assert!(ku.critical);
+        assert!(ku.value.digital_signature() && ku.value.non_repudiation());
+        assert!(ku.value.key_cert_sign() && !ku.value.key_encipherment());
+        let ski =
+            x.get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER);
+        assert!(matches!(ski, Ok(Some(_))));
     }
 
     #[test]

@@ -406,7 +406,7 @@ mod tests {
                 "root-cert.pem[0]"
             ]
         );
-        assert_eq!(r.certs[0].days_left, 365);
+        assert_eq!(r.certs[0].days_left, 730);
         assert_eq!(r.certs[3].days_left, 3650);
     }
 
@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn expired_intermediate_fails() {
         let (_, b) = bundle();
-        let r = verify_bundle(&b, now() + SignedDuration::from_hours(24 * 400));
+        let r = verify_bundle(&b, now() + SignedDuration::from_hours(24 * 800));
         let f = failed(&r);
         assert!(
             f.iter()

@@ -63,15 +63,21 @@ pub enum EastwestForm {
 
 #[derive(Debug, Args)]
 pub struct EastwestArgs {
-    /// Cluster name (values.global.multiCluster.clusterName; left out when not given).
+    /// Cluster name: checked, but not written (as the upstream script, which ignores it);
+    /// with --clusterset, the member to take the settings of.
     #[arg(long)]
     pub cluster: Option<String>,
     /// Network of the cluster (topology.istio.io/network).
-    #[arg(long, required_unless_present = "clusterset")]
+    #[arg(long, required_unless_present_any = ["clusterset", "single_cluster"])]
     pub network: Option<String>,
-    /// Mesh ID (values.global.meshID).
+    /// Mesh ID: checked, but not written (as the upstream script, which ignores it).
     #[arg(long, conflicts_with = "clusterset")]
     pub mesh: Option<String>,
+    /// A gateway without network topology (no network label, env or value), for a
+    /// single-cluster mesh; as the upstream script's --single-cluster, which ignores
+    /// --network.
+    #[arg(long, conflicts_with = "clusterset")]
+    pub single_cluster: bool,
     /// Istio revision.
     #[arg(long, conflicts_with = "clusterset")]
     pub revision: Option<String>,
@@ -235,6 +241,28 @@ fn print_documents(objects: &[Value]) -> Outcome {
 }
 
 fn eastwest(a: &EastwestArgs) -> Outcome {
+    if a.single_cluster {
+        if a.form == EastwestForm::GatewayApi {
+            return Err(Failure::input(
+                "--single-cluster: the gateway-api form is the ambient multi-network gateway and needs --network",
+            ));
+        }
+        if let Some(c) = a.cluster.as_deref() {
+            crate::names::rfc1123_label(c)
+                .map_err(|e| Failure::input(format!("--cluster: {c:?} {e}")))?;
+        }
+        if let Some(m) = a.mesh.as_deref() {
+            crate::names::label_value_nonempty(m)
+                .map_err(|e| Failure::input(format!("--mesh: {m:?} {e}")))?;
+        }
+        let p = EastWestParams::single_cluster(a.revision.as_deref())
+            .map_err(|e| Failure::input(format!("--{e}")))?;
+        let obj = match a.form {
+            EastwestForm::HelmValues => istio::eastwest_helm_values(&p),
+            _ => istio::eastwest_istio_operator(&p),
+        };
+        return print_documents(&[obj]);
+    }
     let p = match (&a.clusterset, &a.network) {
         (Some(path), _) => {
             let cs = load(path)?;
