@@ -12,6 +12,7 @@ use crate::forward::Forwarder;
 use crate::handle::TableHandle;
 use crate::metrics::Metrics;
 use crate::server::{self, ServerOptions};
+use crate::source::grpc::{GrpcSource, TlsFiles};
 use crate::table::ZoneConfig;
 
 /// Where the table comes from.
@@ -21,13 +22,37 @@ pub enum SourceSpec {
     File(PathBuf),
     /// `kube`
     Kube,
+    /// `grpc:URL` (`https://host:port`, or `http://host:port` with `--insecure`)
+    Grpc(String),
 }
 
 /// Errors in the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--source {0:?}: expected file:PATH or kube")]
+    #[error("--source {0:?}: expected file:PATH, kube or grpc:URL")]
     Source(String),
+    #[error("--source grpc:{url}: {reason}")]
+    GrpcUrl { url: String, reason: String },
+    #[error("--cluster is required with --source grpc:URL (the member cluster this proxy serves)")]
+    ClusterMissing,
+    #[error("--cluster {name:?}: {reason}")]
+    Cluster { name: String, reason: String },
+    #[error(
+        "--source grpc:{0}: a plaintext http:// URL needs --insecure (or use https:// with --grpc-ca, --grpc-cert and --grpc-key)"
+    )]
+    PlaintextWithoutInsecure(String),
+    #[error("--source grpc:{url}: https:// needs {flag} (mutual TLS is required)")]
+    TlsFileMissing { url: String, flag: &'static str },
+    #[error("{flag} is only used with an https:// --source grpc:URL")]
+    UnusedTlsFlag { flag: &'static str },
+    #[error("--insecure is only used with an http:// --source grpc:URL")]
+    UnusedInsecure,
+    #[error("{flag} is only used with --source grpc:URL")]
+    NotGrpc { flag: &'static str },
+    #[error("--grpc-server-name: {0}")]
+    ServerName(String),
+    #[error(transparent)]
+    Tls(#[from] crate::source::grpc::GrpcError),
     #[error("reading {path}: {source}")]
     ResolvConf {
         path: PathBuf,
@@ -43,11 +68,40 @@ impl std::str::FromStr for SourceSpec {
         if s == "kube" {
             return Ok(SourceSpec::Kube);
         }
+        if let Some(url) = s.strip_prefix("grpc:") {
+            check_grpc_url(url)?;
+            return Ok(SourceSpec::Grpc(url.to_string()));
+        }
         match s.strip_prefix("file:") {
             Some(p) if !p.is_empty() => Ok(SourceSpec::File(PathBuf::from(p))),
             _ => Err(ConfigError::Source(s.to_string())),
         }
     }
+}
+
+/// Checks that `url` is `http://host[:port]` or `https://host[:port]` with no path or query.
+pub fn check_grpc_url(url: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::GrpcUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|_| bad("not a URL (expected https://host:port)"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("the scheme must be https:// or http://"));
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => {}
+        _ => return Err(bad("no host")),
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad("user information is not supported"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("a path or query is not supported"));
+    }
+    Ok(())
 }
 
 /// Answers `*.svc.<zone>` per the MCS DNS specification and forwards every other name.
@@ -57,9 +111,32 @@ pub struct Args {
     /// Address for DNS over UDP and TCP (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:5353", env = "DNS_PROXY_LISTEN")]
     pub listen: SocketAddr,
-    /// `file:PATH` (ServiceImport + EndpointSlice YAML) or `kube` (watch the local cluster).
+    /// `file:PATH` (ServiceImport + EndpointSlice YAML), `kube` (watch the local cluster) or
+    /// `grpc:URL` (the controller's discovery stream, `https://host:port`).
     #[arg(long, env = "DNS_PROXY_SOURCE")]
     pub source: SourceSpec,
+    /// The member cluster this proxy serves (required with `--source grpc:`; RFC 1123 label).
+    #[arg(long, env = "DNS_PROXY_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Root CA bundle (PEM) the discovery server's certificate must chain to.
+    #[arg(long)]
+    pub grpc_ca: Option<PathBuf>,
+    /// This proxy's client certificate chain (PEM), naming its cluster in a URI SAN.
+    #[arg(long)]
+    pub grpc_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long)]
+    pub grpc_key: Option<PathBuf>,
+    /// The DNS name expected in the server's certificate (default: the URL's host).
+    #[arg(long)]
+    pub grpc_server_name: Option<String>,
+    /// Allow a plaintext `http://` discovery URL (no TLS, no client identity).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Longest wait between discovery reconnects, in milliseconds (also the wait after the
+    /// server refused this proxy's identity).
+    #[arg(long, default_value_t = 30_000)]
+    pub grpc_backoff_max_ms: u64,
     /// Kubeconfig for `--source kube` (default: in-cluster, then $KUBECONFIG / ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<String>,
@@ -85,7 +162,8 @@ pub struct Args {
     /// Address for /healthz, /readyz and /metrics (disabled when not set).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
-    /// How often `--source file:` checks the file for changes, in milliseconds.
+    /// How often `--source file:` checks the file (and `--source grpc:` its TLS files) for
+    /// changes, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub poll_interval_ms: u64,
     /// Per-upstream timeout for forwarded queries, in milliseconds.
@@ -130,6 +208,79 @@ pub fn read_resolv_conf(path: &Path) -> Result<Vec<SocketAddr>, ConfigError> {
     Ok(parse_resolv_conf(&text))
 }
 
+/// Validates the gRPC flags: for `--source grpc:` returns its configuration; for other
+/// sources, any gRPC-only flag is an error.
+pub fn grpc_source(args: &Args) -> Result<Option<GrpcSource>, ConfigError> {
+    let url = match &args.source {
+        SourceSpec::Grpc(url) => url.clone(),
+        _ => {
+            let set: [(&'static str, bool); 6] = [
+                ("--cluster", args.cluster.is_some()),
+                ("--grpc-ca", args.grpc_ca.is_some()),
+                ("--grpc-cert", args.grpc_cert.is_some()),
+                ("--grpc-key", args.grpc_key.is_some()),
+                ("--grpc-server-name", args.grpc_server_name.is_some()),
+                ("--insecure", args.insecure),
+            ];
+            if let Some((flag, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(ConfigError::NotGrpc { flag });
+            }
+            return Ok(None);
+        }
+    };
+    check_grpc_url(&url)?;
+    let cluster = args.cluster.clone().ok_or(ConfigError::ClusterMissing)?;
+    mesh_proto::service::validate_cluster_name(&cluster).map_err(|_| ConfigError::Cluster {
+        reason: crate::source::grpc::rfc1123_label(&cluster)
+            .err()
+            .unwrap_or_else(|| "not an RFC 1123 label".into()),
+        name: cluster.clone(),
+    })?;
+    let tls_flags: [(&'static str, bool); 4] = [
+        ("--grpc-ca", args.grpc_ca.is_some()),
+        ("--grpc-cert", args.grpc_cert.is_some()),
+        ("--grpc-key", args.grpc_key.is_some()),
+        ("--grpc-server-name", args.grpc_server_name.is_some()),
+    ];
+    let tls = if url.starts_with("https://") {
+        if args.insecure {
+            return Err(ConfigError::UnusedInsecure);
+        }
+        let need = |flag: &'static str, v: &Option<PathBuf>| {
+            v.clone().ok_or_else(|| ConfigError::TlsFileMissing {
+                url: url.clone(),
+                flag,
+            })
+        };
+        let files = TlsFiles {
+            ca: need("--grpc-ca", &args.grpc_ca)?,
+            cert: need("--grpc-cert", &args.grpc_cert)?,
+            key: need("--grpc-key", &args.grpc_key)?,
+            server_name: args.grpc_server_name.clone(),
+        };
+        if let Some(name) = &files.server_name {
+            crate::source::grpc::validate_server_name(name).map_err(ConfigError::ServerName)?;
+        }
+        Some(files)
+    } else {
+        if let Some((flag, _)) = tls_flags.iter().find(|(_, on)| *on) {
+            return Err(ConfigError::UnusedTlsFlag { flag });
+        }
+        if !args.insecure {
+            return Err(ConfigError::PlaintextWithoutInsecure(url));
+        }
+        None
+    };
+    let mut src = GrpcSource::new(url, cluster);
+    src.tls = tls;
+    src.backoff_max = Duration::from_millis(args.grpc_backoff_max_ms.max(1));
+    src.files_poll = Duration::from_millis(args.poll_interval_ms.max(10));
+    // Read the files once now, so a missing or unreadable file stops the start with a clear
+    // error instead of a retry loop.
+    src.client_config()?;
+    Ok(Some(src))
+}
+
 /// Runs the proxy until ctrl-c / SIGTERM. Prints `listening dns udp ADDR`, `listening dns tcp
 /// ADDR` and `listening http ADDR` lines on stdout once bound.
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -140,6 +291,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if crate::table::name_to_wire(&args.zone).is_none() {
         return Err(ConfigError::Zone(args.zone.clone()).into());
     }
+    let grpc = grpc_source(&args)?;
     let metrics = Arc::new(Metrics::default());
     let handle = Arc::new(TableHandle::new(zone, metrics)?);
     let forwarder = if args.no_forward {
@@ -196,6 +348,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     tracing::error!(error = %e, "kube source stopped");
                 }
             })
+        }
+        SourceSpec::Grpc(url) => {
+            let src = grpc.ok_or_else(|| ConfigError::GrpcUrl {
+                url: url.clone(),
+                reason: "not configured".into(),
+            })?;
+            tokio::spawn(crate::source::grpc::run(src, handle.clone()))
         }
     };
 

@@ -1,7 +1,7 @@
 //! Counters shared by the request loops, kept as plain atomics (workers batch their updates)
 //! and rendered with prometheus-client at scrape time.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
@@ -73,6 +73,33 @@ pub struct Metrics {
     table_built_unix_ms: AtomicU64,
     table_loads: AtomicU64,
     table_load_errors: AtomicU64,
+    stream: StreamCounters,
+}
+
+/// The discovery stream's state (`--source grpc:`), as the client last reported it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStatus {
+    pub connected: bool,
+    /// Connections that ended (each is followed by a reconnect attempt).
+    pub reconnects: u64,
+    /// Complete snapshots applied.
+    pub snapshots: u64,
+    /// Deltas applied.
+    pub deltas: u64,
+    /// When the last snapshot or delta was received.
+    pub updated: Option<SystemTime>,
+}
+
+#[derive(Debug, Default)]
+struct StreamCounters {
+    /// Set once a stream source reports; the stream metrics are rendered only then.
+    enabled: AtomicBool,
+    connected: AtomicBool,
+    reconnects: AtomicU64,
+    snapshots: AtomicU64,
+    deltas: AtomicU64,
+    updated_unix_ms: AtomicU64,
+    skipped_records: AtomicU64,
 }
 
 /// A worker's private counters, flushed into [`Metrics`] in batches.
@@ -192,9 +219,80 @@ impl Metrics {
         self.table_load_errors.fetch_add(1, Relaxed);
     }
 
+    /// Records the discovery stream's state.
+    pub fn stream_status(&self, s: &StreamStatus) {
+        let c = &self.stream;
+        c.enabled.store(true, Relaxed);
+        c.connected.store(s.connected, Relaxed);
+        c.reconnects.store(s.reconnects, Relaxed);
+        c.snapshots.store(s.snapshots, Relaxed);
+        c.deltas.store(s.deltas, Relaxed);
+        let ms = s
+            .updated
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        c.updated_unix_ms.store(ms, Relaxed);
+    }
+
+    /// Records how many records of the stream's current table were malformed and skipped.
+    pub fn stream_skipped_records(&self, n: usize) {
+        self.stream.skipped_records.store(n as u64, Relaxed);
+    }
+
     /// Total queries counted so far (all types and codes).
     pub fn total_queries(&self) -> u64 {
         self.queries.iter().flatten().map(|a| a.load(Relaxed)).sum()
+    }
+
+    fn register_stream(&self, reg: &mut Registry) {
+        let c = &self.stream;
+        let g = Gauge::<i64>::default();
+        g.set(i64::from(c.connected.load(Relaxed)));
+        reg.register(
+            "grpc_connected",
+            "1 while the discovery stream is connected, else 0",
+            g,
+        );
+        let counters = [
+            (
+                "grpc_reconnects",
+                "Discovery stream connections that ended",
+                &c.reconnects,
+            ),
+            (
+                "grpc_snapshots",
+                "Discovery snapshots applied",
+                &c.snapshots,
+            ),
+            ("grpc_deltas", "Discovery deltas applied", &c.deltas),
+        ];
+        for (name, help, v) in counters {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(v.load(Relaxed));
+            reg.register(name, help, counter);
+        }
+        let g = Gauge::<i64>::default();
+        g.set(c.skipped_records.load(Relaxed) as i64);
+        reg.register(
+            "grpc_skipped_records",
+            "Malformed records in the current discovery table, not served",
+            g,
+        );
+        let updated = c.updated_unix_ms.load(Relaxed);
+        if updated != 0 {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let age = Gauge::<f64, AtomicU64>::default();
+            age.set(now.saturating_sub(updated) as f64 / 1000.0);
+            reg.register(
+                "grpc_table_age_seconds",
+                "Seconds since the last discovery snapshot or delta was received",
+                age,
+            );
+        }
     }
 
     /// Renders OpenMetrics text.
@@ -283,6 +381,9 @@ impl Metrics {
             "Source updates rejected; the previous table was kept",
             c,
         );
+        if self.stream.enabled.load(Relaxed) {
+            self.register_stream(&mut reg);
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &reg).is_err() {
             out.clear();

@@ -1,8 +1,9 @@
-//! Sources of truth. Each keeps a [`Store`] of the objects it has seen and publishes
-//! `Store::to_set()` through [`crate::handle::TableHandle::publish`]; a later gRPC source plugs
-//! in the same way.
+//! Sources of truth. The file and kube sources keep a [`Store`] of the objects they have seen
+//! and publish `Store::to_set()` through [`crate::handle::TableHandle::publish`]; the gRPC
+//! source converts the controller's name table ([`grpc::Converter`]) and publishes the same way.
 
 pub mod file;
+pub mod grpc;
 pub mod kube;
 
 use std::collections::BTreeMap;
