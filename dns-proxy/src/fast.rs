@@ -225,18 +225,50 @@ pub fn answer_with(
     out: &mut Vec<u8>,
 ) -> u8 {
     let limit = response_limit(ctx, q.edns);
-    let ar = u16::from(q.edns.is_some());
-    let (code, body, an, ns): (u8, &[u8], u16, u16) = match found {
-        WireLookup::Answer { wire, count } => (rcode::NOERROR, wire, count, 0),
-        WireLookup::NoData => (rcode::NOERROR, table.soa_authority(), 0, 1),
-        WireLookup::NxDomain => (rcode::NXDOMAIN, table.soa_authority(), 0, 1),
+    let opt = u16::from(q.edns.is_some());
+    let (code, body, an, ns, extra, xn): (u8, &[u8], u16, u16, &[u8], u16) = match found {
+        WireLookup::Answer {
+            wire,
+            count,
+            extra,
+            extra_count,
+        } => (rcode::NOERROR, wire, count, 0, extra, extra_count),
+        WireLookup::NoData => (rcode::NOERROR, table.soa_authority(), 0, 1, &[], 0),
+        WireLookup::NxDomain => (rcode::NXDOMAIN, table.soa_authority(), 0, 1, &[], 0),
     };
-    let total = q.question_end + body.len() + if ar == 1 { 11 } else { 0 };
-    if total > limit {
-        write_head(out, pkt, q.question_end, ctx, true, true, code, 0, 0, ar);
-    } else {
-        write_head(out, pkt, q.question_end, ctx, true, false, code, an, ns, ar);
+    let base = q.question_end + body.len() + if opt == 1 { 11 } else { 0 };
+    if base + extra.len() <= limit {
+        write_head(
+            out,
+            pkt,
+            q.question_end,
+            ctx,
+            true,
+            false,
+            code,
+            an,
+            ns,
+            xn + opt,
+        );
         out.extend_from_slice(body);
+        out.extend_from_slice(extra);
+    } else if base <= limit {
+        // Additional records are optional: leave them out rather than truncate (RFC 2181 9).
+        write_head(
+            out,
+            pkt,
+            q.question_end,
+            ctx,
+            true,
+            false,
+            code,
+            an,
+            ns,
+            opt,
+        );
+        out.extend_from_slice(body);
+    } else {
+        write_head(out, pkt, q.question_end, ctx, true, true, code, 0, 0, opt);
     }
     if let Some(e) = q.edns {
         push_opt(out, ctx, e);

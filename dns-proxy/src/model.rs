@@ -60,7 +60,13 @@ impl Endpoint {
     pub fn label_for(&self, addr: &IpAddr) -> String {
         match &self.hostname {
             Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
-            _ => addr.to_string().replace(['.', ':'], "-"),
+            _ => match addr {
+                IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                    Some(v4) => v4.to_string().replace('.', "-"),
+                    None => a.to_string().replace(':', "-"),
+                },
+                IpAddr::V4(a) => a.to_string().replace('.', "-"),
+            },
         }
     }
 }

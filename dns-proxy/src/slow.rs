@@ -5,7 +5,7 @@
 use hickory_proto::op::{
     Edns as HEdns, Message, MessageType, OpCode, Query as HQuery, ResponseCode,
 };
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
@@ -76,11 +76,21 @@ pub fn handle(table: &Table, pkt: &[u8], ctx: &Ctx) -> SlowOutcome {
         Ok(b) => b,
         Err(_) => return formerr(pkt, ctx),
     };
-    if !table.in_zone(&lower) {
+    let t = u16::from(q.query_type());
+    // Outside the zone only the reverse names of clusterset addresses are answered here
+    // (PTR, or ANY), the rest is forwarded.
+    let local = table.in_zone(&lower)
+        || (q.query_class() == DNSClass::IN
+            && matches!(table.lookup(&lower, t), Lookup::Answer(_)));
+    if !local {
         return SlowOutcome::OutOfZone { qtype };
     }
+    if !table.is_complete() {
+        // Before the first table: never a cacheable negative answer.
+        resp.metadata.response_code = ResponseCode::ServFail;
+        return finish(resp, ctx, edns, qtype);
+    }
     resp.metadata.authoritative = true;
-    let t = u16::from(q.query_type());
     if q.query_class() != DNSClass::IN {
         resp.metadata.authoritative = false;
         resp.metadata.response_code = ResponseCode::Refused;
@@ -103,11 +113,10 @@ fn answer_into(table: &Table, q: &HQuery, lower: &[u8], resp: &mut Message) {
     match table.lookup(lower, u16::from(q.query_type())) {
         Lookup::Answer(set) => {
             for r in &set.rdata {
-                resp.add_answer(Record::from_rdata(
-                    q.name().clone(),
-                    table.ttl(),
-                    to_hickory(r),
-                ));
+                resp.add_answer(Record::from_rdata(q.name().clone(), set.ttl, to_hickory(r)));
+            }
+            for (owner, r) in &set.additional {
+                resp.add_additional(Record::from_rdata(name(owner), table.ttl(), to_hickory(r)));
             }
         }
         Lookup::NoData => {
@@ -135,6 +144,7 @@ pub fn to_hickory(r: &Rdata) -> RData {
         Rdata::A(a) => RData::A(A(*a)),
         Rdata::Aaaa(a) => RData::AAAA(AAAA(*a)),
         Rdata::Ns(n) => RData::NS(NS(name(n))),
+        Rdata::Ptr(n) => RData::PTR(PTR(name(n))),
         Rdata::Soa {
             mname,
             rname,
@@ -174,6 +184,14 @@ fn finish(
         Ok(b) => b,
         Err(_) => return SlowOutcome::Drop,
     };
+    if bytes.len() > limit && !resp.additionals.is_empty() {
+        // Additional records are optional: leave them out rather than truncate (RFC 2181 9).
+        resp.additionals.clear();
+        bytes = match resp.to_vec() {
+            Ok(b) => b,
+            Err(_) => return SlowOutcome::Drop,
+        };
+    }
     if bytes.len() > limit {
         resp.answers.clear();
         resp.authorities.clear();

@@ -28,7 +28,12 @@ pub mod rtype {
 /// The MCS DNS schema version served at `dns-version.<zone>`.
 pub const SCHEMA_VERSION: &str = "1.0.0";
 
-/// Largest answer section kept for one RRset, so that any answer fits a TCP message.
+/// TTL of the `dns-version.<zone>` TXT record: the schema version is static, so it is cached
+/// like the specification's and CoreDNS's example (`28800`), not with the service TTL.
+pub const DNS_VERSION_TTL: u32 = 28_800;
+
+/// Largest answer section kept for one RRset, so that any answer fits a TCP message. The
+/// additional section of an RRset has the same cap (it is left out entirely above it).
 const MAX_RRSET_WIRE: usize = 60_000;
 
 /// Settings of the served zone.
@@ -72,6 +77,7 @@ pub enum Rdata {
         minimum: u32,
     },
     Txt(String),
+    Ptr(String),
     Srv {
         priority: u16,
         weight: u16,
@@ -89,6 +95,7 @@ impl Rdata {
             Rdata::Ns(_) => rtype::NS,
             Rdata::Soa { .. } => rtype::SOA,
             Rdata::Txt(_) => rtype::TXT,
+            Rdata::Ptr(_) => rtype::PTR,
             Rdata::Srv { .. } => rtype::SRV,
         }
     }
@@ -97,7 +104,7 @@ impl Rdata {
         match self {
             Rdata::A(a) => out.extend_from_slice(&a.octets()),
             Rdata::Aaaa(a) => out.extend_from_slice(&a.octets()),
-            Rdata::Ns(n) => push_name(out, n),
+            Rdata::Ns(n) | Rdata::Ptr(n) => push_name(out, n),
             Rdata::Soa {
                 mname,
                 rname,
@@ -164,11 +171,15 @@ fn push_name(out: &mut Vec<u8>, name: &str) {
     }
 }
 
-/// One RRset and its precomputed answer section.
+/// One RRset, as served.
 #[derive(Debug)]
 pub struct RrSet {
     pub rtype: u16,
+    pub ttl: u32,
     pub rdata: Vec<Rdata>,
+    /// Records for the additional section, sent with this RRset when the message has room:
+    /// the A/AAAA records of SRV targets, in target order (`(owner, data)`, TTL of the table).
+    pub additional: Vec<(String, Rdata)>,
 }
 
 /// Everything at one owner name. An empty `rrsets` is an empty non-terminal (or a service
@@ -223,23 +234,41 @@ impl Table {
             expire: 86400,
             minimum: ttl,
         };
+        let version_name = format!("dns-version.{zone}");
         add(&mut staging, &zone, soa.clone());
         add(&mut staging, &zone, Rdata::Ns(format!("ns.dns.{zone}")));
         add(
             &mut staging,
-            &format!("dns-version.{zone}"),
+            &version_name,
             Rdata::Txt(SCHEMA_VERSION.to_string()),
         );
+        // `svc.<zone>` is part of the schema: it exists even with no services.
+        staging.entry(format!("svc.{zone}")).or_default();
 
         let mut services = 0usize;
         let mut seen = BTreeSet::new();
-        // `<clusterid>.<svc>.<ns>.svc.<zone>` must not exist (spec 2.4.4), even though host
-        // names below it do.
+        // `<clusterid>.<svc>.<ns>.svc.<zone>` must not exist (spec 2.3.4, 2.4.4), even though
+        // host names below it do.
         let mut hidden: BTreeSet<String> = BTreeSet::new();
+        // Reverse-lookup candidates: (preference, name); one PTR per address (spec 2.3.3,
+        // 2.4.3). ClusterSetIPs win over endpoint names, then the smallest name.
+        let mut reverse: BTreeMap<IpAddr, (u8, String)> = BTreeMap::new();
+        let mut offer_ptr = |ip: IpAddr, pref: u8, name: &str| {
+            let ip = canonical_ip(ip);
+            let cand = (pref, name.to_string());
+            match reverse.get(&ip) {
+                Some(cur) if *cur <= cand => {}
+                _ => {
+                    reverse.insert(ip, cand);
+                }
+            }
+        };
         for svc in &set.services {
             let svc_name =
                 format!("{}.{}.svc.{zone}", svc.name, svc.namespace).to_ascii_lowercase();
             if name_to_wire(&svc_name).is_none()
+                || svc.name.is_empty()
+                || svc.namespace.is_empty()
                 || svc.name.contains('.')
                 || svc.namespace.contains('.')
             {
@@ -250,6 +279,11 @@ impl Table {
                 tracing::warn!(namespace = %svc.namespace, service = %svc.name, "duplicate service; keeping the first");
                 continue;
             }
+            // The namespace exists while any service is imported into it, even a headless
+            // one with no ready endpoints (whose own name does not exist).
+            if let Some((_, ns_name)) = svc_name.split_once('.') {
+                staging.entry(ns_name.to_string()).or_default();
+            }
             let ports: Vec<_> = svc.ports.iter().filter(|p| p.port != 0).collect();
             match &svc.kind {
                 ServiceKind::ClusterSetIp { ips } => {
@@ -257,6 +291,7 @@ impl Table {
                     staging.entry(svc_name.clone()).or_default();
                     for ip in ips {
                         add(&mut staging, &svc_name, ip_rdata(*ip));
+                        offer_ptr(*ip, 0, &svc_name);
                     }
                     for p in &ports {
                         let srv = Rdata::Srv {
@@ -283,7 +318,10 @@ impl Table {
                             let label = ep.label_for(addr);
                             let host =
                                 format!("{label}.{}.{svc_name}", ep.cluster.to_ascii_lowercase());
-                            if label.contains('.') || name_to_wire(&host).is_none() {
+                            if label.is_empty()
+                                || label.contains('.')
+                                || name_to_wire(&host).is_none()
+                            {
                                 tracing::warn!(namespace = %svc.namespace, service = %svc.name, host = %host, "skipping endpoint: not a valid DNS name");
                                 continue;
                             }
@@ -301,6 +339,7 @@ impl Table {
                         for addr in addrs {
                             add(&mut staging, &svc_name, ip_rdata(*addr));
                             add(&mut staging, host, ip_rdata(*addr));
+                            offer_ptr(*addr, 1, host);
                         }
                         for p in &ports {
                             let srv = Rdata::Srv {
@@ -334,6 +373,11 @@ impl Table {
                 rest = parent;
             }
         }
+        // Reverse names live outside the zone: they get PTR records only (no empty
+        // non-terminals, no negative answers; other reverse names are forwarded).
+        for (ip, (_, target)) in reverse {
+            add(&mut staging, &reverse_name(ip), Rdata::Ptr(target));
+        }
 
         let mut names = HashMap::with_capacity_and_hasher(
             staging.len(),
@@ -345,17 +389,26 @@ impl Table {
         let mut arena: Vec<u8> = Vec::new();
         let mut entries: Vec<(usize, usize)> = Vec::with_capacity(staging.len());
         let mut wire = Vec::new();
-        for (owner, sets) in staging {
-            let Some(key) = name_to_wire(&owner) else {
+        let mut xwire = Vec::new();
+        for (owner, sets) in &staging {
+            let Some(key) = name_to_wire(owner) else {
                 continue;
             };
+            // Where the answer section starts in a response to this name: header, question
+            // name, type and class.
+            let answer_at = 12 + key.len() + 4;
             let mut node = Node::default();
             entries.push((arena.len(), key.len()));
             arena.push(key.len() as u8);
             arena.extend_from_slice(&key);
             arena.push(sets.len().min(255) as u8);
-            for (t, rdatas) in sets {
-                let mut rdata: Vec<Rdata> = rdatas.into_iter().collect();
+            for (&t, rdatas) in sets {
+                let set_ttl = if t == rtype::TXT && *owner == version_name {
+                    DNS_VERSION_TTL
+                } else {
+                    ttl
+                };
+                let mut rdata: Vec<Rdata> = rdatas.iter().cloned().collect();
                 if t == rtype::SRV {
                     // Equal priority; weights share 100 between the targets (RFC 2782).
                     let w = (100 / rdata.len().max(1)).max(1) as u16;
@@ -367,12 +420,14 @@ impl Table {
                 }
                 wire.clear();
                 let mut kept = 0;
+                // Offset in the message of each SRV target's name, for the additional owners.
+                let mut target_at: Vec<(String, usize)> = Vec::new();
                 for r in &rdata {
                     let start = wire.len();
                     wire.extend_from_slice(&[0xC0, 0x0C]);
                     wire.extend_from_slice(&t.to_be_bytes());
                     wire.extend_from_slice(&1u16.to_be_bytes());
-                    wire.extend_from_slice(&ttl.to_be_bytes());
+                    wire.extend_from_slice(&set_ttl.to_be_bytes());
                     let len_at = wire.len();
                     wire.extend_from_slice(&[0, 0]);
                     r.encode(&mut wire);
@@ -383,17 +438,64 @@ impl Table {
                         tracing::warn!(name = %owner, rtype = t, kept, total = rdata.len(), "RRset too large for one DNS message; truncated");
                         break;
                     }
+                    if let Rdata::Srv { target, .. } = r
+                        && !target_at.iter().any(|(n, _)| n == target)
+                    {
+                        // Owner (2), type, class, TTL, length (10), priority, weight, port (6).
+                        target_at.push((target.clone(), answer_at + start + 18));
+                    }
                     kept += 1;
                 }
                 rdata.truncate(kept);
                 records += rdata.len();
+
+                // Additional section: the addresses of the SRV targets (spec 2.3.2, 2.4.2).
+                let mut additional: Vec<(String, Rdata)> = Vec::new();
+                xwire.clear();
+                for (target, at) in &target_at {
+                    let (target, at) = (target.as_str(), *at);
+                    let Some(tsets) = staging.get(target) else {
+                        continue;
+                    };
+                    for at_type in [rtype::A, rtype::AAAA] {
+                        for r in tsets.get(&at_type).into_iter().flatten() {
+                            if at < 0x3FFF {
+                                xwire.extend_from_slice(&(0xC000u16 | at as u16).to_be_bytes());
+                            } else {
+                                push_name(&mut xwire, target);
+                            }
+                            xwire.extend_from_slice(&at_type.to_be_bytes());
+                            xwire.extend_from_slice(&1u16.to_be_bytes());
+                            xwire.extend_from_slice(&ttl.to_be_bytes());
+                            let len_at = xwire.len();
+                            xwire.extend_from_slice(&[0, 0]);
+                            r.encode(&mut xwire);
+                            let rdlen = (xwire.len() - len_at - 2) as u16;
+                            xwire[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+                            additional.push((target.to_string(), r.clone()));
+                        }
+                    }
+                }
+                if xwire.len() > MAX_RRSET_WIRE {
+                    tracing::debug!(name = %owner, rtype = t, records = additional.len(), "additional section too large; left out");
+                    xwire.clear();
+                    additional.clear();
+                }
                 if node.rrsets.len() < 255 {
                     arena.extend_from_slice(&t.to_be_bytes());
                     arena.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
                     arena.extend_from_slice(&(wire.len() as u16).to_be_bytes());
                     arena.extend_from_slice(&wire);
+                    arena.extend_from_slice(&(additional.len() as u16).to_be_bytes());
+                    arena.extend_from_slice(&(xwire.len() as u16).to_be_bytes());
+                    arena.extend_from_slice(&xwire);
                 }
-                node.rrsets.push(RrSet { rtype: t, rdata });
+                node.rrsets.push(RrSet {
+                    rtype: t,
+                    ttl: set_ttl,
+                    rdata,
+                    additional,
+                });
             }
             names.insert(key.into_boxed_slice(), node);
         }
@@ -517,17 +619,22 @@ impl Table {
 /// The result of [`Table::lookup_wire`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireLookup<'a> {
-    /// The answer RRs (owners are pointers to the question) and how many there are.
+    /// The answer RRs (owners are pointers to the question) and how many there are, then
+    /// the additional-section RRs sent with them when they fit (owners point into the
+    /// answer, so they are only valid right after `wire`).
     Answer {
         wire: &'a [u8],
         count: u16,
+        extra: &'a [u8],
+        extra_count: u16,
     },
     NoData,
     NxDomain,
 }
 
 /// Open-addressing index over one byte arena. Each entry in the arena is
-/// `[key len u8][key][rrset count u8]` then per RRset `[type u16][count u16][len u16][wire]`,
+/// `[key len u8][key][rrset count u8]` then per RRset
+/// `[type u16][count u16][len u16][wire][extra count u16][extra len u16][extra wire]`,
 /// so a hit touches one slot and one contiguous stretch of memory.
 #[derive(Debug, Default)]
 struct Flat {
@@ -591,13 +698,20 @@ impl Flat {
             let count = u16::from_be_bytes([a[pos + 2], a[pos + 3]]);
             let len = u16::from_be_bytes([a[pos + 4], a[pos + 5]]) as usize;
             pos += 6;
+            let wire = &a[pos..pos + len];
+            pos += len;
+            let extra_count = u16::from_be_bytes([a[pos], a[pos + 1]]);
+            let xlen = u16::from_be_bytes([a[pos + 2], a[pos + 3]]) as usize;
+            pos += 4;
             if t == qtype || qtype == rtype::ANY {
                 return WireLookup::Answer {
-                    wire: &a[pos..pos + len],
+                    wire,
                     count,
+                    extra: &a[pos..pos + xlen],
+                    extra_count,
                 };
             }
-            pos += len;
+            pos += xlen;
         }
         WireLookup::NoData
     }
@@ -635,6 +749,36 @@ fn ip_rdata(ip: IpAddr) -> Rdata {
             Some(v4) => Rdata::A(v4),
             None => Rdata::Aaaa(a),
         },
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are served as IPv4 (A records, `in-addr.arpa` names).
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// The reverse-lookup name of an address: `d.c.b.a.in-addr.arpa` or the 32 nibbles of an
+/// IPv6 address in reverse order under `ip6.arpa` (RFC 1035 3.5, RFC 3596 2.5).
+pub fn reverse_name(ip: IpAddr) -> String {
+    match canonical_ip(ip) {
+        IpAddr::V4(a) => {
+            let [o1, o2, o3, o4] = a.octets();
+            format!("{o4}.{o3}.{o2}.{o1}.in-addr.arpa")
+        }
+        IpAddr::V6(a) => {
+            let mut s = String::with_capacity(72);
+            for b in a.octets().iter().rev() {
+                for nibble in [b & 0x0F, b >> 4] {
+                    s.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                    s.push('.');
+                }
+            }
+            s.push_str("ip6.arpa");
+            s
+        }
     }
 }
 
