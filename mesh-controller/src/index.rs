@@ -50,10 +50,52 @@ pub enum IndexError {
     },
 }
 
+/// What changed in the index since the last [`Index::take_dirty`]: the input of an
+/// incremental reconcile pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dirty {
+    /// Something every service depends on changed (membership, reachability, MCS version, a
+    /// member's whole object set): recompute everything.
+    pub all: bool,
+    /// Services (namespace/name) whose exports, Services, EndpointSlices or ServiceImports
+    /// changed in some member.
+    pub services: BTreeSet<NsName>,
+    /// Namespaces created or deleted in some member: every service of them is recomputed.
+    pub namespaces: BTreeSet<String>,
+}
+
+impl Dirty {
+    /// Everything is dirty.
+    pub fn all() -> Self {
+        Self {
+            all: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.services.is_empty() && self.namespaces.is_empty()
+    }
+
+    /// Whether `key` must be recomputed.
+    pub fn contains(&self, key: &NsName) -> bool {
+        self.all || self.services.contains(key) || self.namespaces.contains(&key.namespace)
+    }
+
+    /// Adds what `other` marks.
+    pub fn merge(&mut self, other: Dirty) {
+        self.all |= other.all;
+        self.services.extend(other.services);
+        self.namespaces.extend(other.namespaces);
+    }
+}
+
 /// The in-memory index of every member.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
     members: BTreeMap<ClusterName, Arc<MemberState>>,
+    dirty: Dirty,
 }
 
 fn object_name(meta: &ObjectMeta) -> String {
@@ -217,6 +259,32 @@ impl Index {
         }
     }
 
+    /// What changed since the last call (adding a member marks everything).
+    pub fn take_dirty(&mut self) -> Dirty {
+        std::mem::take(&mut self.dirty)
+    }
+
+    fn mark(&mut self, changed: bool, key: &NsName) -> bool {
+        if changed && !self.dirty.all {
+            self.dirty.services.insert(key.clone());
+        }
+        changed
+    }
+
+    fn mark_all(&mut self, changed: bool) -> bool {
+        if changed {
+            self.dirty = Dirty::all();
+        }
+        changed
+    }
+
+    fn mark_namespace(&mut self, changed: bool, ns: &str) -> bool {
+        if changed && !self.dirty.all {
+            self.dirty.namespaces.insert(ns.to_owned());
+        }
+        changed
+    }
+
     /// Registered member names.
     pub fn member_names(&self) -> Vec<ClusterName> {
         self.members.keys().cloned().collect()
@@ -244,7 +312,7 @@ impl Index {
                     false
                 } else {
                     Arc::make_mut(state).info = info;
-                    true
+                    self.mark_all(true)
                 }
             }
             None => {
@@ -256,14 +324,15 @@ impl Index {
                         ..MemberState::default()
                     }),
                 );
-                true
+                self.mark_all(true)
             }
         }
     }
 
     /// Removes a member and everything indexed for it.
     pub fn remove_member(&mut self, cluster: &str) -> bool {
-        self.members.remove(cluster).is_some()
+        let changed = self.members.remove(cluster).is_some();
+        self.mark_all(changed)
     }
 
     /// Forgets every object indexed for a member (before a full relist), keeping its registry
@@ -276,7 +345,8 @@ impl Index {
             mcs_version: st.mcs_version,
             ..MemberState::default()
         };
-        Ok(set(st, fresh))
+        let changed = set(st, fresh);
+        Ok(self.mark_all(changed))
     }
 
     /// Sets whether the member answers.
@@ -296,12 +366,14 @@ impl Index {
         ) {
             return Ok(false);
         }
-        Ok(set(&mut st.reachability, reachability))
+        let changed = set(&mut st.reachability, reachability);
+        Ok(self.mark_all(changed))
     }
 
     /// Sets the MCS version the member serves.
     pub fn set_mcs_version(&mut self, cluster: &str, v: McsVersion) -> Result<bool, IndexError> {
-        Ok(set(&mut self.state(cluster)?.mcs_version, v))
+        let changed = set(&mut self.state(cluster)?.mcs_version, v);
+        Ok(self.mark_all(changed))
     }
 
     /// Records a completed full list.
@@ -343,12 +415,14 @@ impl Index {
                 field: "metadata.name",
                 problem: "is missing".to_owned(),
             })?;
-        Ok(self.state(cluster)?.namespaces.insert(name))
+        let changed = self.state(cluster)?.namespaces.insert(name.clone());
+        Ok(self.mark_namespace(changed, &name))
     }
 
     /// Removes a Namespace.
     pub fn delete_namespace(&mut self, cluster: &str, name: &str) -> Result<bool, IndexError> {
-        Ok(self.state(cluster)?.namespaces.remove(name))
+        let changed = self.state(cluster)?.namespaces.remove(name);
+        Ok(self.mark_namespace(changed, name))
     }
 
     /// Replaces the whole namespace set (after a relist).
@@ -357,7 +431,17 @@ impl Index {
         cluster: &str,
         names: BTreeSet<String>,
     ) -> Result<bool, IndexError> {
-        Ok(set(&mut self.state(cluster)?.namespaces, names))
+        let st = self.state(cluster)?;
+        let differ: Vec<String> = st
+            .namespaces
+            .symmetric_difference(&names)
+            .cloned()
+            .collect();
+        st.namespaces = names;
+        for ns in &differ {
+            self.mark_namespace(true, ns);
+        }
+        Ok(!differ.is_empty())
     }
 
     /// Indexes a ServiceExport given its parts (either MCS version).
@@ -398,7 +482,11 @@ impl Index {
                 || old.exported_labels != obj.exported_labels
                 || old.exported_annotations != obj.exported_annotations
         });
-        st.exports.insert(key, obj);
+        // The stored conditions feed the status (transition times) and the events, so any
+        // stored change makes the service dirty for the next pass, even when it asks for none.
+        let stored_change = st.exports.get(&key) != Some(&obj);
+        st.exports.insert(key.clone(), obj);
+        self.mark(stored_change, &key);
         Ok(changed)
     }
 
@@ -432,7 +520,8 @@ impl Index {
 
     /// Removes a ServiceExport.
     pub fn delete_export(&mut self, cluster: &str, key: &NsName) -> Result<bool, IndexError> {
-        Ok(self.state(cluster)?.exports.remove(key).is_some())
+        let changed = self.state(cluster)?.exports.remove(key).is_some();
+        Ok(self.mark(changed, key))
     }
 
     /// Indexes a Service.
@@ -440,12 +529,14 @@ impl Index {
         let key = ns_name(cluster, "Service", &svc.metadata)?;
         let obj = project_service(svc);
         let st = self.state(cluster)?;
-        Ok(st.services.insert(key, obj.clone()).as_ref() != Some(&obj))
+        let changed = st.services.insert(key.clone(), obj.clone()).as_ref() != Some(&obj);
+        Ok(self.mark(changed, &key))
     }
 
     /// Removes a Service.
     pub fn delete_service(&mut self, cluster: &str, key: &NsName) -> Result<bool, IndexError> {
-        Ok(self.state(cluster)?.services.remove(key).is_some())
+        let changed = self.state(cluster)?.services.remove(key).is_some();
+        Ok(self.mark(changed, key))
     }
 
     /// Indexes an EndpointSlice of a Service (label `kubernetes.io/service-name`). Slices
@@ -476,29 +567,38 @@ impl Index {
         let obj = project_slice(slice);
         let st = self.state(cluster)?;
         // A slice never moves between services, but be safe against relabelling.
-        let mut changed = false;
+        let mut moved: Vec<NsName> = Vec::new();
         for (other, slices) in st.slices.iter_mut() {
-            if other != &svc && other.namespace == key.namespace {
-                changed |= slices.remove(&key.name).is_some();
+            if other != &svc
+                && other.namespace == key.namespace
+                && slices.remove(&key.name).is_some()
+            {
+                moved.push(other.clone());
             }
         }
         st.slices.retain(|_, s| !s.is_empty());
-        let entry = st.slices.entry(svc).or_default();
-        changed |= entry.insert(key.name, obj.clone()).as_ref() != Some(&obj);
-        Ok(changed)
+        let entry = st.slices.entry(svc.clone()).or_default();
+        let changed = entry.insert(key.name, obj.clone()).as_ref() != Some(&obj);
+        for other in &moved {
+            self.mark(true, other);
+        }
+        Ok(self.mark(changed, &svc) | !moved.is_empty())
     }
 
     /// Removes an EndpointSlice by its own namespace/name.
     pub fn delete_slice(&mut self, cluster: &str, key: &NsName) -> Result<bool, IndexError> {
         let st = self.state(cluster)?;
-        let mut changed = false;
+        let mut from: Vec<NsName> = Vec::new();
         for (svc, slices) in st.slices.iter_mut() {
-            if svc.namespace == key.namespace {
-                changed |= slices.remove(&key.name).is_some();
+            if svc.namespace == key.namespace && slices.remove(&key.name).is_some() {
+                from.push(svc.clone());
             }
         }
         st.slices.retain(|_, s| !s.is_empty());
-        Ok(changed)
+        for svc in &from {
+            self.mark(true, svc);
+        }
+        Ok(!from.is_empty())
     }
 
     /// Indexes a ServiceImport given its parts (either MCS version).
@@ -521,7 +621,8 @@ impl Index {
             type_: spec.type_.clone(),
         };
         let st = self.state(cluster)?;
-        Ok(st.imports.insert(key, obj.clone()).as_ref() != Some(&obj))
+        let changed = st.imports.insert(key.clone(), obj.clone()).as_ref() != Some(&obj);
+        Ok(self.mark(changed, &key))
     }
 
     /// Indexes a `v1beta1` ServiceImport.
@@ -544,7 +645,8 @@ impl Index {
 
     /// Removes a ServiceImport.
     pub fn delete_import(&mut self, cluster: &str, key: &NsName) -> Result<bool, IndexError> {
-        Ok(self.state(cluster)?.imports.remove(key).is_some())
+        let changed = self.state(cluster)?.imports.remove(key).is_some();
+        Ok(self.mark(changed, key))
     }
 
     /// Indexes the east-west gateway Service.

@@ -6,8 +6,10 @@
 //! objects to server-side apply per member, the ServiceExport statuses, the member statuses
 //! and the events to record. See `docs/controller.md`.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -391,7 +393,7 @@ pub struct Summary {
 }
 
 /// The result of a reconcile.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Desired {
     /// Every object to server-side apply, per member: full objects with `apiVersion`, `kind`,
     /// `metadata` (incl. the ownership label), sorted by (apiVersion, kind, namespace, name).
@@ -404,4 +406,159 @@ pub struct Desired {
     pub events: Vec<EventIntent>,
     /// Counts.
     pub summary: Summary,
+}
+
+/// The identity of one object in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// `group/version` or `v1`.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// The key of an object, read from its `apiVersion`, `kind` and metadata; `None` when one
+    /// of `apiVersion`, `kind` or `metadata.name` is missing or empty.
+    pub fn of(obj: &Value) -> Option<Self> {
+        let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+        let (api_version, kind, name) = (s("/apiVersion")?, s("/kind")?, s("/metadata/name")?);
+        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            namespace: s("/metadata/namespace").unwrap_or("").to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// The hash identifying this key (stable within one process).
+    pub fn hash(&self) -> u64 {
+        key_hash(&self.api_version, &self.kind, &self.namespace, &self.name)
+    }
+
+    /// `namespace/name`, or `name` for cluster-scoped objects.
+    pub fn display(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// The hash of an object identity (see [`ObjectKey::hash`]).
+pub fn key_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    (api_version, kind, namespace, name).hash(&mut h);
+    h.finish()
+}
+
+/// A fingerprint of a JSON value (object keys are ordered by the map), without serializing it.
+pub fn fingerprint(v: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    hash_value(v, &mut h);
+    h.finish()
+}
+
+fn hash_value(v: &Value, h: &mut DefaultHasher) {
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(n) => {
+            2u8.hash(h);
+            if let Some(i) = n.as_i64() {
+                (0u8, i).hash(h);
+            } else if let Some(u) = n.as_u64() {
+                (1u8, u).hash(h);
+            } else {
+                n.to_string().hash(h);
+            }
+        }
+        Value::String(s) => (3u8, s).hash(h),
+        Value::Array(a) => {
+            (4u8, a.len()).hash(h);
+            for x in a {
+                hash_value(x, h);
+            }
+        }
+        Value::Object(m) => {
+            (5u8, m.len()).hash(h);
+            for (k, x) in m {
+                k.hash(h);
+                hash_value(x, h);
+            }
+        }
+    }
+}
+
+/// Kinds whose `status` is written through the status subresource, not with the object.
+pub const STATUS_SUBRESOURCE_KINDS: &[&str] = &["ServiceImport"];
+
+/// One object to server-side apply, built once and shared (behind an `Arc`) by every member
+/// that gets it. The body and the status carry precomputed fingerprints, so a writer can tell
+/// whether a member already holds it without looking at the JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredObject {
+    /// Its identity.
+    pub key: Arc<ObjectKey>,
+    /// [`ObjectKey::hash`] of `key`.
+    pub key_hash: u64,
+    /// The object, without `status` for the kinds in [`STATUS_SUBRESOURCE_KINDS`].
+    pub body: Value,
+    /// The `status` to write through the status subresource (ServiceImport `status.clusters`).
+    pub status: Option<Value>,
+    /// [`fingerprint`] of `body`.
+    pub fingerprint: u64,
+    /// [`fingerprint`] of `status` (0 without one).
+    pub status_fingerprint: u64,
+}
+
+impl DesiredObject {
+    /// Wraps a complete object; the `status` of a [`STATUS_SUBRESOURCE_KINDS`] kind is split
+    /// off. `None` when the object lacks `apiVersion`, `kind` or `metadata.name`.
+    pub fn new(mut obj: Value) -> Option<Self> {
+        let key = ObjectKey::of(&obj)?;
+        let status = if STATUS_SUBRESOURCE_KINDS.contains(&key.kind.as_str()) {
+            obj.as_object_mut().and_then(|m| m.remove("status"))
+        } else {
+            None
+        };
+        Some(Self {
+            key_hash: key.hash(),
+            key: Arc::new(key),
+            fingerprint: fingerprint(&obj),
+            status_fingerprint: status.as_ref().map_or(0, fingerprint),
+            body: obj,
+            status,
+        })
+    }
+
+    /// The complete object (body and status), as `reconcile` renders it.
+    pub fn to_value(&self) -> Value {
+        let mut v = self.body.clone();
+        if let (Some(status), Some(m)) = (&self.status, v.as_object_mut()) {
+            m.insert("status".to_owned(), status.clone());
+        }
+        v
+    }
+
+    /// The same object under another `apiVersion` (an MCS object for a member serving another
+    /// MCS version; the schemas are identical).
+    pub fn with_api_version(&self, api_version: &str) -> Option<Self> {
+        let mut v = self.to_value();
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "apiVersion".to_owned(),
+                Value::String(api_version.to_owned()),
+            );
+        }
+        Self::new(v)
+    }
 }

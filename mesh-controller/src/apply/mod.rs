@@ -8,9 +8,8 @@
 //! objects; a full pass (`full = true`, on start and on the periodic resync) clears it, re-applies
 //! everything and prunes by listing.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use isthmus_api::labels::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_VALUE};
@@ -23,12 +22,28 @@ use kube::api::{
 };
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
+use crate::model::{DesiredObject, ObjectKey, fingerprint};
 
 /// How many writes run at once against one cluster.
 const CONCURRENCY: usize = 16;
+
+/// Kinds never deleted by pruning, even when they carry the ownership label (a Namespace
+/// holds user objects).
+pub const NEVER_PRUNED: &[&str] = &["Namespace"];
+
+/// What was last written of one object.
+#[derive(Clone, Debug)]
+struct Applied {
+    key: Arc<ObjectKey>,
+    /// Fingerprint of the body written.
+    body: u64,
+    /// Fingerprint of the status written through the status subresource (0: none).
+    status: u64,
+}
 
 /// Errors of the applier.
 #[derive(Debug, thiserror::Error)]
@@ -59,55 +74,8 @@ pub enum ApplyError {
     },
 }
 
-/// The identity of one object in one cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjKey {
-    /// `group/version` or `v1`.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace; empty for cluster-scoped objects.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-}
-
-impl ObjKey {
-    /// The key of a desired object, read from its `apiVersion`, `kind` and metadata.
-    pub fn of(obj: &Value) -> Option<Self> {
-        let api_version = obj.get("apiVersion")?.as_str()?.to_owned();
-        let kind = obj.get("kind")?.as_str()?.to_owned();
-        let meta = obj.get("metadata")?;
-        let name = meta.get("name")?.as_str()?.to_owned();
-        let namespace = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
-            return None;
-        }
-        Some(Self {
-            api_version,
-            kind,
-            namespace,
-            name,
-        })
-    }
-
-    /// The hash identifying this key in the applier's cache.
-    pub fn hash(&self) -> u64 {
-        key_hash(&self.api_version, &self.kind, &self.namespace, &self.name)
-    }
-
-    fn display(&self) -> String {
-        if self.namespace.is_empty() {
-            self.name.clone()
-        } else {
-            format!("{}/{}", self.namespace, self.name)
-        }
-    }
-}
+/// The identity of one object in one cluster (see [`ObjectKey`]).
+pub type ObjKey = ObjectKey;
 
 /// A status to write through the status subresource (ServiceExport status).
 #[derive(Clone, Debug, PartialEq)]
@@ -203,57 +171,8 @@ fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObj
     }
 }
 
-fn key_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    (api_version, kind, namespace, name).hash(&mut h);
-    h.finish()
-}
-
-/// The key hash of a desired object, without allocating.
-fn key_hash_of(obj: &Value) -> Option<u64> {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
-    let (av, kind, name) = (s("/apiVersion")?, s("/kind")?, s("/metadata/name")?);
-    if av.is_empty() || kind.is_empty() || name.is_empty() {
-        return None;
-    }
-    Some(key_hash(
-        av,
-        kind,
-        s("/metadata/namespace").unwrap_or(""),
-        name,
-    ))
-}
-
 fn hash_of(v: &Value) -> u64 {
-    let mut h = DefaultHasher::new();
-    hash_value(v, &mut h);
-    h.finish()
-}
-
-/// Hashes a JSON value without serializing it (object keys are ordered by the map).
-fn hash_value(v: &Value, h: &mut DefaultHasher) {
-    match v {
-        Value::Null => 0u8.hash(h),
-        Value::Bool(b) => (1u8, b).hash(h),
-        Value::Number(n) => {
-            2u8.hash(h);
-            n.to_string().hash(h);
-        }
-        Value::String(s) => (3u8, s).hash(h),
-        Value::Array(a) => {
-            (4u8, a.len()).hash(h);
-            for x in a {
-                hash_value(x, h);
-            }
-        }
-        Value::Object(m) => {
-            (5u8, m.len()).hash(h);
-            for (k, x) in m {
-                k.hash(h);
-                hash_value(x, h);
-            }
-        }
-    }
+    fingerprint(v)
 }
 
 fn has_owner_label(obj: &Value) -> bool {
@@ -297,8 +216,8 @@ pub fn to_served_version(obj: &mut Value, mcs_version: &str) {
 pub struct ClusterApplier {
     cluster: String,
     client: Client,
-    /// Key hash -> (key, content hash) of what was last written successfully.
-    applied: HashMap<u64, (ObjKey, u64)>,
+    /// Key hash -> what was last written successfully (fingerprints only, no JSON).
+    applied: HashMap<u64, Applied>,
     statuses: HashMap<ObjKey, u64>,
     /// Object (namespace, name) -> reason of the last event recorded for it.
     last_event: HashMap<(String, String), String>,
@@ -306,6 +225,19 @@ pub struct ClusterApplier {
     unserved: HashSet<(String, String)>,
     /// Kinds (`apiVersion`, `kind`) pruned on a full pass even when nothing of them is desired.
     managed_kinds: Vec<(String, String)>,
+    /// Bound on writes in flight, shared by the appliers of every member.
+    limit: Option<Arc<Semaphore>>,
+}
+
+/// Write order within one pass: new ServiceImports first (what a new export waits for), then
+/// new objects, then changed ones.
+fn priority(obj: &DesiredObject, new: bool) -> u8 {
+    match (obj.key.kind.as_str() == "ServiceImport", new) {
+        (true, true) => 0,
+        (false, true) => 1,
+        (true, false) => 2,
+        (false, false) => 3,
+    }
 }
 
 impl ClusterApplier {
@@ -323,12 +255,24 @@ impl ClusterApplier {
             last_event: HashMap::new(),
             unserved: HashSet::new(),
             managed_kinds,
+            limit: None,
         }
+    }
+
+    /// Shares a bound on writes in flight with other appliers.
+    pub fn with_limit(mut self, limit: Arc<Semaphore>) -> Self {
+        self.limit = Some(limit);
+        self
     }
 
     /// The cluster name.
     pub fn cluster(&self) -> &str {
         &self.cluster
+    }
+
+    /// Objects currently recorded as written.
+    pub fn written(&self) -> usize {
+        self.applied.len()
     }
 
     /// Replaces the client (after the member's kubeconfig changed).
@@ -363,12 +307,53 @@ impl ClusterApplier {
         metrics.apply_error(&self.cluster, kind, class);
     }
 
-    /// One pass: apply changed objects, write changed statuses, prune owned objects that are
-    /// no longer desired, and record conflict Events. `full` re-applies everything and prunes
-    /// by listing every managed kind.
-    pub async fn sync(
+    /// [`Self::sync`] for plain JSON objects; an object without `apiVersion`, `kind` or
+    /// `metadata.name` is counted as an error and skipped.
+    pub async fn sync_values(
         &mut self,
         objects: Vec<Value>,
+        statuses: &[StatusWrite],
+        events: &[EventWrite],
+        full: bool,
+        metrics: &Metrics,
+    ) -> SyncReport {
+        let mut shared = Vec::with_capacity(objects.len());
+        let mut bad = 0;
+        for o in objects {
+            match DesiredObject::new(o.clone()) {
+                Some(d) => shared.push(Arc::new(d)),
+                None => {
+                    let err = ApplyError::InvalidObject {
+                        cluster: self.cluster.clone(),
+                        what: o
+                            .pointer("/metadata/name")
+                            .map(Value::to_string)
+                            .unwrap_or_default(),
+                        field: "apiVersion/kind/metadata.name",
+                    };
+                    warn!(error = %err, "skipping desired object");
+                    self.count_error(
+                        metrics,
+                        o.get("kind").and_then(Value::as_str).unwrap_or("unknown"),
+                        &err,
+                    );
+                    bad += 1;
+                }
+            }
+        }
+        let mut report = self.sync(shared, statuses, events, full, metrics).await;
+        report.errors += bad;
+        report
+    }
+
+    /// One pass: apply changed objects (new ServiceImports first), write changed ServiceImport
+    /// statuses through the status subresource, prune owned objects that are no longer
+    /// desired, write changed ServiceExport statuses and record conflict Events. `full`
+    /// re-applies everything and prunes by listing every managed kind. Only objects whose
+    /// fingerprint differs from what was last written are sent.
+    pub async fn sync(
+        &mut self,
+        objects: Vec<Arc<DesiredObject>>,
         statuses: &[StatusWrite],
         events: &[EventWrite],
         full: bool,
@@ -378,110 +363,110 @@ impl ClusterApplier {
         if full {
             self.invalidate();
         }
-        // 1. Desired objects: key hash, content hash; only changed ones are copied.
+        // 1. What changed, by fingerprint.
         let mut desired_keys: HashSet<u64> = HashSet::with_capacity(objects.len());
         let mut desired_kinds: Vec<(String, String)> = Vec::new();
-        let mut todo: Vec<(u64, ObjKey, Value, u64)> = Vec::new();
-        for owned in objects {
-            let obj = &owned;
-            let Some(kh) = key_hash_of(obj) else {
-                let err = ApplyError::InvalidObject {
-                    cluster: self.cluster.clone(),
-                    what: obj
-                        .pointer("/metadata/name")
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
-                    field: "apiVersion/kind/metadata.name",
-                };
-                warn!(error = %err, "skipping desired object");
-                self.count_error(
-                    metrics,
-                    obj.get("kind").and_then(Value::as_str).unwrap_or("unknown"),
-                    &err,
-                );
-                report.errors += 1;
-                continue;
-            };
-            if !has_owner_label(obj) {
-                let err = ApplyError::InvalidObject {
-                    cluster: self.cluster.clone(),
-                    what: ObjKey::of(obj)
-                        .map(|k| format!("{} {}", k.kind, k.display()))
-                        .unwrap_or_default(),
-                    field: "metadata.labels[app.kubernetes.io/managed-by]",
-                };
-                warn!(error = %err, "refusing to write an object without the ownership label");
-                self.count_error(
-                    metrics,
-                    obj.get("kind").and_then(Value::as_str).unwrap_or("unknown"),
-                    &err,
-                );
-                report.errors += 1;
-                continue;
-            }
-            if !desired_keys.insert(kh) {
+        let mut todo: Vec<(u8, Arc<DesiredObject>)> = Vec::new();
+        let mut status_todo: Vec<Arc<DesiredObject>> = Vec::new();
+        for obj in objects {
+            if !desired_keys.insert(obj.key_hash) {
                 continue;
             }
             if full
-                && let (Some(av), Some(kind)) = (
-                    obj.get("apiVersion").and_then(Value::as_str),
-                    obj.get("kind").and_then(Value::as_str),
-                )
-                && !desired_kinds.iter().any(|(a, k)| a == av && k == kind)
+                && !desired_kinds
+                    .iter()
+                    .any(|(a, k)| *a == obj.key.api_version && *k == obj.key.kind)
             {
-                desired_kinds.push((av.to_owned(), kind.to_owned()));
+                desired_kinds.push((obj.key.api_version.clone(), obj.key.kind.clone()));
             }
-            let h = hash_of(obj);
-            if self.applied.get(&kh).map(|(_, ch)| *ch) == Some(h) {
-                continue;
+            match self.applied.get(&obj.key_hash) {
+                Some(a) if a.body == obj.fingerprint => {
+                    if obj.status.is_some() && a.status != obj.status_fingerprint {
+                        status_todo.push(obj);
+                    }
+                    continue;
+                }
+                prev => {
+                    let new = prev.is_none();
+                    if !has_owner_label(&obj.body) {
+                        let err = ApplyError::InvalidObject {
+                            cluster: self.cluster.clone(),
+                            what: format!("{} {}", obj.key.kind, obj.key.display()),
+                            field: "metadata.labels[app.kubernetes.io/managed-by]",
+                        };
+                        warn!(error = %err, "refusing to write an object without the ownership label");
+                        self.count_error(metrics, &obj.key.kind, &err);
+                        report.errors += 1;
+                        continue;
+                    }
+                    if !self.unserved.is_empty()
+                        && self
+                            .unserved
+                            .contains(&(obj.key.api_version.clone(), obj.key.kind.clone()))
+                    {
+                        continue;
+                    }
+                    todo.push((priority(&obj, new), obj));
+                }
             }
-            let Some(key) = ObjKey::of(obj) else { continue };
-            if !self.unserved.is_empty()
-                && self
-                    .unserved
-                    .contains(&(key.api_version.clone(), key.kind.clone()))
-            {
-                continue;
-            }
-            todo.push((kh, key, owned, h));
         }
+        todo.sort_by_key(|(p, _)| *p);
 
         // 2. Apply what changed.
         let client = self.client.clone();
+        let limit = self.limit.clone();
         let mut results = futures::stream::iter(todo)
-            .map(|(kh, key, obj, h)| {
+            .map(|(_, obj)| {
                 let client = client.clone();
+                let limit = limit.clone();
                 async move {
-                    let ar = api_resource(&key.api_version, &key.kind);
-                    let api = dyn_api(&client, &ar, &key.namespace);
+                    let _permit = match &limit {
+                        Some(l) => l.clone().acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    let ar = api_resource(&obj.key.api_version, &obj.key.kind);
+                    let api = dyn_api(&client, &ar, &obj.key.namespace);
                     let pp = PatchParams::apply(FIELD_MANAGER).force();
                     let r = api
-                        .patch(&key.name, &pp, &Patch::Apply(obj))
+                        .patch(&obj.key.name, &pp, &Patch::Apply(&obj.body))
                         .await
                         .map(|_| ());
-                    (kh, key, h, r)
+                    (obj, r)
                 }
             })
             .buffer_unordered(CONCURRENCY);
         // Results are recorded as they arrive, so a pass cut short keeps its progress.
-        while let Some((kh, key, h, r)) = results.next().await {
+        while let Some((obj, r)) = results.next().await {
+            let key = &obj.key;
             match r {
                 Ok(()) => {
                     metrics
                         .applies
                         .get_or_create(&Metrics::ck(&self.cluster, &key.kind))
                         .inc();
-                    self.applied.insert(kh, (key, h));
+                    // Applying the object leaves its status as it was.
+                    let status = self.applied.get(&obj.key_hash).map_or(0, |a| a.status);
+                    self.applied.insert(
+                        obj.key_hash,
+                        Applied {
+                            key: obj.key.clone(),
+                            body: obj.fingerprint,
+                            status,
+                        },
+                    );
                     report.applied += 1;
+                    if obj.status.is_some() && status != obj.status_fingerprint {
+                        status_todo.push(obj);
+                    }
                 }
                 Err(e) => {
                     // A cluster-scoped kind answering 404 is not served (its CRD is not
                     // installed): say so once and skip it until the next full pass.
                     let unserved = matches!(&e, kube::Error::Api(s) if s.code == 404)
                         && key.namespace.is_empty();
-                    let err = self.api_err("apply", &key, e);
+                    let err = self.api_err("apply", key, e);
                     self.count_error(metrics, &key.kind, &err);
-                    self.applied.remove(&kh);
+                    self.applied.remove(&obj.key_hash);
                     report.errors += 1;
                     if unserved {
                         if self
@@ -496,16 +481,24 @@ impl ClusterApplier {
                 }
             }
         }
+        drop(results);
 
-        // 3. Prune.
+        // 3. Statuses of applied objects (ServiceImport status.clusters), through the status
+        // subresource with the same field manager.
+        self.write_object_statuses(status_todo, metrics, &mut report)
+            .await;
+
+        // 4. Prune.
         let gone: Vec<ObjKey> = if full {
             self.list_owned(&desired_keys, desired_kinds, metrics, &mut report)
                 .await
         } else {
             self.applied
                 .iter()
-                .filter(|(kh, _)| !desired_keys.contains(*kh))
-                .map(|(_, (k, _))| k.clone())
+                .filter(|(kh, a)| {
+                    !desired_keys.contains(*kh) && !NEVER_PRUNED.contains(&a.key.kind.as_str())
+                })
+                .map(|(_, a)| (*a.key).clone())
                 .collect()
         };
         for key in gone {
@@ -528,11 +521,75 @@ impl ClusterApplier {
                 }
             }
         }
+        if !full {
+            // Objects no longer desired that are never pruned are simply forgotten.
+            self.applied.retain(|kh, a| {
+                desired_keys.contains(kh) || !NEVER_PRUNED.contains(&a.key.kind.as_str())
+            });
+        }
 
-        // 4. Statuses and events.
+        // 5. ServiceExport statuses and events.
         self.write_statuses(statuses, metrics, &mut report).await;
         self.write_events(events, metrics, &mut report).await;
         report
+    }
+
+    async fn write_object_statuses(
+        &mut self,
+        objects: Vec<Arc<DesiredObject>>,
+        metrics: &Metrics,
+        report: &mut SyncReport,
+    ) {
+        let client = self.client.clone();
+        let limit = self.limit.clone();
+        let objects = objects.into_iter().filter(|o| o.status.is_some());
+        let mut results = futures::stream::iter(objects)
+            .map(|obj| {
+                let client = client.clone();
+                let limit = limit.clone();
+                async move {
+                    let _permit = match &limit {
+                        Some(l) => l.clone().acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    let key = &obj.key;
+                    let body = json!({
+                        "apiVersion": key.api_version,
+                        "kind": key.kind,
+                        "metadata": {"name": key.name, "namespace": key.namespace},
+                        "status": obj.status,
+                    });
+                    let ar = api_resource(&key.api_version, &key.kind);
+                    let api = dyn_api(&client, &ar, &key.namespace);
+                    let pp = PatchParams::apply(FIELD_MANAGER).force();
+                    let r = api
+                        .patch_status(&key.name, &pp, &Patch::Apply(&body))
+                        .await
+                        .map(|_| ());
+                    (obj, r)
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        while let Some((obj, r)) = results.next().await {
+            match r {
+                Ok(()) => {
+                    if let Some(a) = self.applied.get_mut(&obj.key_hash) {
+                        a.status = obj.status_fingerprint;
+                    }
+                    report.statuses += 1;
+                }
+                Err(e) => {
+                    let err = self.api_err("apply-status", &obj.key, e);
+                    warn!(error = %err, "status write failed");
+                    self.count_error(metrics, &obj.key.kind, &err);
+                    // Retried on the next pass.
+                    if let Some(a) = self.applied.get_mut(&obj.key_hash) {
+                        a.status = 0;
+                    }
+                    report.errors += 1;
+                }
+            }
+        }
     }
 
     async fn list_owned(
@@ -544,7 +601,10 @@ impl ClusterApplier {
     ) -> Vec<ObjKey> {
         let mut kinds: HashSet<(String, String)> = self.managed_kinds.iter().cloned().collect();
         kinds.extend(desired_kinds);
-        let mut kinds: Vec<_> = kinds.into_iter().collect();
+        let mut kinds: Vec<_> = kinds
+            .into_iter()
+            .filter(|(_, k)| !NEVER_PRUNED.contains(&k.as_str()))
+            .collect();
         kinds.sort();
         let selector = format!("{MANAGED_BY}={MANAGED_BY_VALUE}");
         let mut gone = Vec::new();
@@ -624,6 +684,7 @@ impl ClusterApplier {
         report: &mut SyncReport,
     ) {
         let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut todo: Vec<(ObjKey, u64, Value)> = Vec::new();
         for sw in statuses {
             let key = ObjKey {
                 api_version: sw.api_version.clone(),
@@ -631,6 +692,9 @@ impl ClusterApplier {
                 namespace: sw.namespace.clone(),
                 name: sw.name.clone(),
             };
+            if sw.kind == "ServiceExport" {
+                seen.insert((sw.namespace.clone(), sw.name.clone()));
+            }
             let body = json!({
                 "apiVersion": sw.api_version,
                 "kind": sw.kind,
@@ -639,33 +703,51 @@ impl ClusterApplier {
             });
             let h = hash_of(&body);
             if self.statuses.get(&key) != Some(&h) {
-                let ar = api_resource(&sw.api_version, &sw.kind);
-                let api = dyn_api(&self.client, &ar, &sw.namespace);
-                let pp = PatchParams::apply(FIELD_MANAGER).force();
-                match api.patch_status(&sw.name, &pp, &Patch::Apply(&body)).await {
-                    Ok(_) => {
-                        self.statuses.insert(key.clone(), h);
-                        report.statuses += 1;
-                    }
-                    // The export went away between the read and the write.
-                    Err(kube::Error::Api(s)) if s.code == 404 => {
-                        self.statuses.remove(&key);
-                        continue;
-                    }
-                    Err(e) => {
-                        let err = self.api_err("apply-status", &key, e);
-                        warn!(error = %err, "status write failed");
-                        self.count_error(metrics, &key.kind, &err);
-                        self.statuses.remove(&key);
-                        report.errors += 1;
-                        continue;
-                    }
-                }
-            }
-            if sw.kind == "ServiceExport" {
-                seen.insert((sw.namespace.clone(), sw.name.clone()));
+                todo.push((key, h, body));
             }
         }
+        let client = self.client.clone();
+        let limit = self.limit.clone();
+        let mut results = futures::stream::iter(todo)
+            .map(|(key, h, body)| {
+                let client = client.clone();
+                let limit = limit.clone();
+                async move {
+                    let _permit = match &limit {
+                        Some(l) => l.clone().acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    let ar = api_resource(&key.api_version, &key.kind);
+                    let api = dyn_api(&client, &ar, &key.namespace);
+                    let pp = PatchParams::apply(FIELD_MANAGER).force();
+                    let r = api
+                        .patch_status(&key.name, &pp, &Patch::Apply(&body))
+                        .await
+                        .map(|_| ());
+                    (key, h, r)
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        while let Some((key, h, r)) = results.next().await {
+            match r {
+                Ok(()) => {
+                    self.statuses.insert(key, h);
+                    report.statuses += 1;
+                }
+                // The export went away between the read and the write.
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    self.statuses.remove(&key);
+                }
+                Err(e) => {
+                    let err = self.api_err("apply-status", &key, e);
+                    warn!(error = %err, "status write failed");
+                    self.count_error(metrics, &key.kind, &err);
+                    self.statuses.remove(&key);
+                    report.errors += 1;
+                }
+            }
+        }
+        drop(results);
         self.statuses.retain(|k, _| {
             k.kind != "ServiceExport" || seen.contains(&(k.namespace.clone(), k.name.clone()))
         });

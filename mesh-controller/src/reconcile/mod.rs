@@ -12,13 +12,16 @@ pub mod vip;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use isthmus_api::mcs::ServiceExportStatus;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
+use crate::index::Dirty;
 use crate::model::{
-    ClusterName, Desired, EventIntent, EventType, McsVersion, MemberState, MemberStatus, NsName,
-    Reachability, ReconcileConfig, Snapshot,
+    ClusterName, Desired, DesiredObject, EventIntent, EventType, McsVersion, MemberState,
+    MemberStatus, NsName, Reachability, ReconcileConfig, Snapshot,
 };
 use conflicts::{ConflictEntry, Constituent, Derived};
 use status::Verdict;
@@ -52,215 +55,312 @@ fn verdict_base(member: &MemberState, key: &NsName) -> Result<(), Verdict> {
     }
 }
 
-fn object_key(v: &Value) -> (String, String, String, String) {
-    let s = |p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (
-        s("/apiVersion"),
-        s("/kind"),
-        s("/metadata/namespace"),
-        s("/metadata/name"),
-    )
+/// The facts about one service every member shares, computed before VIP allocation: the
+/// derived clusterset service (with conflicts), the members where a user-owned ServiceImport
+/// blocks ours, the IP families it wants VIPs for and the VIPs its owned imports carry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceBasis {
+    /// The derived service; `None` when no active member validly exports it.
+    pub derived: Option<Derived>,
+    /// Members holding a ServiceImport of the same name that Isthmus does not own.
+    pub blocked: BTreeSet<ClusterName>,
+    /// The IP families to allocate VIPs for (`None` for headless or not imported services).
+    pub families: Option<Vec<String>>,
+    /// IPs of owned ServiceImports of this service in any member, adopted as its VIPs.
+    pub adoptable: BTreeSet<IpAddr>,
+    /// Exports of active members without a usable Service.
+    pub invalid_exports: usize,
 }
 
-/// Computes the desired state of every member from `snap` at `now`.
-pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desired {
-    let mut desired = Desired::default();
-    let active: BTreeMap<&ClusterName, bool> = snap
-        .members
-        .iter()
-        .map(|(n, m)| (n, is_active(m, cfg, now)))
-        .collect();
-    let is_on = |c: &ClusterName| active.get(c).copied().unwrap_or(false);
+/// The desired state of one service: its objects (built once, shared by every member that
+/// gets them), the members that get them, the ServiceExport statuses and events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceOutcome {
+    /// The facts it was computed from.
+    pub basis: ServiceBasis,
+    /// Its clusterset VIPs.
+    pub vips: Vec<String>,
+    /// The ServiceImport, per MCS version served by an importing member.
+    pub imports: BTreeMap<McsVersion, Arc<DesiredObject>>,
+    /// The imported EndpointSlices (identical in every importing member).
+    pub slices: Vec<Arc<DesiredObject>>,
+    /// The importing members, as positions in the snapshot's member order.
+    pub members: Vec<u32>,
+    /// ServiceExport statuses, per exporting cluster.
+    pub export_status: Vec<(ClusterName, ServiceExportStatus)>,
+    /// Conflict Events on its exports.
+    pub events: Vec<EventIntent>,
+}
 
-    // 1. Valid exports, grouped by service.
-    let mut groups: BTreeMap<&NsName, Vec<Constituent<'_>>> = BTreeMap::new();
-    for (cluster, member) in &snap.members {
-        if !is_on(cluster) {
+/// What the per-service functions of one pass share.
+pub struct PassContext<'a> {
+    /// The snapshot.
+    pub snap: &'a Snapshot,
+    /// Settings.
+    pub cfg: &'a ReconcileConfig,
+    /// The pass time.
+    pub now: Timestamp,
+    /// Whether each member's exports count, in snapshot order.
+    pub active: Vec<bool>,
+    /// The family of VIPs when neither the Services nor the ranges say otherwise.
+    pub default_family: &'static str,
+}
+
+impl<'a> PassContext<'a> {
+    /// The context of a pass over `snap` at `now`.
+    pub fn new(snap: &'a Snapshot, cfg: &'a ReconcileConfig, now: Timestamp) -> Self {
+        Self {
+            snap,
+            cfg,
+            now,
+            active: snap
+                .members
+                .values()
+                .map(|m| is_active(m, cfg, now))
+                .collect(),
+            default_family: cfg
+                .clusterset_cidrs
+                .first()
+                .map_or("IPv4", |c| vip::family_of(&c.network())),
+        }
+    }
+
+    fn active_members(&self) -> impl Iterator<Item = (&'a ClusterName, &'a MemberState)> + '_ {
+        self.snap
+            .members
+            .iter()
+            .zip(&self.active)
+            .filter(|(_, on)| **on)
+            .map(|((n, m), _)| (n, m.as_ref()))
+    }
+}
+
+/// The services with an export in an active member.
+pub fn exported_services(ctx: &PassContext<'_>) -> BTreeSet<NsName> {
+    let mut out = BTreeSet::new();
+    for (_, member) in ctx.active_members() {
+        out.extend(member.exports.keys().cloned());
+    }
+    out
+}
+
+/// Whether `key` has an export in an active member.
+pub fn is_exported(ctx: &PassContext<'_>, key: &NsName) -> bool {
+    ctx.active_members()
+        .any(|(_, m)| m.exports.contains_key(key))
+}
+
+/// Step 1 of a service: its valid exports, derived properties, blocking user imports and
+/// adoptable VIPs.
+pub fn service_basis(ctx: &PassContext<'_>, key: &NsName) -> ServiceBasis {
+    let mut basis = ServiceBasis::default();
+    let mut constituents: Vec<Constituent<'_>> = Vec::new();
+    for (cluster, member) in ctx.active_members() {
+        let Some(export) = member.exports.get(key) else {
+            continue;
+        };
+        if verdict_base(member, key).is_err() {
+            basis.invalid_exports += 1;
             continue;
         }
-        for (key, export) in &member.exports {
-            if verdict_base(member, key).is_err() {
-                desired.summary.invalid_exports += 1;
-                continue;
-            }
-            if let Some(service) = member.services.get(key) {
-                groups.entry(key).or_default().push(Constituent {
-                    cluster,
-                    export,
-                    service,
-                });
-            }
-        }
-    }
-    let mut derived: BTreeMap<&NsName, Derived> = groups
-        .iter()
-        .filter_map(|(k, c)| conflicts::derive(c).map(|d| (*k, d)))
-        .collect();
-
-    // 2. ServiceImports users own block ours in that member.
-    let mut blocked: BTreeMap<&NsName, BTreeSet<&ClusterName>> = BTreeMap::new();
-    for (cluster, member) in &snap.members {
-        for (key, import) in &member.imports {
-            if !import.owned_by_us && derived.contains_key(key) {
-                blocked.entry(key).or_default().insert(cluster);
-            }
-        }
-    }
-    for (key, clusters) in &blocked {
-        if let Some(d) = derived.get_mut(key) {
-            let names: Vec<&str> = clusters.iter().map(|c| c.as_str()).collect();
-            d.conflicts.push(ConflictEntry {
-                reason: IMPORT_CONFLICT,
-                message: format!(
-                    "A ServiceImport {key} not managed by Isthmus exists in cluster(s) {}; it is left untouched and the service is not imported there.",
-                    names.join(", ")
-                ),
+        if let Some(service) = member.services.get(key) {
+            constituents.push(Constituent {
+                cluster,
+                export,
+                service,
             });
         }
     }
-
-    // 3. VIPs.
-    let default_family = cfg
-        .clusterset_cidrs
-        .first()
-        .map_or("IPv4", |c| vip::family_of(&c.network()));
-    let wanted: BTreeMap<NsName, Vec<String>> = derived
-        .iter()
-        .filter(|(_, d)| !d.headless)
-        .map(|(k, d)| {
-            let fams = if d.ip_families.is_empty() {
-                vec![default_family.to_owned()]
-            } else {
-                d.ip_families.clone()
-            };
-            ((*k).clone(), fams)
-        })
-        .collect();
-    let mut adoptable: BTreeMap<NsName, BTreeSet<IpAddr>> = BTreeMap::new();
-    for member in snap.members.values() {
-        for (key, import) in &member.imports {
-            if import.owned_by_us && wanted.contains_key(key) {
-                adoptable
-                    .entry(key.clone())
-                    .or_default()
+    let Some(mut d) = conflicts::derive(&constituents) else {
+        return basis;
+    };
+    for (cluster, member) in &ctx.snap.members {
+        if member.imports.get(key).is_some_and(|i| !i.owned_by_us) {
+            basis.blocked.insert(cluster.clone());
+        }
+    }
+    if !basis.blocked.is_empty() {
+        let names: Vec<&str> = basis.blocked.iter().map(String::as_str).collect();
+        d.conflicts.push(ConflictEntry {
+            reason: IMPORT_CONFLICT,
+            message: format!(
+                "A ServiceImport {key} not managed by Isthmus exists in cluster(s) {}; it is left untouched and the service is not imported there.",
+                names.join(", ")
+            ),
+        });
+    }
+    if !d.headless {
+        basis.families = Some(if d.ip_families.is_empty() {
+            vec![ctx.default_family.to_owned()]
+        } else {
+            d.ip_families.clone()
+        });
+        for member in ctx.snap.members.values() {
+            if let Some(import) = member.imports.get(key).filter(|i| i.owned_by_us) {
+                basis
+                    .adoptable
                     .extend(import.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()));
             }
         }
     }
-    let vips = vip::allocate(&cfg.clusterset_cidrs, &wanted, &adoptable);
-
-    // 4. Objects per member. The import (per MCS version) and the slices of a service are the
-    // same in every member: build them once, clone them per member.
-    let mut built_imports: BTreeMap<(&NsName, McsVersion), Value> = BTreeMap::new();
-    let mut built_slices: BTreeMap<&NsName, Vec<Value>> = BTreeMap::new();
-    let mut imported_in: BTreeMap<&NsName, usize> = BTreeMap::new();
-    for (cluster, member) in &snap.members {
-        let mut objects: Vec<Value> = Vec::new();
-        let mut mstatus = MemberStatus {
-            reachable: member.reachability == Reachability::Reachable,
-            withdrawn: !is_on(cluster),
-            network: member.info.network.clone(),
-            exports: member.exports.len(),
-            ..MemberStatus::default()
-        };
-        for (key, d) in &derived {
-            if !member.namespaces.contains(&key.namespace) {
-                continue;
-            }
-            if blocked.get(key).is_some_and(|b| b.contains(cluster)) {
-                continue;
-            }
-            let import = built_imports
-                .entry((*key, member.mcs_version))
-                .or_insert_with(|| {
-                    let ips = vips.get(*key).map(Vec::as_slice).unwrap_or_default();
-                    let families = wanted.get(*key).map(Vec::as_slice).unwrap_or_default();
-                    imports::service_import(key, d, ips, families, member.mcs_version)
-                });
-            objects.push(import.clone());
-            mstatus.imports += 1;
-            *imported_in.entry(key).or_default() += 1;
-            let slices = built_slices.entry(key).or_insert_with(|| {
-                let family = d.ip_families.first().map_or(default_family, String::as_str);
-                d.clusters
-                    .iter()
-                    .flat_map(|source| {
-                        let slices = snap.members.get(source).and_then(|m| m.slices.get(*key));
-                        imports::imported_slices(key, source, slices, family)
-                    })
-                    .collect()
-            });
-            objects.extend(slices.iter().cloned());
-        }
-        if let Some(wiring) = &cfg.istio {
-            objects.extend(istio::objects(snap, member, wiring, now, &mut mstatus));
-            istio::gateway_address(member, &mut mstatus);
-        }
-        objects.sort_by_cached_key(object_key);
-        desired.summary.objects += objects.len();
-        desired.objects.insert(cluster.clone(), objects);
-        desired.member_status.insert(cluster.clone(), mstatus);
-    }
-
-    // 5. ServiceExport statuses and conflict transitions.
-    for (cluster, member) in &snap.members {
-        if !is_on(cluster) {
-            continue;
-        }
-        for (key, export) in &member.exports {
-            let verdict = match verdict_base(member, key) {
-                Err(v) => v,
-                Ok(()) => {
-                    let d = derived.get(key);
-                    Verdict::Exported {
-                        imported_in: imported_in.get(key).copied().unwrap_or(0),
-                        conflict: d.filter(|d| !d.conflicts.is_empty()).map(|d| {
-                            (
-                                conflicts::joined_reason(&d.conflicts),
-                                conflicts::joined_message(&d.conflicts),
-                            )
-                        }),
-                    }
-                }
-            };
-            let was = status::was_conflicted(export);
-            match &verdict {
-                Verdict::Exported {
-                    conflict: Some((reason, message)),
-                    ..
-                } if !was => desired.events.push(EventIntent {
-                    cluster: cluster.clone(),
-                    export: key.clone(),
-                    type_: EventType::Warning,
-                    reason: reason.clone(),
-                    message: message.clone(),
-                }),
-                Verdict::Exported { conflict: None, .. } if was => {
-                    desired.events.push(EventIntent {
-                        cluster: cluster.clone(),
-                        export: key.clone(),
-                        type_: EventType::Normal,
-                        reason: "ConflictResolved".to_owned(),
-                        message: "The export no longer conflicts with other exports".to_owned(),
-                    });
-                }
-                _ => {}
-            }
-            desired.export_status.insert(
-                (cluster.clone(), key.clone()),
-                status::export_status(export, &verdict, now),
-            );
-        }
-    }
-    desired.summary.services = derived.len();
-    desired.summary.conflicts = derived.values().filter(|d| !d.conflicts.is_empty()).count();
-    desired
+    basis.derived = Some(d);
+    basis
 }
+
+/// Step 2: the clusterset VIPs of every service, from the bases of all of them.
+pub fn allocate_vips<'a>(
+    cfg: &ReconcileConfig,
+    bases: impl Iterator<Item = (&'a NsName, &'a ServiceBasis)>,
+) -> BTreeMap<NsName, Vec<String>> {
+    let mut wanted: BTreeMap<NsName, Vec<String>> = BTreeMap::new();
+    let mut adoptable: BTreeMap<NsName, BTreeSet<IpAddr>> = BTreeMap::new();
+    for (key, b) in bases {
+        if let Some(f) = &b.families {
+            wanted.insert(key.clone(), f.clone());
+            if !b.adoptable.is_empty() {
+                adoptable.insert(key.clone(), b.adoptable.clone());
+            }
+        }
+    }
+    vip::allocate(&cfg.clusterset_cidrs, &wanted, &adoptable)
+}
+
+fn shared(v: Value) -> Option<Arc<DesiredObject>> {
+    DesiredObject::new(v).map(Arc::new)
+}
+
+/// Step 3: the objects of a service, where they go, and its exports' statuses and events.
+pub fn service_outcome(
+    ctx: &PassContext<'_>,
+    key: &NsName,
+    basis: ServiceBasis,
+    vips: Vec<String>,
+) -> ServiceOutcome {
+    let mut out = ServiceOutcome {
+        vips,
+        ..ServiceOutcome::default()
+    };
+    if let Some(d) = &basis.derived {
+        let families = basis.families.as_deref().unwrap_or_default();
+        for (i, (cluster, member)) in ctx.snap.members.iter().enumerate() {
+            if !member.namespaces.contains(&key.namespace) || basis.blocked.contains(cluster) {
+                continue;
+            }
+            out.members.push(u32::try_from(i).unwrap_or(u32::MAX));
+            if !out.imports.contains_key(&member.mcs_version)
+                && let Some(o) = shared(imports::service_import(
+                    key,
+                    d,
+                    &out.vips,
+                    families,
+                    member.mcs_version,
+                ))
+            {
+                out.imports.insert(member.mcs_version, o);
+            }
+        }
+        if !out.members.is_empty() {
+            let family = d
+                .ip_families
+                .first()
+                .map_or(ctx.default_family, String::as_str);
+            out.slices = d
+                .clusters
+                .iter()
+                .flat_map(|source| {
+                    let slices = ctx.snap.members.get(source).and_then(|m| m.slices.get(key));
+                    imports::imported_slices(key, source, slices, family)
+                })
+                .filter_map(shared)
+                .collect();
+        }
+    }
+    let conflict = basis
+        .derived
+        .as_ref()
+        .filter(|d| !d.conflicts.is_empty())
+        .map(|d| {
+            (
+                conflicts::joined_reason(&d.conflicts),
+                conflicts::joined_message(&d.conflicts),
+            )
+        });
+    for (cluster, member) in ctx.active_members() {
+        let Some(export) = member.exports.get(key) else {
+            continue;
+        };
+        let verdict = match verdict_base(member, key) {
+            Err(v) => v,
+            Ok(()) => Verdict::Exported {
+                imported_in: out.members.len(),
+                conflict: conflict.clone(),
+            },
+        };
+        let was = status::was_conflicted(export);
+        match &verdict {
+            Verdict::Exported {
+                conflict: Some((reason, message)),
+                ..
+            } if !was => out.events.push(EventIntent {
+                cluster: cluster.clone(),
+                export: key.clone(),
+                type_: EventType::Warning,
+                reason: reason.clone(),
+                message: message.clone(),
+            }),
+            Verdict::Exported { conflict: None, .. } if was => out.events.push(EventIntent {
+                cluster: cluster.clone(),
+                export: key.clone(),
+                type_: EventType::Normal,
+                reason: "ConflictResolved".to_owned(),
+                message: "The export no longer conflicts with other exports".to_owned(),
+            }),
+            _ => {}
+        }
+        out.export_status.push((
+            cluster.clone(),
+            status::export_status(export, &verdict, ctx.now),
+        ));
+    }
+    out.basis = basis;
+    out
+}
+
+/// The per-member part of a pass: Istio wiring objects and the member's status (without its
+/// import count).
+pub fn member_part(
+    ctx: &PassContext<'_>,
+    index: usize,
+    member: &MemberState,
+) -> (Vec<Arc<DesiredObject>>, MemberStatus) {
+    let mut mstatus = MemberStatus {
+        reachable: member.reachability == Reachability::Reachable,
+        withdrawn: !ctx.active.get(index).copied().unwrap_or(false),
+        network: member.info.network.clone(),
+        exports: member.exports.len(),
+        ..MemberStatus::default()
+    };
+    let mut objects = Vec::new();
+    if let Some(wiring) = &ctx.cfg.istio {
+        objects = istio::objects(ctx.snap, member, wiring, ctx.now, &mut mstatus)
+            .into_iter()
+            .filter_map(shared)
+            .collect();
+        istio::gateway_address(member, &mut mstatus);
+    }
+    (objects, mstatus)
+}
+
+/// Computes the desired state of every member from `snap` at `now`: the whole computation of
+/// [`Reconciler`], without a previous pass to reuse.
+pub fn reconcile(snap: &Snapshot, cfg: &ReconcileConfig, now: Timestamp) -> Desired {
+    Reconciler::new()
+        .pass(snap, Dirty::all(), cfg, now)
+        .to_desired()
+}
+
+pub mod incremental;
+pub use incremental::{Reconciler, SharedDesired};
 
 #[cfg(test)]
 mod fixtures;

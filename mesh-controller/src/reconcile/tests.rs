@@ -748,7 +748,7 @@ fn every_desired_object_carries_the_ownership_label_and_is_sorted() {
             assert_eq!(o["metadata"]["labels"][MANAGED_BY], MANAGED_BY_VALUE, "{o}");
             assert!(o["apiVersion"].is_string() && o["kind"].is_string(), "{o}");
         }
-        let keys: Vec<_> = objs.iter().map(super::object_key).collect();
+        let keys: Vec<_> = objs.iter().map(|o| ObjectKey::of(o).unwrap()).collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);

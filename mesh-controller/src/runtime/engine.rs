@@ -20,7 +20,7 @@ use crate::apply::{EventWrite, StatusWrite};
 use crate::index::{Index, IndexError, is_mcs_slice};
 use crate::metrics::Metrics;
 use crate::model::{self, Desired, McsVersion, MemberInfo, NsName, ReconcileConfig, Snapshot};
-use crate::reconcile::reconcile;
+use crate::reconcile::{Reconciler, SharedDesired};
 use crate::runtime::members::{MemberStatus, Reachability};
 use crate::runtime::{ClusterPlan, Engine, Plan};
 use crate::watch::{Sink, WatchError, WatchKind, typed};
@@ -34,7 +34,10 @@ pub struct IndexEngine {
     parked: Mutex<Parked>,
     cfg: ReconcileConfig,
     metrics: Option<Arc<Metrics>>,
+    /// The incremental reconcile state (previous outcome per service). Locked after `index`.
+    reconciler: Mutex<Reconciler>,
     last: Mutex<Option<Arc<Desired>>>,
+    last_shared: Mutex<Option<Arc<SharedDesired>>>,
     notes: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
@@ -108,7 +111,9 @@ impl IndexEngine {
             parked: Mutex::new(Parked::default()),
             cfg,
             metrics: None,
+            reconciler: Mutex::new(Reconciler::new()),
             last: Mutex::new(None),
+            last_shared: Mutex::new(None),
             notes: Mutex::new(BTreeMap::new()),
         }
     }
@@ -119,9 +124,15 @@ impl IndexEngine {
         self
     }
 
-    /// The result of the last reconcile, if any ran.
+    /// The result of the last reconcile, if any ran, without its objects (statuses, events,
+    /// member status and counts).
     pub fn last_desired(&self) -> Option<Arc<Desired>> {
         lock(&self.last).clone()
+    }
+
+    /// The last pass's desired state with its (shared) objects, if any ran.
+    pub fn last_shared(&self) -> Option<Arc<SharedDesired>> {
+        lock(&self.last_shared).clone()
     }
 
     /// A snapshot of the index.
@@ -326,8 +337,9 @@ impl IndexEngine {
         }
     }
 
-    /// Moves the desired objects out of `desired` into a plan.
-    fn to_plan(desired: &mut Desired, snap: &Snapshot) -> Plan {
+    /// The plan of a pass: per member, references to the shared desired objects, the
+    /// ServiceExport statuses and the events.
+    fn to_plan(desired: &SharedDesired, snap: &Snapshot) -> Plan {
         let version = |cluster: &str| {
             snap.members
                 .get(cluster)
@@ -337,15 +349,10 @@ impl IndexEngine {
                 .to_owned()
         };
         let mut clusters: BTreeMap<String, ClusterPlan> = BTreeMap::new();
-        let mut imports = 0;
-        for (cluster, objects) in std::mem::take(&mut desired.objects) {
-            imports += objects
-                .iter()
-                .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some("ServiceImport"))
-                .count();
-            clusters.entry(cluster).or_default().objects = objects;
+        for (cluster, objects) in desired.members.iter().zip(desired.objects_by_member()) {
+            clusters.entry(cluster.clone()).or_default().shared = objects;
         }
-        for ((cluster, key), status) in &desired.export_status {
+        for (cluster, key, status) in desired.export_statuses() {
             let status = match serde_json::to_value(status) {
                 Ok(v) => v,
                 Err(e) => {
@@ -365,25 +372,26 @@ impl IndexEngine {
                     status,
                 });
         }
-        for ev in &desired.events {
+        for ev in desired.events() {
+            let api_version = version(&ev.cluster);
             clusters
-                .entry(ev.cluster.clone())
+                .entry(ev.cluster)
                 .or_default()
                 .events
                 .push(EventWrite {
-                    api_version: version(&ev.cluster),
+                    api_version,
                     kind: "ServiceExport".into(),
-                    namespace: ev.export.namespace.clone(),
-                    name: ev.export.name.clone(),
+                    namespace: ev.export.namespace,
+                    name: ev.export.name,
                     type_: ev.type_.as_str().into(),
-                    reason: ev.reason.clone(),
-                    message: ev.message.clone(),
+                    reason: ev.reason,
+                    message: ev.message,
                 });
         }
         Plan {
             clusters,
             exports: snap.members.values().map(|m| m.exports.len()).sum(),
-            imports,
+            imports: desired.member_status.values().map(|m| m.imports).sum(),
             conflicts: desired.summary.conflicts,
         }
     }
@@ -479,7 +487,8 @@ impl Sink for IndexEngine {
 
 impl Engine for IndexEngine {
     fn plan(&self, members: &[MemberStatus], now: Timestamp) -> Plan {
-        let snap = {
+        let mut reconciler = lock(&self.reconciler);
+        let (snap, dirty) = {
             let mut index = lock(&self.index);
             for m in members {
                 let r = match m.reachability {
@@ -497,9 +506,16 @@ impl Engine for IndexEngine {
                 };
                 let _ = index.set_mcs_version(&m.name, v);
             }
-            index.snapshot()
+            (index.snapshot(), index.take_dirty())
         };
-        let mut desired = reconcile(&snap, &self.cfg, now);
+        let desired = reconciler.pass(&snap, dirty, &self.cfg, now);
+        drop(reconciler);
+        debug!(
+            full = desired.stats.full,
+            recomputed = desired.stats.recomputed,
+            services = desired.services.len(),
+            "reconciled"
+        );
         // Log member notes (user-owned objects left alone, gateways without address...) when they change.
         {
             let mut notes = lock(&self.notes);
@@ -512,8 +528,9 @@ impl Engine for IndexEngine {
                 }
             }
         }
-        let plan = Self::to_plan(&mut desired, &snap);
-        *lock(&self.last) = Some(Arc::new(desired));
+        let plan = Self::to_plan(&desired, &snap);
+        *lock(&self.last) = Some(Arc::new(desired.to_desired_without_objects()));
+        *lock(&self.last_shared) = Some(Arc::new(desired));
         plan
     }
 }

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use kube::Client;
 use kube::api::DynamicObject;
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::apply::{ClusterApplier, EventWrite, StatusWrite, SyncReport, to_served_version};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::{MemberStateLabel, Metrics, StateLabels};
+use crate::model::DesiredObject;
 use crate::server::{self, Readiness};
 use crate::watch::{Sink, WatchContext, WatchKind, spawn_member_watches};
 use members::{MemberError, MemberHealth, MemberSpec, MemberStatus, Reachability};
@@ -49,13 +50,47 @@ pub enum RuntimeError {
 /// The desired state of one member.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClusterPlan {
-    /// Objects to server-side apply (each with `apiVersion`, `kind`, metadata and the
-    /// ownership label).
+    /// Objects to server-side apply as plain JSON (each with `apiVersion`, `kind`, metadata
+    /// and the ownership label), besides `shared`. The reconcile leaves it empty; see
+    /// [`ClusterPlan::json_objects`] for a member's whole desired state as JSON.
     pub objects: Vec<Value>,
+    /// Objects to server-side apply, built once and shared with the other members that get
+    /// the same object (the reconcile's output).
+    pub shared: Vec<Arc<DesiredObject>>,
     /// Statuses to write (ServiceExport status).
     pub statuses: Vec<StatusWrite>,
     /// Events to record (recorded once per object until the reason changes).
     pub events: Vec<EventWrite>,
+}
+
+impl ClusterPlan {
+    /// Every desired object of the member as complete JSON (`shared` and `objects`), for
+    /// consumers that read objects rather than write them.
+    pub fn json_objects(&self) -> Vec<Value> {
+        self.shared
+            .iter()
+            .map(|o| o.to_value())
+            .chain(self.objects.iter().cloned())
+            .collect()
+    }
+}
+
+/// A copy of `plans` whose `objects` hold every desired object as complete JSON.
+pub fn with_json_objects(plans: &BTreeMap<String, ClusterPlan>) -> BTreeMap<String, ClusterPlan> {
+    plans
+        .iter()
+        .map(|(c, p)| {
+            (
+                c.clone(),
+                ClusterPlan {
+                    objects: p.json_objects(),
+                    shared: Vec::new(),
+                    statuses: p.statuses.clone(),
+                    events: p.events.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// The outcome of one reconcile of the whole clusterset.
@@ -406,6 +441,7 @@ pub async fn start(
         leader: leader_rx.clone(),
         summary: summary_tx,
         appliers: HashMap::new(),
+        write_limit: Arc::new(Semaphore::new(WRITES_IN_FLIGHT)),
     };
     let cancel_r = cancel.clone();
     tasks.spawn(lp.run(cancel_r).instrument(info_span!("reconcile-loop")));
@@ -464,7 +500,12 @@ struct Loop {
     leader: watch::Receiver<bool>,
     summary: watch::Sender<PassSummary>,
     appliers: HashMap<String, ClusterApplier>,
+    /// Bound on writes in flight over all members.
+    write_limit: Arc<Semaphore>,
 }
+
+/// Writes in flight at once over all members (each member also has its own bound).
+const WRITES_IN_FLIGHT: usize = 256;
 
 impl Loop {
     async fn run(mut self, cancel: CancellationToken) {
@@ -670,22 +711,37 @@ impl Loop {
                 continue;
             }
             let cp = plans.remove(&m.spec.name).unwrap_or_default();
-            let mut objects: Vec<Value> = cp.objects;
+            let mut objects: Vec<Arc<DesiredObject>> = cp.shared;
+            let mut plain: Vec<Value> = cp.objects;
             // The About-API properties, unless the plan already has them.
             for p in members::cluster_properties(&m.spec.name, &self.cfg.clusterset) {
-                let name = p.pointer("/metadata/name").cloned();
-                let present = objects.iter().any(|o| {
-                    o.get("kind").and_then(Value::as_str) == Some("ClusterProperty")
-                        && o.pointer("/metadata/name") == name.as_ref()
-                });
+                let name = p.pointer("/metadata/name").and_then(Value::as_str);
+                let present = objects
+                    .iter()
+                    .any(|o| o.key.kind == "ClusterProperty" && Some(o.key.name.as_str()) == name)
+                    || plain.iter().any(|o| {
+                        o.get("kind").and_then(Value::as_str) == Some("ClusterProperty")
+                            && o.pointer("/metadata/name").and_then(Value::as_str) == name
+                    });
                 if !present {
-                    objects.push(p);
+                    plain.push(p);
                 }
             }
             let mut sts = cp.statuses;
             if let Some(v) = st.mcs_version.as_deref() {
-                for o in &mut objects {
+                for o in &mut plain {
                     to_served_version(o, v);
+                }
+                // The reconcile writes the MCS version the index knows; a member whose version
+                // changed since gets converted copies.
+                for o in &mut objects {
+                    if let Some((g, ver)) = o.key.api_version.split_once('/')
+                        && g == isthmus_api::mcs::GROUP
+                        && ver != v
+                        && let Some(conv) = o.with_api_version(&format!("{g}/{v}"))
+                    {
+                        *o = Arc::new(conv);
+                    }
                 }
                 for s in &mut sts {
                     if let Some((g, _)) = s.api_version.split_once('/')
@@ -695,13 +751,25 @@ impl Loop {
                     }
                 }
             }
+            for o in plain {
+                match DesiredObject::new(o) {
+                    Some(d) => objects.push(Arc::new(d)),
+                    None => {
+                        warn!(cluster = %m.spec.name, "skipping a desired object without apiVersion, kind or metadata.name");
+                        self.metrics
+                            .apply_error(&m.spec.name, "unknown", "invalid_desired");
+                    }
+                }
+            }
             let member_full = full || full_for.contains(&m.spec.name);
+            let limit = self.write_limit.clone();
             let applier = self.appliers.remove(&m.spec.name).unwrap_or_else(|| {
                 ClusterApplier::new(
                     &m.spec.name,
                     m.client.clone(),
                     managed_kinds(st.mcs_version.as_deref()),
                 )
+                .with_limit(limit)
             });
             let mut evs = cp.events;
             if let Some(v) = st.mcs_version.as_deref() {
