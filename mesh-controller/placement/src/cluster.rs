@@ -166,6 +166,16 @@ impl ClusterInfo {
         self
     }
 
+    /// Builder: the cluster serves `kinds` of `group_version` (adds an API enablement).
+    #[must_use]
+    pub fn with_api(mut self, group_version: &str, kinds: &[&str]) -> Self {
+        self.api_enablements.push(ApiEnablement {
+            group_version: group_version.into(),
+            kinds: kinds.iter().map(|k| (*k).to_string()).collect(),
+        });
+        self
+    }
+
     /// Builder: set allocatable resources (whole units, e.g. `("pods", 10)`, `("cpu", 4)`).
     #[must_use]
     pub fn with_allocatable(mut self, resources: &[(&str, i64)]) -> Self {

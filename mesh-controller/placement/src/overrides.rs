@@ -113,14 +113,19 @@ fn is_tag(v: &str) -> bool {
         && v.chars().all(|c| word(c) || c == '.' || c == '-')
 }
 
+/// The reference grammar's digest: `algorithm:hex` where the algorithm is letter-led
+/// alphanumeric components joined by `+`, `.`, `_` or `-`, and the hex part has 32+ digits.
 fn is_digest(v: &str) -> bool {
     let Some((algo, hex)) = v.split_once(':') else {
         return false;
     };
-    let algo_ok = algo.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && algo
+    let algo_ok = algo.split(['+', '.', '_', '-']).all(|component| {
+        component
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '.'));
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && component.chars().all(|c| c.is_ascii_alphanumeric())
+    });
     algo_ok && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
@@ -184,6 +189,7 @@ const COMMAND_KINDS: &[&str] = &[
     "Deployment",
     "DaemonSet",
     "StatefulSet",
+    "Job",
 ];
 
 /// Containers path of a workload kind listed in `kinds`, as a JSON pointer.

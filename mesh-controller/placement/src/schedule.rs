@@ -59,7 +59,7 @@ pub enum ScheduleError {
     SpreadConstraintUnsatisfied(String),
     /// The clusters cannot hold the replicas.
     #[error(
-        "clusters available replicas {available} are not enough to schedule {requested} replicas"
+        "Clusters available replicas {available} are not enough to schedule {requested} replicas"
     )]
     InsufficientReplicas {
         /// Replicas the feasible clusters can hold.
@@ -383,13 +383,16 @@ fn try_affinity(
 }
 
 fn ignore_spread(placement: &Placement, strategy: Strategy) -> bool {
-    // Karmada ignores spread constraints for static weight lists.
+    // Karmada (`shouldIgnoreSpreadConstraint`) ignores spread constraints for static weights:
+    // `Weighted` without a weight preference, or with a static weight list.
     strategy == Strategy::StaticWeight
         && placement
             .replica_scheduling
             .as_ref()
-            .and_then(|r| r.weight_preference.as_ref())
-            .is_some_and(|w| !w.static_weight_list.is_empty())
+            .is_some_and(|r| match &r.weight_preference {
+                None => true,
+                Some(w) => !w.static_weight_list.is_empty(),
+            })
 }
 
 fn spread_key(sc: &SpreadConstraint) -> String {
@@ -565,7 +568,7 @@ fn select_clusters<'a>(
             .collect();
         if groups.len() < min_groups(sc) {
             return Err(ScheduleError::SpreadConstraintUnsatisfied(format!(
-                "the number of feasible {key} groups ({}) is less than spreadConstraint.MinGroups ({})",
+                "the number of feasible {key} is less than spreadConstraint.MinGroups ({} < {})",
                 groups.len(),
                 min_groups(sc)
             )));
@@ -630,7 +633,7 @@ fn select_clusters<'a>(
     };
     if total < cmin {
         return Err(ScheduleError::SpreadConstraintUnsatisfied(format!(
-            "the number of feasible clusters ({total}) is less than spreadConstraint.MinGroups ({cmin})"
+            "the number of feasible clusters is less than spreadConstraint.MinGroups ({total} < {cmin})"
         )));
     }
     let want = total.min(cmax);

@@ -12,6 +12,12 @@ pub enum SelectorError {
     /// Unknown operator.
     #[error("unsupported selector operator {0:?}")]
     Operator(String),
+    /// A field selector key other than `provider`, `region` or `zone`.
+    #[error("unsupported key {0:?}, must be provider, region, or zone")]
+    FieldKey(String),
+    /// A field selector operator other than `In` or `NotIn`.
+    #[error("unsupported operator {0:?}, must be In or NotIn")]
+    FieldOperator(String),
     /// Operator/values combination not allowed.
     #[error("selector requirement on {key:?}: {message}")]
     Values {
@@ -48,37 +54,77 @@ pub fn validate_label_selector(sel: &LabelSelector) -> Result<(), SelectorError>
     Ok(())
 }
 
-/// Validate a field selector.
+/// Validate a field selector like Karmada's admission webhook: keys are `provider`, `region`
+/// or `zone`, operators `In` or `NotIn`.
 pub fn validate_field_selector(sel: &FieldSelector) -> Result<(), SelectorError> {
     for r in &sel.match_expressions {
         if !matches!(r.key.as_str(), "provider" | "region" | "zone") {
-            return Err(SelectorError::Values {
-                key: r.key.clone(),
-                message: "field selector keys are provider, region and zone".into(),
-            });
+            return Err(SelectorError::FieldKey(r.key.clone()));
         }
-        match r.operator.as_str() {
-            "In" | "NotIn" => {
-                if r.values.is_empty() {
-                    return Err(SelectorError::Values {
-                        key: r.key.clone(),
-                        message: format!("operator {} needs at least one value", r.operator),
-                    });
-                }
-            }
-            "Exists" | "DoesNotExist" => {}
-            "Gt" | "Lt" => {
-                if r.values.len() != 1 || r.values[0].parse::<i64>().is_err() {
-                    return Err(SelectorError::Values {
-                        key: r.key.clone(),
-                        message: format!("operator {} needs one integer value", r.operator),
-                    });
-                }
-            }
-            other => return Err(SelectorError::Operator(other.to_string())),
+        if !matches!(r.operator.as_str(), "In" | "NotIn") {
+            return Err(SelectorError::FieldOperator(r.operator.clone()));
         }
     }
     Ok(())
+}
+
+fn is_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && !s.is_empty()
+        && s.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+                && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+/// Kubernetes' qualified name rule (label and annotation keys, affinity names): an optional
+/// DNS-subdomain prefix and `/`, then a name of at most 63 alphanumerics, `-`, `_` or `.`,
+/// starting and ending with an alphanumeric.
+pub fn validate_qualified_name(value: &str) -> Result<(), String> {
+    let (prefix, name) = match value.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, value),
+    };
+    if let Some(p) = prefix
+        && !is_dns_subdomain(p)
+    {
+        return Err(format!(
+            "{value:?}: prefix part must be a lowercase RFC 1123 subdomain"
+        ));
+    }
+    if !is_name_part(name) {
+        return Err(format!(
+            "{value:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"
+        ));
+    }
+    Ok(())
+}
+
+/// Kubernetes' label value rule: empty, or at most 63 alphanumerics, `-`, `_` or `.`, starting
+/// and ending with an alphanumeric.
+pub fn validate_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_name_part(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?}: a valid label value must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"
+        ))
+    }
 }
 
 /// Whether `labels` satisfy the selector (an empty selector matches everything; an invalid
@@ -141,6 +187,13 @@ fn field_requirement_matches(r: &FieldSelectorRequirement, cluster: &ClusterInfo
 
 /// Whether the cluster satisfies every requirement of the field selector.
 pub fn field_selector_matches(sel: &FieldSelector, cluster: &ClusterInfo) -> bool {
+    // Like Karmada (`NodeSelectorRequirementsAsSelector`), an `In`/`NotIn` requirement
+    // without values on a provider/region key makes the whole selector match nothing.
+    if sel.match_expressions.iter().any(|r| {
+        r.key != "zone" && matches!(r.operator.as_str(), "In" | "NotIn") && r.values.is_empty()
+    }) {
+        return false;
+    }
     sel.match_expressions
         .iter()
         .all(|r| field_requirement_matches(r, cluster))

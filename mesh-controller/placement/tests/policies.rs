@@ -209,11 +209,11 @@ fn semantic_rules() {
     let cases = [
         (
             "    clusterAffinity: {clusterNames: [a]}\n    clusterAffinities:\n      - {affinityName: x}\n",
-            "cannot both be set",
+            "clusterAffinities cannot co-exist with clusterAffinity",
         ),
         (
             "    clusterAffinities:\n      - {affinityName: x}\n      - {affinityName: x}\n",
-            "duplicate name",
+            "each affinity term in a policy must have a unique name",
         ),
         (
             "    spreadConstraints:\n      - {spreadByField: region, minGroups: 1}\n",
@@ -221,7 +221,7 @@ fn semantic_rules() {
         ),
         (
             "    spreadConstraints:\n      - {spreadByField: cluster, spreadByLabel: x}\n",
-            "cannot both be set",
+            "spreadByLabel should not co-exist with spreadByField",
         ),
         (
             "    spreadConstraints:\n      - {spreadByField: cluster, minGroups: 3, maxGroups: 2}\n",
@@ -233,7 +233,7 @@ fn semantic_rules() {
         ),
         (
             "    clusterAffinity:\n      fieldSelector:\n        matchExpressions:\n          - {key: color, operator: In, values: [x]}\n",
-            "provider, region and zone",
+            "unsupported key \"color\", must be provider, region, or zone",
         ),
     ];
     for (placement, want) in cases {
@@ -389,6 +389,8 @@ fn claims_stick_unless_preempted() {
         })
     };
     let always = "  preemption: Always\n";
+    // Karmada only lets policies that name their resources preempt
+    let named = "{apiVersion: apps/v1, kind: Deployment, name: nginx}";
     // a better policy without preemption does not take over
     let policies =
         pp("PropagationPolicy", "old", 0, kind, "") + &pp("PropagationPolicy", "new", 9, kind, "");
@@ -398,34 +400,34 @@ fn claims_stick_unless_preempted() {
     );
     // with preemption and higher priority it does
     let policies = pp("PropagationPolicy", "old", 0, kind, "")
-        + &pp("PropagationPolicy", "new", 9, kind, always);
+        + &pp("PropagationPolicy", "new", 9, named, always);
     assert_eq!(
         claim(&policies, &nginx, current(PolicyScope::Namespaced, "old")),
         "PropagationPolicy/new"
     );
     // but not with equal priority
     let policies = pp("PropagationPolicy", "old", 9, kind, "")
-        + &pp("PropagationPolicy", "new", 9, kind, always);
+        + &pp("PropagationPolicy", "new", 9, named, always);
     assert_eq!(
         claim(&policies, &nginx, current(PolicyScope::Namespaced, "old")),
         "PropagationPolicy/old"
     );
     // a PropagationPolicy preempts a ClusterPropagationPolicy regardless of priority
     let policies = pp("ClusterPropagationPolicy", "cpp", 50, kind, "")
-        + &pp("PropagationPolicy", "pp", 0, kind, always);
+        + &pp("PropagationPolicy", "pp", 0, named, always);
     assert_eq!(
         claim(&policies, &nginx, current(PolicyScope::Cluster, "cpp")),
         "PropagationPolicy/pp"
     );
     // a ClusterPropagationPolicy preempts a lower one but never a PropagationPolicy
     let policies = pp("ClusterPropagationPolicy", "low", 1, kind, "")
-        + &pp("ClusterPropagationPolicy", "high", 2, kind, always);
+        + &pp("ClusterPropagationPolicy", "high", 2, named, always);
     assert_eq!(
         claim(&policies, &nginx, current(PolicyScope::Cluster, "low")),
         "ClusterPropagationPolicy/high"
     );
     let policies = pp("PropagationPolicy", "pp", 0, kind, "")
-        + &pp("ClusterPropagationPolicy", "high", 99, kind, always);
+        + &pp("ClusterPropagationPolicy", "high", 99, named, always);
     assert_eq!(
         claim(&policies, &nginx, current(PolicyScope::Namespaced, "pp")),
         "PropagationPolicy/pp"
