@@ -335,3 +335,68 @@ async fn user_owned_import_is_left_untouched() {
     );
     ctl.shutdown().await;
 }
+
+/// `status.clusters` of the import, in order.
+fn status_clusters(imp: &Value) -> Vec<String> {
+    imp.pointer("/status/clusters")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["cluster"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn import_status_lists_the_exporting_clusters_through_the_status_subresource() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_service(&env, 0, "web", "ClusterIP", 80).await;
+    export_service(&env, 1, "web", "ClusterIP", 80).await;
+    let mut both = vec![env.names[0].clone(), env.names[1].clone()];
+    both.sort();
+    for i in 0..3 {
+        let imp = eventually("status.clusters lists both exporters", LIMIT, || async {
+            let imp = import_of(&env, i, "web").await?;
+            if status_clusters(&imp) == both {
+                Ok(imp)
+            } else {
+                Err(format!("{}: status not yet written: {imp}", env.names[i]))
+            }
+        })
+        .await;
+        if env.is_simulated() {
+            // Written by our field manager through /status (the CRD declares the status
+            // subresource, so a plain apply of `status` would be ignored).
+            let by_status = imp
+                .pointer("/metadata/managedFields")
+                .and_then(Value::as_array)
+                .is_some_and(|mf| {
+                    mf.iter().any(|m| {
+                        m["manager"] == "isthmus-mesh-controller" && m["subresource"] == "status"
+                    })
+                });
+            assert!(by_status, "status written through /status: {imp}");
+        }
+    }
+    // Un-exporting from one cluster updates the status everywhere.
+    delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "web").await;
+    for i in 0..3 {
+        eventually(
+            "status.clusters drops the withdrawn exporter",
+            LIMIT,
+            || async {
+                let imp = import_of(&env, i, "web").await?;
+                if status_clusters(&imp) == vec![env.names[0].clone()] {
+                    Ok(())
+                } else {
+                    Err(format!("{}: {imp}", env.names[i]))
+                }
+            },
+        )
+        .await;
+    }
+    ctl.shutdown().await;
+}

@@ -365,4 +365,6 @@ pub use incremental::{Reconciler, SharedDesired};
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod incremental_tests;
+#[cfg(test)]
 mod tests;
