@@ -1,5 +1,11 @@
-//! Our CRD: `MemberCluster` (`isthmus.io/v1alpha1`, cluster-scoped, on the hub): one member of
-//! the clusterset, how to reach it and how its east-west gateway is exposed.
+//! Our CRDs, all served by the hub:
+//! - `MemberCluster` (`isthmus.io/v1alpha1`, cluster-scoped): one member of the clusterset, how
+//!   to reach it, how its east-west gateway is exposed, and what placement reads (labels,
+//!   provider/region/zone, taints);
+//! - `PropagationPolicy`, `ClusterPropagationPolicy`, `OverridePolicy` and
+//!   `ClusterOverridePolicy` (`placement.isthmus.io/v1alpha1`): Karmada's policy kinds with the
+//!   same `spec` shapes (the schema is Karmada's, embedded from the placement crate), plus two
+//!   Isthmus fields on the propagation kinds and a status written by the controller.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +49,20 @@ pub struct EastWestGatewaySpec {
     pub port: Option<u16>,
 }
 
+/// A taint on a member cluster, as placement reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterTaint {
+    /// Taint key.
+    pub key: String,
+    /// Taint value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[schemars(extend("enum" = ["NoSchedule", "PreferNoSchedule", "NoExecute"]))]
+    pub effect: String,
+}
+
 /// `MemberCluster.spec`.
 #[derive(
     CustomResource, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema,
@@ -61,12 +81,21 @@ pub struct EastWestGatewaySpec {
 pub struct MemberClusterSpec {
     /// Istio network ID (`topology.istio.io/network`).
     pub network: String,
-    /// Region, informational.
+    /// Region; placement's `region` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// Zone, informational.
+    /// Zone; placement's `zone` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// Zones of a multi-zone member; placement's `zone` field matches any of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// Cloud provider; placement's `provider` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Taints placement honours (`NoSchedule`, `PreferNoSchedule`, `NoExecute`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<ClusterTaint>,
     /// Istio revision of the member's control plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
@@ -122,6 +151,246 @@ impl From<&MemberStatus> for MemberClusterStatus {
     }
 }
 
+/// API group of the placement policy kinds served by the hub.
+pub const PLACEMENT_GROUP: &str = "placement.isthmus.io";
+/// `apiVersion` of the placement policy kinds.
+pub const PLACEMENT_API_VERSION: &str = "placement.isthmus.io/v1alpha1";
+/// Spec field of the propagation kinds asking for a ServiceExport next to every propagated
+/// Service (an Isthmus field, not in Karmada's schema).
+pub const EXPORT_SERVICES_FIELD: &str = "exportServices";
+/// Spec field of the propagation kinds asking for dependencies to follow their workloads (an
+/// Isthmus alias of Karmada's `propagateDeps`).
+pub const PROPAGATE_DEPENDENCIES_FIELD: &str = "propagateDependencies";
+
+/// Karmada's policy CRDs (structure only), whose `spec` schemas our kinds serve.
+const KARMADA_PP: &str =
+    include_str!("../placement/testdata/schemas/policy.karmada.io_propagationpolicies.yaml");
+const KARMADA_CPP: &str =
+    include_str!("../placement/testdata/schemas/policy.karmada.io_clusterpropagationpolicies.yaml");
+const KARMADA_OP: &str =
+    include_str!("../placement/testdata/schemas/policy.karmada.io_overridepolicies.yaml");
+const KARMADA_COP: &str =
+    include_str!("../placement/testdata/schemas/policy.karmada.io_clusteroverridepolicies.yaml");
+
+/// The `spec` schema of one of Karmada's policy CRDs, with the Isthmus fields added to the
+/// propagation kinds. An unreadable embedded file (a build defect; a unit test guards it) gives
+/// an open object schema instead of a panic.
+fn karmada_spec_schema(crd_yaml: &str, propagation: bool) -> schemars::Schema {
+    let spec = serde_saphyr::from_str::<serde_json::Value>(crd_yaml)
+        .ok()
+        .and_then(|crd| {
+            crd.pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec")
+                .cloned()
+        });
+    let Some(mut spec) = spec else {
+        return schemars::json_schema!({
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true
+        });
+    };
+    if propagation && let Some(props) = spec.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        props.insert(
+            EXPORT_SERVICES_FIELD.to_owned(),
+            serde_json::json!({
+                "description": "Isthmus: create a ServiceExport next to every Service this policy propagates.",
+                "type": "boolean"
+            }),
+        );
+        props.insert(
+            PROPAGATE_DEPENDENCIES_FIELD.to_owned(),
+            serde_json::json!({
+                "description": "Isthmus: same as propagateDeps; ConfigMaps, Secrets, ServiceAccounts and PersistentVolumeClaims referenced by a workload's pod template follow it.",
+                "type": "boolean"
+            }),
+        );
+    }
+    schemars::Schema::try_from(spec).unwrap_or_else(|_| {
+        schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+    })
+}
+
+macro_rules! karmada_spec {
+    ($ty:ident, $yaml:expr, $propagation:expr) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                karmada_spec_schema($yaml, $propagation)
+            }
+        }
+    };
+}
+
+/// `PropagationPolicy.spec` (`placement.isthmus.io/v1alpha1`, namespaced): Karmada's
+/// `PropagationSpec`, plus [`EXPORT_SERVICES_FIELD`] and [`PROPAGATE_DEPENDENCIES_FIELD`].
+/// Kept as JSON: the placement crate reads and validates it.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "placement.isthmus.io",
+    version = "v1alpha1",
+    kind = "PropagationPolicy",
+    namespaced,
+    status = "PropagationStatus",
+    shortname = "ipp",
+    category = "isthmus",
+    printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".spec.priority"}"#,
+    printcolumn = r#"{"name":"Resources","type":"integer","jsonPath":".status.placed"}"#,
+    printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.failed"}"#
+)]
+pub struct PropagationPolicySpec {
+    /// The spec fields.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+karmada_spec!(PropagationPolicySpec, KARMADA_PP, true);
+
+/// `ClusterPropagationPolicy.spec` (`placement.isthmus.io/v1alpha1`, cluster-scoped); same
+/// shape as [`PropagationPolicySpec`].
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "placement.isthmus.io",
+    version = "v1alpha1",
+    kind = "ClusterPropagationPolicy",
+    status = "PropagationStatus",
+    shortname = "icpp",
+    category = "isthmus",
+    printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".spec.priority"}"#,
+    printcolumn = r#"{"name":"Resources","type":"integer","jsonPath":".status.placed"}"#,
+    printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.failed"}"#
+)]
+pub struct ClusterPropagationPolicySpec {
+    /// The spec fields.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+karmada_spec!(ClusterPropagationPolicySpec, KARMADA_CPP, true);
+
+/// `OverridePolicy.spec` (`placement.isthmus.io/v1alpha1`, namespaced): Karmada's
+/// `OverrideSpec`.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "placement.isthmus.io",
+    version = "v1alpha1",
+    kind = "OverridePolicy",
+    namespaced,
+    shortname = "iop",
+    category = "isthmus"
+)]
+pub struct OverridePolicySpec {
+    /// The spec fields.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+karmada_spec!(OverridePolicySpec, KARMADA_OP, false);
+
+/// `ClusterOverridePolicy.spec` (`placement.isthmus.io/v1alpha1`, cluster-scoped).
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "placement.isthmus.io",
+    version = "v1alpha1",
+    kind = "ClusterOverridePolicy",
+    shortname = "icop",
+    category = "isthmus"
+)]
+pub struct ClusterOverridePolicySpec {
+    /// The spec fields.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+karmada_spec!(ClusterOverridePolicySpec, KARMADA_COP, false);
+
+/// Status of a propagation policy, written by the controller: one entry per resource
+/// template the policy claims.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PropagationStatus {
+    /// `metadata.generation` of the policy this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Templates placed on at least one cluster.
+    #[serde(default)]
+    pub placed: u32,
+    /// Templates whose scheduling or overrides failed.
+    #[serde(default)]
+    pub failed: u32,
+    /// Why the policy itself cannot be used (`InvalidPolicy`); it claims nothing then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<PlacementFailure>,
+    /// Per claimed template, sorted by kind, namespace and name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourcePlacement>,
+}
+
+/// The placement decision for one resource template.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcePlacement {
+    /// Template apiVersion.
+    pub api_version: String,
+    /// Template kind.
+    pub kind: String,
+    /// Template namespace (empty for cluster-scoped templates).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Template name.
+    pub name: String,
+    /// Chosen clusters and their replicas (0 for objects without replicas).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<TargetCluster>,
+    /// The `clusterAffinities` group in use, when the policy has groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_affinity: Option<String>,
+    /// A ServiceExport is created next to the Service in every chosen cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service_export: bool,
+    /// Dependencies propagated with the workload (`Kind namespace/name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// `NoExecute` evictions waiting for their toleration to run out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_evictions: Vec<PendingEviction>,
+    /// Why the last decision failed (the previous placement is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<PlacementFailure>,
+}
+
+/// One chosen cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetCluster {
+    /// Member name.
+    pub name: String,
+    /// Replicas written into the member's copy (0 when the template has no replicas).
+    pub replicas: i32,
+}
+
+/// A `NoExecute` taint the workload tolerates for a while.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEviction {
+    /// Member name.
+    pub cluster: String,
+    /// The taint, `key=value:effect`.
+    pub taint: String,
+    /// Seconds of toleration left.
+    pub remaining_seconds: i64,
+}
+
+/// A typed placement error.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementFailure {
+    /// Machine-readable reason: `NoClusterFit`, `SpreadConstraintUnsatisfied`,
+    /// `InsufficientReplicas`, `InvalidPlacement`, `OverrideFailed`, `InvalidPolicy`.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -137,5 +406,30 @@ mod tests {
         assert_eq!(crd.spec.versions[0].name, "v1alpha1");
         let yaml = serde_saphyr::to_string(&crd).unwrap();
         assert!(yaml.contains("eastWestGateway"), "{yaml}");
+        assert!(yaml.contains("taints"), "{yaml}");
+    }
+
+    #[test]
+    fn policy_crds_serve_karmadas_spec_in_our_group() {
+        let pp = serde_json::to_value(PropagationPolicy::crd()).unwrap();
+        assert_eq!(pp["spec"]["group"], PLACEMENT_GROUP);
+        assert_eq!(pp["spec"]["scope"], "Namespaced");
+        let spec = &pp["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert!(spec["properties"]["placement"]["properties"]["clusterAffinities"].is_object());
+        assert_eq!(spec["properties"][EXPORT_SERVICES_FIELD]["type"], "boolean");
+        assert_eq!(spec["properties"]["propagateDeps"]["type"], "boolean");
+        assert_eq!(spec["required"][0], "resourceSelectors");
+        assert!(pp["spec"]["versions"][0]["subresources"]["status"].is_object());
+        let status =
+            &pp["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+        assert!(status["properties"]["resources"].is_object(), "{status}");
+        let cpp = serde_json::to_value(ClusterPropagationPolicy::crd()).unwrap();
+        assert_eq!(cpp["spec"]["scope"], "Cluster");
+        let op = serde_json::to_value(OverridePolicy::crd()).unwrap();
+        let spec = &op["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert!(spec["properties"]["overrideRules"].is_object());
+        assert!(spec["properties"].get(EXPORT_SERVICES_FIELD).is_none());
+        let cop = serde_json::to_value(ClusterOverridePolicy::crd()).unwrap();
+        assert_eq!(cop["spec"]["names"]["plural"], "clusteroverridepolicies");
     }
 }

@@ -10,6 +10,7 @@ pub mod install;
 pub mod leader;
 pub mod metrics;
 pub mod model;
+pub mod propagation;
 pub mod reconcile;
 pub mod registry;
 pub mod render;

@@ -61,15 +61,47 @@ pub fn member_crds() -> Result<Vec<Value>, InstallError> {
     MEMBER_CRDS.iter().map(parse_embedded).collect()
 }
 
+/// The placement policy CRDs (`placement.isthmus.io/v1alpha1`): PropagationPolicy,
+/// ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy, generated from
+/// [`crate::crd`], as (file name under `deploy/crds/`, CRD).
+pub fn placement_crds() -> Result<Vec<(String, Value)>, InstallError> {
+    use crate::crd::{
+        ClusterOverridePolicy, ClusterPropagationPolicy, OverridePolicy, PropagationPolicy,
+    };
+    let crds = [
+        ("PropagationPolicy", PropagationPolicy::crd()),
+        ("ClusterPropagationPolicy", ClusterPropagationPolicy::crd()),
+        ("OverridePolicy", OverridePolicy::crd()),
+        ("ClusterOverridePolicy", ClusterOverridePolicy::crd()),
+    ];
+    crds.into_iter()
+        .map(|(kind, crd)| {
+            let file = format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural);
+            serde_json::to_value(crd)
+                .map(|v| (file, v))
+                .map_err(|e| InstallError::Generate {
+                    what: format!("the {kind} CRD"),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
 /// The CRDs the hub needs.
 pub fn hub_crds() -> Result<Vec<Value>, InstallError> {
-    Ok(vec![member_cluster_crd()?])
+    let mut out = vec![member_cluster_crd()?];
+    out.extend(placement_crds()?.into_iter().map(|(_, v)| v));
+    Ok(out)
 }
 
 /// The generated CRDs as (path relative to `deploy/`, YAML).
 pub fn generated_crds() -> Result<Vec<(String, String)>, InstallError> {
-    Ok(vec![(
+    let mut out = vec![(
         format!("crds/{MEMBER_CLUSTER_CRD_FILE}"),
         member_cluster_crd_yaml()?,
-    )])
+    )];
+    for (file, crd) in placement_crds()? {
+        out.push((format!("crds/{file}"), super::to_yaml_docs(&[crd])?));
+    }
+    Ok(out)
 }

@@ -6,6 +6,10 @@
 //! removed or edited, or a referenced Secret updated) the controller is restarted in-process
 //! with the new list; the index is rebuilt from the watches and the VIPs already allocated
 //! are adopted from the existing ServiceImports.
+//!
+//! With propagation on (the default), the leader also runs a propagation pass every
+//! propagation period: the hub's resource templates go to the members per the hub's
+//! `placement.isthmus.io` policies (see [`crate::propagation`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -22,6 +26,7 @@ use tracing::{info, warn};
 use crate::crd::{MemberCluster, MemberClusterStatus, SecretKeyRef};
 use crate::metrics::Metrics;
 use crate::model::{MemberInfo, ReconcileConfig};
+use crate::propagation::{PropagationConfig, Propagator};
 use crate::registry;
 use crate::runtime::engine::IndexEngine;
 use crate::runtime::members::{KubeconfigText, MemberSpec, Reachability};
@@ -200,13 +205,52 @@ async fn write_statuses(hub: &Client, handle: &runtime::ControllerHandle, engine
     }
 }
 
-/// Runs the controller in hub mode until `shutdown` completes.
+/// Runs the controller in hub mode until `shutdown` completes, with propagation on and its
+/// default settings.
 pub async fn run(
     hub: Client,
     cfg: HubConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), HubError> {
+    run_with_propagation(hub, cfg, Some(PropagationConfig::default()), shutdown).await
+}
+
+/// The unreachable members, as propagation sees them.
+fn unreachable_members(handle: &runtime::ControllerHandle) -> std::collections::BTreeSet<String> {
+    handle
+        .members()
+        .into_iter()
+        .filter(|m| matches!(m.reachability, Reachability::Unreachable { .. }))
+        .map(|m| m.name)
+        .collect()
+}
+
+async fn member_clients(members: &[HubMember]) -> BTreeMap<String, Client> {
+    let mut out = BTreeMap::new();
+    for m in members {
+        match runtime::members::client_for_spec(&m.spec).await {
+            Ok(c) => {
+                out.insert(m.info.name.clone(), c);
+            }
+            Err(e) => {
+                warn!(member = %m.info.name, error = %e, "propagation: no client for this member")
+            }
+        }
+    }
+    out
+}
+
+/// Runs the controller in hub mode until `shutdown` completes; `propagation` turns
+/// propagation on with these settings.
+pub async fn run_with_propagation(
+    hub: Client,
+    cfg: HubConfig,
+    propagation: Option<PropagationConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), HubError> {
     let mut shutdown = std::pin::pin!(shutdown);
+    // Kept across restarts: the decisions survive a member-list change.
+    let mut propagator = propagation.map(Propagator::new);
     loop {
         let members = load_members(&hub).await?;
         if members.is_empty() {
@@ -237,13 +281,36 @@ pub async fn run(
                 }
             }
         };
+        if let Some(p) = propagator.as_mut() {
+            p.set_members(member_clients(&members).await);
+        }
+        let mut refresh = tokio::time::interval(cfg.refresh);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
+        let period = propagator
+            .as_ref()
+            .map_or(cfg.refresh, |p| p.config().period);
+        let mut propagate = tokio::time::interval(period);
+        propagate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = &mut shutdown => {
                     handle.shutdown().await;
                     return Ok(());
                 }
-                () = tokio::time::sleep(cfg.refresh) => {}
+                _ = propagate.tick(), if propagator.is_some() => {
+                    if let Some(p) = propagator.as_mut()
+                        && handle.is_leader()
+                    {
+                        let unreachable = unreachable_members(&handle);
+                        let limit = p.config().pass_timeout;
+                        if tokio::time::timeout(limit, p.pass(&hub, &unreachable)).await.is_err() {
+                            warn!(timeout = ?limit, "propagation pass cut short; the next pass continues");
+                        }
+                    }
+                    continue;
+                }
+                _ = refresh.tick() => {}
             }
             if handle.is_leader() {
                 write_statuses(&hub, &handle, &engine).await;
