@@ -335,10 +335,14 @@ pub fn validate_propagation_spec(spec_value: &Value, spec: &PropagationSpec) -> 
         .pointer("/failover/application")
         .filter(|v| !v.is_null())
     {
+        // the mutating webhook turns propagateDeps on for ServiceImport selectors
         let deps = spec_value
             .get("propagateDeps")
             .and_then(Value::as_bool)
-            .unwrap_or(false);
+            .unwrap_or(false)
+            || spec.resource_selectors.iter().any(|rs| {
+                rs.kind == "ServiceImport" && rs.api_version == "multicluster.x-k8s.io/v1alpha1"
+            });
         if !deps {
             errs.push(
                 "spec.propagateDeps: Invalid value: false: application failover is set, propagateDeps must be true".into(),
@@ -356,7 +360,11 @@ pub fn validate_propagation_spec(spec_value: &Value, spec: &PropagationSpec) -> 
         }
         let purge = app.get("purgeMode").and_then(Value::as_str).unwrap_or("");
         let graceful = matches!(purge, "Gracefully" | "Graciously");
-        let grace = app.get("gracePeriodSeconds").and_then(Value::as_i64);
+        // the mutating webhook defaults gracePeriodSeconds to 600 for a graceful purge
+        let grace = app
+            .get("gracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .or(graceful.then_some(600));
         if let Some(g) = grace
             && !purge.is_empty()
             && !graceful
@@ -602,9 +610,22 @@ pub fn policy_from_value(
             if spec_value.is_null() {
                 return Err(invalid("spec: missing required field".into()));
             }
+            if name.len() > 63 {
+                return Err(invalid(format!(
+                    "metadata.name: {kind}'s name should be no more than 63 characters"
+                )));
+            }
             let mut spec: PropagationSpec = serde_path_to_error::deserialize(&spec_value)
                 .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?;
             validate_propagation_spec(&spec_value, &spec).map_err(invalid)?;
+            // the mutating webhook gives a namespaced policy's selectors its namespace
+            if scope == PolicyScope::Namespaced {
+                for rs in &mut spec.resource_selectors {
+                    if rs.namespace.is_empty() {
+                        rs.namespace.clone_from(&namespace);
+                    }
+                }
+            }
             default_placement(&mut spec.placement);
             Ok(AnyPolicy::Propagation(PropagationPolicy {
                 scope,

@@ -193,10 +193,17 @@ fn validate_propagation_spec() {
             "propagateDeps: true\nfailover:\n  application:\n    decisionConditions: {tolerationSeconds: 100}\n    purgeMode: Gracefully\n    gracePeriodSeconds: -100\n",
             "spec.failover.application.gracePeriodSeconds: Invalid value: -100: must be greater than 0",
         ),
+        // TestValidateApplicationFailover/"the gracePeriodSeconds is empty when purgeMode is
+        // gracefully" cannot happen through admission: the mutating webhook runs first
         (
-            "TestValidateApplicationFailover/the gracePeriodSeconds is empty when purgeMode is gracefully",
+            "TestMutatingAdmission_Handle_FullCoverage: a graceful purge without gracePeriodSeconds gets 600",
             "propagateDeps: true\nfailover:\n  application:\n    decisionConditions: {tolerationSeconds: 100}\n    purgeMode: Gracefully\n",
-            "spec.failover.application.gracePeriodSeconds: Invalid value: null: should not be empty when purgeMode is gracefully",
+            "",
+        ),
+        (
+            "TestMutatingAdmission_Handle_FullCoverage: ServiceImport selectors turn propagateDeps on",
+            "resourceSelectors:\n  - {apiVersion: multicluster.x-k8s.io/v1alpha1, kind: ServiceImport}\nfailover:\n  application:\n    decisionConditions: {tolerationSeconds: 100}\n",
+            "",
         ),
         (
             "TestValidateApplicationFailover/application behavior is correctly declared",
@@ -1203,4 +1210,59 @@ fn detector_policy_priority() {
     };
     let got = match_policy(&nginx, &set.propagation, Some(&current)).unwrap();
     assert_eq!(got.name, "pp");
+}
+
+#[test]
+fn mutating_webhook_defaults() {
+    // pkg/webhook/propagationpolicy/mutating.go and its TestMutatingAdmission_Handle_FullCoverage
+    let doc = "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n  name: test-propagation-policy\n  namespace: test-namespace\nspec:\n  resourceSelectors:\n    - {apiVersion: apps/v1, kind: Deployment}\n    - {apiVersion: v1, kind: ConfigMap, namespace: other}\n  placement:\n    spreadConstraints:\n      - {minGroups: 0}\n    replicaScheduling: {replicaSchedulingType: Divided}\n";
+    let set = load::policies_from_yaml("m.yaml", doc).unwrap();
+    let spec = &set.propagation[0].spec;
+    let namespaces: Vec<&str> = spec
+        .resource_selectors
+        .iter()
+        .map(|rs| rs.namespace.as_str())
+        .collect();
+    assert_eq!(namespaces, ["test-namespace", "other"]);
+    let sc = &spec.placement.spread_constraints[0];
+    assert_eq!((sc.spread_by_field.as_str(), sc.min_groups), ("cluster", 1));
+    let rs = spec.placement.replica_scheduling.as_ref().unwrap();
+    assert_eq!(rs.replica_division_preference, "Weighted");
+    let tolerations: Vec<(&str, &str, &str, Option<i64>)> = spec
+        .placement
+        .cluster_tolerations
+        .iter()
+        .map(|t| {
+            (
+                t.key.as_str(),
+                t.operator.as_str(),
+                t.effect.as_str(),
+                t.toleration_seconds,
+            )
+        })
+        .collect();
+    assert_eq!(
+        tolerations,
+        [
+            (
+                "cluster.karmada.io/not-ready",
+                "Exists",
+                "NoExecute",
+                Some(300)
+            ),
+            (
+                "cluster.karmada.io/unreachable",
+                "Exists",
+                "NoExecute",
+                Some(300)
+            ),
+        ]
+    );
+    // "PropagationPolicy's name should be no more than 63 characters"
+    let long = doc.replace("test-propagation-policy", &"p".repeat(64));
+    let err = load_error(&long).unwrap();
+    assert!(
+        err.contains("PropagationPolicy's name should be no more than 63 characters"),
+        "{err}"
+    );
 }
