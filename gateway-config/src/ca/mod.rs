@@ -15,6 +15,8 @@
 //!   still-good existing intermediate.
 //! - [`verify_bundle`]: check a bundle the way istiod would load it.
 //! - [`rotation_bundle`]: the bundle for one cluster at one step of a root rotation.
+//! - [`issue_leaf`]: a server or DNS-proxy client certificate for the discovery channel,
+//!   signed by the root or an intermediate ([`LeafSigner`]).
 
 mod bundle;
 mod certs;
@@ -23,6 +25,7 @@ mod der;
 mod issue;
 mod keys;
 mod label;
+mod leaf;
 mod root;
 mod rotate;
 mod verify;
@@ -34,6 +37,10 @@ pub use issue::{
 };
 pub use keys::KeyType;
 pub use label::validate_cluster_name;
+pub use leaf::{
+    DNS_PROXY_PATH, LeafCert, LeafOptions, LeafRole, LeafSigner, TLS_CA_FILE, TLS_CERT_FILE,
+    TLS_KEY_FILE, dns_proxy_spiffe_id, issue_leaf, leaf_not_after, validate_trust_domain,
+};
 pub use root::{RootCa, RootCert, RootOptions};
 pub use rotate::{Rotation, RotationStep, rotation_bundle};
 pub use verify::{CertExpiry, Check, VerifyReport, verify_bundle};

@@ -336,3 +336,44 @@ pub fn text(o: &Output) -> String {
 pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ca")
 }
+
+/// A handshake in memory between two prepared configs, `client` dialling `name`, then one
+/// message each way. Returns the certificate chain the client presented (empty if none).
+pub fn handshake(
+    client: ClientConfig,
+    server: ServerConfig,
+    name: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    use std::io::{Read, Write};
+    let name = ServerName::try_from(name.to_owned()).map_err(|e| e.to_string())?;
+    let mut c = ClientConnection::new(Arc::new(client), name).map_err(|e| e.to_string())?;
+    let mut s = ServerConnection::new(Arc::new(server)).map_err(|e| e.to_string())?;
+    c.writer().write_all(b"ping").map_err(|e| e.to_string())?;
+    s.writer().write_all(b"pong").map_err(|e| e.to_string())?;
+    let mut got_ping = Vec::new();
+    let mut got_pong = Vec::new();
+    // Bounded: a handshake takes a handful of flights.
+    for _ in 0..16 {
+        pump(&mut c, &mut s).map_err(|e| format!("server side: {e}"))?;
+        pump_back(&mut s, &mut c).map_err(|e| format!("client side: {e}"))?;
+        let mut buf = [0u8; 16];
+        if let Ok(n) = s.reader().read(&mut buf) {
+            got_ping.extend_from_slice(&buf[..n]);
+        }
+        if let Ok(n) = c.reader().read(&mut buf) {
+            got_pong.extend_from_slice(&buf[..n]);
+        }
+        if got_ping == b"ping" && got_pong == b"pong" {
+            return Ok(s
+                .peer_certificates()
+                .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+                .unwrap_or_default());
+        }
+    }
+    Err("handshake did not complete".into())
+}
+
+/// The ring crypto provider, as the project's TLS users run it.
+pub fn ring_provider() -> Arc<CryptoProvider> {
+    provider()
+}

@@ -18,9 +18,10 @@ use self::fsio::{
     check_overwrite, display, read_bundle, read_root, read_root_cert, read_text, write_files,
 };
 use crate::ca::{
-    CaCerts, CaError, IntermediateOptions, KeyType, RenewalPolicy, RootCa, RootOptions, Rotation,
-    RotationStep, intermediate_not_after, issue_intermediate, plan_cacerts, rotation_bundle,
-    validate_cluster_name, verify_bundle,
+    CaCerts, CaError, IntermediateOptions, KeyType, LeafOptions, LeafRole, LeafSigner,
+    RenewalPolicy, RootCa, RootOptions, Rotation, RotationStep, TLS_CA_FILE, TLS_CERT_FILE,
+    TLS_KEY_FILE, intermediate_not_after, issue_intermediate, issue_leaf, leaf_not_after,
+    plan_cacerts, rotation_bundle, validate_cluster_name, verify_bundle,
 };
 use crate::cli::{EXIT_BAD_INPUT, EXIT_FAILED};
 
@@ -37,6 +38,9 @@ pub enum CaCommand {
     Rotate(RotateArgs),
     /// Re-issue intermediates that expire within a threshold (or are invalid); keep the rest.
     Renew(RenewArgs),
+    /// Issue a leaf certificate for the discovery channel: the controller's server
+    /// certificate or a DNS proxy's client certificate (tls.crt, tls.key, ca.crt).
+    Leaf(LeafArgs),
 }
 
 /// Key algorithm flag.
@@ -123,6 +127,62 @@ pub struct IssueArgs {
     /// Key algorithm of the intermediate.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyTypeArg,
+    /// Overwrite existing files in the output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output form of `leaf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LeafFormat {
+    /// tls.crt, tls.key (0600), ca.crt.
+    Files,
+    /// A `kubernetes.io/tls` Secret with ca.crt: DIR/tls-secret.yaml (0600), or stdout with
+    /// `--out -`.
+    Secret,
+}
+
+/// `ca leaf`.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("role").required(true).args(["server_dns", "dns_proxy_cluster"])
+))]
+pub struct LeafArgs {
+    /// The signing CA: a directory as `ca issue` writes it (ca-cert.pem, ca-key.pem,
+    /// cert-chain.pem, root-cert.pem, or cacerts.yaml), or a root directory as `ca init`
+    /// writes it (root-cert.pem, root-key.pem).
+    #[arg(long, value_name = "DIR")]
+    pub ca: PathBuf,
+    /// Output directory, or `-` for stdout (with --format secret).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Issue a server certificate (extendedKeyUsage serverAuth) for these names
+    /// (comma-separated; an IP address becomes an IP SAN).
+    #[arg(long, value_name = "NAME[,NAME..]", value_delimiter = ',')]
+    pub server_dns: Vec<String>,
+    /// Issue a DNS proxy client certificate (extendedKeyUsage clientAuth) for this member
+    /// cluster: URI SAN spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>.
+    #[arg(long, value_name = "CLUSTER", requires = "trust_domain")]
+    pub dns_proxy_cluster: Option<String>,
+    /// SPIFFE trust domain of the client certificate's URI SAN (for example cluster.local).
+    #[arg(long, value_name = "TD", requires = "dns_proxy_cluster")]
+    pub trust_domain: Option<String>,
+    /// Lifetime in days; cut to the signing CA's expiry when longer.
+    #[arg(long, alias = "validity", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub validity_days: u32,
+    /// Key algorithm of the leaf.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub key_type: KeyTypeArg,
+    /// Output form.
+    #[arg(long, value_enum, default_value = "files")]
+    pub format: LeafFormat,
+    /// Name of the Secret (--format secret); default isthmus-discovery-tls for a server,
+    /// isthmus-dns-proxy-tls for a DNS proxy.
+    #[arg(long)]
+    pub secret_name: Option<String>,
+    /// Namespace of the Secret (--format secret).
+    #[arg(long, default_value = "isthmus-system")]
+    pub namespace: String,
     /// Overwrite existing files in the output directory.
     #[arg(long)]
     pub force: bool,
@@ -229,6 +289,7 @@ pub fn run(cmd: CaCommand) -> ExitCode {
         CaCommand::Verify(a) => verify(&a, now),
         CaCommand::Rotate(a) => rotate(&a, now),
         CaCommand::Renew(a) => renew(&a, now),
+        CaCommand::Leaf(a) => leaf(&a, now),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -327,6 +388,135 @@ fn issue(a: &IssueArgs, now: Timestamp) -> Result<u8, CliError> {
     println!(
         "issued intermediate for cluster {} (valid until {not_after})",
         a.cluster
+    );
+    for p in written {
+        println!("wrote {}", display(&p));
+    }
+    Ok(0)
+}
+
+/// File name of the Secret manifest `leaf --format secret` writes.
+const LEAF_SECRET_FILE: &str = "tls-secret.yaml";
+
+/// The signer in `dir`: an intermediate bundle when `ca-cert.pem` or `cacerts.yaml` is
+/// there, else the root when `root-key.pem` is.
+fn read_leaf_signer(dir: &Path, now: Timestamp) -> Result<LeafSigner, CliError> {
+    let has = |name: &str| dir.join(name).exists();
+    if has(CaCerts::FILE_NAMES[0]) || has(SECRET_FILE) {
+        let Some((bundle, _)) = read_bundle(dir)? else {
+            return Err(CliError::Input(format!(
+                "{}: no CA bundle found",
+                display(dir)
+            )));
+        };
+        return Ok(LeafSigner::from_cacerts(&bundle, &display(dir), now)?);
+    }
+    if has(ROOT_KEY_FILE) {
+        return Ok(LeafSigner::from_root(&read_root(dir, now)?)?);
+    }
+    Err(CliError::Input(format!(
+        "--ca {}: holds neither an intermediate (ca-cert.pem, ca-key.pem, cert-chain.pem, \
+         root-cert.pem or {SECRET_FILE}) nor a root ({ROOT_CERT_FILE}, {ROOT_KEY_FILE})",
+        display(dir)
+    )))
+}
+
+fn leaf(a: &LeafArgs, now: Timestamp) -> Result<u8, CliError> {
+    let role = match (&a.dns_proxy_cluster, &a.trust_domain) {
+        (Some(cluster), Some(td)) => LeafRole::DnsProxyClient {
+            cluster: cluster.clone(),
+            trust_domain: td.clone(),
+        },
+        _ => LeafRole::Server {
+            names: a
+                .server_dns
+                .iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+        },
+    };
+    role.validate()?;
+    let to_stdout = a.out.as_os_str() == "-";
+    if to_stdout && a.format != LeafFormat::Secret {
+        return Err(CliError::Input(
+            "--out - (stdout) needs --format secret".into(),
+        ));
+    }
+    let secret_name = a
+        .secret_name
+        .clone()
+        .unwrap_or_else(|| role.default_secret_name().to_string());
+    if a.format == LeafFormat::Secret {
+        crate::names::rfc1123_subdomain(&secret_name)
+            .map_err(|e| CliError::Input(format!("--secret-name: {secret_name:?} {e}")))?;
+        crate::names::rfc1123_label(&a.namespace)
+            .map_err(|e| CliError::Input(format!("--namespace: {:?} {e}", a.namespace)))?;
+    }
+    let names: Vec<&str> = match a.format {
+        LeafFormat::Files => vec![TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE],
+        LeafFormat::Secret => vec![LEAF_SECRET_FILE],
+    };
+    if !to_stdout {
+        check_overwrite(&a.out, &names, a.force)?;
+    }
+    let signer = read_leaf_signer(&a.ca, now)?;
+    let options = LeafOptions {
+        key_type: a.key_type.into(),
+        validity: days(a.validity_days),
+    };
+    let (not_after, clamped) = leaf_not_after(&signer, options.validity, now);
+    let cert = issue_leaf(&signer, &role, &options, now)?;
+    if clamped {
+        eprintln!(
+            "note: --validity-days {} reaches past the signing CA's expiry; the certificate \
+             ends with it at {not_after}",
+            a.validity_days
+        );
+    }
+    let what = match &role {
+        LeafRole::Server { names } => format!("server certificate for {}", names.join(",")),
+        LeafRole::DnsProxyClient {
+            cluster,
+            trust_domain,
+        } => format!(
+            "DNS proxy client certificate {}",
+            crate::ca::dns_proxy_spiffe_id(trust_domain, cluster)
+        ),
+    };
+    if to_stdout {
+        print!("{}", cert.to_secret_yaml(&secret_name, &a.namespace)?);
+        eprintln!(
+            "issued {what} signed by {} (valid until {not_after})",
+            signer.subject()
+        );
+        return Ok(0);
+    }
+    let files: Vec<OutFile> = match a.format {
+        LeafFormat::Files => cert
+            .files()
+            .into_iter()
+            .map(|(name, content)| OutFile {
+                name,
+                content: content.to_string(),
+                mode: if name == TLS_KEY_FILE {
+                    KEY_MODE
+                } else {
+                    CERT_MODE
+                },
+            })
+            .collect(),
+        LeafFormat::Secret => vec![OutFile {
+            name: LEAF_SECRET_FILE,
+            content: cert.to_secret_yaml(&secret_name, &a.namespace)?,
+            mode: KEY_MODE,
+        }],
+    };
+    let written = write_files(&a.out, &files)?;
+    tracing::info!(dir = %a.out.display(), "leaf certificate issued");
+    println!(
+        "issued {what} signed by {} (valid until {not_after})",
+        signer.subject()
     );
     for p in written {
         println!("wrote {}", display(&p));
