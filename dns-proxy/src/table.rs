@@ -247,6 +247,8 @@ impl Table {
 
         let mut services = 0usize;
         let mut seen = BTreeSet::new();
+        // Per SRV owner name: how many (address, port) pairs it was built from.
+        let mut srv_sources: BTreeMap<String, usize> = BTreeMap::new();
         // `<clusterid>.<svc>.<ns>.svc.<zone>` must not exist (spec 2.3.4, 2.4.4), even though
         // host names below it do.
         let mut hidden: BTreeSet<String> = BTreeSet::new();
@@ -300,9 +302,19 @@ impl Table {
                             port: p.port,
                             target: svc_name.clone(),
                         };
-                        add(&mut staging, &svc_name, srv.clone());
-                        if let Some(pn) = named_port(p.name.as_deref(), &p.protocol, &svc_name) {
-                            add(&mut staging, &pn, srv);
+                        let pn = named_port(p.name.as_deref(), &p.protocol, &svc_name);
+                        if ips.is_empty() {
+                            // No address to point at yet: the port names exist, with no
+                            // records (NODATA), as for CoreDNS.
+                            if let Some(pn) = pn {
+                                staging.entry(pn).or_default();
+                            }
+                            continue;
+                        }
+                        // One SRV source per (IP, port), for the weights.
+                        add_srv(&mut staging, &mut srv_sources, &svc_name, &srv, ips.len());
+                        if let Some(pn) = pn {
+                            add_srv(&mut staging, &mut srv_sources, &pn, &srv, ips.len());
                         }
                     }
                 }
@@ -348,10 +360,12 @@ impl Table {
                                 port: p.port,
                                 target: host.clone(),
                             };
-                            add(&mut staging, &svc_name, srv.clone());
+                            // One SRV source per (address, port), for the weights.
+                            let n = addrs.len();
+                            add_srv(&mut staging, &mut srv_sources, &svc_name, &srv, n);
                             if let Some(pn) = named_port(p.name.as_deref(), &p.protocol, &svc_name)
                             {
-                                add(&mut staging, &pn, srv);
+                                add_srv(&mut staging, &mut srv_sources, &pn, &srv, n);
                             }
                         }
                     }
@@ -410,8 +424,12 @@ impl Table {
                 };
                 let mut rdata: Vec<Rdata> = rdatas.iter().cloned().collect();
                 if t == rtype::SRV {
-                    // Equal priority; weights share 100 between the targets (RFC 2782).
-                    let w = (100 / rdata.len().max(1)).max(1) as u16;
+                    // Equal priority and equal weights (RFC 2782): 100 divided by the number
+                    // of (address, port) pairs behind the RRset, before identical records
+                    // were merged. This is CoreDNS's arithmetic, so clients see the same
+                    // numbers from either server.
+                    let sources = srv_sources.get(owner.as_str()).copied().unwrap_or(1);
+                    let w = (100 / sources.max(1)).max(1) as u16;
                     for r in &mut rdata {
                         if let Rdata::Srv { weight, .. } = r {
                             *weight = w;
@@ -740,6 +758,18 @@ fn add(staging: &mut Staging, owner: &str, rdata: Rdata) {
         .entry(rdata.rtype())
         .or_default()
         .insert(rdata);
+}
+
+/// Adds an SRV record standing for `sources` (address, port) pairs.
+fn add_srv(
+    staging: &mut Staging,
+    srv_sources: &mut BTreeMap<String, usize>,
+    owner: &str,
+    srv: &Rdata,
+    sources: usize,
+) {
+    add(staging, owner, srv.clone());
+    *srv_sources.entry(owner.to_string()).or_default() += sources;
 }
 
 fn ip_rdata(ip: IpAddr) -> Rdata {

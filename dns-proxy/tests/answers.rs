@@ -41,22 +41,23 @@ const CASES: &[Case] = &[
         qtype: RecordType::SRV,
         rcode: ResponseCode::NoError,
         answers: &[
-            "0 33 53 web.shop.svc.clusterset.local.",
-            "0 33 80 web.shop.svc.clusterset.local.",
-            "0 33 8080 web.shop.svc.clusterset.local.",
+            // 2 IPs x 3 ports behind the RRset: weight 100 / 6.
+            "0 16 53 web.shop.svc.clusterset.local.",
+            "0 16 80 web.shop.svc.clusterset.local.",
+            "0 16 8080 web.shop.svc.clusterset.local.",
         ],
     },
     Case {
         name: "_http._tcp.web.shop.svc.clusterset.local.",
         qtype: RecordType::SRV,
         rcode: ResponseCode::NoError,
-        answers: &["0 100 80 web.shop.svc.clusterset.local."],
+        answers: &["0 50 80 web.shop.svc.clusterset.local."],
     },
     Case {
         name: "_dns._udp.web.shop.svc.clusterset.local.",
         qtype: RecordType::SRV,
         rcode: ResponseCode::NoError,
-        answers: &["0 100 53 web.shop.svc.clusterset.local."],
+        answers: &["0 50 53 web.shop.svc.clusterset.local."],
     },
     Case {
         name: "_http._udp.web.shop.svc.clusterset.local.",

@@ -190,7 +190,7 @@ fn dig_and_kdig_over_udp_and_tcp() {
         ]);
         assert_eq!(
             sorted_short(&out),
-            ["0 100 80 web.shop.svc.clusterset.local."],
+            ["0 50 80 web.shop.svc.clusterset.local."],
             "{out}"
         );
         let out = dig(&[
@@ -645,7 +645,7 @@ fn unbound_forwards_the_zone_to_the_proxy() {
                 "_http._tcp.web.shop.svc.clusterset.local",
                 "SRV",
             ])),
-            vec!["0 100 80 web.shop.svc.clusterset.local.".into()],
+            vec!["0 50 80 web.shop.svc.clusterset.local.".into()],
         ),
     ];
     let nx = dig(&[

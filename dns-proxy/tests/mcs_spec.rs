@@ -308,19 +308,18 @@ fn missing_address_family_is_nodata_not_nxdomain() {
         &ask_udp(&t, "svc6.testns.svc.clusterset.local.", RecordType::A),
         "svc6 A",
     );
-    // A ClusterSetIP import that has no IP yet exists: NODATA, and its SRV records.
-    assert_nodata(
-        &ask_udp(&t, "noips.testns.svc.clusterset.local.", RecordType::A),
-        "noips A",
-    );
-    assert_eq!(
-        answers(&ask_udp(
-            &t,
-            "noips.testns.svc.clusterset.local.",
-            RecordType::SRV
-        )),
-        ["0 100 80 noips.testns.svc.clusterset.local."]
-    );
+    // A ClusterSetIP import that has no IP yet exists, its port names too, all NODATA: an
+    // SRV record would point at a name without addresses.
+    for (name, qtype) in [
+        ("noips.testns.svc.clusterset.local.", RecordType::A),
+        ("noips.testns.svc.clusterset.local.", RecordType::SRV),
+        (
+            "_http._tcp.noips.testns.svc.clusterset.local.",
+            RecordType::SRV,
+        ),
+    ] {
+        assert_nodata(&ask_udp(&t, name, qtype), &format!("{name} {qtype}"));
+    }
 }
 
 #[test]
@@ -374,7 +373,7 @@ fn srv_additional_section_carries_the_target_addresses() {
         additionals(&m),
         ["svc6.testns.svc.clusterset.local. AAAA 1234:abcd::1"]
     );
-    // Dual stack: both families, one SRV record.
+    // Dual stack: both families, one SRV record (two addresses behind it: weight 50).
     let m = ask_udp(
         &t,
         "svc-dual-stack.testns.svc.clusterset.local.",
@@ -382,7 +381,7 @@ fn srv_additional_section_carries_the_target_addresses() {
     );
     assert_eq!(
         answers(&m),
-        ["0 100 80 svc-dual-stack.testns.svc.clusterset.local."]
+        ["0 50 80 svc-dual-stack.testns.svc.clusterset.local."]
     );
     assert_eq!(
         additionals(&m),
@@ -464,7 +463,8 @@ fn srv_at_the_service_name_lists_every_port_once() {
             "0 25 9000 mixed.testns.svc.clusterset.local.",
         ]
     );
-    // The conformance `hello` service has `tcp/42` and `udp/42`: one record, port 42.
+    // The conformance `hello` service has `tcp/42` and `udp/42`: one record, port 42, with
+    // the weight CoreDNS gives it (the suite's example output is `0 50 42 hello...`).
     let m = ask_udp(
         &t,
         "hello.conformance.svc.clusterset.local.",
@@ -472,7 +472,7 @@ fn srv_at_the_service_name_lists_every_port_once() {
     );
     assert_eq!(
         answers(&m),
-        ["0 100 42 hello.conformance.svc.clusterset.local."]
+        ["0 50 42 hello.conformance.svc.clusterset.local."]
     );
     let m = ask_udp(
         &t,
@@ -486,22 +486,27 @@ fn srv_at_the_service_name_lists_every_port_once() {
 }
 
 #[test]
-fn srv_priority_is_zero_and_weights_share_100() {
+fn srv_priority_is_zero_and_weight_is_100_over_the_address_port_pairs() {
+    // Not prescribed by the specification; equal weights, computed as CoreDNS does: 100
+    // divided by the (address, port) pairs behind the RRset, before identical records merge.
     let t = spec_table();
-    for (name, n) in [
-        ("mixed.testns.svc.clusterset.local.", 4u16),
-        ("pets.testns.svc.clusterset.local.", 8),
-        ("_https._tcp.pets.testns.svc.clusterset.local.", 4),
-        ("_http._tcp.svc1.testns.svc.clusterset.local.", 1),
+    for (name, records, weight) in [
+        ("mixed.testns.svc.clusterset.local.", 4, 25),
+        ("_http._tcp.svc1.testns.svc.clusterset.local.", 1, 100),
+        ("svc-dual-stack.testns.svc.clusterset.local.", 1, 50),
+        // 5 addresses x 2 ports.
+        ("pets.testns.svc.clusterset.local.", 8, 10),
+        ("_https._tcp.pets.testns.svc.clusterset.local.", 4, 20),
+        ("_http._tcp.hdls1.testns.svc.clusterset.local.", 5, 16),
     ] {
         let m = ask_udp(&t, name, RecordType::SRV);
-        assert_eq!(m.answers.len(), usize::from(n), "{name}");
+        assert_eq!(m.answers.len(), records, "{name}");
         for r in &m.answers {
             let RData::SRV(srv) = &r.data else {
                 panic!("{name}: not SRV")
             };
             assert_eq!(srv.priority, 0, "{name}");
-            assert_eq!(srv.weight, 100 / n, "{name}");
+            assert_eq!(srv.weight, weight, "{name}");
         }
     }
 }
@@ -720,7 +725,8 @@ fn headless_service_without_ready_endpoints_is_nxdomain() {
 #[test]
 fn headless_srv_has_one_record_per_ready_endpoint_and_named_port() {
     let t = spec_table();
-    // 4 ready pets (2 in each cluster) x 1 port per `_<port>._<proto>` name.
+    // 4 ready pets (2 in each cluster) x 1 port per `_<port>._<proto>` name; one pet has two
+    // addresses, so 5 (address, port) pairs are behind the RRset: weight 20.
     let m = ask_udp(
         &t,
         "_https._tcp.pets.testns.svc.clusterset.local.",
@@ -730,16 +736,17 @@ fn headless_srv_has_one_record_per_ready_endpoint_and_named_port() {
     assert_eq!(
         answers(&m),
         [
-            "0 25 443 my-pet-1.clustera.pets.testns.svc.clusterset.local.",
-            "0 25 443 my-pet-1.clusterb.pets.testns.svc.clusterset.local.",
-            "0 25 443 my-pet-2.clustera.pets.testns.svc.clusterset.local.",
-            "0 25 443 my-pet-2.clusterb.pets.testns.svc.clusterset.local.",
+            "0 20 443 my-pet-1.clustera.pets.testns.svc.clusterset.local.",
+            "0 20 443 my-pet-1.clusterb.pets.testns.svc.clusterset.local.",
+            "0 20 443 my-pet-2.clustera.pets.testns.svc.clusterset.local.",
+            "0 20 443 my-pet-2.clusterb.pets.testns.svc.clusterset.local.",
         ]
     );
     // At the service name: N endpoints x M ports.
     let m = ask_udp(&t, "pets.testns.svc.clusterset.local.", RecordType::SRV);
     assert_eq!(m.answers.len(), 4 * 2);
-    // CoreDNS's headless case: every endpoint, named by host name or address.
+    // CoreDNS's headless case, with CoreDNS's weights (6 addresses: 100 / 6): every endpoint,
+    // named by host name or address.
     let m = ask_udp(
         &t,
         "_http._tcp.hdls1.testns.svc.clusterset.local.",
@@ -748,11 +755,11 @@ fn headless_srv_has_one_record_per_ready_endpoint_and_named_port() {
     assert_eq!(
         answers(&m),
         [
-            "0 20 80 172-0-0-2.clusterid.hdls1.testns.svc.clusterset.local.",
-            "0 20 80 172-0-0-3.clusterid.hdls1.testns.svc.clusterset.local.",
-            "0 20 80 5678-abcd--1.clusterid.hdls1.testns.svc.clusterset.local.",
-            "0 20 80 5678-abcd--2.clusterid.hdls1.testns.svc.clusterset.local.",
-            "0 20 80 dup-name.clusterid.hdls1.testns.svc.clusterset.local.",
+            "0 16 80 172-0-0-2.clusterid.hdls1.testns.svc.clusterset.local.",
+            "0 16 80 172-0-0-3.clusterid.hdls1.testns.svc.clusterset.local.",
+            "0 16 80 5678-abcd--1.clusterid.hdls1.testns.svc.clusterset.local.",
+            "0 16 80 5678-abcd--2.clusterid.hdls1.testns.svc.clusterset.local.",
+            "0 16 80 dup-name.clusterid.hdls1.testns.svc.clusterset.local.",
         ]
     );
 }

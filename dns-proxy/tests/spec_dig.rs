@@ -156,7 +156,7 @@ fn dig_sees_srv_target_addresses_in_the_additional_section() {
         assert_eq!(
             section(&out, "ANSWER SECTION"),
             [
-                "_http._tcp.web.shop.svc.clusterset.local. 5 IN SRV 0 100 80 web.shop.svc.clusterset.local."
+                "_http._tcp.web.shop.svc.clusterset.local. 5 IN SRV 0 50 80 web.shop.svc.clusterset.local."
             ]
         );
         assert_eq!(
