@@ -337,7 +337,8 @@ fn field_override(obj: &mut Value, o: &FieldOverrider) -> Result<(), String> {
         let mut doc: Value = serde_saphyr::from_str(&text)
             .map_err(|e| format!("field {} is not YAML: {e}", o.field_path))?;
         patch(&mut doc, sub_ops(&o.yaml)?).map_err(|e| format!("field {}: {e}", o.field_path))?;
-        serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?
+        // written back like Karmada's `yaml.JSONToYAML`: map keys in sorted order
+        serde_saphyr::to_string(&sorted_keys(doc)).map_err(|e| e.to_string())?
     } else if !o.json.is_empty() {
         let mut doc: Value = serde_json::from_str(&text)
             .map_err(|e| format!("field {} is not JSON: {e}", o.field_path))?;
@@ -351,6 +352,23 @@ fn field_override(obj: &mut Value, o: &FieldOverrider) -> Result<(), String> {
         .ok_or_else(|| format!("field path {} not found", o.field_path))?;
     *slot = Value::String(out);
     Ok(())
+}
+
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 fn plaintext_ops(list: &[PlaintextOverrider]) -> Result<Vec<Value>, String> {

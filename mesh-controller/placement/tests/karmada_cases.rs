@@ -1266,3 +1266,39 @@ fn mutating_webhook_defaults() {
         "{err}"
     );
 }
+
+#[test]
+fn field_overrider() {
+    // applyFieldOverriders (pkg/util/overridemanager) and the fieldoverrider e2e case: a JSON
+    // sub-document keeps its key order and is written back compact; a YAML one is written back
+    // like `yaml.JSONToYAML` (sorted keys, lists at the parent's indent).
+    let cm = Resource::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": {
+            "deploy.json": "{\"kind\":\"Deployment\",\"spec\":{\"replicas\":1,\"template\":{\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx:1.19.0\"}]}}}}",
+            "app.yaml": "port: 80\nlog:\n  level: info\n"
+        }
+    }))
+    .unwrap();
+    let out = overridden(
+        &cm,
+        "fieldOverrider:\n  - fieldPath: /data/deploy.json\n    json:\n      - {subPath: /spec/replicas, operator: replace, value: 5}\n      - {subPath: /spec/template/spec/containers/-, operator: add, value: {name: nginx-helper, image: \"nginx:1.19.1\"}}\n      - {subPath: /spec/template/spec/containers/0/image, operator: remove}\n  - fieldPath: /data/app.yaml\n    yaml:\n      - {subPath: /log/level, operator: replace, value: warn}\n      - {subPath: /extra, operator: add, value: [1, 2]}\n",
+    );
+    assert_eq!(
+        out["data"]["deploy.json"],
+        "{\"kind\":\"Deployment\",\"spec\":{\"replicas\":5,\"template\":{\"spec\":{\"containers\":[{\"name\":\"nginx\"},{\"name\":\"nginx-helper\",\"image\":\"nginx:1.19.1\"}]}}}}"
+    );
+    assert_eq!(
+        out["data"]["app.yaml"],
+        "extra:\n- 1\n- 2\nlog:\n  level: warn\nport: 80\n"
+    );
+    // a missing field path or a non-string field fails the override
+    let set = load::policies_from_yaml(
+        "o.yaml",
+        &op_doc("overrideRules:\n  - overriders:\n      fieldOverrider:\n        - fieldPath: /data/missing\n          json: [{subPath: /a, operator: remove}]\n"),
+    )
+    .unwrap();
+    let err = apply_overrides(&cm, &ClusterInfo::new("m"), &set.overrides).unwrap_err();
+    assert!(err.message.contains("/data/missing"), "{err}");
+}
