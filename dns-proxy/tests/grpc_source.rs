@@ -363,7 +363,7 @@ fn a_record_without_key_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn converter_reuses_unchanged_records_and_follows_changes() {
+fn converter_follows_changes_across_deltas() {
     let mut conv = Converter::default();
     let first = Arc::new(sample_table());
     assert_eq!(conv.convert(&first), to_service_set(&first).0);

@@ -326,51 +326,39 @@ fn convert_ports(
     Ok(out)
 }
 
-/// Converts whole tables, reusing the previous conversion of records that did not change, so
-/// a delta costs (and logs) only what it touched.
+/// Converts whole tables and logs each malformed record once per distinct error (not again on
+/// every delta while it stays the same). Converting all records is cheaper than finding the
+/// unchanged ones: a deep comparison costs about as much as the conversion itself.
 #[derive(Debug, Default)]
 pub struct Converter {
-    previous: Option<Arc<NameTable>>,
-    converted: BTreeMap<Key, Option<Service>>,
-    skipped: usize,
+    /// The errors of the last conversion, by service key.
+    errors: BTreeMap<Key, String>,
 }
 
 impl Converter {
-    /// The service set of `table`, skipping (and logging, once per change of the record)
-    /// malformed records.
-    pub fn convert(&mut self, table: &Arc<NameTable>) -> ServiceSet {
-        let mut old = std::mem::take(&mut self.converted);
-        let mut skipped = 0;
+    /// The service set of `table`, without the malformed records.
+    pub fn convert(&mut self, table: &NameTable) -> ServiceSet {
+        let mut errors = BTreeMap::new();
         let mut services = Vec::with_capacity(table.len());
         for (key, record) in table.iter() {
-            let unchanged = self
-                .previous
-                .as_ref()
-                .is_some_and(|p| p.get(key) == Some(record));
-            let entry = match old.remove(key) {
-                Some(entry) if unchanged => entry,
-                _ => match convert_record(record) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
+            match convert_record(record) {
+                Ok(s) => services.push(s),
+                Err(e) => {
+                    let e = e.to_string();
+                    if self.errors.get(key) != Some(&e) {
                         tracing::warn!(service = %key, error = %e, "skipping malformed service record");
-                        None
                     }
-                },
-            };
-            match &entry {
-                Some(s) => services.push(s.clone()),
-                None => skipped += 1,
+                    errors.insert(key.clone(), e);
+                }
             }
-            self.converted.insert(key.clone(), entry);
         }
-        self.previous = Some(table.clone());
-        self.skipped = skipped;
+        self.errors = errors;
         ServiceSet { services }
     }
 
     /// Records skipped in the last conversion.
     pub fn skipped(&self) -> usize {
-        self.skipped
+        self.errors.len()
     }
 }
 
