@@ -40,6 +40,9 @@ pub enum CliError {
         /// What is wrong.
         reason: String,
     },
+    /// The discovery API settings are unusable.
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Tokio(#[source] std::io::Error),
@@ -68,6 +71,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process: the size of the `run` flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against live member clusters.
@@ -155,6 +160,92 @@ pub struct RunArgs {
     /// This replica's identity in the Lease (default: `$POD_NAME` or the host name, plus the pid).
     #[arg(long, value_name = "ID", env = "POD_NAME")]
     pub identity: Option<String>,
+    /// Propagation of workloads from the hub (hub mode).
+    #[command(flatten)]
+    pub propagation: crate::propagation::PropagationArgs,
+    /// Address of the ClusterSet discovery gRPC API for DNS proxies (`none`: not served). It is
+    /// served with TLS (`--discovery-tls-cert/-key`, `--discovery-client-ca`) or, only with
+    /// `--discovery-insecure`, in plaintext; with neither it is not served.
+    #[arg(long, value_name = "ADDR|none", default_value = crate::discovery::DEFAULT_LISTEN, value_parser = parse_listen)]
+    pub discovery_listen: Listen,
+    /// PEM certificate chain the discovery API presents.
+    #[arg(long, value_name = "FILE", env = "ISTHMUS_DISCOVERY_TLS_CERT")]
+    pub discovery_tls_cert: Option<PathBuf>,
+    /// PEM private key of `--discovery-tls-cert`.
+    #[arg(long, value_name = "FILE", env = "ISTHMUS_DISCOVERY_TLS_KEY")]
+    pub discovery_tls_key: Option<PathBuf>,
+    /// PEM clusterset root(s) DNS proxy client certificates must chain to.
+    #[arg(long, value_name = "FILE", env = "ISTHMUS_DISCOVERY_CLIENT_CA")]
+    pub discovery_client_ca: Option<PathBuf>,
+    /// Trust domain of the DNS proxies' identities
+    /// (`spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>`).
+    #[arg(long, value_name = "DOMAIN", default_value = crate::discovery::DEFAULT_TRUST_DOMAIN)]
+    pub trust_domain: String,
+    /// Serve the discovery API in plaintext, without client authentication.
+    #[arg(long, conflicts_with_all = ["discovery_tls_cert", "discovery_tls_key", "discovery_client_ca"])]
+    pub discovery_insecure: bool,
+}
+
+/// A listen address, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+/// Parses `none` or a socket address.
+pub fn parse_listen(s: &str) -> Result<Listen, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(Listen(None));
+    }
+    s.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|_| format!("{s:?} is neither an address (0.0.0.0:8443) nor none"))
+}
+
+/// The discovery settings of `run`: `None` when not served.
+pub fn discovery_config(
+    args: &RunArgs,
+) -> Result<Option<crate::discovery::DiscoveryConfig>, CliError> {
+    use crate::discovery::{DiscoveryConfig, load_tls, validate_trust_domain};
+    let Listen(Some(listen)) = args.discovery_listen else {
+        return Ok(None);
+    };
+    validate_trust_domain(&args.trust_domain)?;
+    let files = [
+        ("--discovery-tls-cert", &args.discovery_tls_cert),
+        ("--discovery-tls-key", &args.discovery_tls_key),
+        ("--discovery-client-ca", &args.discovery_client_ca),
+    ];
+    let missing: Vec<&str> = files
+        .iter()
+        .filter(|(_, f)| f.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    let mut cfg = DiscoveryConfig::insecure(listen);
+    cfg.trust_domain = args.trust_domain.clone();
+    match (
+        &args.discovery_tls_cert,
+        &args.discovery_tls_key,
+        &args.discovery_client_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => {
+            cfg.tls = Some(load_tls(cert, key, ca)?);
+            Ok(Some(cfg))
+        }
+        _ if missing.len() < files.len() => Err(CliError::Flag {
+            flag: "--discovery-tls-cert",
+            reason: format!(
+                "TLS for the discovery API needs --discovery-tls-cert, --discovery-tls-key and --discovery-client-ca; missing {}",
+                missing.join(", ")
+            ),
+        }),
+        _ if args.discovery_insecure => Ok(Some(cfg)),
+        _ => {
+            tracing::warn!(
+                %listen,
+                "discovery API not served: give --discovery-tls-cert, --discovery-tls-key and --discovery-client-ca, or --discovery-insecure (or --discovery-listen none to silence this)"
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn default_identity() -> String {
@@ -182,8 +273,9 @@ fn run_config(
     clusterset: String,
     members: Vec<MemberSpec>,
     lease_default: Option<PathBuf>,
-) -> RunConfig {
+) -> Result<RunConfig, CliError> {
     let mut cfg = RunConfig::new(clusterset, members);
+    cfg.discovery = discovery_config(args)?;
     cfg.metrics_listen = Some(args.metrics_listen);
     cfg.unreachable_after = args.unreachable_after;
     cfg.unreachable_grace = args.unreachable_grace;
@@ -195,7 +287,7 @@ fn run_config(
             config: LeaseConfig::new(args.lease_namespace.clone(), identity),
         };
     }
-    cfg
+    Ok(cfg)
 }
 
 /// Runs `mesh-controller run` until SIGINT/SIGTERM.
@@ -211,12 +303,18 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                 args.clusterset_name.clone(),
                 Vec::new(),
                 Some(hub_path.clone()),
-            ),
+            )?,
             reconcile: reconcile_config(&args),
             refresh: Duration::from_secs(10),
         };
         info!(hub = %hub_path.display(), leader_elect = args.leader_elect, "starting in hub mode");
-        crate::runtime::hub::run(hub, cfg, shutdown_signal()).await?;
+        crate::runtime::hub::run_with_propagation(
+            hub,
+            cfg,
+            args.propagation.config(),
+            shutdown_signal(),
+        )
+        .await?;
         info!("stopped");
         return Ok(());
     }
@@ -240,7 +338,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         cs.name.clone(),
         MemberSpec::from_clusterset(&cs),
         None,
-    );
+    )?;
     info!(clusterset = %cs.name, members = cs.members.len(), leader_elect = args.leader_elect, "starting");
     let handle = runtime::start(cfg, engine, metrics).await?;
     handle.run_until(shutdown_signal()).await;
@@ -380,5 +478,99 @@ mod tests {
             panic!("not run")
         };
         assert!(args.leader_elect);
+    }
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["mesh-controller", "run", "--clusterset", "cs.yaml"];
+        argv.extend_from_slice(extra);
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not run")
+        };
+        args
+    }
+
+    #[test]
+    fn discovery_is_served_only_with_tls_or_when_asked_for_plaintext() {
+        let args = run_args(&[]);
+        assert_eq!(
+            args.discovery_listen,
+            Listen(Some("0.0.0.0:8443".parse().unwrap()))
+        );
+        assert!(discovery_config(&args).unwrap().is_none());
+        let cfg = discovery_config(&run_args(&["--discovery-insecure"]))
+            .unwrap()
+            .unwrap();
+        assert!(cfg.tls.is_none());
+        assert_eq!(cfg.listen.port(), 8443);
+        let off = run_args(&["--discovery-listen", "none", "--discovery-insecure"]);
+        assert!(discovery_config(&off).unwrap().is_none());
+        let e = discovery_config(&run_args(&["--discovery-tls-cert", "c.pem"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing --discovery-tls-key, --discovery-client-ca"),
+            "{e}"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "mesh-controller",
+                "run",
+                "--clusterset",
+                "x",
+                "--discovery-insecure",
+                "--discovery-tls-cert",
+                "c.pem"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "mesh-controller",
+                "run",
+                "--clusterset",
+                "x",
+                "--discovery-listen",
+                "port-80"
+            ])
+            .is_err()
+        );
+        let e = discovery_config(&run_args(&[
+            "--discovery-insecure",
+            "--trust-domain",
+            "A/B",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--trust-domain"), "{e}");
+    }
+
+    #[test]
+    fn discovery_tls_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["mesh-controller".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let c = dir.path().join("tls.crt");
+        let k = dir.path().join("tls.key");
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        let (c, k) = (c.to_str().unwrap(), k.to_str().unwrap());
+        let args = run_args(&[
+            "--discovery-listen",
+            "127.0.0.1:0",
+            "--discovery-tls-cert",
+            c,
+            "--discovery-tls-key",
+            k,
+            "--discovery-client-ca",
+            c,
+            "--trust-domain",
+            "example.org",
+        ]);
+        let cfg = discovery_config(&args).unwrap().unwrap();
+        assert!(cfg.tls.is_some());
+        assert_eq!(cfg.trust_domain, "example.org");
     }
 }

@@ -9,9 +9,13 @@
 //!
 //! The simulator has no EndpointSlice controller, so the demo writes the EndpointSlices the
 //! built-in controller would create.
+//!
+//! Each simulated cluster also gets a DNS proxy on 127.0.0.1, fed over the controller's
+//! ClusterSet discovery API (plaintext on loopback); the demo prints `dig` commands for them.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +69,14 @@ pub enum DemoError {
     /// The controller could not start.
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
+    /// A DNS proxy could not start.
+    #[error("DNS proxy of {cluster}: {reason}")]
+    Proxy {
+        /// The cluster the proxy serves.
+        cluster: String,
+        /// What failed.
+        reason: String,
+    },
     /// The clusterset did not converge in time.
     #[error("not converged after {secs} s: {reason}")]
     NotConverged {
@@ -371,6 +383,119 @@ pub fn status_table(handle: &ControllerHandle, engine: &IndexEngine) -> String {
     out
 }
 
+/// One in-process DNS proxy of the demo, fed over gRPC.
+pub struct DemoProxy {
+    /// The cluster whose view it serves.
+    pub cluster: String,
+    /// Its UDP and TCP address.
+    pub addr: SocketAddr,
+    handle: Arc<dns_proxy::handle::TableHandle>,
+    server: Option<dns_proxy::server::Server>,
+    source: tokio::task::JoinHandle<()>,
+}
+
+impl DemoProxy {
+    /// Starts a DNS proxy for `cluster` on 127.0.0.1 (any free port) following the discovery
+    /// API at `discovery` in plaintext. Names outside the zone are refused (no forwarding).
+    pub async fn start(cluster: &str, discovery: SocketAddr) -> Result<Self, DemoError> {
+        let err = |reason: String| DemoError::Proxy {
+            cluster: cluster.to_owned(),
+            reason,
+        };
+        let handle = Arc::new(
+            dns_proxy::handle::TableHandle::new(
+                dns_proxy::table::ZoneConfig::default(),
+                Arc::new(dns_proxy::metrics::Metrics::default()),
+            )
+            .map_err(|e| err(e.to_string()))?,
+        );
+        let mut src =
+            dns_proxy::source::grpc::GrpcSource::new(format!("http://{discovery}"), cluster);
+        src.backoff_initial = Duration::from_millis(50);
+        src.backoff_max = Duration::from_secs(1);
+        let source = tokio::spawn(dns_proxy::source::grpc::run(src, handle.clone()));
+        let server = dns_proxy::server::start(
+            dns_proxy::server::ServerOptions {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                udp_workers: 1,
+                max_udp: 1232,
+                allow_forward: Vec::new(),
+                forwarder: None,
+                tcp_idle_timeout: Duration::from_secs(10),
+                max_inflight_forwards: 16,
+                max_tcp_connections: 64,
+                udp_recv_buffer: 0,
+            },
+            handle.clone(),
+        )
+        .await
+        .map_err(|e| {
+            source.abort();
+            err(e.to_string())
+        })?;
+        Ok(Self {
+            cluster: cluster.to_owned(),
+            addr: server.udp_addr,
+            handle,
+            server: Some(server),
+            source,
+        })
+    }
+
+    /// Services in the proxy's current table (`None` before the first table).
+    pub fn services(&self) -> Option<usize> {
+        self.handle
+            .is_ready()
+            .then(|| self.handle.load().service_count())
+    }
+
+    /// Stops the listeners and the discovery client.
+    pub fn stop(mut self) {
+        self.source.abort();
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+    }
+}
+
+/// The DNS part of the demo's output: a `dig` command per proxy.
+pub fn dns_steps(proxies: &[DemoProxy], discovery: Option<SocketAddr>) -> String {
+    let mut s = String::new();
+    let Some(first) = proxies.first() else {
+        return s;
+    };
+    let _ = writeln!(
+        s,
+        "DNS proxies, fed over gRPC by the controller's discovery API{}:",
+        discovery.map(|a| format!(" at {a}")).unwrap_or_default()
+    );
+    for p in proxies {
+        let _ = writeln!(
+            s,
+            "  {:<12} dig @{} -p {} cart.{DEMO_NAMESPACE}.svc.clusterset.local",
+            p.cluster,
+            p.addr.ip(),
+            p.addr.port()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  {:<12} dig @{} -p {} db-0.{}.db.{DEMO_NAMESPACE}.svc.clusterset.local",
+        first.cluster,
+        first.addr.ip(),
+        first.addr.port(),
+        proxies.last().map_or("", |p| p.cluster.as_str()),
+    );
+    let _ = writeln!(
+        s,
+        "  {:<12} dig @{} -p {} SRV _http._tcp.cart.{DEMO_NAMESPACE}.svc.clusterset.local",
+        first.cluster,
+        first.addr.ip(),
+        first.addr.port()
+    );
+    s
+}
+
 fn next_steps(dir: &Path, names: &[String], metrics: Option<std::net::SocketAddr>) -> String {
     let first = names.first().cloned().unwrap_or_default();
     let kc = dir.join(format!("{first}.kubeconfig"));
@@ -467,15 +592,48 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         Arc::new(IndexEngine::new(infos, ReconcileConfig::default()).with_metrics(metrics.clone()));
     let mut cfg = RunConfig::new("demo", members);
     cfg.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    // Plaintext discovery on loopback only, for the demo's own DNS proxies.
+    cfg.discovery = Some(crate::discovery::DiscoveryConfig::insecure(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    ));
     let handle = runtime::start(cfg, engine.clone(), metrics).await?;
     info!(clusters = args.clusters, dir = %dir.display(), "demo clusters started; waiting for convergence");
+    let mut proxies = Vec::new();
+    if let Some(addr) = handle.discovery_addr {
+        for name in &names {
+            match DemoProxy::start(name, addr).await {
+                Ok(p) => proxies.push(p),
+                Err(e) => {
+                    proxies.into_iter().for_each(DemoProxy::stop);
+                    handle.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+    // The sample application has two multi-cluster services (cart, db).
+    let proxies_ready = |proxies: &[DemoProxy]| -> Result<(), String> {
+        for p in proxies {
+            match p.services() {
+                Some(2) => {}
+                n => {
+                    return Err(format!(
+                        "DNS proxy of {} has {} services, not 2 yet",
+                        p.cluster,
+                        n.map_or("no table".to_owned(), |n| n.to_string())
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
 
     let deadline = Instant::now() + args.timeout;
     let mut summaries = handle.summaries();
     let mut last = String::from("no reconcile yet");
     loop {
         if handle.summary().wrote {
-            match check_converged(&sims) {
+            match check_converged(&sims).and_then(|()| proxies_ready(&proxies)) {
                 Ok(()) => break,
                 Err(reason) => last = reason,
             }
@@ -483,6 +641,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             let table = status_table(&handle, &engine);
+            proxies.into_iter().for_each(DemoProxy::stop);
             handle.shutdown().await;
             eprintln!("{table}");
             return Err(DemoError::NotConverged {
@@ -503,17 +662,20 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         args.clusters
     );
     say!("{}", status_table(&handle, &engine));
+    say!("{}", dns_steps(&proxies, handle.discovery_addr));
     if args.once {
         say!("{}", next_steps(&dir, &names, None));
         say!(
-            "(--once: the simulated clusters stop now; run without --once to keep them up for kubectl.)"
+            "(--once: the simulated clusters and DNS proxies stop now; run without --once to keep them up for kubectl and dig.)"
         );
+        proxies.into_iter().for_each(DemoProxy::stop);
         handle.shutdown().await;
         return Ok(());
     }
     say!("{}", next_steps(&dir, &names, handle.metrics_addr));
-    say!("The clusters and the controller keep running; press Ctrl-C to stop.");
+    say!("The clusters, the controller and the DNS proxies keep running; press Ctrl-C to stop.");
     handle.run_until(crate::cli::shutdown_signal()).await;
+    proxies.into_iter().for_each(DemoProxy::stop);
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cli;
 pub mod crd;
 pub mod demo;
+pub mod discovery;
 pub mod index;
 pub mod install;
 pub mod leader;

@@ -3,9 +3,19 @@
 //! Labels carry cluster names, kinds and error classes only, never object names, so the series
 //! count stays bounded by the clusterset size.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use mesh_proto::publisher::PublisherStats;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric,
+};
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -97,6 +107,87 @@ pub struct Metrics {
     pub member_reachable: Family<ClusterLabels, Gauge>,
     /// Per member: 1 for the MCS API version it serves and the controller uses.
     pub member_mcs_version: Family<ClusterVersionLabels, Gauge>,
+    /// The discovery publisher's counters, read at scrape time.
+    pub discovery: Arc<DiscoveryStats>,
+    /// Time to turn one pass's desired state into name tables and hand the changes to the
+    /// discovery subscribers' queues, seconds.
+    pub discovery_publish_duration: Histogram,
+    /// Desired objects left out of a discovery table because they could not be read.
+    pub discovery_skipped: Family<ClusterLabels, Counter>,
+}
+
+/// The discovery server's counters, exported on every scrape once a server is attached.
+#[derive(Debug, Default)]
+pub struct DiscoveryStats {
+    inner: Mutex<Option<(Arc<PublisherStats>, Vec<String>)>>,
+}
+
+impl DiscoveryStats {
+    /// Exports `stats`; `clusters` get a connected-proxies series even at zero.
+    pub fn attach(&self, stats: Arc<PublisherStats>, clusters: Vec<String>) {
+        *self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stats, clusters));
+    }
+}
+
+fn encode_counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let c = ConstCounter::new(value);
+    let m = encoder.encode_descriptor(name, help, None, c.metric_type())?;
+    c.encode(m)
+}
+
+impl Collector for DiscoveryStats {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((stats, clusters)) = guard.as_ref() else {
+            return Ok(());
+        };
+        encode_counter(
+            &mut encoder,
+            "discovery_deltas_published",
+            "Deltas published to discovery subscribers (one per changed member table)",
+            stats.deltas_published.load(Ordering::Relaxed),
+        )?;
+        encode_counter(
+            &mut encoder,
+            "discovery_snapshots_sent",
+            "Full snapshots sent to discovery subscribers (new, or not resumable)",
+            stats.snapshots_sent.load(Ordering::Relaxed),
+        )?;
+        encode_counter(
+            &mut encoder,
+            "discovery_resumes",
+            "Discovery subscribers that resumed from their version without a snapshot",
+            stats.resumes.load(Ordering::Relaxed),
+        )?;
+        let connected = stats.connected();
+        let mut m = encoder.encode_descriptor(
+            "discovery_connected_proxies",
+            "DNS proxies connected to this replica's discovery API, by member",
+            None,
+            ConstGauge::<i64>::TYPE,
+        )?;
+        let mut names: Vec<&String> = clusters.iter().collect();
+        names.extend(connected.keys().filter(|c| !clusters.contains(c)));
+        for cluster in names {
+            let n = connected.get(cluster).copied().unwrap_or(0);
+            let g = ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+            g.encode(m.encode_family(&ClusterLabels {
+                cluster: cluster.clone(),
+            })?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -124,6 +215,9 @@ impl Metrics {
         let leader = Gauge::default();
         let member_reachable = Family::<ClusterLabels, Gauge>::default();
         let member_mcs_version = Family::<ClusterVersionLabels, Gauge>::default();
+        let discovery = Arc::new(DiscoveryStats::default());
+        let discovery_publish_duration = Histogram::new(exponential_buckets(0.00005, 2.0, 16));
+        let discovery_skipped = Family::<ClusterLabels, Counter>::default();
         registry.register("members", "Member clusters by state", members.clone());
         registry.register(
             "exports",
@@ -187,6 +281,17 @@ impl Metrics {
             "1 for the MCS API version the member serves (discovery: v1beta1 preferred)",
             member_mcs_version.clone(),
         );
+        registry.register_collector(Box::new(discovery.clone()));
+        registry.register(
+            "discovery_publish_duration_seconds",
+            "Time to build the discovery tables of one pass and queue the changes for subscribers",
+            discovery_publish_duration.clone(),
+        );
+        registry.register(
+            "discovery_skipped_objects",
+            "Desired objects left out of a member's discovery table because they could not be read",
+            discovery_skipped.clone(),
+        );
         Self {
             registry,
             members,
@@ -204,7 +309,19 @@ impl Metrics {
             leader,
             member_reachable,
             member_mcs_version,
+            discovery,
+            discovery_publish_duration,
+            discovery_skipped,
         }
+    }
+
+    /// Counts `n` desired objects left out of `cluster`'s discovery table.
+    pub fn discovery_skipped(&self, cluster: &str, n: usize) {
+        self.discovery_skipped
+            .get_or_create(&ClusterLabels {
+                cluster: cluster.to_owned(),
+            })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// The OpenMetrics text exposition of every metric.

@@ -45,6 +45,9 @@ pub enum RuntimeError {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The discovery API could not be served.
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
 }
 
 /// The desired state of one member.
@@ -152,6 +155,8 @@ pub struct RunConfig {
     pub write_timeout: Duration,
     /// Leader election.
     pub leader: LeaderMode,
+    /// Serve ClusterSet discovery over gRPC (every replica, leader or not).
+    pub discovery: Option<crate::discovery::DiscoveryConfig>,
 }
 
 impl RunConfig {
@@ -170,6 +175,7 @@ impl RunConfig {
             watch_timeout: Duration::from_secs(290),
             write_timeout: Duration::from_secs(30),
             leader: LeaderMode::Disabled,
+            discovery: None,
         }
     }
 }
@@ -233,6 +239,10 @@ pub struct ControllerHandle {
     pub metrics: Arc<Metrics>,
     /// The bound address of the HTTP endpoints, when served.
     pub metrics_addr: Option<SocketAddr>,
+    /// The bound address of the discovery API, when served.
+    pub discovery_addr: Option<SocketAddr>,
+    /// The discovery publisher, when served.
+    pub publisher: Option<Arc<mesh_proto::publisher::Publisher>>,
     summary: watch::Receiver<PassSummary>,
     leader: watch::Receiver<bool>,
 }
@@ -430,6 +440,25 @@ pub async fn start(
         info!(addr = %bound, "serving /healthz, /readyz and /metrics");
     }
 
+    // ClusterSet discovery.
+    let discovery = match cfg.discovery.clone() {
+        Some(dcfg) => {
+            let names = cfg.members.iter().map(|m| m.name.clone()).collect();
+            let d = crate::discovery::Discovery::start(
+                dcfg,
+                names,
+                metrics.clone(),
+                cancel.clone(),
+                &mut tasks,
+            )
+            .await?;
+            Some(Arc::new(d))
+        }
+        None => None,
+    };
+    let discovery_addr = discovery.as_ref().map(|d| d.addr());
+    let publisher = discovery.as_ref().map(|d| d.publisher().clone());
+
     // Reconcile loop.
     let (summary_tx, summary_rx) = watch::channel(PassSummary::default());
     let lp = Loop {
@@ -441,6 +470,7 @@ pub async fn start(
         leader: leader_rx.clone(),
         summary: summary_tx,
         appliers: HashMap::new(),
+        discovery,
         write_limit: Arc::new(Semaphore::new(WRITES_IN_FLIGHT)),
     };
     let cancel_r = cancel.clone();
@@ -452,6 +482,8 @@ pub async fn start(
         health: health_list,
         metrics,
         metrics_addr,
+        discovery_addr,
+        publisher,
         summary: summary_rx,
         leader: leader_rx,
     })
@@ -500,6 +532,7 @@ struct Loop {
     leader: watch::Receiver<bool>,
     summary: watch::Sender<PassSummary>,
     appliers: HashMap<String, ClusterApplier>,
+    discovery: Option<Arc<crate::discovery::Discovery>>,
     /// Bound on writes in flight over all members.
     write_limit: Arc<Semaphore>,
 }
@@ -618,6 +651,13 @@ impl Loop {
             errors: 0,
             wrote: false,
         };
+        // Every replica publishes the desired state to its discovery subscribers, once every
+        // member is synced or unreachable (a partial snapshot would withdraw names).
+        if pending.is_empty()
+            && let Some(d) = &self.discovery
+        {
+            d.publish(&plan.clusters);
+        }
         // Writing from a partial snapshot could prune or re-allocate what a not-yet-listed
         // member holds, so nothing is written until every member is synced or unreachable.
         if is_leader && pending.is_empty() {
