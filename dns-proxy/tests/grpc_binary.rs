@@ -479,8 +479,9 @@ fn grpc_source_follows_the_stream_and_keeps_its_table_while_disconnected() {
         Some(1.0),
         "{m}"
     );
+    // At least the refused first attempt and the server stop ended a connection attempt.
     assert!(
-        metric(&m, "dns_proxy_grpc_reconnects_total").is_some_and(|v| v >= before),
+        metric(&m, "dns_proxy_grpc_reconnects_total").is_some_and(|v| v >= before && v >= 2.0),
         "{m}"
     );
     assert_eq!(
