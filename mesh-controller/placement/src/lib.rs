@@ -44,7 +44,7 @@ pub fn render_manifests(
         resource.replicas > 0 && schedule::strategy_of(placement) != schedule::Strategy::Duplicated;
     let group = resource.api_version.split_once('/').map_or("", |(g, _)| g);
     let replica_field = match (group, resource.kind.as_str()) {
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") => Some("replicas"),
+        ("apps", "Deployment" | "StatefulSet") => Some("replicas"),
         ("batch", "Job") => Some("parallelism"),
         _ => None,
     };

@@ -103,7 +103,7 @@ impl Resource {
         let group = api_version.split_once('/').map_or("", |(g, _)| g);
         let (replica_path, pod_spec_path): (Option<&str>, Option<&str>) =
             match (group, kind.as_str()) {
-                ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") => {
+                ("apps", "Deployment" | "StatefulSet") => {
                     (Some("/spec/replicas"), Some("/spec/template/spec"))
                 }
                 ("batch", "Job") => (Some("/spec/parallelism"), Some("/spec/template/spec")),
@@ -123,6 +123,19 @@ impl Resource {
             },
             (None, Some(_)) => 1,
             (None, None) => 0,
+        };
+        // Like Karmada's Job interpreter: no more pods run at once than completions remain.
+        let replicas = match (kind.as_str(), object.pointer("/spec/completions")) {
+            ("Job", Some(c)) if group == "batch" && !c.is_null() => {
+                let c = c
+                    .as_i64()
+                    .filter(|n| (0..=i64::from(i32::MAX)).contains(n))
+                    .ok_or_else(|| {
+                        field("spec.completions", "must be a non-negative integer".into())
+                    })?;
+                replicas.min(i32::try_from(c).unwrap_or(i32::MAX))
+            }
+            _ => replicas,
         };
         let requirements = match pod_spec_path.and_then(|p| object.pointer(p)) {
             Some(spec) => pod_requests(spec).map_err(|(p, m)| {

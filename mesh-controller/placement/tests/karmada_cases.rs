@@ -1302,3 +1302,56 @@ fn field_overrider() {
     let err = apply_overrides(&cm, &ClusterInfo::new("m"), &set.overrides).unwrap_err();
     assert!(err.message.contains("/data/missing"), "{err}");
 }
+
+#[test]
+fn default_replica_interpreter() {
+    // pkg/resourceinterpreter/default/native/replica.go (and its tests): Deployment,
+    // StatefulSet, Job and Pod carry replicas; a Job runs at most its completions at once;
+    // other kinds (ReplicaSet included) are not interpreted.
+    let cases: Vec<(&str, Value, i32)> = vec![
+        (
+            "deployReplica",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 3}}),
+            3,
+        ),
+        (
+            "statefulSetReplica",
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"}, "spec": {"replicas": 2}}),
+            2,
+        ),
+        (
+            "jobReplica: parallelism",
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"parallelism": 4}}),
+            4,
+        ),
+        (
+            "jobReplica: completions below parallelism",
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"parallelism": 4, "completions": 2}}),
+            2,
+        ),
+        (
+            "jobReplica: completions above parallelism",
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"parallelism": 4, "completions": 9}}),
+            4,
+        ),
+        (
+            "podReplica",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}}),
+            1,
+        ),
+        (
+            "no interpreter for ReplicaSet",
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "r"}, "spec": {"replicas": 5}}),
+            0,
+        ),
+        (
+            "no interpreter for ConfigMap",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+            0,
+        ),
+    ];
+    for (name, object, want) in cases {
+        let r = Resource::from_value(object).unwrap();
+        assert_eq!(r.replicas, want, "{name}");
+    }
+}
