@@ -80,7 +80,8 @@ pub struct Metrics {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStatus {
     pub connected: bool,
-    /// Connections that ended (each is followed by a reconnect attempt).
+    /// Connection attempts that ended: refused, failed to connect, or dropped later (each is
+    /// followed by a retry).
     pub reconnects: u64,
     /// Complete snapshots applied.
     pub snapshots: u64,
@@ -257,7 +258,7 @@ impl Metrics {
         let counters = [
             (
                 "grpc_reconnects",
-                "Discovery stream connections that ended",
+                "Discovery connection attempts that ended (refused, failed or dropped)",
                 &c.reconnects,
             ),
             (

@@ -423,7 +423,7 @@ async fn client_loop(src: GrpcSource, tx: watch::Sender<ClientState>) {
                 tracing::info!(url = %src.url, cluster = %src.cluster, "TLS files changed; reconnecting with them");
             }
             Err(e) => {
-                tracing::error!(url = %src.url, cluster = %src.cluster, error = %e, retry_in_s = retry.as_secs_f64(), "discovery server refused this proxy; serving the last table (if any) and retrying later");
+                tracing::error!(url = %src.url, cluster = %src.cluster, error = %e, retry_in_s = retry.as_secs_f64(), "discovery server refused this proxy, or its TLS setup is unusable; serving the last table (if any) and retrying later");
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = files_changed(&src, stamps) => {}
@@ -462,18 +462,22 @@ async fn consume(src: GrpcSource, mut rx: watch::Receiver<ClientState>, handle: 
     let mut converter = Some(Converter::default());
     let mut published: Option<Arc<NameTable>> = None;
     let mut connected = false;
+    let mut ended = 0;
     while rx.changed().await.is_ok() {
         let state = rx.borrow_and_update().clone();
         handle.metrics().stream_status(&status_of(&state));
-        if state.connected != connected {
-            connected = state.connected;
-            let services = published.as_ref().map(|t| t.len());
-            if connected {
-                tracing::info!(url = %src.url, cluster = %src.cluster, table_age_s = ?age_secs(&state), services = ?services, "discovery stream connected");
-            } else {
-                tracing::warn!(url = %src.url, cluster = %src.cluster, table_age_s = ?age_secs(&state), services = ?services, "discovery stream disconnected; serving the last table");
-            }
+        let services = published.as_ref().map(|t| t.len());
+        // A drop and reconnect between two looks at the state still shows as a new ended
+        // connection.
+        if connected && (!state.connected || state.reconnects > ended) {
+            connected = false;
+            tracing::warn!(url = %src.url, cluster = %src.cluster, table_age_s = ?age_secs(&state), services = ?services, "discovery stream disconnected; serving the last table");
         }
+        if state.connected && !connected {
+            connected = true;
+            tracing::info!(url = %src.url, cluster = %src.cluster, table_age_s = ?age_secs(&state), services = ?services, "discovery stream connected");
+        }
+        ended = state.reconnects;
         let Some(table) = state.table else { continue };
         if published.as_ref().is_some_and(|p| Arc::ptr_eq(p, &table)) {
             continue;
