@@ -124,24 +124,18 @@ pub fn parse_documents(source_name: &str, text: &str) -> Result<Vec<Value>, Load
     Ok(out)
 }
 
-/// Karmada's default not-ready / unreachable tolerations (300 s, `NoExecute`).
+/// Karmada's default not-ready / unreachable tolerations (`Exists`, `NoExecute`, 300 s), added
+/// like its `AddTolerations`: unless a toleration with the same key, operator, value and
+/// effect (`MatchToleration`, whatever its seconds) is already there.
 fn default_tolerations(placement: &mut Placement) {
     for key in [
         "cluster.karmada.io/not-ready",
         "cluster.karmada.io/unreachable",
     ] {
-        let taint = crate::cluster::Taint {
-            key: key.into(),
-            value: String::new(),
-            effect: "NoExecute".into(),
-        };
-        let covered = placement.cluster_tolerations.iter().any(|t| {
-            (t.effect.is_empty() || t.effect == taint.effect)
-                && (t.key.is_empty() || t.key == taint.key)
-                && (t.operator == "Exists"
-                    || ((t.operator.is_empty() || t.operator == "Equal") && t.value.is_empty()))
+        let present = placement.cluster_tolerations.iter().any(|t| {
+            t.key == key && t.operator == "Exists" && t.value.is_empty() && t.effect == "NoExecute"
         });
-        if !covered {
+        if !present {
             placement.cluster_tolerations.push(Toleration {
                 key: key.into(),
                 operator: "Exists".into(),

@@ -867,14 +867,15 @@ pub struct Eviction {
     /// The taint, as `key=value:effect`.
     pub taint: String,
     /// Seconds to wait before evicting: 0 when no toleration matches, else the smallest
-    /// `tolerationSeconds` of the matching tolerations.
+    /// `tolerationSeconds` of the tolerations used (the first matching one per taint).
     pub after_seconds: i64,
 }
 
 /// `NoExecute` evictions for a workload currently on the `previous` clusters, with the
-/// Kubernetes taint-manager rule: an untolerated taint evicts now; tolerations with
-/// `tolerationSeconds` delay it (the smallest wins); a matching toleration without
-/// `tolerationSeconds` tolerates the taint forever.
+/// Kubernetes taint-manager rule: each `NoExecute` taint uses the first toleration that
+/// tolerates it; an untolerated taint evicts now; used tolerations with `tolerationSeconds`
+/// delay it (the smallest wins); a used toleration without `tolerationSeconds` tolerates its
+/// taint forever.
 pub fn no_execute_evictions(
     placement: &Placement,
     clusters: &[ClusterInfo],
@@ -884,21 +885,15 @@ pub fn no_execute_evictions(
     for c in clusters.iter().filter(|c| previous.contains_key(&c.name)) {
         let mut soonest: Option<(i64, String)> = None;
         for taint in c.taints.iter().filter(|t| t.effect == "NoExecute") {
-            let matching: Vec<&Toleration> = placement
+            // like the taint manager (`GetMatchingTolerations`), the first toleration that
+            // tolerates the taint is the one used
+            let used = placement
                 .cluster_tolerations
                 .iter()
-                .filter(|t| tolerates(t, taint))
-                .collect();
-            let after = if matching.is_empty() {
-                Some(0)
-            } else if matching.iter().any(|t| t.toleration_seconds.is_none()) {
-                None
-            } else {
-                matching
-                    .iter()
-                    .filter_map(|t| t.toleration_seconds)
-                    .min()
-                    .map(|s| s.max(0))
+                .find(|t| tolerates(t, taint));
+            let after = match used {
+                None => Some(0),
+                Some(t) => t.toleration_seconds.map(|s| s.max(0)),
             };
             if let Some(after) = after
                 && soonest.as_ref().is_none_or(|(s, _)| after < *s)

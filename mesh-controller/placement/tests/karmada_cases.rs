@@ -1355,3 +1355,96 @@ fn default_replica_interpreter() {
         assert_eq!(r.replicas, want, "{name}");
     }
 }
+
+#[test]
+fn default_tolerations_and_evictions() {
+    // helper.AddTolerations (pkg/util/helper/taint.go): the not-ready/unreachable defaults are
+    // added unless a toleration with the same key, operator, value and effect exists.
+    let keys = |tolerations: &str| -> Vec<(String, Option<i64>)> {
+        let set = load::policies_from_yaml(
+            "t.yaml",
+            &pp_doc(&format!(
+                "{SELECT_DEPLOYMENTS}placement:\n  clusterTolerations:\n{}",
+                indent(tolerations, 4)
+            )),
+        )
+        .unwrap();
+        set.propagation[0]
+            .spec
+            .placement
+            .cluster_tolerations
+            .iter()
+            .map(|t| {
+                (
+                    format!("{}/{}/{}", t.key, t.operator, t.effect),
+                    t.toleration_seconds,
+                )
+            })
+            .collect()
+    };
+    let not_ready = "cluster.karmada.io/not-ready/Exists/NoExecute".to_string();
+    let unreachable = "cluster.karmada.io/unreachable/Exists/NoExecute".to_string();
+    // an exact match (here with its own seconds) is kept and not duplicated
+    assert_eq!(
+        keys(
+            "- {key: cluster.karmada.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 60}\n"
+        ),
+        [
+            (not_ready.clone(), Some(60)),
+            (unreachable.clone(), Some(300))
+        ]
+    );
+    // a wildcard toleration is not the same toleration: both defaults are still added
+    assert_eq!(
+        keys("- {operator: Exists}\n"),
+        [
+            ("/Exists/".to_string(), None),
+            (not_ready.clone(), Some(300)),
+            (unreachable.clone(), Some(300))
+        ]
+    );
+
+    // GetMatchingTolerations + GetMinTolerationTime: each NoExecute taint uses the first
+    // toleration that tolerates it; the smallest tolerationSeconds among them wins.
+    let evictions = |tolerations: &str, taints: &[(&str, &str)]| {
+        let mut c = ClusterInfo::new("m1");
+        for (k, v) in taints {
+            c = c.with_taint(k, v, "NoExecute");
+        }
+        let placement =
+            common::placement(&format!("clusterTolerations:\n{}", indent(tolerations, 2)));
+        isthmus_placement::no_execute_evictions(&placement, &[c], &map(&[("m1", 1)]))
+            .into_iter()
+            .map(|e| e.after_seconds)
+            .collect::<Vec<_>>()
+    };
+    // untolerated: now
+    assert_eq!(
+        evictions("- {key: other, operator: Exists}\n", &[("k", "v")]),
+        [0]
+    );
+    // the first matching toleration (30 s) is used even though a later one has no limit
+    assert_eq!(
+        evictions(
+            "- {operator: Exists, effect: NoExecute, tolerationSeconds: 30}\n- {key: k, operator: Exists}\n",
+            &[("k", "v")]
+        ),
+        [30]
+    );
+    // the first matching toleration has no limit: tolerated forever
+    assert_eq!(
+        evictions(
+            "- {key: k, operator: Exists}\n- {operator: Exists, effect: NoExecute, tolerationSeconds: 30}\n",
+            &[("k", "v")]
+        ),
+        Vec::<i64>::new()
+    );
+    // several taints: the smallest time among the used tolerations
+    assert_eq!(
+        evictions(
+            "- {key: a, operator: Exists, tolerationSeconds: 100}\n- {key: b, operator: Exists, tolerationSeconds: 20}\n",
+            &[("a", ""), ("b", "")]
+        ),
+        [20]
+    );
+}
