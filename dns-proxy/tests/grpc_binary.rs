@@ -588,6 +588,19 @@ fn grpc_source_over_mutual_tls() {
     p.wait_until("the delta over mTLS", |p| {
         p.addresses(WEB, RecordType::A) == Some(vec!["242.0.0.13".into()])
     });
+
+    // A rotated certificate (new key, same cluster) is picked up without a restart: the proxy
+    // reconnects with it, takes a fresh snapshot and keeps answering throughout.
+    write_client_files(&pki, dir.path(), "east");
+    p.wait_until("the reconnect with the rotated certificate", |p| {
+        p.log_contains("TLS files changed; reconnecting with them")
+            && metric(&p.metrics(), "dns_proxy_grpc_snapshots_total") == Some(2.0)
+    });
+    assert!(p.ready());
+    publisher.publish("east", table(vec![record("web", &["242.0.0.14"])]));
+    p.wait_until("a delta after the rotation", |p| {
+        p.addresses(WEB, RecordType::A) == Some(vec!["242.0.0.14".into()])
+    });
     server.stop(&rt);
 }
 
