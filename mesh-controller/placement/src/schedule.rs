@@ -162,12 +162,14 @@ fn filter_cluster(
     cluster: &ClusterInfo,
     previous: &BTreeMap<String, i32>,
 ) -> Option<FilterReason> {
-    if !cluster.serves(&resource.api_version, &resource.kind) {
+    // Like Karmada, a cluster already in the previous result skips the API check (its API
+    // list may be momentarily incomplete) and the taint check (the controller evicts from
+    // NoExecute clusters).
+    let placed = previous.contains_key(&cluster.name);
+    if !placed && !cluster.serves(&resource.api_version, &resource.kind) {
         return Some(FilterReason::ApiNotEnabled);
     }
-    // Like Karmada, a cluster already in the previous result skips the taint check; the
-    // controller evicts from NoExecute clusters.
-    if !previous.contains_key(&cluster.name) {
+    if !placed {
         for taint in &cluster.taints {
             if taint.effect != "NoSchedule" && taint.effect != "NoExecute" {
                 continue;

@@ -498,6 +498,13 @@ fn filter_plugins() {
             "cluster(s) did not have the API resource",
         ),
         (
+            "TestAPIEnablement_Filter/cluster in target list with API not enabled",
+            "{}",
+            ClusterInfo::new("cluster1").with_api("apps/v1", &["StatefulSet"]),
+            &[("cluster1", 1)],
+            "",
+        ),
+        (
             "TestClusterAffinity_Filter/matching cluster affinity",
             "clusterAffinity: {clusterNames: [cluster1]}\n",
             ClusterInfo::new("cluster1"),
