@@ -205,6 +205,8 @@ pub struct Propagator {
     statuses: HashMap<(String, PolicyRef), u64>,
     /// Members that were unreachable in the last pass (their caches are dropped on return).
     unreachable: BTreeSet<String>,
+    /// Members whose next sync re-applies everything and prunes by listing.
+    resync: BTreeSet<String>,
     passes: u64,
     seeded: bool,
 }
@@ -224,6 +226,7 @@ impl Propagator {
                 .collect(),
             statuses: HashMap::new(),
             unreachable: BTreeSet::new(),
+            resync: BTreeSet::new(),
             passes: 0,
             seeded: false,
         }
@@ -256,6 +259,7 @@ impl Propagator {
         for back in self.unreachable.difference(unreachable) {
             self.applied.remove(back);
             self.namespaces.remove(back);
+            self.resync.insert(back.clone());
         }
         self.unreachable = unreachable.clone();
 
@@ -527,6 +531,7 @@ impl Propagator {
         let Some(client) = self.members.get(cluster).cloned() else {
             return;
         };
+        let full = self.resync.remove(cluster) || full;
         if full {
             self.applied.remove(cluster);
         }
@@ -739,4 +744,73 @@ pub fn bindings_from_status(policies: &[(PolicyRef, Value)]) -> BTreeMap<ObjKey,
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_decisions_come_back_from_the_policy_status() {
+        let p = PolicyRef {
+            scope: PolicyScope::Namespaced,
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        let obj = json!({"status": {"placed": 1, "failed": 0, "resources": [{
+            "apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web",
+            "clusters": [{"name": "east", "replicas": 4}, {"name": "west", "replicas": 2}],
+            "observedAffinity": "backup"}]}});
+        let b = bindings_from_status(&[(p.clone(), obj), (p.clone(), json!({"status": "junk"}))]);
+        let key = ObjKey {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[&key].policy, p);
+        assert_eq!(b[&key].placements["east"], 4);
+        assert_eq!(b[&key].placements["west"], 2);
+        assert_eq!(b[&key].observed_affinity.as_deref(), Some("backup"));
+    }
+
+    #[test]
+    fn resources_and_write_order() {
+        assert_eq!(
+            api_resource(PLACEMENT_API_VERSION, "ClusterPropagationPolicy").plural,
+            "clusterpropagationpolicies"
+        );
+        assert_eq!(api_resource("apps/v1", "Deployment").plural, "deployments");
+        assert_eq!(
+            api_resource("v1", "PersistentVolumeClaim").plural,
+            "persistentvolumeclaims"
+        );
+        let k = |kind: &str| ObjKey {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: String::new(),
+            name: "x".into(),
+        };
+        assert!(write_rank(&k("ConfigMap")) < write_rank(&k("Deployment")));
+        assert!(write_rank(&k("Deployment")) < write_rank(&k("ServiceExport")));
+    }
+
+    #[test]
+    fn flags_turn_propagation_off_and_set_the_period() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            p: PropagationArgs,
+        }
+        let on = T::try_parse_from(["t", "--propagation-period", "500ms"]).unwrap();
+        assert_eq!(
+            on.p.config().map(|c| c.period),
+            Some(Duration::from_millis(500))
+        );
+        let off = T::try_parse_from(["t", "--propagation=false"]).unwrap();
+        assert!(off.p.config().is_none());
+    }
 }
