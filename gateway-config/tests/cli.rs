@@ -93,6 +93,14 @@ fn single_object_commands_match_golden_files() {
             ],
         ),
         (
+            "eastwest.gateway-api.yaml",
+            &["eastwest", "--network", "network1", "--ambient"],
+        ),
+        (
+            "eastwest.istio-operator.single-cluster.yaml",
+            &["eastwest", "--single-cluster", "--network", "ignored"],
+        ),
+        (
             "eastwest.istio-operator.network-only.yaml",
             &["eastwest", "--network", "network1"],
         ),
@@ -287,6 +295,22 @@ fn bad_flags_exit_2() {
         "--form",
         "operator",
     ]);
+    // --single-cluster: no gateway-api form (it needs a network), names still checked.
+    let err = stderr_of_bad_input(&["eastwest", "--single-cluster", "--form", "gateway-api"]);
+    assert!(err.contains("needs --network"), "{err}");
+    stderr_of_bad_input(&["eastwest", "--single-cluster", "--ambient"]);
+    stderr_of_bad_input(&[
+        "eastwest",
+        "--network",
+        "n",
+        "--ambient",
+        "--form",
+        "helm-values",
+    ]);
+    let err = stderr_of_bad_input(&["eastwest", "--single-cluster", "--cluster", "Bad_C"]);
+    assert!(err.contains("--cluster: \"Bad_C\""), "{err}");
+    let err = stderr_of_bad_input(&["eastwest", "--single-cluster", "--revision", "Bad"]);
+    assert!(err.contains("--revision"), "{err}");
     let err = stderr_of_bad_input(&["expose-services", "--hosts", "reviews"]);
     assert!(err.contains("--hosts"), "{err}");
     stderr_of_bad_input(&["expose-istiod", "--revision", "Bad Rev"]);

@@ -88,6 +88,20 @@ pub struct EastwestArgs {
     /// Output form.
     #[arg(long, value_enum, default_value = "istio-operator")]
     pub form: EastwestForm,
+    /// Same as `--form gateway-api` (the upstream script's flag for the ambient gateway).
+    #[arg(long, conflicts_with_all = ["form", "single_cluster"])]
+    pub ambient: bool,
+}
+
+impl EastwestArgs {
+    /// The output form, with `--ambient` taken into account.
+    fn form(&self) -> EastwestForm {
+        if self.ambient {
+            EastwestForm::GatewayApi
+        } else {
+            self.form
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -242,7 +256,7 @@ fn print_documents(objects: &[Value]) -> Outcome {
 
 fn eastwest(a: &EastwestArgs) -> Outcome {
     if a.single_cluster {
-        if a.form == EastwestForm::GatewayApi {
+        if a.form() == EastwestForm::GatewayApi {
             return Err(Failure::input(
                 "--single-cluster: the gateway-api form is the ambient multi-network gateway and needs --network",
             ));
@@ -257,7 +271,7 @@ fn eastwest(a: &EastwestArgs) -> Outcome {
         }
         let p = EastWestParams::single_cluster(a.revision.as_deref())
             .map_err(|e| Failure::input(format!("--{e}")))?;
-        let obj = match a.form {
+        let obj = match a.form() {
             EastwestForm::HelmValues => istio::eastwest_helm_values(&p),
             _ => istio::eastwest_istio_operator(&p),
         };
@@ -284,7 +298,7 @@ fn eastwest(a: &EastwestArgs) -> Outcome {
         .map_err(|e| Failure::input(format!("--{e}")))?,
         (None, None) => return Err(Failure::input("--network or --clusterset is required")),
     };
-    let obj = match a.form {
+    let obj = match a.form() {
         EastwestForm::IstioOperator => istio::eastwest_istio_operator(&p),
         EastwestForm::HelmValues => istio::eastwest_helm_values(&p),
         EastwestForm::GatewayApi => istio::eastwest_gateway_api(&p),
