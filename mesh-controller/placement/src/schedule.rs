@@ -594,9 +594,31 @@ fn select_clusters<'a>(
         let mut take = min_groups(sc);
         let chosen = loop {
             let mut chosen: Vec<(&str, i64, i64, usize)> = ordered[..take].to_vec();
+            let mut rest: Vec<(&str, i64, i64, usize)> = ordered[take..].to_vec();
+            let count = |g: &[(&str, i64, i64, usize)]| g.iter().map(|g| g.3).sum::<usize>();
+            if take >= limit {
+                // No more groups may be added: like Karmada's group search, swap in groups
+                // with more clusters (best ranked first on ties), last chosen first, until the
+                // cluster constraint's minGroups can be met.
+                let mut i = chosen.len();
+                while count(&chosen) < cluster_min && i > 0 && !rest.is_empty() {
+                    i -= 1;
+                    let (best_idx, best) = rest
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.3.cmp(&b.1.3).then(b.0.cmp(&a.0)))
+                        .map(|(j, g)| (j, *g))
+                        .unwrap_or((0, chosen[i]));
+                    if best.3 > chosen[i].3 {
+                        rest.remove(best_idx);
+                        rest.push(chosen[i]);
+                        chosen[i] = best;
+                    }
+                }
+            }
             if let Some(need) = need {
-                // swap in roomier groups from the rest, last chosen first
-                let mut rest: Vec<(&str, i64, i64, usize)> = ordered[take..].to_vec();
+                // swap in roomier groups from the rest, last chosen first, never dropping
+                // below the clusters the cluster constraint needs
                 let mut i = chosen.len();
                 while chosen.iter().map(|g| g.2).sum::<i64>() < need && i > 0 && !rest.is_empty() {
                     i -= 1;
@@ -606,17 +628,16 @@ fn select_clusters<'a>(
                         .max_by(|a, b| a.1.2.cmp(&b.1.2).then(b.1.0.cmp(a.1.0)))
                         .map(|(j, g)| (j, *g))
                         .unwrap_or((0, chosen[i]));
-                    if best.2 > chosen[i].2 {
+                    let before = count(&chosen);
+                    let after = before - chosen[i].3 + best.3;
+                    if best.2 > chosen[i].2 && after >= cluster_min.min(before) {
                         rest.remove(best_idx);
                         rest.push(chosen[i]);
                         chosen[i] = best;
                     }
                 }
             }
-            let clusters_in = cands
-                .iter()
-                .filter(|c| chosen.iter().any(|g| g.0 == group_value(c.cluster, sc)))
-                .count();
+            let clusters_in = count(&chosen);
             let room_ok = need.is_none_or(|n| chosen.iter().map(|g| g.2).sum::<i64>() >= n);
             if (clusters_in >= cluster_min && room_ok) || take >= limit {
                 break chosen;

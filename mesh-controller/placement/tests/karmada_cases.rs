@@ -1455,3 +1455,111 @@ fn default_tolerations_and_evictions() {
         [20]
     );
 }
+
+#[test]
+fn select_best_clusters_by_region() {
+    // Test_selectBestClustersByRegion (select_clusters_by_region_test.go). Upstream feeds
+    // plugin scores directly; here a cluster's score comes from the previous placement (100)
+    // and the regions' clusters are plain MemberClusters, Duplicated so capacity is not in play.
+    let region = |n: &str, r: &str| ClusterInfo::new(n).with_location("P1", r, "Z1");
+    let run = |clusters: Vec<ClusterInfo>, spread: &str, previous: &[(&str, i32)]| {
+        schedule(
+            &common::placement(&format!(
+                "replicaScheduling: {{replicaSchedulingType: Duplicated}}\nspreadConstraints:\n{}",
+                indent(spread, 2)
+            )),
+            &deployment("d", 1, None),
+            &clusters,
+            &map(previous),
+            None,
+        )
+        .map(|d| d.placements.keys().cloned().collect::<Vec<_>>())
+    };
+    let two_regions = || {
+        vec![
+            region("member1", "R1"),
+            region("member2", "R1"),
+            region("member3", "R2"),
+            region("member4", "R2"),
+            region("member5", "R2"),
+        ]
+    };
+    // "select cluster from the region with the higher score" (with equally large regions:
+    // Karmada's group score counts the clusters that can run the workload first)
+    let mut even = two_regions();
+    even.pop();
+    assert_eq!(
+        run(
+            even,
+            "- {spreadByField: region, maxGroups: 1, minGroups: 1}\n- {spreadByField: cluster, maxGroups: 2, minGroups: 2}\n",
+            &[("member1", 1), ("member2", 1)]
+        )
+        .unwrap(),
+        ["member1", "member2"]
+    );
+    // "select cluster from the region with enough clusters": R1 scores higher but only R2
+    // holds three clusters
+    assert_eq!(
+        run(
+            two_regions(),
+            "- {spreadByField: region, maxGroups: 1, minGroups: 1}\n- {spreadByField: cluster, maxGroups: 3, minGroups: 3}\n",
+            &[("member1", 1), ("member2", 1)]
+        )
+        .unwrap(),
+        ["member3", "member4", "member5"]
+    );
+    // the same when the small region also ranks first by capacity: it is swapped out for the
+    // region that has enough clusters
+    let ranked = vec![
+        pods_cluster("member1", 10).with_location("P1", "R1", "Z1"),
+        pods_cluster("member2", 10).with_location("P1", "R1", "Z1"),
+        pods_cluster("member3", 0).with_location("P1", "R2", "Z1"),
+        pods_cluster("member4", 0).with_location("P1", "R2", "Z1"),
+        pods_cluster("member5", 0).with_location("P1", "R2", "Z1"),
+    ];
+    assert_eq!(
+        run(
+            ranked,
+            "- {spreadByField: region, maxGroups: 1, minGroups: 1}\n- {spreadByField: cluster, maxGroups: 3, minGroups: 3}\n",
+            &[]
+        )
+        .unwrap(),
+        ["member3", "member4", "member5"]
+    );
+    // "select cluster from more than `minGroups` regions with enough clusters and higher score"
+    let five_regions = vec![
+        region("member1", "R1"),
+        region("member2", "R2"),
+        region("member3", "R2"),
+        region("member4", "R2"),
+        region("member5", "R3"),
+        region("member6", "R3"),
+        region("member7", "R4"),
+        region("member8", "R5"),
+    ];
+    assert_eq!(
+        run(
+            five_regions,
+            "- {spreadByField: region, maxGroups: 3, minGroups: 1}\n- {spreadByField: cluster, maxGroups: 8, minGroups: 6}\n",
+            &[("member1", 1), ("member7", 1)]
+        )
+        .unwrap(),
+        ["member1", "member2", "member3", "member4", "member5", "member6"]
+    );
+    // "no enough region"
+    let err = run(
+        two_regions(),
+        "- {spreadByField: region, maxGroups: 3, minGroups: 3}\n- {spreadByField: cluster, maxGroups: 3, minGroups: 3}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "SpreadConstraintUnsatisfied", "{err}");
+    // "no enough clusters": one region, four clusters wanted, at most three in a region
+    let err = run(
+        two_regions(),
+        "- {spreadByField: region, maxGroups: 1, minGroups: 1}\n- {spreadByField: cluster, maxGroups: 4, minGroups: 4}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "SpreadConstraintUnsatisfied", "{err}");
+}
