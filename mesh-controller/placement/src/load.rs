@@ -630,13 +630,21 @@ pub fn policy_from_value(
             }))
         }
         PolicyCrd::OverridePolicy | PolicyCrd::ClusterOverridePolicy => {
-            let spec: OverrideSpec = if spec_value.is_null() {
+            let mut spec: OverrideSpec = if spec_value.is_null() {
                 OverrideSpec::default()
             } else {
                 serde_path_to_error::deserialize(&spec_value)
                     .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?
             };
             validate_override_spec(&spec).map_err(invalid)?;
+            // the mutating webhook gives a namespaced policy's selectors its namespace
+            if scope == PolicyScope::Namespaced {
+                for rs in &mut spec.resource_selectors {
+                    if rs.namespace.is_empty() {
+                        rs.namespace.clone_from(&namespace);
+                    }
+                }
+            }
             Ok(AnyPolicy::Override(OverridePolicy {
                 scope,
                 group,
