@@ -353,8 +353,8 @@ pub fn leaf_not_after(
 /// Issues a leaf for `role`, signed by `signer`: basicConstraints critical CA:FALSE;
 /// keyUsage critical digitalSignature (and keyEncipherment for an RSA key, as the workload
 /// certificates of Istio's Makefile); extendedKeyUsage serverAuth or clientAuth; the SANs
-/// of the role; subject O of the signer, CN the first server name or
-/// `dns-proxy.<cluster>`; authorityKeyIdentifier of the signer. The validity is cut to the
+/// of the role; subject O of the signer, CN the first server name (when it fits the 64
+/// characters X.520 allows) or `dns-proxy.<cluster>`; authorityKeyIdentifier of the signer. The validity is cut to the
 /// signer's notAfter.
 pub fn issue_leaf(
     signer: &LeafSigner,
@@ -392,8 +392,12 @@ pub fn issue_leaf(
     };
     match role {
         LeafRole::Server { names } => {
-            let first = names.first().map(String::as_str).unwrap_or_default();
-            params.distinguished_name.push(DnType::CommonName, first);
+            // X.520 bounds a CN to 64 characters; a longer first name stays in the SANs only.
+            if let Some(first) = names.first().filter(|n| n.len() <= 64) {
+                params
+                    .distinguished_name
+                    .push(DnType::CommonName, first.as_str());
+            }
             for name in names {
                 let san = match name.parse::<IpAddr>() {
                     Ok(ip) => SanType::IpAddress(ip),
@@ -591,6 +595,21 @@ mod tests {
             })
             .collect();
         assert_eq!(uris, ["spiffe://cluster.local/isthmus/dns-proxy/east"]);
+    }
+
+    #[test]
+    fn long_first_name_stays_out_of_the_common_name() {
+        let signer = LeafSigner::from_root(&root()).unwrap();
+        let long = format!("{}.example.com", "a".repeat(60));
+        let role = LeafRole::Server {
+            names: vec![long.clone()],
+        };
+        let leaf = issue_leaf(&signer, &role, &LeafOptions::default(), now()).unwrap();
+        let ders = pem_ders(&leaf.cert_chain);
+        let (_, x) = X509Certificate::from_der(&ders[0]).unwrap();
+        assert!(x.subject().iter_common_name().next().is_none());
+        let san = x.subject_alternative_name().unwrap().unwrap();
+        assert!(matches!(san.value.general_names[0], GeneralName::DNSName(d) if d == long));
     }
 
     #[test]
