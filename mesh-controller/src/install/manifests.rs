@@ -14,6 +14,9 @@ use super::{DnsMode, InstallOptions};
 pub const CONTROLLER_NAME: &str = "isthmus-mesh-controller";
 /// The member-side ServiceAccount whose token the hub's kubeconfig for the member uses.
 pub const MEMBER_SA: &str = "isthmus-member";
+/// The ClusterRole (and binding) giving [`MEMBER_SA`] what propagation writes
+/// (`install --role member --propagation`).
+pub const MEMBER_PROPAGATION_ROLE: &str = "isthmus-member-propagation";
 /// The long-lived token Secret of [`MEMBER_SA`].
 pub const MEMBER_TOKEN_SECRET: &str = "isthmus-member-token";
 /// The DNS proxy's ServiceAccount, workload and Service name.
@@ -185,10 +188,23 @@ fn pdb(name: &str, component: &str, opts: &InstallOptions) -> Value {
 
 /// The arguments the controller Deployment passes to `mesh-controller`.
 pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
+    // With propagation the controller runs in hub mode: members come from MemberClusters.
+    let members = if opts.propagation {
+        [
+            "--hub-kubeconfig".into(),
+            format!("{HUB_KUBECONFIG_DIR}/kubeconfig"),
+        ]
+    } else {
+        [
+            "--clusterset".into(),
+            format!("{CLUSTERSET_DIR}/{CLUSTERSET_KEY}"),
+        ]
+    };
+    let [flag, path] = members;
     vec![
         "run".into(),
-        "--clusterset".into(),
-        format!("{CLUSTERSET_DIR}/{CLUSTERSET_KEY}"),
+        flag,
+        path,
         "--metrics-listen".into(),
         format!("0.0.0.0:{CONTROLLER_HTTP_PORT}"),
         "--leader-elect".into(),
@@ -213,7 +229,7 @@ pub fn dns_proxy_args() -> Vec<String> {
 
 fn controller_deployment(opts: &InstallOptions) -> Value {
     let name = CONTROLLER_NAME;
-    json!({
+    let mut d = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": { "name": name, "namespace": opts.namespace, "labels": labels(name, "controller") },
@@ -259,7 +275,25 @@ fn controller_deployment(opts: &InstallOptions) -> Value {
                 },
             },
         },
-    })
+    });
+    if opts.propagation {
+        // hub mode reads no clusterset file
+        let spec = d.pointer_mut("/spec/template/spec");
+        if let Some(spec) = spec.and_then(Value::as_object_mut) {
+            if let Some(v) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+                v.retain(|e| e["name"] != "clusterset");
+            }
+            if let Some(mounts) = spec
+                .get_mut("containers")
+                .and_then(|c| c.get_mut(0))
+                .and_then(|c| c.get_mut("volumeMounts"))
+                .and_then(Value::as_array_mut)
+            {
+                mounts.retain(|m| m["name"] != "clusterset");
+            }
+        }
+    }
+    d
 }
 
 /// A kubeconfig for the hub's own API server with the pod's ServiceAccount credentials (the
@@ -303,7 +337,11 @@ fn controller_metrics_service(opts: &InstallOptions) -> Value {
 
 /// `deploy/hub/`: the controller in the hub cluster.
 pub fn hub_files(opts: &InstallOptions) -> Vec<ManifestFile> {
-    let grants = rbac::grants_for(&rbac::hub_requests(), &opts.namespace);
+    let mut requests = rbac::hub_requests();
+    if opts.propagation {
+        requests.extend(rbac::propagation_hub_requests());
+    }
+    let grants = rbac::grants_for(&requests, &opts.namespace);
     let mut rbac_objs = vec![service_account(
         CONTROLLER_NAME,
         labels(CONTROLLER_NAME, "controller"),
@@ -445,6 +483,23 @@ pub fn member_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         &member_grants,
         opts,
     ));
+    if opts.propagation {
+        let grants = rbac::grants_for(&rbac::propagation_member_requests(), &opts.namespace);
+        let labels_v = with_member_labels(labels(MEMBER_PROPAGATION_ROLE, "member-access"), opts);
+        access.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": { "name": MEMBER_PROPAGATION_ROLE, "labels": labels_v },
+            "rules": grants.cluster,
+        }));
+        access.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": { "name": MEMBER_PROPAGATION_ROLE, "labels": labels_v },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": MEMBER_PROPAGATION_ROLE },
+            "subjects": [{ "kind": "ServiceAccount", "name": MEMBER_SA, "namespace": opts.namespace }],
+        }));
+    }
 
     let dns_grants = rbac::grants_for(&rbac::dns_proxy_requests(), &opts.namespace);
     let mut dns = vec![service_account(

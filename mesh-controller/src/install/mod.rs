@@ -97,6 +97,10 @@ pub struct InstallArgs {
     /// Leave the CustomResourceDefinitions out.
     #[arg(long)]
     pub skip_crds: bool,
+    /// Propagation: the hub's controller runs in hub mode (members from MemberClusters) and
+    /// may read templates and write policy status; a member lets it write the propagated kinds.
+    #[arg(long)]
+    pub propagation: bool,
 }
 
 /// Validated parameters.
@@ -118,6 +122,8 @@ pub struct InstallOptions {
     pub dns_mode: DnsMode,
     /// Whether CRDs are included.
     pub crds: bool,
+    /// Whether propagation is set up (see [`InstallArgs::propagation`]).
+    pub propagation: bool,
 }
 
 impl InstallOptions {
@@ -132,6 +138,7 @@ impl InstallOptions {
             dns_proxy_image: default_dns_proxy_image(),
             dns_mode: DnsMode::Deployment,
             crds: true,
+            propagation: false,
         }
     }
 }
@@ -241,6 +248,7 @@ impl TryFrom<InstallArgs> for InstallOptions {
             dns_proxy_image,
             dns_mode: a.dns_mode,
             crds: !a.skip_crds,
+            propagation: a.propagation,
         })
     }
 }

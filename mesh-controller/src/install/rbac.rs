@@ -258,6 +258,113 @@ pub fn hub_requests() -> Vec<ApiRequest> {
         .collect()
 }
 
+/// Resources (`group`, plural) propagation reads from the hub and writes into members when
+/// installed with `--propagation`: the kinds of the common templates and their dependencies.
+/// Templates of other kinds need the same verbs granted by hand.
+pub const PROPAGATED_RESOURCES: [(&str, &str); 9] = [
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("", "services"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumeclaims"),
+];
+
+/// What propagation does in a member (`install --role member --propagation`), with the
+/// member-side ServiceAccount: server-side apply and prune of the propagated kinds and of
+/// ServiceExports, and creating missing namespaces.
+pub fn propagation_member_requests() -> Vec<ApiRequest> {
+    let mut r = Vec::new();
+    for (group, resource) in PROPAGATED_RESOURCES {
+        r.extend(many(
+            group,
+            resource,
+            &APPLY_VERBS,
+            "propagation: write copies of hub templates and prune owned ones",
+        ));
+    }
+    r.extend(many(
+        "multicluster.x-k8s.io",
+        "serviceexports",
+        &APPLY_VERBS,
+        "propagation: ServiceExports of propagated Services (exportServices)",
+    ));
+    r.extend(many(
+        "",
+        "namespaces",
+        &["get", "create"],
+        "propagation: create the namespace of a propagated object when missing",
+    ));
+    r
+}
+
+/// What the controller does in the hub in hub mode with propagation (`install --role hub
+/// --propagation`), besides [`hub_requests`]: read the members and their kubeconfig Secrets,
+/// write MemberCluster status, read the policies and write their status, read templates.
+pub fn propagation_hub_requests() -> Vec<ApiRequest> {
+    let mut r = Vec::new();
+    r.push(ApiRequest::new(
+        "isthmus.io",
+        "memberclusters",
+        "list",
+        "hub mode: the members",
+    ));
+    r.push(
+        ApiRequest::new(
+            "isthmus.io",
+            "memberclusters",
+            "patch",
+            "hub mode: write MemberCluster status",
+        )
+        .sub("status"),
+    );
+    r.push(
+        ApiRequest::new(
+            "",
+            "secrets",
+            "get",
+            "hub mode: the members' kubeconfig Secrets",
+        )
+        .in_ns(INSTALL_NAMESPACE),
+    );
+    for resource in [
+        "propagationpolicies",
+        "clusterpropagationpolicies",
+        "overridepolicies",
+        "clusteroverridepolicies",
+    ] {
+        r.push(ApiRequest::new(
+            "placement.isthmus.io",
+            resource,
+            "list",
+            "propagation: read the policies",
+        ));
+    }
+    for resource in ["propagationpolicies", "clusterpropagationpolicies"] {
+        r.push(
+            ApiRequest::new(
+                "placement.isthmus.io",
+                resource,
+                "patch",
+                "propagation: write the decision into the policy status",
+            )
+            .sub("status"),
+        );
+    }
+    for (group, resource) in PROPAGATED_RESOURCES {
+        r.extend(many(
+            group,
+            resource,
+            &["get", "list"],
+            "propagation: read templates and their dependencies",
+        ));
+    }
+    r
+}
+
 /// What the DNS proxy does with `--source kube` in its own cluster.
 pub fn dns_proxy_requests() -> Vec<ApiRequest> {
     let mut r = Vec::new();
