@@ -215,7 +215,10 @@ pub struct Table {
     complete: bool,
 }
 
-type Staging = BTreeMap<String, BTreeMap<u16, BTreeSet<Rdata>>>;
+/// Owner name -> its records, unsorted and possibly repeated until the build sorts them. A
+/// flat `Vec` per owner keeps the peak memory of a build small (nested ordered maps cost about
+/// a kilobyte per name).
+type Staging = BTreeMap<String, Vec<Rdata>>;
 
 impl Table {
     /// Builds the table for `set`. Malformed entries (names too long, empty cluster IDs) are
@@ -402,10 +405,35 @@ impl Table {
         // there (the slow path works from `rdata`).
         let mut arena: Vec<u8> = Vec::new();
         let mut entries: Vec<(usize, usize)> = Vec::with_capacity(staging.len());
+        // Each owner's records grouped by type (ascending type code, so ANY answers with the
+        // lowest), then by data; duplicates merged.
+        for recs in staging.values_mut() {
+            recs.sort_by(|a, b| (a.rtype(), a).cmp(&(b.rtype(), b)));
+            recs.dedup();
+        }
+        // The addresses of every SRV target, for additional sections, copied out so the
+        // staging map can be consumed (and freed) name by name below.
+        let mut target_addrs: HashMap<String, Vec<Rdata>> = HashMap::new();
+        for recs in staging.values() {
+            for r in recs {
+                if let Rdata::Srv { target, .. } = r
+                    && !target_addrs.contains_key(target)
+                {
+                    let addrs = staging
+                        .get(target)
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| matches!(a, Rdata::A(_) | Rdata::Aaaa(_)))
+                        .cloned()
+                        .collect();
+                    target_addrs.insert(target.clone(), addrs);
+                }
+            }
+        }
         let mut wire = Vec::new();
         let mut xwire = Vec::new();
-        for (owner, sets) in &staging {
-            let Some(key) = name_to_wire(owner) else {
+        for (owner, recs) in staging {
+            let Some(key) = name_to_wire(&owner) else {
                 continue;
             };
             // Where the answer section starts in a response to this name: header, question
@@ -415,14 +443,18 @@ impl Table {
             entries.push((arena.len(), key.len()));
             arena.push(key.len() as u8);
             arena.extend_from_slice(&key);
+            let sets: Vec<&[Rdata]> = recs.chunk_by(|a, b| a.rtype() == b.rtype()).collect();
             arena.push(sets.len().min(255) as u8);
-            for (&t, rdatas) in sets {
-                let set_ttl = if t == rtype::TXT && *owner == version_name {
+            for rdatas in sets {
+                let Some(t) = rdatas.first().map(Rdata::rtype) else {
+                    continue;
+                };
+                let set_ttl = if t == rtype::TXT && owner == version_name {
                     DNS_VERSION_TTL
                 } else {
                     ttl
                 };
-                let mut rdata: Vec<Rdata> = rdatas.iter().cloned().collect();
+                let mut rdata: Vec<Rdata> = rdatas.to_vec();
                 if t == rtype::SRV {
                     // Equal priority and equal weights (RFC 2782): 100 divided by the number
                     // of (address, port) pairs behind the RRset, before identical records
@@ -472,26 +504,25 @@ impl Table {
                 xwire.clear();
                 for (target, at) in &target_at {
                     let (target, at) = (target.as_str(), *at);
-                    let Some(tsets) = staging.get(target) else {
+                    let Some(addrs) = target_addrs.get(target) else {
                         continue;
                     };
-                    for at_type in [rtype::A, rtype::AAAA] {
-                        for r in tsets.get(&at_type).into_iter().flatten() {
-                            if at < 0x3FFF {
-                                xwire.extend_from_slice(&(0xC000u16 | at as u16).to_be_bytes());
-                            } else {
-                                push_name(&mut xwire, target);
-                            }
-                            xwire.extend_from_slice(&at_type.to_be_bytes());
-                            xwire.extend_from_slice(&1u16.to_be_bytes());
-                            xwire.extend_from_slice(&ttl.to_be_bytes());
-                            let len_at = xwire.len();
-                            xwire.extend_from_slice(&[0, 0]);
-                            r.encode(&mut xwire);
-                            let rdlen = (xwire.len() - len_at - 2) as u16;
-                            xwire[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
-                            additional.push((target.to_string(), r.clone()));
+                    for r in addrs {
+                        let at_type = r.rtype();
+                        if at < 0x3FFF {
+                            xwire.extend_from_slice(&(0xC000u16 | at as u16).to_be_bytes());
+                        } else {
+                            push_name(&mut xwire, target);
                         }
+                        xwire.extend_from_slice(&at_type.to_be_bytes());
+                        xwire.extend_from_slice(&1u16.to_be_bytes());
+                        xwire.extend_from_slice(&ttl.to_be_bytes());
+                        let len_at = xwire.len();
+                        xwire.extend_from_slice(&[0, 0]);
+                        r.encode(&mut xwire);
+                        let rdlen = (xwire.len() - len_at - 2) as u16;
+                        xwire[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+                        additional.push((target.to_string(), r.clone()));
                     }
                 }
                 if xwire.len() > MAX_RRSET_WIRE {
@@ -752,12 +783,12 @@ pub fn wire_to_text(w: &[u8]) -> String {
 }
 
 fn add(staging: &mut Staging, owner: &str, rdata: Rdata) {
-    staging
-        .entry(owner.to_string())
-        .or_default()
-        .entry(rdata.rtype())
-        .or_default()
-        .insert(rdata);
+    match staging.get_mut(owner) {
+        Some(recs) => recs.push(rdata),
+        None => {
+            staging.insert(owner.to_string(), vec![rdata]);
+        }
+    }
 }
 
 /// Adds an SRV record standing for `sources` (address, port) pairs.
