@@ -245,6 +245,16 @@ impl Propagator {
         self.passes = 0;
     }
 
+    /// Forgets the decisions kept in memory, so the next pass takes them from the policies'
+    /// status (after this replica was not the leader for a while: another one decided).
+    pub fn reseed(&mut self) {
+        self.seeded = false;
+        self.bindings.clear();
+        self.applied.clear();
+        self.statuses.clear();
+        self.passes = 0;
+    }
+
     /// The current bindings (template -> decision).
     pub fn bindings(&self) -> &BTreeMap<ObjKey, Binding> {
         &self.bindings

@@ -299,8 +299,15 @@ pub async fn run_with_propagation(
                     return Ok(());
                 }
                 _ = propagate.tick(), if propagator.is_some() => {
+                    let leader = handle.is_leader();
                     if let Some(p) = propagator.as_mut()
-                        && handle.is_leader()
+                        && !leader
+                    {
+                        // another replica decides meanwhile; start from its statuses later
+                        p.reseed();
+                    }
+                    if let Some(p) = propagator.as_mut()
+                        && leader
                     {
                         let unreachable = unreachable_members(&handle);
                         let limit = p.config().pass_timeout;
