@@ -29,10 +29,10 @@ pub fn handle(
     match fast::parse(pkt) {
         Parsed::Drop => Action::Drop,
         Parsed::Query(q) => {
-            // Look up first: a name with records is answered (zone names, and the reverse
-            // names of clusterset addresses), so the zone check is only needed otherwise.
+            // Look up first: a name in the table is in the zone, so the zone check is only
+            // needed for misses.
             let found = table.lookup_wire(q.lower_name(), q.qtype);
-            if !matches!(found, WireLookup::Answer { .. }) && !table.in_zone(q.lower_name()) {
+            if matches!(found, WireLookup::NxDomain) && !table.in_zone(q.lower_name()) {
                 if may_forward {
                     return Action::Forward { qtype: q.qtype };
                 }

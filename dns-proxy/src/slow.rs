@@ -5,7 +5,7 @@
 use hickory_proto::op::{
     Edns as HEdns, Message, MessageType, OpCode, Query as HQuery, ResponseCode,
 };
-use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
@@ -76,15 +76,10 @@ pub fn handle(table: &Table, pkt: &[u8], ctx: &Ctx) -> SlowOutcome {
         Ok(b) => b,
         Err(_) => return formerr(pkt, ctx),
     };
-    let t = u16::from(q.query_type());
-    // Outside the zone only the reverse names of clusterset addresses are answered here
-    // (PTR, or ANY), the rest is forwarded.
-    let local = table.in_zone(&lower)
-        || (q.query_class() == DNSClass::IN
-            && matches!(table.lookup(&lower, t), Lookup::Answer(_)));
-    if !local {
+    if !table.in_zone(&lower) {
         return SlowOutcome::OutOfZone { qtype };
     }
+    let t = u16::from(q.query_type());
     if !table.is_complete() {
         // Before the first table: never a cacheable negative answer.
         resp.metadata.response_code = ResponseCode::ServFail;
@@ -144,7 +139,6 @@ pub fn to_hickory(r: &Rdata) -> RData {
         Rdata::A(a) => RData::A(A(*a)),
         Rdata::Aaaa(a) => RData::AAAA(AAAA(*a)),
         Rdata::Ns(n) => RData::NS(NS(name(n))),
-        Rdata::Ptr(n) => RData::PTR(PTR(name(n))),
         Rdata::Soa {
             mname,
             rname,

@@ -77,7 +77,6 @@ pub enum Rdata {
         minimum: u32,
     },
     Txt(String),
-    Ptr(String),
     Srv {
         priority: u16,
         weight: u16,
@@ -95,7 +94,6 @@ impl Rdata {
             Rdata::Ns(_) => rtype::NS,
             Rdata::Soa { .. } => rtype::SOA,
             Rdata::Txt(_) => rtype::TXT,
-            Rdata::Ptr(_) => rtype::PTR,
             Rdata::Srv { .. } => rtype::SRV,
         }
     }
@@ -104,7 +102,7 @@ impl Rdata {
         match self {
             Rdata::A(a) => out.extend_from_slice(&a.octets()),
             Rdata::Aaaa(a) => out.extend_from_slice(&a.octets()),
-            Rdata::Ns(n) | Rdata::Ptr(n) => push_name(out, n),
+            Rdata::Ns(n) => push_name(out, n),
             Rdata::Soa {
                 mname,
                 rname,
@@ -255,19 +253,6 @@ impl Table {
         // `<clusterid>.<svc>.<ns>.svc.<zone>` must not exist (spec 2.3.4, 2.4.4), even though
         // host names below it do.
         let mut hidden: BTreeSet<String> = BTreeSet::new();
-        // Reverse-lookup candidates: (preference, name); one PTR per address (spec 2.3.3,
-        // 2.4.3). ClusterSetIPs win over endpoint names, then the smallest name.
-        let mut reverse: BTreeMap<IpAddr, (u8, String)> = BTreeMap::new();
-        let mut offer_ptr = |ip: IpAddr, pref: u8, name: &str| {
-            let ip = canonical_ip(ip);
-            let cand = (pref, name.to_string());
-            match reverse.get(&ip) {
-                Some(cur) if *cur <= cand => {}
-                _ => {
-                    reverse.insert(ip, cand);
-                }
-            }
-        };
         for svc in &set.services {
             let svc_name =
                 format!("{}.{}.svc.{zone}", svc.name, svc.namespace).to_ascii_lowercase();
@@ -296,7 +281,6 @@ impl Table {
                     staging.entry(svc_name.clone()).or_default();
                     for ip in ips {
                         add(&mut staging, &svc_name, ip_rdata(*ip));
-                        offer_ptr(*ip, 0, &svc_name);
                     }
                     for p in &ports {
                         let srv = Rdata::Srv {
@@ -354,7 +338,6 @@ impl Table {
                         for addr in addrs {
                             add(&mut staging, &svc_name, ip_rdata(*addr));
                             add(&mut staging, host, ip_rdata(*addr));
-                            offer_ptr(*addr, 1, host);
                         }
                         for p in &ports {
                             let srv = Rdata::Srv {
@@ -389,11 +372,6 @@ impl Table {
                 }
                 rest = parent;
             }
-        }
-        // Reverse names live outside the zone: they get PTR records only (no empty
-        // non-terminals, no negative answers; other reverse names are forwarded).
-        for (ip, (_, target)) in reverse {
-            add(&mut staging, &reverse_name(ip), Rdata::Ptr(target));
         }
 
         let mut names = HashMap::with_capacity_and_hasher(
@@ -810,36 +788,6 @@ fn ip_rdata(ip: IpAddr) -> Rdata {
             Some(v4) => Rdata::A(v4),
             None => Rdata::Aaaa(a),
         },
-    }
-}
-
-/// IPv4-mapped IPv6 addresses are served as IPv4 (A records, `in-addr.arpa` names).
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
-}
-
-/// The reverse-lookup name of an address: `d.c.b.a.in-addr.arpa` or the 32 nibbles of an
-/// IPv6 address in reverse order under `ip6.arpa` (RFC 1035 3.5, RFC 3596 2.5).
-pub fn reverse_name(ip: IpAddr) -> String {
-    match canonical_ip(ip) {
-        IpAddr::V4(a) => {
-            let [o1, o2, o3, o4] = a.octets();
-            format!("{o4}.{o3}.{o2}.{o1}.in-addr.arpa")
-        }
-        IpAddr::V6(a) => {
-            let mut s = String::with_capacity(72);
-            for b in a.octets().iter().rev() {
-                for nibble in [b & 0x0F, b >> 4] {
-                    s.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-                    s.push('.');
-                }
-            }
-            s.push_str("ip6.arpa");
-            s
-        }
     }
 }
 

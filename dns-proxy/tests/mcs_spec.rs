@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::net::IpAddr;
-
 use common::{ask, query, udp_ctx};
 use dns_proxy::fast::Ctx;
 use dns_proxy::handler::Action;
@@ -511,58 +509,40 @@ fn srv_priority_is_zero_and_weight_is_100_over_the_address_port_pairs() {
     }
 }
 
-// 2.3.3 PTR for a ClusterSetIP service.
+// 2.3.3 / 2.4.3 PTR records are not specified and not required; the cluster-local PTR
+// records stay the only ones, so reverse names are not answered here but forwarded.
 
 #[test]
-fn clusterset_ip_has_a_ptr_record_to_the_service_name() {
+fn reverse_lookups_are_forwarded_not_answered() {
     let t = spec_table();
-    let m = ask_udp(&t, "1.0.0.10.in-addr.arpa.", RecordType::PTR);
-    assert_positive(&m, "PTR 10.0.0.1");
-    assert_eq!(answers(&m), ["svc1.testns.svc.clusterset.local."]);
-    assert_eq!(m.answers[0].ttl, 5);
-    // IPv6: 32 nibbles in reverse order under ip6.arpa.
-    let m = ask_udp(
-        &t,
+    for name in [
+        // A ClusterSetIP, IPv4 and IPv6.
+        "1.0.0.10.in-addr.arpa.",
         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa.",
-        RecordType::PTR,
-    );
-    assert_eq!(answers(&m), ["svc6.testns.svc.clusterset.local."]);
-    assert_eq!(
-        dns_proxy::table::reverse_name("2001:db8::1".parse().unwrap()),
-        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
-    );
-    // Dual stack: both addresses point back at the service.
-    let m = ask_udp(&t, "3.0.0.10.in-addr.arpa.", RecordType::PTR);
-    assert_eq!(answers(&m), ["svc-dual-stack.testns.svc.clusterset.local."]);
-    let m = ask_udp(&t, "1.0.0.10.IN-ADDR.ARPA.", RecordType::ANY);
-    assert_eq!(answers(&m), ["svc1.testns.svc.clusterset.local."]);
-}
-
-#[test]
-fn reverse_names_the_table_does_not_know_are_forwarded() {
-    let t = spec_table();
-    for (name, qtype) in [
-        ("9.9.9.10.in-addr.arpa.", RecordType::PTR),
-        // Another type at a known reverse name is not ours to answer.
-        ("1.0.0.10.in-addr.arpa.", RecordType::A),
-        ("0.0.10.in-addr.arpa.", RecordType::PTR),
-        // Not-ready endpoints have no PTR.
-        ("3.0.3.10.in-addr.arpa.", RecordType::PTR),
+        // Ready headless endpoints.
+        "1.0.3.10.in-addr.arpa.",
+        "2.0.0.172.in-addr.arpa.",
+        // Anything else.
+        "9.9.9.10.in-addr.arpa.",
     ] {
-        let pkt = query(name, qtype, None);
-        assert!(
-            matches!(ask(&t, &pkt, &udp_ctx(), true).0, Action::Forward { .. }),
-            "{name} {qtype}"
-        );
-        let pkt = slow_query(name, qtype);
-        assert!(
-            matches!(ask(&t, &pkt, &udp_ctx(), true).0, Action::Forward { .. }),
-            "{name} {qtype} (slow path)"
-        );
-        // Without forwarding rights: REFUSED, as for any other outside name.
-        let (_, m) = ask(&t, &query(name, qtype, None), &udp_ctx(), false);
-        assert_eq!(m.unwrap().metadata.response_code, ResponseCode::Refused);
+        for qtype in [RecordType::PTR, RecordType::ANY] {
+            let pkt = query(name, qtype, None);
+            assert!(
+                matches!(ask(&t, &pkt, &udp_ctx(), true).0, Action::Forward { .. }),
+                "{name} {qtype}"
+            );
+            let pkt = slow_query(name, qtype);
+            assert!(
+                matches!(ask(&t, &pkt, &udp_ctx(), true).0, Action::Forward { .. }),
+                "{name} {qtype} (slow path)"
+            );
+            // Without forwarding rights: REFUSED, as for any other outside name.
+            let (_, m) = ask(&t, &query(name, qtype, None), &udp_ctx(), false);
+            assert_eq!(m.unwrap().metadata.response_code, ResponseCode::Refused);
+        }
     }
+    // And no PTR data exists anywhere in the table.
+    assert!(t.dump().iter().all(|(_, types)| !types.contains(&12)));
 }
 
 // 2.3.4 / 2.4.4 Records that must not exist.
@@ -793,59 +773,6 @@ fn headless_service_without_ports_has_addresses_but_no_srv() {
     assert_nodata(&ask_udp(&t, name, RecordType::SRV), "portless SRV");
 }
 
-// 2.4.3 PTR for a headless service.
-
-#[test]
-fn ready_endpoint_has_a_ptr_record_to_its_host_name() {
-    let t = spec_table();
-    let m = ask_udp(&t, "1.0.3.10.in-addr.arpa.", RecordType::PTR);
-    assert_eq!(
-        answers(&m),
-        ["my-pet-1.clustera.pets.testns.svc.clusterset.local."]
-    );
-    let m = ask_udp(&t, "2.0.0.172.in-addr.arpa.", RecordType::PTR);
-    assert_eq!(
-        answers(&m),
-        ["172-0-0-2.clusterid.hdls1.testns.svc.clusterset.local."]
-    );
-    let m = ask_udp(
-        &t,
-        "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.4.0.0.0.0.0.d.f.ip6.arpa.",
-        RecordType::PTR,
-    );
-    assert_eq!(
-        answers(&m),
-        ["my-pet-2.clusterb.pets.testns.svc.clusterset.local."]
-    );
-}
-
-#[test]
-fn one_ptr_per_address_and_the_clusterset_ip_wins() {
-    // An address used as a ClusterSetIP and as an endpoint, and an endpoint in two services.
-    let set = ServiceSet {
-        services: vec![
-            headless(
-                "a",
-                "zeta",
-                vec![],
-                vec![ep("c1", Some("h"), &["10.7.0.1", "10.7.0.2"], true)],
-            ),
-            headless(
-                "a",
-                "alpha",
-                vec![],
-                vec![ep("c1", Some("h"), &["10.7.0.2"], true)],
-            ),
-            clusterset_ip("a", "vip", &["10.7.0.1"], vec![]),
-        ],
-    };
-    let t = Table::build(&ZoneConfig::default(), &set, 1).unwrap();
-    let m = ask_udp(&t, "1.0.7.10.in-addr.arpa.", RecordType::PTR);
-    assert_eq!(answers(&m), ["vip.a.svc.clusterset.local."]);
-    let m = ask_udp(&t, "2.0.7.10.in-addr.arpa.", RecordType::PTR);
-    assert_eq!(answers(&m), ["h.c1.alpha.a.svc.clusterset.local."]);
-}
-
 // Zone structure: SOA, NS, empty non-terminals, negative answers (RFC 2308, RFC 8020).
 
 #[test]
@@ -1051,12 +978,6 @@ fn ipv4_mapped_addresses_are_served_as_ipv4() {
         )),
         ["10.9.0.2"]
     );
-    assert_eq!(
-        answers(&ask_udp(&t, "1.0.9.10.in-addr.arpa.", RecordType::PTR)),
-        ["mapped.a.svc.clusterset.local."]
-    );
-    let ip: IpAddr = "::ffff:10.9.0.2".parse().unwrap();
-    assert_eq!(dns_proxy::table::reverse_name(ip), "2.0.9.10.in-addr.arpa");
 }
 
 #[test]
