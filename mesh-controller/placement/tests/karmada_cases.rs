@@ -1563,3 +1563,75 @@ fn select_best_clusters_by_region() {
     .unwrap_err();
     assert_eq!(err.reason(), "SpreadConstraintUnsatisfied", "{err}");
 }
+
+#[test]
+fn image_parser() {
+    use isthmus_placement::overrides::ImageRef;
+    // TestParse and TestSplitHostname (pkg/util/imageparser/parser_test.go): the parts, and the
+    // image prints back unchanged
+    let cases = [
+        ("simple", "pause", "", "pause", "", ""),
+        (
+            "repository",
+            "subpath/imagename:v1.0.0",
+            "",
+            "subpath/imagename",
+            "v1.0.0",
+            "",
+        ),
+        (
+            "normal",
+            "fictional.registry.example/imagename:v1.0.0",
+            "fictional.registry.example",
+            "imagename",
+            "v1.0.0",
+            "",
+        ),
+        (
+            "hostname with port",
+            "fictional.registry.example:10443/subpath/imagename:v1.0.0",
+            "fictional.registry.example:10443",
+            "subpath/imagename",
+            "v1.0.0",
+            "",
+        ),
+        (
+            "digest",
+            "fictional.registry.example:10443/subpath/imagename@sha256:50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c",
+            "fictional.registry.example:10443",
+            "subpath/imagename",
+            "",
+            "sha256:50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c",
+        ),
+        (
+            "hostname with IP",
+            "10.10.10.10:10443/subpath/imagename",
+            "10.10.10.10:10443",
+            "subpath/imagename",
+            "",
+            "",
+        ),
+        (
+            "localhost",
+            "localhost/imagename",
+            "localhost",
+            "imagename",
+            "",
+            "",
+        ),
+    ];
+    for (name, image, host, repo, tag, digest) in cases {
+        let r = ImageRef::parse(image);
+        assert_eq!(
+            (
+                r.hostname.as_str(),
+                r.repository.as_str(),
+                r.tag.as_str(),
+                r.digest.as_str()
+            ),
+            (host, repo, tag, digest),
+            "{name}"
+        );
+        assert_eq!(r.to_string(), image, "{name}");
+    }
+}
