@@ -1006,3 +1006,50 @@ fn other_classes_in_the_zone_are_refused_on_both_paths() {
     let (_, r) = ask(&t, &m.to_vec().unwrap(), &udp_ctx(), true);
     assert_eq!(r.unwrap().metadata.response_code, ResponseCode::Refused);
 }
+
+#[test]
+fn additional_owners_past_the_compression_range_are_written_in_full() {
+    // 400 hosts: the SRV answer is ~24 kB over TCP, so later targets sit beyond the 14-bit
+    // compression pointer range and their additional records carry the full name.
+    let t = Table::build(&ZoneConfig::default(), &common::fixture_with_big(400), 1).unwrap();
+    let tcp = Ctx {
+        tcp: true,
+        ..udp_ctx()
+    };
+    let m = reply(
+        &t,
+        "_http._tcp.big.shop.svc.clusterset.local.",
+        RecordType::SRV,
+        &tcp,
+    );
+    assert!(!m.metadata.truncation);
+    assert_eq!(m.answers.len(), 400);
+    assert_eq!(m.additionals.len(), 400);
+    let mut targets: Vec<String> = m
+        .answers
+        .iter()
+        .map(|r| match &r.data {
+            RData::SRV(s) => s.target.to_ascii(),
+            other => panic!("not SRV: {other:?}"),
+        })
+        .collect();
+    targets.sort();
+    let mut owners: Vec<String> = m.additionals.iter().map(|r| r.name.to_ascii()).collect();
+    owners.sort();
+    assert_eq!(owners, targets);
+    for r in &m.additionals {
+        // pod-N.<cluster>.big... has address 10.9.(N/250).(N%250+1).
+        let host = r.name.to_ascii();
+        let n: usize = host
+            .trim_start_matches("pod-")
+            .split('.')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            r.data.to_string(),
+            format!("10.9.{}.{}", n / 250, n % 250 + 1)
+        );
+    }
+}
