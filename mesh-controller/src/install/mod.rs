@@ -394,6 +394,7 @@ mod tests {
             dns_proxy_image: None,
             dns_mode: DnsMode::Deployment,
             skip_crds: false,
+            propagation: false,
         }
     }
 

@@ -486,6 +486,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     }
     let plain: Vec<PropagationPolicy> = input.policies.iter().map(|d| d.policy.clone()).collect();
     let names: BTreeSet<&str> = input.clusters.iter().map(|c| c.name.as_str()).collect();
+    let everywhere: BTreeMap<String, i32> =
+        input.clusters.iter().map(|c| (c.name.clone(), 0)).collect();
     for r in resources(input.templates) {
         let Some(doc) = claim(&r, input.policies, &plain, input.previous) else {
             continue;
@@ -532,24 +534,28 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         }
         // A cluster whose NoExecute taint is tolerated only for a while is no new target:
         // the workload would be evicted again.
-        let everywhere: BTreeMap<String, i32> =
-            input.clusters.iter().map(|c| (c.name.clone(), 0)).collect();
         let no_new: BTreeSet<String> = no_execute_evictions(placement, input.clusters, &everywhere)
             .into_iter()
             .map(|e| e.cluster)
             .filter(|c| !previous.contains_key(c))
             .collect();
-        let candidates: Vec<ClusterInfo> = input
-            .clusters
-            .iter()
-            .filter(|c| !no_new.contains(&c.name))
-            .cloned()
-            .collect();
+        let filtered: Vec<ClusterInfo>;
+        let candidates: &[ClusterInfo] = if no_new.is_empty() {
+            input.clusters
+        } else {
+            filtered = input
+                .clusters
+                .iter()
+                .filter(|c| !no_new.contains(&c.name))
+                .cloned()
+                .collect();
+            &filtered
+        };
         let prev_affinity = prev.and_then(|b| b.observed_affinity.clone());
         let (placements, observed) = match schedule(
             placement,
             &r,
-            &candidates,
+            candidates,
             &previous,
             prev_affinity.as_deref(),
         ) {
