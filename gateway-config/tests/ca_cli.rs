@@ -357,7 +357,7 @@ fn verify_reports_every_failure_and_uses_exit_codes() {
     let out = stdout(&o);
     assert!(out.contains("OK") && out.contains("days"), "{out}");
     assert!(
-        out.contains("ca-cert.pem") && out.contains("730 days") || out.contains("729 days"),
+        out.contains("ca-cert.pem") && out.contains("365 days") || out.contains("364 days"),
         "{out}"
     );
     assert!(!out.contains("PRIVATE KEY"));

@@ -25,11 +25,11 @@ pub struct IntermediateOptions {
 }
 
 impl Default for IntermediateOptions {
-    /// ECDSA P-256, 730 days (as Istio's Makefile), organisation from the root.
+    /// ECDSA P-256, 365 days, organisation from the root.
     fn default() -> Self {
         IntermediateOptions {
             key_type: KeyType::EcdsaP256,
-            validity: DAY * 730,
+            validity: DAY * 365,
             organisation: None,
         }
     }
@@ -45,10 +45,10 @@ pub struct RenewalPolicy {
 }
 
 impl Default for RenewalPolicy {
-    /// Issue for 730 days (as Istio's Makefile), renew 30 days before expiry.
+    /// Issue for 365 days, renew 30 days before expiry.
     fn default() -> Self {
         RenewalPolicy {
-            validity: DAY * 730,
+            validity: DAY * 365,
             renew_before: DAY * 30,
         }
     }
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(ca.localities, ["east"]);
         assert_eq!(ca.organisations, ["Istio"]);
         assert!(ca.subject.contains("CN=Intermediate CA"), "{}", ca.subject);
-        assert_eq!(ca.not_after, now() + DAY * 730);
+        assert_eq!(ca.not_after, now() + DAY * 365);
         assert!(signed_by(&ca, &root.cert.facts));
 
         let (_, x) = x509_parser::parse_x509_certificate(&ca.der).unwrap();
@@ -423,7 +423,7 @@ mod tests {
         assert!(!d.reused);
         assert!(d.reason.contains("renewal window"), "{}", d.reason);
         assert_ne!(d.cacerts.ca_cert, first.ca_cert);
-        assert_eq!(one(&d.cacerts.ca_cert).not_after, near_end + DAY * 730);
+        assert_eq!(one(&d.cacerts.ca_cert).not_after, near_end + DAY * 365);
     }
 
     #[test]

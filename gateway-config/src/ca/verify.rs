@@ -406,7 +406,7 @@ mod tests {
                 "root-cert.pem[0]"
             ]
         );
-        assert_eq!(r.certs[0].days_left, 730);
+        assert_eq!(r.certs[0].days_left, 365);
         assert_eq!(r.certs[3].days_left, 3650);
     }
 

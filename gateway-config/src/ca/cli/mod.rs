@@ -122,7 +122,7 @@ pub struct IssueArgs {
     #[arg(long, value_enum, default_value = "files")]
     pub format: IssueFormat,
     /// Lifetime in days; cut to the root's expiry when longer.
-    #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub validity_days: u32,
     /// Key algorithm of the intermediate.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
@@ -226,7 +226,7 @@ pub struct RotateArgs {
     #[arg(long, value_enum, default_value = "both")]
     pub format: RotateFormat,
     /// Lifetime in days of the intermediates step 2 issues.
-    #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub validity_days: u32,
     /// Key algorithm of the intermediates step 2 issues.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
@@ -250,7 +250,7 @@ pub struct RenewArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub threshold_days: u32,
     /// Lifetime in days of re-issued intermediates.
-    #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub validity_days: u32,
 }
 
