@@ -165,6 +165,15 @@ pub fn member_requests() -> Vec<ApiRequest> {
         &APPLY_VERBS,
         "write ServiceImports and prune owned ones",
     ));
+    r.push(
+        ApiRequest::new(
+            "multicluster.x-k8s.io",
+            "serviceimports",
+            "patch",
+            "write ServiceImport status (the exporting clusters)",
+        )
+        .sub("status"),
+    );
     r.extend(many(
         "discovery.k8s.io",
         "endpointslices",
