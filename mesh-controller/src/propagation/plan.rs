@@ -410,10 +410,28 @@ fn is_deleting(obj: &Value) -> bool {
         .is_some_and(|v| !v.is_null())
 }
 
-/// Templates worth considering: readable, not being deleted, not a copy propagation wrote.
+/// Whether templates in `namespace` are never propagated: the system namespaces (`kube-*`)
+/// and the controller's own (`isthmus-system`, which holds the members' kubeconfigs), as
+/// Karmada ignores its own and the `kube-*` namespaces.
+pub fn is_reserved_namespace(namespace: &str) -> bool {
+    namespace.starts_with("kube-") || namespace == RESERVED_NAMESPACE
+}
+
+/// The controller's namespace, never a source of templates.
+pub const RESERVED_NAMESPACE: &str = "isthmus-system";
+
+/// Templates worth considering: readable, not being deleted, not a copy propagation wrote,
+/// not in a reserved namespace.
 fn resources(templates: &[Value]) -> Vec<Resource> {
     let mut out = Vec::new();
     for t in templates {
+        let ns = t
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if is_reserved_namespace(ns) {
+            continue;
+        }
         if is_deleting(t)
             || t.pointer(&format!(
                 "/metadata/labels/{}",

@@ -456,3 +456,26 @@ fn long_template_names_get_a_hashed_label_value() {
     k2.name.push('x');
     assert_ne!(template_label_value(&k2), v);
 }
+
+#[test]
+fn system_and_controller_namespaces_are_never_sources() {
+    let sel = json!([{"apiVersion": "v1", "kind": "Secret"}]);
+    let doc = read_propagation_policy(&json!({
+        "apiVersion": "placement.isthmus.io/v1alpha1", "kind": "ClusterPropagationPolicy",
+        "metadata": {"name": "all-secrets"},
+        "spec": {"resourceSelectors": sel}
+    }))
+    .unwrap();
+    let secret = |ns: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": ns}});
+    let r = Run::new(
+        vec![doc],
+        vec![
+            secret("kube-system"),
+            secret("isthmus-system"),
+            secret("shop"),
+        ],
+    );
+    let p = r.plan(&BTreeMap::new(), Instant::now());
+    let namespaces: BTreeSet<&str> = p.bindings.keys().map(|k| k.namespace.as_str()).collect();
+    assert_eq!(namespaces, BTreeSet::from(["shop"]));
+}
