@@ -1053,3 +1053,51 @@ fn additional_owners_past_the_compression_range_are_written_in_full() {
         );
     }
 }
+
+#[test]
+fn host_names_exist_only_for_headless_services() {
+    let mut vip = clusterset_ip("a", "vip", &["10.7.0.9"], vec![]);
+    vip.endpoints = vec![ep("c1", Some("h"), &["10.7.0.1"], true)];
+    let t = Table::build(
+        &ZoneConfig::default(),
+        &ServiceSet {
+            services: vec![vip],
+        },
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        answers(&ask_udp(&t, "vip.a.svc.clusterset.local.", RecordType::A)),
+        ["10.7.0.9"]
+    );
+    assert_nxdomain(
+        &ask_udp(&t, "h.c1.vip.a.svc.clusterset.local.", RecordType::A),
+        "host name of a ClusterSetIP service",
+    );
+}
+
+#[test]
+fn configured_ttl_is_the_record_ttl_and_the_negative_caching_time() {
+    let cfg = ZoneConfig {
+        zone: "clusterset.local".into(),
+        ttl: 30,
+    };
+    let t = Table::build(&cfg, &spec_set(), 7).unwrap();
+    let m = ask_udp(&t, "svc1.testns.svc.clusterset.local.", RecordType::A);
+    assert_eq!(m.answers[0].ttl, 30);
+    let m = ask_udp(
+        &t,
+        "_http._tcp.svc1.testns.svc.clusterset.local.",
+        RecordType::SRV,
+    );
+    assert_eq!(m.answers[0].ttl, 30);
+    assert_eq!(m.additionals[0].ttl, 30);
+    let m = ask_udp(&t, "svc0.testns.svc.clusterset.local.", RecordType::A);
+    let RData::SOA(soa) = &m.authorities[0].data else {
+        panic!("not SOA")
+    };
+    assert_eq!((m.authorities[0].ttl, soa.minimum, soa.serial), (30, 30, 7));
+    // The schema version keeps its own TTL.
+    let m = ask_udp(&t, "dns-version.clusterset.local.", RecordType::TXT);
+    assert_eq!(m.answers[0].ttl, 28800);
+}
