@@ -74,25 +74,12 @@ impl CaCerts {
     /// The `cacerts` Secret in `istio-system`, type Opaque, with the four PEMs under `data`
     /// and the isthmus ownership label.
     pub fn to_secret(&self) -> Secret {
-        let data: BTreeMap<String, ByteString> = self
-            .files()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-            .collect();
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(CACERTS_SECRET_NAME.to_string()),
-                namespace: Some(CACERTS_NAMESPACE.to_string()),
-                labels: Some(BTreeMap::from([(
-                    MANAGED_BY_LABEL.to_string(),
-                    MANAGED_BY_VALUE.to_string(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            type_: Some("Opaque".to_string()),
-            data: Some(data),
-            ..Secret::default()
-        }
+        owned_secret(
+            CACERTS_SECRET_NAME,
+            CACERTS_NAMESPACE,
+            "Opaque",
+            &self.files(),
+        )
     }
 
     /// The Secret manifest as YAML.
@@ -149,6 +136,33 @@ impl CaCerts {
 }
 
 /// First line of a parser message, with quoted strings longer than 32 characters elided.
+/// A Secret of `type_` holding `files` under `data`, with the isthmus ownership label.
+pub(crate) fn owned_secret(
+    name: &str,
+    namespace: &str,
+    type_: &str,
+    files: &[(&str, &str)],
+) -> Secret {
+    let data: BTreeMap<String, ByteString> = files
+        .iter()
+        .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+        .collect();
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(BTreeMap::from([(
+                MANAGED_BY_LABEL.to_string(),
+                MANAGED_BY_VALUE.to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: Some(type_.to_string()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
 fn sanitize(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
     let mut out = String::with_capacity(line.len());

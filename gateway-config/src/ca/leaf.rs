@@ -8,24 +8,21 @@
 //! Secret holds: `tls.crt` (leaf, then the signer's chain), `tls.key` and `ca.crt` (the
 //! trusted roots).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rcgen::{
     CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     PKCS_RSA_SHA256, SanType,
 };
 
-use super::bundle::CaCerts;
+use super::CaError;
+use super::bundle::{CaCerts, owned_secret};
 use super::certs::{CertFacts, concat_pem, der_to_pem, parse_pem_certs, signed_by};
 use super::keys::{KeyType, generate_key, key_matches, load_private_key};
 use super::label::validate_cluster_name;
 use super::root::{BACKDATE, RootCa, random_serial, to_offset};
-use super::{CaError, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
 /// URI path prefix of a DNS proxy's SPIFFE ID.
 ///
@@ -306,25 +303,7 @@ impl LeafCert {
 
     /// A `kubernetes.io/tls` Secret holding the three files.
     pub fn to_secret(&self, name: &str, namespace: &str) -> Secret {
-        let data: BTreeMap<String, ByteString> = self
-            .files()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-            .collect();
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(name.to_string()),
-                namespace: Some(namespace.to_string()),
-                labels: Some(BTreeMap::from([(
-                    MANAGED_BY_LABEL.to_string(),
-                    MANAGED_BY_VALUE.to_string(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            type_: Some("kubernetes.io/tls".to_string()),
-            data: Some(data),
-            ..Secret::default()
-        }
+        owned_secret(name, namespace, "kubernetes.io/tls", &self.files())
     }
 
     /// The Secret manifest as YAML.
