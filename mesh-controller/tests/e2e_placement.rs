@@ -16,6 +16,7 @@ use mesh_controller::crd::{
     ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
     PropagationPolicy,
 };
+use mesh_controller::install::rbac;
 use mesh_controller::model::ReconcileConfig;
 use mesh_controller::propagation::{PropagationConfig, TEMPLATE_LABEL};
 use mesh_controller::runtime::RunConfig;
@@ -94,7 +95,7 @@ impl Hub {
         }
     }
 
-    async fn stop(mut self) {
+    async fn stop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -178,7 +179,7 @@ async fn duplicated_divided_overrides_dependencies_status_and_prune() {
         skip("propagation needs a simulated hub");
         return;
     }
-    let hub = Hub::start(&env).await;
+    let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();
     let [m0, m1] = [&env.names[0], &env.names[1]];
     hub.sim
@@ -327,6 +328,76 @@ async fn duplicated_divided_overrides_dependencies_status_and_prune() {
     })
     .await;
     hub.stop().await;
+
+    // Everything the controller asked of the hub and the members (and the test's own reads
+    // and its one Deployment apply) is allowed by what `install --propagation` grants.
+    let ns_install = "isthmus-system";
+    let mut hub_requests = rbac::hub_requests();
+    hub_requests.extend(rbac::propagation_hub_requests());
+    let mut member_requests = rbac::member_requests();
+    member_requests.extend(rbac::propagation_member_requests());
+    let hub_grants = rbac::grants_for(&hub_requests, ns_install);
+    let member_grants = rbac::grants_for(&member_requests, ns_install);
+    let mut problems = denied(&hub.sim, &hub_grants, "hub");
+    for (i, c) in env.clusters.clusters.iter().enumerate() {
+        problems.extend(denied(
+            c.sim.as_ref().unwrap(),
+            &member_grants,
+            &format!("member {i}"),
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "requests the installed RBAC would deny:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        hub.sim
+            .request_log()
+            .iter()
+            .any(|r| r.resource == "propagationpolicies" && r.subresource == "status"),
+        "no policy status write recorded"
+    );
+    let member0 = env.clusters.clusters[0].sim.as_ref().unwrap().request_log();
+    for (resource, verb) in [
+        ("deployments", "patch"),
+        ("deployments", "delete"),
+        ("configmaps", "patch"),
+    ] {
+        assert!(
+            member0
+                .iter()
+                .any(|r| r.resource == resource && r.verb == verb),
+            "no {verb} {resource} recorded in member 0"
+        );
+    }
+}
+
+fn denied(c: &SimCluster, grants: &rbac::Grants, who: &str) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .request_log()
+        .into_iter()
+        .filter(|r| !r.resource.is_empty())
+        .filter(|r| {
+            !grants.allows(
+                &r.namespace,
+                &r.group,
+                &r.resource,
+                &r.subresource,
+                &r.verb,
+                &r.name,
+            )
+        })
+        .map(|r| {
+            format!(
+                "{who}: {} {}/{}/{} {}/{}",
+                r.verb, r.group, r.resource, r.subresource, r.namespace, r.name
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 #[tokio::test]
@@ -336,7 +407,7 @@ async fn no_execute_taint_evicts_and_unreachable_member_fails_over() {
         skip("propagation needs a simulated hub");
         return;
     }
-    let hub = Hub::start(&env).await;
+    let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();
     let [m0, m1, m2] = [&env.names[0], &env.names[1], &env.names[2]];
     hub.sim
@@ -448,7 +519,7 @@ async fn exported_service_is_imported_by_the_other_members() {
         return;
     }
     env.namespace_in(&[1, 2]).await;
-    let hub = Hub::start(&env).await;
+    let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();
     let m0 = &env.names[0];
     hub.sim
