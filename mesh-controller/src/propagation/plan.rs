@@ -695,6 +695,30 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     out
 }
 
+/// Keeps what an invalid policy placed: a policy edited into an invalid state (an admission
+/// rule the CRD schema cannot express) claims nothing, but its templates' copies (and the
+/// ServiceExports of its Services) stay where they were, with the previous binding, until the
+/// policy is fixed or deleted.
+pub fn hold_for_invalid_policies(
+    out: &mut Plan,
+    previous: &BTreeMap<ObjKey, Binding>,
+    invalid: &BTreeSet<PolicyRef>,
+) {
+    for (key, b) in previous {
+        if !invalid.contains(&b.policy) || out.bindings.contains_key(key) {
+            continue;
+        }
+        for cluster in b.placements.keys() {
+            let keep = out.keep.entry(cluster.clone()).or_default();
+            keep.insert(key.clone());
+            if key.api_version == "v1" && key.kind == "Service" {
+                keep.insert(service_export(key, &b.policy).0);
+            }
+        }
+        out.bindings.insert(key.clone(), b.clone());
+    }
+}
+
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;

@@ -479,3 +479,28 @@ fn system_and_controller_namespaces_are_never_sources() {
     let namespaces: BTreeSet<&str> = p.bindings.keys().map(|k| k.namespace.as_str()).collect();
     assert_eq!(namespaces, BTreeSet::from(["shop"]));
 }
+
+#[test]
+fn an_invalid_policy_keeps_what_it_placed() {
+    let r = Run::new(
+        vec![policy(
+            "p",
+            json!({"resourceSelectors": selectors(),
+                "placement": {"clusterAffinity": {"clusterNames": ["east"]}}}),
+        )],
+        vec![deployment("web", 1)],
+    );
+    let p0 = r.plan(&BTreeMap::new(), Instant::now());
+    let pref = PolicyRef::of(&r.policies[0].policy);
+    // the policy became invalid: no policies are read any more
+    let broken = Run::new(Vec::new(), vec![deployment("web", 1)]);
+    let mut p1 = broken.plan(&p0.bindings, Instant::now());
+    assert!(p1.bindings.is_empty());
+    hold_for_invalid_policies(&mut p1, &p0.bindings, &BTreeSet::from([pref.clone()]));
+    assert!(p1.keep["east"].contains(&dkey("web")));
+    assert_eq!(p1.bindings[&dkey("web")].policy, pref);
+    // a deleted (not invalid) policy keeps nothing
+    let mut p2 = broken.plan(&p0.bindings, Instant::now());
+    hold_for_invalid_policies(&mut p2, &p0.bindings, &BTreeSet::new());
+    assert!(p2.keep.is_empty());
+}

@@ -331,13 +331,15 @@ impl Propagator {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    warn!(dependency = %dk.display(), error = %e, "propagation: cannot read dependency");
+                    // a partial read would prune the dependency's copies: skip the pass
+                    warn!(dependency = %dk.display(), error = %e, "propagation: cannot read dependency; pass skipped");
                     report.errors += 1;
+                    return report;
                 }
             }
         }
         // 5. Decide.
-        let out = plan::plan(PlanInput {
+        let mut out = plan::plan(PlanInput {
             clusters: &clusters,
             policies: &policies,
             overrides: &overrides,
@@ -346,6 +348,8 @@ impl Propagator {
             previous: &self.bindings,
             now: Instant::now(),
         });
+        let broken: BTreeSet<PolicyRef> = invalid.iter().map(|(_, p, _)| p.clone()).collect();
+        plan::hold_for_invalid_policies(&mut out, &self.bindings, &broken);
         report.bindings = out.bindings.len();
         // 6. Write members.
         let names: Vec<String> = self.members.keys().cloned().collect();
