@@ -3,7 +3,7 @@
 //! A [`Table`] is immutable. Sources build a new one from a [`ServiceSet`] and publish it
 //! through [`crate::handle::TableHandle`]; the request path only reads.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::SystemTime;
@@ -450,6 +450,7 @@ impl Table {
                 let mut kept = 0;
                 // Offset in the message of each SRV target's name, for the additional owners.
                 let mut target_at: Vec<(String, usize)> = Vec::new();
+                let mut targets_seen: HashSet<&str> = HashSet::new();
                 for r in &rdata {
                     let start = wire.len();
                     wire.extend_from_slice(&[0xC0, 0x0C]);
@@ -467,7 +468,7 @@ impl Table {
                         break;
                     }
                     if let Rdata::Srv { target, .. } = r
-                        && !target_at.iter().any(|(n, _)| n == target)
+                        && targets_seen.insert(target.as_str())
                     {
                         // Owner (2), type, class, TTL, length (10), priority, weight, port (6).
                         target_at.push((target.clone(), answer_at + start + 18));
