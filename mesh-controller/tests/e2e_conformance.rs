@@ -1,0 +1,970 @@
+//! MCS API conformance: the scenarios of the upstream conformance suite (kubernetes-sigs/mcs-api
+//! `conformance/`) and the rules of KEP-1645, run against the real controller on simulated
+//! clusters (or real ones named by `ISTHMUS_E2E_KUBECONFIGS`). Scenarios `e2e_mcs.rs` already
+//! covers exactly are not repeated here. Each test names the upstream test or KEP section it
+//! reproduces.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e_support;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use e2e_support::*;
+use mesh_controller::runtime::ControllerHandle;
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const GRACE: Duration = Duration::from_secs(300);
+const AFTER: Duration = Duration::from_secs(10);
+
+/// The upstream suite's `hello` Service: ports `tcp` 42/TCP and `udp` 42/UDP, `ClientIP`
+/// session affinity with a 10 s timeout.
+fn hello(ns: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "hello", "namespace": ns},
+        "spec": {
+            "type": "ClusterIP",
+            "ports": [
+                {"name": "tcp", "port": 42, "protocol": "TCP"},
+                {"name": "udp", "port": 42, "protocol": "UDP"}
+            ],
+            "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 10}}
+        }
+    })
+}
+
+/// One ready endpoint of `hello` in cluster `i` (what the built-in controller would write).
+fn hello_slice(ns: &str, i: usize, ports: &Value) -> Value {
+    let slice_ports: Vec<Value> = ports
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| json!({"name": p["name"], "port": p["port"], "protocol": p["protocol"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("hello-c{i}"), "namespace": ns,
+            "labels": {"kubernetes.io/service-name": "hello",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [format!("10.{}.1.7", i + 1)], "hostname": "hello-0",
+            "nodeName": format!("node-{i}"), "zone": "zone-a", "conditions": {"ready": true}}],
+        "ports": slice_ports
+    })
+}
+
+/// Deploys `svc` with one EndpointSlice in cluster `i`, then exports it with `export_spec`.
+async fn export_from(env: &Env, i: usize, svc: Value, export_spec: Value) {
+    let c = &env.clients[i];
+    let name = svc["metadata"]["name"].as_str().unwrap().to_owned();
+    let ports = svc["spec"]["ports"].clone();
+    apply(c, svc).await;
+    let mut s = hello_slice(&env.ns, i, &ports);
+    s["metadata"]["name"] = json!(format!("{name}-c{i}"));
+    s["metadata"]["labels"]["kubernetes.io/service-name"] = json!(name);
+    apply(c, s).await;
+    let mut e = export(&env.ns, &name);
+    if !export_spec.is_null() {
+        e["spec"] = export_spec;
+    }
+    apply(c, e).await;
+}
+
+async fn import_of(env: &Env, i: usize, name: &str) -> Result<Value, String> {
+    get(&env.clients[i], MCS, "ServiceImport", &env.ns, name)
+        .await
+        .ok_or_else(|| format!("{}: no ServiceImport {}/{name}", env.names[i], env.ns))
+}
+
+/// Waits until cluster `i` holds the import of `name` and `check` accepts it.
+async fn await_import(
+    env: &Env,
+    i: usize,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> Result<(), String>,
+) -> Value {
+    eventually(what, LIMIT, || async {
+        let imp = import_of(env, i, name).await?;
+        check(&imp).map_err(|e| format!("{}: {e}: {imp}", env.names[i]))?;
+        Ok(imp)
+    })
+    .await
+}
+
+async fn await_no_import(env: &Env, i: usize, name: &str, what: &str) {
+    eventually(what, LIMIT, || async {
+        match import_of(env, i, name).await {
+            Ok(imp) => Err(format!("{}: still there: {imp}", env.names[i])),
+            Err(_) => Ok(()),
+        }
+    })
+    .await;
+}
+
+/// The condition `type_` of the export `name` in cluster `i`, as the whole condition object.
+async fn export_condition(env: &Env, i: usize, name: &str, type_: &str) -> Result<Value, String> {
+    let e = get(&env.clients[i], MCS, "ServiceExport", &env.ns, name)
+        .await
+        .ok_or_else(|| format!("{}: no ServiceExport", env.names[i]))?;
+    e.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
+        .ok_or_else(|| format!("{}: no {type_} condition yet: {e}", env.names[i]))
+}
+
+/// Waits until the export's condition `type_` has `status` and a reason containing `reason`.
+async fn await_condition(
+    env: &Env,
+    i: usize,
+    name: &str,
+    type_: &str,
+    status: &str,
+    reason: &str,
+) -> Value {
+    eventually(
+        &format!(
+            "{type_}={status} ({reason}) on the export in {}",
+            env.names[i]
+        ),
+        LIMIT,
+        || async {
+            let c = export_condition(env, i, name, type_).await?;
+            if c["status"] == status && c["reason"].as_str().unwrap_or("").contains(reason) {
+                Ok(c)
+            } else {
+                Err(format!("{}: {c}", env.names[i]))
+            }
+        },
+    )
+    .await
+}
+
+/// A barrier: exports a marker Service from a fresh namespace of the first cluster and waits
+/// until its import was written into every cluster, so the controller has run and written at
+/// least one full pass over every change the test made before.
+async fn settle(env: &Env, ctl: &ControllerHandle) {
+    let tick = format!("{}-tick-{}", env.ns, ctl.summary().passes);
+    for c in &env.clients {
+        apply(
+            c,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": tick}}),
+        )
+        .await;
+    }
+    let c = &env.clients[0];
+    apply(
+        c,
+        service(
+            &tick,
+            "marker",
+            "ClusterIP",
+            json!([{"name": "http", "port": 80, "protocol": "TCP"}]),
+        ),
+    )
+    .await;
+    apply(c, export(&tick, "marker")).await;
+    for (i, c) in env.clients.iter().enumerate() {
+        eventually("the marker import (a later pass)", LIMIT, || async {
+            get(c, MCS, "ServiceImport", &tick, "marker")
+                .await
+                .map(|_| ())
+                .ok_or_else(|| format!("{}: no marker import yet", env.names[i]))
+        })
+        .await;
+    }
+}
+
+/// Ports as sorted `(name, port, protocol)`.
+fn ports_of(v: &Value) -> Vec<(String, i64, String)> {
+    let mut out: Vec<(String, i64, String)> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap_or("").to_owned(),
+                        p["port"].as_i64().unwrap_or(0),
+                        p["protocol"].as_str().unwrap_or("TCP").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn ips_of(imp: &Value) -> Vec<String> {
+    imp.pointer("/spec/ips")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn port(name: &str, port: i64, protocol: &str) -> (String, i64, String) {
+    (name.to_owned(), port, protocol.to_owned())
+}
+
+// Upstream: service_import.go "A ServiceImport should only exist as long as there's at least
+// one exporting cluster" (KEP-1645 "Importing services").
+#[tokio::test]
+async fn service_import_exists_while_at_least_one_cluster_exports() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(
+        &env,
+        0,
+        "hello",
+        "import after the first export",
+        |_| Ok(()),
+    )
+    .await;
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    let both = {
+        let mut v = env.names.clone();
+        v.sort();
+        v
+    };
+    for i in 0..2 {
+        eventually("slices from both exporters", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
+    for i in 0..2 {
+        // The import stays, now backed by the second cluster only.
+        eventually("only the remaining exporter's slices", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s == vec![env.names[1].clone()] {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+        await_import(
+            &env,
+            i,
+            "hello",
+            "import kept while one cluster exports",
+            |_| Ok(()),
+        )
+        .await;
+    }
+    settle(&env, &ctl).await;
+    for i in 0..2 {
+        assert!(import_of(&env, i, "hello").await.is_ok(), "import kept");
+    }
+    delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello").await;
+    for i in 0..2 {
+        await_no_import(&env, i, "hello", "no import once no cluster exports").await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "Only labels and annotations specified as exported in the
+// ServiceExport should be propagated to the ServiceImport" (KEP-1645 "Labels and annotations").
+#[tokio::test]
+async fn only_exported_labels_and_annotations_reach_the_service_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut svc = hello(&env.ns);
+    svc["metadata"]["labels"] = json!({"service-label": "true"});
+    svc["metadata"]["annotations"] = json!({"service-annotation": "true"});
+    export_from(
+        &env,
+        0,
+        svc,
+        json!({"exportedLabels": {"dummy-label": "true"},
+               "exportedAnnotations": {"dummy-annotation": "true"}}),
+    )
+    .await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "exported labels on the import", |imp| {
+            let labels = &imp["metadata"]["labels"];
+            let annotations = &imp["metadata"]["annotations"];
+            if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
+                return Err("exported labels/annotations missing".to_owned());
+            }
+            if labels.get("service-label").is_some()
+                || annotations.get("service-annotation").is_some()
+            {
+                return Err("the Service's own labels/annotations leaked".to_owned());
+            }
+            Ok(())
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "A service exported on two clusters with conflicting annotations
+// and labels should apply the conflict resolution policy and report a Conflict condition on
+// each ServiceExport" (KEP-1645 "Labels and annotations", "Constraints and conflict resolution").
+#[tokio::test]
+async fn conflicting_exported_labels_use_the_oldest_export_and_flag_each_export() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(
+        &env,
+        0,
+        hello(&env.ns),
+        json!({"exportedLabels": {"dummy-label": "true"},
+               "exportedAnnotations": {"dummy-annotation": "true"}}),
+    )
+    .await;
+    await_import(&env, 0, "hello", "import of the first export", |_| Ok(())).await;
+    export_from(
+        &env,
+        1,
+        hello(&env.ns),
+        json!({"exportedLabels": {"dummy-label2": "true"},
+               "exportedAnnotations": {"dummy-annotation2": "true"}}),
+    )
+    .await;
+    for i in 0..2 {
+        let c = await_condition(&env, i, "hello", "Conflict", "True", "LabelsConflict").await;
+        assert!(
+            c["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("AnnotationsConflict"),
+            "{c}"
+        );
+    }
+    for i in 0..2 {
+        await_import(&env, i, "hello", "the oldest export's labels", |imp| {
+            let labels = &imp["metadata"]["labels"];
+            let annotations = &imp["metadata"]["annotations"];
+            if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
+                return Err("oldest export's labels/annotations missing".to_owned());
+            }
+            if labels.get("dummy-label2").is_some()
+                || annotations.get("dummy-annotation2").is_some()
+            {
+                return Err("the newer export's labels/annotations were used".to_owned());
+            }
+            Ok(())
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "Exporting a ClusterIP service should create a ServiceImport of
+// type ClusterSetIP in the service's namespace in each cluster. Unexporting should delete the
+// ServiceImport" (KEP-1645 "Importing services").
+#[tokio::test]
+async fn clusterip_export_imports_clustersetip_in_each_cluster_and_unexport_deletes_it() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..3 {
+        let imp = await_import(&env, i, "hello", "import in each cluster", |_| Ok(())).await;
+        assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
+    }
+    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
+    for i in 0..3 {
+        await_no_import(&env, i, "hello", "import deleted on unexport").await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "The SessionAffinity for a ClusterSetIP ServiceImport should
+// match the exported service's SessionAffinity" (KEP-1645 "Session affinity").
+#[tokio::test]
+async fn session_affinity_and_its_config_match_the_exported_service() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "session affinity carried", |imp| {
+            if imp["spec"]["sessionAffinity"] != "ClientIP" {
+                return Err("sessionAffinity".to_owned());
+            }
+            if imp["spec"]["sessionAffinityConfig"] != json!({"clientIP": {"timeoutSeconds": 10}}) {
+                return Err("sessionAffinityConfig".to_owned());
+            }
+            Ok(())
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "An IP should be allocated for a ClusterSetIP ServiceImport"
+// (KEP-1645 "ClusterSetIP").
+#[tokio::test]
+async fn clustersetip_import_gets_a_valid_ip_the_same_in_every_cluster() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let imp = await_import(&env, i, "hello", "a clusterset IP", |imp| {
+            if ips_of(imp).is_empty() {
+                Err("no ips".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        let ips = ips_of(&imp);
+        for ip in &ips {
+            assert!(ip.parse::<IpAddr>().is_ok(), "{ip:?} is not a valid IP");
+        }
+        seen.push(ips);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "one clusterset IP everywhere: {seen:?}");
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "The ports for a ClusterSetIP ServiceImport should match those
+// of the exported service" (KEP-1645 "Service port"): names, numbers and protocols.
+#[tokio::test]
+async fn import_ports_match_the_exported_service() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    let want = vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")];
+    for i in 0..2 {
+        await_import(&env, i, "hello", "ports of the exported service", |imp| {
+            let got = ports_of(&imp["spec"]["ports"]);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("ports {got:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "A ClusterIP service exported on two clusters should expose the
+// union of the constituent service ports" (KEP-1645 "Service port").
+#[tokio::test]
+async fn two_exports_expose_the_union_of_their_ports() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["ports"] = json!([
+        {"name": "tcp", "port": 42, "protocol": "TCP"},
+        {"name": "stcp", "port": 142, "protocol": "SCTP"}
+    ]);
+    export_from(&env, 1, second, Value::Null).await;
+    let want = vec![
+        port("stcp", 142, "SCTP"),
+        port("tcp", 42, "TCP"),
+        port("udp", 42, "UDP"),
+    ];
+    for i in 0..2 {
+        await_import(&env, i, "hello", "union of the ports", |imp| {
+            let got = ports_of(&imp["spec"]["ports"]);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("ports {got:?}"))
+            }
+        })
+        .await;
+    }
+    // A union without clashes is no conflict.
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "False", "NoConflicts").await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "A ClusterIP service exported on two clusters with conflicting
+// ports should apply the conflict resolution policy and report a Conflict condition on each
+// ServiceExport" (KEP-1645 "Service port", "Constraints and conflict resolution").
+#[tokio::test]
+async fn conflicting_ports_resolve_to_the_oldest_export_and_flag_each_export() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["ports"] = json!([{"name": "tcp", "port": 43, "protocol": "TCP"}]);
+    export_from(&env, 1, second, Value::Null).await;
+    for i in 0..2 {
+        let c = await_condition(&env, i, "hello", "Conflict", "True", "PortConflict").await;
+        let msg = c["message"].as_str().unwrap_or("");
+        assert!(msg.contains(&env.names[0]), "message names the winner: {c}");
+    }
+    let want = vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")];
+    for i in 0..2 {
+        await_import(&env, i, "hello", "the oldest export's ports", |imp| {
+            let got = ports_of(&imp["spec"]["ports"]);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("ports {got:?}"))
+            }
+        })
+        .await;
+    }
+    // Valid and Ready stay True: a conflict does not invalidate an export.
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Valid", "True", "Valid").await;
+        await_condition(&env, i, "hello", "Ready", "True", "Ready").await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "Exporting a headless service should create a ServiceImport of
+// type Headless in the service's namespace in each cluster. Unexporting should delete the
+// ServiceImport" and "No clusterset IP should be allocated for a Headless ServiceImport"
+// (checked again after further passes, as upstream checks it consistently) (KEP-1645
+// "Service types", "ClusterSetIP").
+#[tokio::test]
+async fn headless_export_imports_headless_without_ip_and_unexport_deletes_it() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut svc = hello(&env.ns);
+    svc["spec"]["clusterIP"] = json!("None");
+    export_from(&env, 0, svc, Value::Null).await;
+    for i in 0..3 {
+        let imp = await_import(&env, i, "hello", "headless import", |_| Ok(())).await;
+        assert_eq!(imp["spec"]["type"], "Headless", "{imp}");
+    }
+    settle(&env, &ctl).await;
+    for i in 0..3 {
+        let imp = import_of(&env, i, "hello").await.unwrap();
+        assert!(
+            ips_of(&imp).is_empty(),
+            "no IP for a headless import: {imp}"
+        );
+    }
+    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
+    for i in 0..3 {
+        await_no_import(&env, i, "hello", "import deleted on unexport").await;
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: service_import.go "A service exported on two clusters with conflicting headlessness
+// should apply the conflict resolution policy and report a Conflict condition on the
+// ServiceExport" (KEP-1645 "Headlessness").
+#[tokio::test]
+async fn conflicting_headlessness_uses_the_oldest_type_and_flags_each_export() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut headless = hello(&env.ns);
+    headless["spec"]["clusterIP"] = json!("None");
+    export_from(&env, 1, headless, Value::Null).await;
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
+    }
+    for i in 0..2 {
+        let imp = await_import(&env, i, "hello", "ClusterSetIP import", |_| Ok(())).await;
+        assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
+        assert!(!ips_of(&imp).is_empty(), "the winner's type keeps its IP");
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: connectivity.go "Connectivity to remote services with no exported service should
+// be inaccessible" (KEP-1645 "Exporting services": only exported services are imported).
+#[tokio::test]
+async fn service_that_is_not_exported_is_not_imported() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let c = &env.clients[0];
+    apply(c, hello(&env.ns)).await;
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    apply(c, hello_slice(&env.ns, 0, &ports)).await;
+    // Another service that is exported, to know the controller has seen the namespace.
+    export_service(&env, 0, "marker", "ClusterIP", 80).await;
+    for i in 0..2 {
+        await_import(&env, i, "marker", "the exported marker", |_| Ok(())).await;
+    }
+    settle(&env, &ctl).await;
+    for i in 0..2 {
+        assert!(import_of(&env, i, "hello").await.is_err(), "no import");
+        assert!(
+            imported_sources(&env, i, "hello").await.is_empty(),
+            "no MCS slices"
+        );
+    }
+    ctl.shutdown().await;
+}
+
+// Upstream: connectivity.go "with an exported ClusterIP service should be accessible" and
+// endpoint_slice.go (KEP-1645 "Using EndpointSlice objects to track endpoints"): every cluster
+// gets the exporting cluster's endpoints with addresses, hostname, zone, conditions and ports;
+// the source cluster's nodeName is dropped.
+#[tokio::test]
+async fn imported_slices_carry_the_exported_endpoints() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..3 {
+        let slices = eventually("an imported slice", LIMIT, || async {
+            let s = list(
+                &env.clients[i],
+                "discovery.k8s.io/v1",
+                "EndpointSlice",
+                &env.ns,
+                "multicluster.kubernetes.io/service-name=hello",
+            )
+            .await;
+            if s.is_empty() {
+                Err(format!("{}: no slice", env.names[i]))
+            } else {
+                Ok(s)
+            }
+        })
+        .await;
+        assert_eq!(slices.len(), 1, "one slice per source slice");
+        let s = &slices[0];
+        assert_eq!(
+            s["metadata"]["labels"]["multicluster.kubernetes.io/source-cluster"],
+            env.names[0]
+        );
+        assert_ne!(
+            s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+            "endpointslice-controller.k8s.io"
+        );
+        assert!(
+            s["metadata"]["labels"]
+                .get("kubernetes.io/service-name")
+                .is_none(),
+            "not claimed for kube-proxy: {s}"
+        );
+        assert_eq!(s["addressType"], "IPv4");
+        let ep = &s["endpoints"][0];
+        assert_eq!(ep["addresses"], json!(["10.1.1.7"]));
+        assert_eq!(ep["hostname"], "hello-0");
+        assert_eq!(ep["zone"], "zone-a");
+        assert_eq!(ep["conditions"]["ready"], true);
+        assert!(ep.get("nodeName").is_none(), "nodeName dropped: {s}");
+        assert_eq!(
+            ports_of(&s["ports"]),
+            vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")]
+        );
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Using EndpointSlice objects to track endpoints": endpoint changes in the exporting
+// cluster reach every importing cluster.
+#[tokio::test]
+async fn endpoint_changes_reach_every_cluster() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    let addresses = |s: &[Value]| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .iter()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["addresses"][0].as_str().map(str::to_owned))
+            .collect();
+        v.sort();
+        v
+    };
+    let await_addresses = |want: Vec<&'static str>| {
+        let env = &env;
+        async move {
+            for i in 0..2 {
+                eventually("imported endpoints", LIMIT, || async {
+                    let s = list(
+                        &env.clients[i],
+                        "discovery.k8s.io/v1",
+                        "EndpointSlice",
+                        &env.ns,
+                        "multicluster.kubernetes.io/service-name=hello",
+                    )
+                    .await;
+                    let got = addresses(&s);
+                    if got == want {
+                        Ok(())
+                    } else {
+                        Err(format!("{}: {got:?}", env.names[i]))
+                    }
+                })
+                .await;
+            }
+        }
+    };
+    await_addresses(vec!["10.1.1.7"]).await;
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    let mut s = hello_slice(&env.ns, 0, &ports);
+    s["endpoints"] = json!([
+        {"addresses": ["10.1.1.7"], "conditions": {"ready": true}},
+        {"addresses": ["10.1.1.8"], "conditions": {"ready": true}}
+    ]);
+    apply(&env.clients[0], s).await;
+    await_addresses(vec!["10.1.1.7", "10.1.1.8"]).await;
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Exporting services" and mcs-api ServiceExport conditions: a valid export reports
+// Valid=True, Ready=True and Conflict=False, each with the export's generation.
+#[tokio::test]
+async fn valid_export_reports_valid_ready_and_no_conflict() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    let generation = get(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello")
+        .await
+        .unwrap()["metadata"]["generation"]
+        .as_i64();
+    for (t, s, r) in [
+        ("Valid", "True", "Valid"),
+        ("Ready", "True", "Ready"),
+        ("Conflict", "False", "NoConflicts"),
+    ] {
+        let c = await_condition(&env, 0, "hello", t, s, r).await;
+        assert!(
+            c["lastTransitionTime"].as_str().is_some(),
+            "lastTransitionTime set: {c}"
+        );
+        if let Some(g) = generation {
+            assert_eq!(c["observedGeneration"].as_i64(), Some(g), "{c}");
+        }
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Exporting services": an export whose Service does not exist is invalid
+// (Valid=False, reason NoService) and imports nothing; creating the Service makes it valid.
+#[tokio::test]
+async fn export_without_service_is_invalid_until_the_service_exists() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    apply(&env.clients[0], export(&env.ns, "hello")).await;
+    await_condition(&env, 0, "hello", "Valid", "False", "NoService").await;
+    await_condition(&env, 0, "hello", "Ready", "False", "").await;
+    settle(&env, &ctl).await;
+    for i in 0..2 {
+        assert!(import_of(&env, i, "hello").await.is_err(), "no import");
+    }
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    apply(&env.clients[0], hello(&env.ns)).await;
+    apply(&env.clients[0], hello_slice(&env.ns, 0, &ports)).await;
+    await_condition(&env, 0, "hello", "Valid", "True", "Valid").await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "import once the Service exists", |_| {
+            Ok(())
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Exporting services": deleting the exported Service invalidates the export and
+// withdraws the import and its slices.
+#[tokio::test]
+async fn deleting_the_exported_service_withdraws_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "import", |_| Ok(())).await;
+    }
+    delete(&env.clients[0], "v1", "Service", &env.ns, "hello").await;
+    await_condition(&env, 0, "hello", "Valid", "False", "NoService").await;
+    for i in 0..2 {
+        await_no_import(&env, i, "hello", "import withdrawn with the Service").await;
+        eventually("slices withdrawn", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Constraints and conflict resolution": once the conflicting export goes, the
+// remaining export reports Conflict=False again, and a Normal event records the resolution.
+#[tokio::test]
+async fn conflict_clears_when_the_conflicting_export_goes() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["sessionAffinity"] = json!("None");
+    second["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sessionAffinityConfig");
+    export_from(&env, 1, second, Value::Null).await;
+    for i in 0..2 {
+        await_condition(
+            &env,
+            i,
+            "hello",
+            "Conflict",
+            "True",
+            "SessionAffinityConflict",
+        )
+        .await;
+    }
+    // The oldest export's affinity stays.
+    await_import(&env, 1, "hello", "winner's affinity", |imp| {
+        if imp["spec"]["sessionAffinity"] == "ClientIP" {
+            Ok(())
+        } else {
+            Err("sessionAffinity".to_owned())
+        }
+    })
+    .await;
+    delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello").await;
+    await_condition(&env, 0, "hello", "Conflict", "False", "NoConflicts").await;
+    eventually("ConflictResolved event", LIMIT, || async {
+        let evs = list(&env.clients[0], "v1", "Event", &env.ns, "").await;
+        evs.iter()
+            .find(|e| e["reason"] == "ConflictResolved" && e["type"] == "Normal")
+            .map(|_| ())
+            .ok_or_else(|| format!("{} events, none ConflictResolved", evs.len()))
+    })
+    .await;
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "ServiceImport" (v1beta1 spec fields): ipFamilies, internalTrafficPolicy and
+// trafficDistribution of the exported Service are carried to the import.
+#[tokio::test]
+async fn ip_families_and_traffic_fields_follow_the_exported_service() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut svc = hello(&env.ns);
+    svc["spec"]["ipFamilies"] = json!(["IPv4"]);
+    svc["spec"]["internalTrafficPolicy"] = json!("Local");
+    svc["spec"]["trafficDistribution"] = json!("PreferClose");
+    export_from(&env, 0, svc, Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "traffic fields carried", |imp| {
+            let s = &imp["spec"];
+            if s["ipFamilies"] != json!(["IPv4"]) {
+                return Err("ipFamilies".to_owned());
+            }
+            if s["internalTrafficPolicy"] != "Local" {
+                return Err("internalTrafficPolicy".to_owned());
+            }
+            if s["trafficDistribution"] != "PreferClose" {
+                return Err("trafficDistribution".to_owned());
+            }
+            let ips = ips_of(imp);
+            if ips.len() != 1 || !ips[0].parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv4()) {
+                return Err(format!("one IPv4 clusterset IP expected, got {ips:?}"));
+            }
+            Ok(())
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Constraints and conflict resolution": a conflicting internalTrafficPolicy uses the
+// oldest export's value and flags each export.
+#[tokio::test]
+async fn conflicting_internal_traffic_policy_uses_the_oldest_and_flags_each_export() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut first = hello(&env.ns);
+    first["spec"]["internalTrafficPolicy"] = json!("Local");
+    export_from(&env, 0, first, Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["internalTrafficPolicy"] = json!("Cluster");
+    export_from(&env, 1, second, Value::Null).await;
+    for i in 0..2 {
+        await_condition(
+            &env,
+            i,
+            "hello",
+            "Conflict",
+            "True",
+            "InternalTrafficPolicyConflict",
+        )
+        .await;
+        await_import(&env, i, "hello", "the oldest export's policy", |imp| {
+            if imp["spec"]["internalTrafficPolicy"] == "Local" {
+                Ok(())
+            } else {
+                Err("internalTrafficPolicy".to_owned())
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Constraints and conflict resolution": conflicts are resolved per property; the
+// endpoints of a conflicting cluster are still imported.
+#[tokio::test]
+async fn conflicting_cluster_endpoints_are_still_imported() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["ports"] = json!([{"name": "tcp", "port": 43, "protocol": "TCP"}]);
+    export_from(&env, 1, second, Value::Null).await;
+    await_condition(&env, 1, "hello", "Conflict", "True", "PortConflict").await;
+    let mut both = env.names.clone();
+    both.sort();
+    for i in 0..2 {
+        eventually("slices from both exporters", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
