@@ -66,7 +66,19 @@ impl Hub {
         let dir = tempfile::tempdir().unwrap();
         let kc = dir.path().join("hub.yaml");
         sim.write_kubeconfig(&kc).unwrap();
-        let client = client_for("hub", &kc, None).await.unwrap();
+        let mut hub = Hub {
+            sim,
+            stop: None,
+            task: None,
+            _dir: dir,
+        };
+        hub.spawn_controller(&kc).await;
+        hub
+    }
+
+    /// Starts the controller (hub mode, propagation every 300 ms) against the hub.
+    async fn spawn_controller(&mut self, kc: &std::path::Path) {
+        let client = client_for("hub", kc, None).await.unwrap();
         let mut run_cfg = RunConfig::new("ignored", Vec::new());
         run_cfg.probe_period = Duration::from_millis(300);
         run_cfg.unreachable_after = Duration::from_secs(1);
@@ -84,15 +96,22 @@ impl Hub {
             full_every: 1000,
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run_with_propagation(client, cfg, Some(prop), async move {
-            let _ = stop_rx.await;
-        }));
-        Hub {
-            sim,
-            stop: Some(stop_tx),
-            task: Some(task),
-            _dir: dir,
-        }
+        self.task = Some(tokio::spawn(run_with_propagation(
+            client,
+            cfg,
+            Some(prop),
+            async move {
+                let _ = stop_rx.await;
+            },
+        )));
+        self.stop = Some(stop_tx);
+    }
+
+    /// Stops the controller and starts a new one (state only from the hub).
+    async fn restart(&mut self) {
+        self.stop().await;
+        let kc = self._dir.path().join("hub.yaml");
+        self.spawn_controller(&kc).await;
     }
 
     async fn stop(&mut self) {
@@ -508,6 +527,27 @@ async fn no_execute_taint_evicts_and_unreachable_member_fails_over() {
         &[None, Some(2), None],
     )
     .await;
+
+    // a restarted controller takes the decision from the policy status: no fail-back
+    hub.restart().await;
+    hub.sim.clear_request_log();
+    eventually("a pass of the new controller", LIMIT, || async {
+        let wrote = hub.sim.request_log().iter().any(|r| {
+            r.resource == "propagationpolicies" && r.subresource == "status" && r.verb == "patch"
+        });
+        if wrote {
+            Ok(())
+        } else {
+            Err("no status written yet".to_owned())
+        }
+    })
+    .await;
+    let st = hub.policy_status("PropagationPolicy", Some(&ns), "critical");
+    assert_eq!(st["resources"][0]["observedAffinity"], "backup", "{st}");
+    assert_eq!(
+        placement_of(&env, "critical").await,
+        vec![None, Some(2), None]
+    );
     hub.stop().await;
 }
 
