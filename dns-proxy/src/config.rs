@@ -359,12 +359,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let srv = server::start(opts, handle.clone()).await?;
-    println!("listening dns udp {}", srv.udp_addr);
-    println!("listening dns tcp {}", srv.tcp_addr);
+    announce(format_args!("listening dns udp {}", srv.udp_addr));
+    announce(format_args!("listening dns tcp {}", srv.tcp_addr));
     let http_task = match args.metrics_listen {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr).await?;
-            println!("listening http {}", l.local_addr()?);
+            announce(format_args!("listening http {}", l.local_addr()?));
             let router = crate::http::router(handle.clone());
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(l, router).await {
@@ -406,4 +406,12 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Prints one line on stdout for whoever started the proxy (tests, scripts); a closed stdout is
+/// not an error for a server.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

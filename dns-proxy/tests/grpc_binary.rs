@@ -472,16 +472,18 @@ fn grpc_source_follows_the_stream_and_keeps_its_table_while_disconnected() {
             .response_code,
         ResponseCode::NXDomain
     );
+    // The metrics are updated right after the table: wait for them rather than race them. At
+    // least the refused first attempt and the server stop ended a connection attempt.
+    p.wait_until("the reconnect in the metrics", |p| {
+        let m = p.metrics();
+        metric(&m, "dns_proxy_grpc_connected") == Some(1.0)
+            && metric(&m, "dns_proxy_grpc_reconnects_total")
+                .is_some_and(|v| v >= before && v >= 2.0)
+    });
     let m = p.metrics();
-    assert_eq!(metric(&m, "dns_proxy_grpc_connected"), Some(1.0), "{m}");
     assert_eq!(
         metric(&m, "dns_proxy_grpc_snapshots_total"),
         Some(1.0),
-        "{m}"
-    );
-    // At least the refused first attempt and the server stop ended a connection attempt.
-    assert!(
-        metric(&m, "dns_proxy_grpc_reconnects_total").is_some_and(|v| v >= before && v >= 2.0),
         "{m}"
     );
     assert_eq!(
