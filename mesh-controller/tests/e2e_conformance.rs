@@ -968,3 +968,42 @@ async fn conflicting_cluster_endpoints_are_still_imported() {
     }
     ctl.shutdown().await;
 }
+
+// KEP-1645 "Constraints and conflict resolution": a conflict is a property of the current
+// state; when the newer cluster's Service is changed to agree, every export returns to
+// Conflict=False.
+#[tokio::test]
+async fn conflict_clears_when_the_service_changes_to_agree() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut headless = hello(&env.ns);
+    headless["spec"]["clusterIP"] = json!("None");
+    // A Service's headlessness cannot change in place: the newer cluster recreates it.
+    export_from(&env, 1, headless, Value::Null).await;
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
+    }
+    delete(&env.clients[1], "v1", "Service", &env.ns, "hello").await;
+    await_condition(&env, 1, "hello", "Valid", "False", "NoService").await;
+    apply(&env.clients[1], hello(&env.ns)).await;
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "False", "NoConflicts").await;
+    }
+    let mut both = env.names.clone();
+    both.sort();
+    for i in 0..2 {
+        eventually("slices from both exporters", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
