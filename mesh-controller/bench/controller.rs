@@ -101,9 +101,19 @@ fn imports_everywhere(sims: &[SimCluster], name: &str) -> bool {
         .all(|s| s.get_json(MCS, "ServiceImport", Some(NS), name).is_some())
 }
 
+/// The fewest ServiceImports any member holds with their `status.clusters` written.
 fn count_imports(sims: &[SimCluster]) -> usize {
     sims.iter()
-        .map(|s| s.list_json(MCS, "ServiceImport", Some(NS)).len())
+        .map(|s| {
+            s.list_json(MCS, "ServiceImport", Some(NS))
+                .iter()
+                .filter(|i| {
+                    i.pointer("/status/clusters")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| !c.is_empty())
+                })
+                .count()
+        })
         .min()
         .unwrap_or(0)
 }
@@ -174,7 +184,7 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", o.controller.display()))?;
     let pid = child.id().unwrap_or(0);
 
-    // Initial convergence: every member holds every import.
+    // Initial convergence: every member holds every import, with its status.
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if count_imports(&sims) >= o.services {
@@ -207,6 +217,10 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
         loop {
             if imports_everywhere(&sims, &name) {
                 lat.push(t0.elapsed());
+                eprintln!(
+                    "{m} members: probe {p}: {:.0} ms",
+                    t0.elapsed().as_secs_f64() * 1000.0
+                );
                 break;
             }
             if t0.elapsed() > Duration::from_secs(60) {

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p mesh-controller --bin mesh-controller
 exec cargo bench -p mesh-controller --bench controller -- \
-    --controller target/release/mesh-controller "$@"
+    --controller "$PWD/target/release/mesh-controller" "$@"

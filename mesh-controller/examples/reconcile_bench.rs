@@ -16,8 +16,9 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use mesh_controller::index::Index;
+use mesh_controller::index::{Dirty, Index};
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
+use mesh_controller::reconcile::Reconciler;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -134,21 +135,69 @@ fn main() {
 
     let cfg = ReconcileConfig::default();
     let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let _ = index.take_dirty();
     let mut snaps = Vec::new();
     let mut recs = Vec::new();
+    let mut shared_full = Vec::new();
+    let mut incr = Vec::new();
     let mut objects = 0;
-    for _ in 0..runs {
+    let mut reconciler = Reconciler::new();
+    let first = reconciler.pass(&index.snapshot(), Dirty::all(), &cfg, now);
+    drop(first);
+    let ns = "team-a";
+    for run in 0..runs {
         let t = Instant::now();
         let snap = index.snapshot();
         snaps.push(t.elapsed());
+        // The render path: everything, as JSON per member.
         let t = Instant::now();
         let d = mesh_controller::reconcile::reconcile(&snap, &cfg, now);
         recs.push(t.elapsed());
         objects = d.summary.objects;
-        assert_eq!(d.summary.services, services);
+        assert_eq!(d.summary.services, services + run);
+        drop(d);
+        // The controller's first pass: everything, objects shared between members.
+        let t = Instant::now();
+        let full = Reconciler::new().pass(&snap, Dirty::all(), &cfg, now);
+        let per_member = full.objects_by_member();
+        shared_full.push(t.elapsed());
+        drop((full, per_member));
+        // The controller's pass after one new export: one dirty service, then the per-member
+        // object lists the writer compares.
+        let name = format!("new-{run}");
+        let cluster = names[run % clusters].clone();
+        let mut svc = Service {
+            metadata: meta(ns, &name),
+            ..Service::default()
+        };
+        svc.spec = Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        });
+        index.apply_service(&cluster, &svc).unwrap();
+        let mut m = meta(ns, &name);
+        m.creation_timestamp = Some(Time(now));
+        index
+            .apply_export_parts(&cluster, &m, &ServiceExportSpec::default(), None)
+            .unwrap();
+        let t = Instant::now();
+        let snap = index.snapshot();
+        let dirty = index.take_dirty();
+        let pass = reconciler.pass(&snap, dirty, &cfg, now);
+        let per_member = pass.objects_by_member();
+        incr.push(t.elapsed());
+        assert_eq!(pass.stats.recomputed, 1);
+        drop((pass, per_member));
     }
     snaps.sort();
     recs.sort();
+    shared_full.sort();
+    incr.sort();
     println!(
         "clusters={clusters} services={services} exporters={exporters} endpoints={endpoints} runs={runs}"
     );
@@ -163,11 +212,22 @@ fn main() {
         "snapshot: median {:.3} ms",
         snaps[runs / 2].as_secs_f64() * 1e3
     );
+    let ms = |v: &[std::time::Duration]| {
+        format!(
+            "min {:.1} ms, median {:.1} ms, max {:.1} ms",
+            v[0].as_secs_f64() * 1e3,
+            v[runs / 2].as_secs_f64() * 1e3,
+            v[runs - 1].as_secs_f64() * 1e3
+        )
+    };
     println!(
-        "reconcile: min {:.1} ms, median {:.1} ms, max {:.1} ms; {objects} desired objects; RSS after {:.0} MiB",
-        recs[0].as_secs_f64() * 1e3,
-        recs[runs / 2].as_secs_f64() * 1e3,
-        recs[runs - 1].as_secs_f64() * 1e3,
-        rss_mib()
+        "full reconcile to JSON (render): {}; {objects} desired objects",
+        ms(&recs)
     );
+    println!(
+        "full pass, shared objects (controller start): {}",
+        ms(&shared_full)
+    );
+    println!("incremental pass after one new export: {}", ms(&incr));
+    println!("RSS after {:.0} MiB", rss_mib());
 }

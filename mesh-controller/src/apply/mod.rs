@@ -212,6 +212,27 @@ pub fn to_served_version(obj: &mut Value, mcs_version: &str) {
     }
 }
 
+/// The kinds a full pass lists for pruning: the managed kinds and the desired ones, sorted,
+/// without the [`NEVER_PRUNED`] kinds.
+pub fn prune_kinds(
+    managed: &[(String, String)],
+    desired: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut kinds: HashSet<(String, String)> = managed.iter().cloned().collect();
+    kinds.extend(desired);
+    let mut kinds: Vec<_> = kinds
+        .into_iter()
+        .filter(|(_, k)| !NEVER_PRUNED.contains(&k.as_str()))
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+/// The label selector pruning lists with: only objects carrying the ownership label.
+pub fn prune_selector() -> String {
+    format!("{MANAGED_BY}={MANAGED_BY_VALUE}")
+}
+
 /// Writes one member cluster's desired state.
 pub struct ClusterApplier {
     cluster: String,
@@ -227,6 +248,8 @@ pub struct ClusterApplier {
     managed_kinds: Vec<(String, String)>,
     /// Bound on writes in flight, shared by the appliers of every member.
     limit: Option<Arc<Semaphore>>,
+    /// A full pass was cut short before its prune listing: the next pass lists.
+    list_pending: bool,
 }
 
 /// Write order within one pass: new ServiceImports first (what a new export waits for), then
@@ -256,6 +279,7 @@ impl ClusterApplier {
             unserved: HashSet::new(),
             managed_kinds,
             limit: None,
+            list_pending: false,
         }
     }
 
@@ -362,7 +386,10 @@ impl ClusterApplier {
         let mut report = SyncReport::default();
         if full {
             self.invalidate();
+            // Cleared once the listing is done; a pass cut short leaves it for the next one.
+            self.list_pending = true;
         }
+        let list = self.list_pending;
         // 1. What changed, by fingerprint.
         let mut desired_keys: HashSet<u64> = HashSet::with_capacity(objects.len());
         let mut desired_kinds: Vec<(String, String)> = Vec::new();
@@ -372,7 +399,7 @@ impl ClusterApplier {
             if !desired_keys.insert(obj.key_hash) {
                 continue;
             }
-            if full
+            if list
                 && !desired_kinds
                     .iter()
                     .any(|(a, k)| *a == obj.key.api_version && *k == obj.key.kind)
@@ -489,9 +516,12 @@ impl ClusterApplier {
             .await;
 
         // 4. Prune.
-        let gone: Vec<ObjKey> = if full {
-            self.list_owned(&desired_keys, desired_kinds, metrics, &mut report)
-                .await
+        let gone: Vec<ObjKey> = if list {
+            let gone = self
+                .list_owned(&desired_keys, desired_kinds, metrics, &mut report)
+                .await;
+            self.list_pending = false;
+            gone
         } else {
             self.applied
                 .iter()
@@ -521,7 +551,7 @@ impl ClusterApplier {
                 }
             }
         }
-        if !full {
+        if !list {
             // Objects no longer desired that are never pruned are simply forgotten.
             self.applied.retain(|kh, a| {
                 desired_keys.contains(kh) || !NEVER_PRUNED.contains(&a.key.kind.as_str())
@@ -579,11 +609,15 @@ impl ClusterApplier {
                     report.statuses += 1;
                 }
                 Err(e) => {
+                    // The object is gone (deleted behind our back): write it again next pass.
+                    let gone = matches!(&e, kube::Error::Api(s) if s.code == 404);
                     let err = self.api_err("apply-status", &obj.key, e);
                     warn!(error = %err, "status write failed");
                     self.count_error(metrics, &obj.key.kind, &err);
-                    // Retried on the next pass.
-                    if let Some(a) = self.applied.get_mut(&obj.key_hash) {
+                    if gone {
+                        self.applied.remove(&obj.key_hash);
+                    } else if let Some(a) = self.applied.get_mut(&obj.key_hash) {
+                        // Retried on the next pass.
                         a.status = 0;
                     }
                     report.errors += 1;
@@ -599,14 +633,8 @@ impl ClusterApplier {
         metrics: &Metrics,
         report: &mut SyncReport,
     ) -> Vec<ObjKey> {
-        let mut kinds: HashSet<(String, String)> = self.managed_kinds.iter().cloned().collect();
-        kinds.extend(desired_kinds);
-        let mut kinds: Vec<_> = kinds
-            .into_iter()
-            .filter(|(_, k)| !NEVER_PRUNED.contains(&k.as_str()))
-            .collect();
-        kinds.sort();
-        let selector = format!("{MANAGED_BY}={MANAGED_BY_VALUE}");
+        let kinds = prune_kinds(&self.managed_kinds, desired_kinds);
+        let selector = prune_selector();
         let mut gone = Vec::new();
         for (api_version, kind) in kinds {
             let ar = api_resource(&api_version, &kind);
@@ -648,6 +676,9 @@ impl ClusterApplier {
 
     /// Deletes `key` if it still carries the ownership label. Returns whether it was deleted.
     async fn delete_owned(&self, key: &ObjKey) -> Result<bool, ApplyError> {
+        if NEVER_PRUNED.contains(&key.kind.as_str()) {
+            return Ok(false);
+        }
         let ar = api_resource(&key.api_version, &key.kind);
         let api = dyn_api(&self.client, &ar, &key.namespace);
         let live = match api.get_opt(&key.name).await {
@@ -869,6 +900,44 @@ mod tests {
         assert!(!has_owner_label(
             &json!({"metadata": {"labels": {MANAGED_BY: "someone"}}})
         ));
+    }
+
+    #[test]
+    fn namespaces_are_never_listed_for_pruning() {
+        let kinds = prune_kinds(
+            &[("discovery.k8s.io/v1".into(), "EndpointSlice".into())],
+            vec![
+                ("v1".into(), "Namespace".into()),
+                ("networking.istio.io/v1".into(), "Gateway".into()),
+                ("discovery.k8s.io/v1".into(), "EndpointSlice".into()),
+            ],
+        );
+        assert_eq!(
+            kinds,
+            vec![
+                ("discovery.k8s.io/v1".to_owned(), "EndpointSlice".to_owned()),
+                ("networking.istio.io/v1".to_owned(), "Gateway".to_owned()),
+            ]
+        );
+        assert_eq!(prune_selector(), "app.kubernetes.io/managed-by=isthmus");
+    }
+
+    #[test]
+    fn new_imports_are_written_first() {
+        let obj = |kind: &str, name: &str| {
+            DesiredObject::new(json!({"apiVersion": "v1x", "kind": kind,
+                "metadata": {"name": name, "namespace": "ns", "labels": {MANAGED_BY: MANAGED_BY_VALUE}},
+                "status": {"clusters": [{"cluster": "a"}]}}))
+            .unwrap()
+        };
+        let import = obj("ServiceImport", "web");
+        let slice = obj("EndpointSlice", "web-a");
+        assert!(priority(&import, true) < priority(&slice, true));
+        assert!(priority(&slice, true) < priority(&import, false));
+        // The import's status is split off for the status subresource; the slice keeps it.
+        assert!(import.body.get("status").is_none() && import.status.is_some());
+        assert!(slice.body.get("status").is_some() && slice.status.is_none());
+        assert_eq!(import.to_value()["status"]["clusters"][0]["cluster"], "a");
     }
 
     #[test]

@@ -538,7 +538,7 @@ struct Loop {
 }
 
 /// Writes in flight at once over all members (each member also has its own bound).
-const WRITES_IN_FLIGHT: usize = 256;
+const WRITES_IN_FLIGHT: usize = 1024;
 
 impl Loop {
     async fn run(mut self, cancel: CancellationToken) {
@@ -840,7 +840,8 @@ impl Loop {
                         Err(_) => {
                             warn!(cluster = %applier.cluster(), ?timeout, "writes to the member timed out; retrying on the next pass");
                             metrics.apply_error(applier.cluster(), "*", "timeout");
-                            applier.invalidate();
+                            // What was written is recorded as it completes; the rest (and an
+                            // interrupted prune listing) is done by the next pass.
                             SyncReport {
                                 errors: 1,
                                 ..SyncReport::default()

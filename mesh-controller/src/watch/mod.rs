@@ -31,6 +31,8 @@ use crate::runtime::members::MemberHealth;
 pub const EASTWEST_SELECTOR: &str = "istio=eastwestgateway";
 /// Namespace of the east-west gateway Service.
 pub const ISTIO_NAMESPACE: &str = "istio-system";
+/// Label selector of the EndpointSlice watch: slices without the MCS source-cluster label.
+pub const IMPORTED_SLICE_EXCLUSION: &str = "!multicluster.kubernetes.io/source-cluster";
 
 /// What is watched in every member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -220,6 +222,9 @@ fn watcher_config(ctx: &WatchContext, kind: WatchKind) -> watcher::Config {
     let cfg = watcher::Config::default().timeout(timeout);
     match kind {
         WatchKind::Gateway => cfg.labels(EASTWEST_SELECTOR),
+        // Imported slices (ours, or another MCS implementation's) are never sources: leave
+        // them out server-side instead of decoding every echo of what the controller wrote.
+        WatchKind::EndpointSlice => cfg.labels(IMPORTED_SLICE_EXCLUSION),
         _ => cfg,
     }
 }
