@@ -1007,3 +1007,143 @@ async fn conflict_clears_when_the_service_changes_to_agree() {
     }
     ctl.shutdown().await;
 }
+
+// KEP-1645 "Exporting services": a Service without a ServiceExport in its own cluster is not
+// exported, even while other clusters export a Service of the same namespaced name.
+#[tokio::test]
+async fn same_name_service_without_export_is_not_part_of_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    // Cluster 2 runs the same Service, with endpoints, but does not export it.
+    let c = &env.clients[1];
+    apply(c, hello(&env.ns)).await;
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    apply(c, hello_slice(&env.ns, 1, &ports)).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "import of the exporting cluster", |_| {
+            Ok(())
+        })
+        .await;
+    }
+    settle(&env, &ctl).await;
+    for i in 0..2 {
+        assert_eq!(
+            imported_sources(&env, i, "hello").await,
+            vec![env.names[0].clone()],
+            "{}: only the exporting cluster's endpoints",
+            env.names[i]
+        );
+        let imp = import_of(&env, i, "hello").await.unwrap();
+        let clusters: Vec<&str> = imp
+            .pointer("/status/clusters")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(clusters, vec![env.names[0].as_str()], "{imp}");
+    }
+    // No export, so no status either.
+    assert!(
+        get(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello")
+            .await
+            .is_none()
+    );
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Service types": exported NodePort and LoadBalancer Services are imported as
+// ClusterSetIP services; node ports are not part of the import.
+#[tokio::test]
+async fn nodeport_and_loadbalancer_services_import_as_clustersetip() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    for (name, type_) in [("np", "NodePort"), ("lb", "LoadBalancer")] {
+        let mut svc = hello(&env.ns);
+        svc["metadata"]["name"] = json!(name);
+        svc["spec"]["type"] = json!(type_);
+        svc["spec"]["ports"] = json!([
+            {"name": "tcp", "port": 42, "protocol": "TCP", "nodePort": 30042}
+        ]);
+        export_from(&env, 0, svc, Value::Null).await;
+    }
+    for name in ["np", "lb"] {
+        for i in 0..2 {
+            let imp = await_import(&env, i, name, "a ClusterSetIP import", |imp| {
+                if ips_of(imp).is_empty() {
+                    Err("no clusterset IP".to_owned())
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+            assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
+            assert_eq!(
+                ports_of(&imp["spec"]["ports"]),
+                vec![port("tcp", 42, "TCP")]
+            );
+            assert!(
+                imp["spec"]["ports"][0].get("nodePort").is_none(),
+                "no node port in the import: {imp}"
+            );
+        }
+        await_condition(&env, 0, name, "Valid", "True", "Valid").await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Test plan": a cluster's local Service is not affected by the same-name imported
+// service; the local Service and its EndpointSlices are left as they were.
+#[tokio::test]
+async fn local_service_is_not_affected_by_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "import", |_| Ok(())).await;
+    }
+    settle(&env, &ctl).await;
+    for i in 0..2 {
+        let c = &env.clients[i];
+        let svc = get(c, "v1", "Service", &env.ns, "hello").await.unwrap();
+        let local = get(
+            c,
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            &env.ns,
+            &format!("hello-c{i}"),
+        )
+        .await
+        .unwrap();
+        for o in [&svc, &local] {
+            let managers: Vec<&str> = o["metadata"]["managedFields"]
+                .as_array()
+                .map(|m| m.iter().filter_map(|f| f["manager"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(
+                !managers.contains(&"isthmus-mesh-controller"),
+                "{}: the controller wrote to a local object: {o}",
+                env.names[i]
+            );
+            assert!(
+                o["metadata"]["labels"]
+                    .get("app.kubernetes.io/managed-by")
+                    .is_none(),
+                "{o}"
+            );
+        }
+        assert_eq!(svc["spec"]["ports"], hello(&env.ns)["spec"]["ports"]);
+        assert_eq!(
+            local["metadata"]["labels"]["kubernetes.io/service-name"],
+            "hello"
+        );
+        assert_eq!(
+            local["endpoints"][0]["addresses"][0],
+            format!("10.{}.1.7", i + 1)
+        );
+    }
+    ctl.shutdown().await;
+}
