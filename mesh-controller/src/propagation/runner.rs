@@ -190,6 +190,13 @@ fn policy_kind(scope: PolicyScope) -> &'static str {
     }
 }
 
+/// A policy's kind, identity and status.
+type KindStatus = (String, PolicyRef, PropagationStatus);
+
+/// What reading the propagation policies gives: the valid ones, the invalid ones, and each
+/// valid one's object (for its recorded status).
+type ReadPolicies = (Vec<PolicyDoc>, Vec<KindStatus>, Vec<(PolicyRef, Value)>);
+
 /// State kept between passes.
 pub struct Propagator {
     cfg: PropagationConfig,
@@ -363,7 +370,7 @@ impl Propagator {
                 .await;
         }
         // 7. Statuses.
-        let mut statuses: Vec<(String, PolicyRef, PropagationStatus)> = out
+        let mut statuses: Vec<KindStatus> = out
             .statuses
             .into_iter()
             .map(|(p, s)| (policy_kind(p.scope).to_owned(), p, s))
@@ -406,11 +413,7 @@ impl Propagator {
         &self,
         hub: &Client,
         report: &mut PassReport,
-    ) -> Option<(
-        Vec<PolicyDoc>,
-        Vec<(String, PolicyRef, PropagationStatus)>,
-        Vec<(PolicyRef, Value)>,
-    )> {
+    ) -> Option<ReadPolicies> {
         let mut docs = Vec::new();
         let mut invalid = Vec::new();
         let mut raw = Vec::new();
