@@ -1147,3 +1147,153 @@ async fn local_service_is_not_affected_by_the_import() {
     }
     ctl.shutdown().await;
 }
+
+// Upstream: the conformance suite drives the API through the `v1alpha1` client
+// (service_import.go, endpoint_slice.go). In a member serving both versions, an export
+// written as v1alpha1 is exported, and the import and the export status read back as v1alpha1.
+#[tokio::test]
+async fn v1alpha1_clients_see_the_same_exports_and_imports() {
+    const ALPHA: &str = "multicluster.x-k8s.io/v1alpha1";
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let c = &env.clients[0];
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    apply(c, hello(&env.ns)).await;
+    apply(c, hello_slice(&env.ns, 0, &ports)).await;
+    apply(
+        c,
+        json!({"apiVersion": ALPHA, "kind": "ServiceExport",
+               "metadata": {"name": "hello", "namespace": env.ns}}),
+    )
+    .await;
+    for i in 0..2 {
+        eventually("the import read as v1alpha1", LIMIT, || async {
+            let imp = get(&env.clients[i], ALPHA, "ServiceImport", &env.ns, "hello")
+                .await
+                .ok_or_else(|| format!("{}: no v1alpha1 import", env.names[i]))?;
+            if imp["spec"]["type"] == "ClusterSetIP"
+                && !ips_of(&imp).is_empty()
+                && ports_of(&imp["spec"]["ports"])
+                    == vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")]
+            {
+                Ok(())
+            } else {
+                Err(format!("{}: {imp}", env.names[i]))
+            }
+        })
+        .await;
+    }
+    eventually("Valid=True read as v1alpha1", LIMIT, || async {
+        let e = get(c, ALPHA, "ServiceExport", &env.ns, "hello")
+            .await
+            .ok_or("no export")?;
+        match condition(&e, "Valid") {
+            Some((s, _)) if s == "True" => Ok(()),
+            other => Err(format!("Valid condition {other:?}: {e}")),
+        }
+    })
+    .await;
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Service port": merged ports must have no duplicated names, the empty name
+// included; two exports with one unnamed port each, on different numbers, clash on the empty
+// name and the oldest export's port is used.
+#[tokio::test]
+async fn unnamed_ports_clash_on_the_empty_name() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut first = hello(&env.ns);
+    first["spec"]["ports"] = json!([{"port": 42, "protocol": "TCP"}]);
+    export_from(&env, 0, first, Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    let mut second = hello(&env.ns);
+    second["spec"]["ports"] = json!([{"port": 43, "protocol": "TCP"}]);
+    export_from(&env, 1, second, Value::Null).await;
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "True", "PortConflict").await;
+        await_import(
+            &env,
+            i,
+            "hello",
+            "the oldest export's unnamed port",
+            |imp| {
+                let got = ports_of(&imp["spec"]["ports"]);
+                if got == vec![port("", 42, "TCP")] {
+                    Ok(())
+                } else {
+                    Err(format!("ports {got:?}"))
+                }
+            },
+        )
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "ServiceImport" (`ServicePort.appProtocol`): the application protocol of a port is
+// carried to the import.
+#[tokio::test]
+async fn app_protocol_of_a_port_is_carried() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut svc = hello(&env.ns);
+    svc["spec"]["ports"] =
+        json!([{"name": "web", "port": 80, "protocol": "TCP", "appProtocol": "http"}]);
+    export_from(&env, 0, svc, Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "appProtocol carried", |imp| {
+            let p = &imp["spec"]["ports"][0];
+            if p["name"] == "web" && p["port"] == 80 && p["appProtocol"] == "http" {
+                Ok(())
+            } else {
+                Err(format!("port {p}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "ClusterSetIP" with the v1beta1 `ipFamilies` / `ips` (up to two): a dual-stack
+// Service gets one clusterset IP per family, in the Service's family order; an IPv6-only one
+// gets an IPv6 address.
+#[tokio::test]
+async fn clusterset_ips_follow_the_ip_families() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut dual = hello(&env.ns);
+    dual["metadata"]["name"] = json!("dual");
+    dual["spec"]["ipFamilies"] = json!(["IPv4", "IPv6"]);
+    dual["spec"]["ipFamilyPolicy"] = json!("RequireDualStack");
+    export_from(&env, 0, dual, Value::Null).await;
+    let mut v6 = hello(&env.ns);
+    v6["metadata"]["name"] = json!("v6");
+    v6["spec"]["ipFamilies"] = json!(["IPv6"]);
+    export_from(&env, 0, v6, Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "dual", "two clusterset IPs", |imp| {
+            let ips: Vec<IpAddr> = ips_of(imp).iter().filter_map(|s| s.parse().ok()).collect();
+            if ips.len() == 2 && ips[0].is_ipv4() && ips[1].is_ipv6() {
+                Ok(())
+            } else {
+                Err(format!("ips {ips:?}"))
+            }
+        })
+        .await;
+        await_import(&env, i, "v6", "one IPv6 clusterset IP", |imp| {
+            let ips: Vec<IpAddr> = ips_of(imp).iter().filter_map(|s| s.parse().ok()).collect();
+            if ips.len() == 1 && ips[0].is_ipv6() && imp["spec"]["ipFamilies"] == json!(["IPv6"]) {
+                Ok(())
+            } else {
+                Err(format!("ips {ips:?}"))
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
