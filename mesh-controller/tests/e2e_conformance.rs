@@ -1297,3 +1297,94 @@ async fn clusterset_ips_follow_the_ip_families() {
     }
     ctl.shutdown().await;
 }
+
+// KEP-1645 "ClusterSetIP": the clusterset IP is consistent for the life of the ServiceImport,
+// while exporters come and go.
+#[tokio::test]
+async fn clusterset_ip_is_stable_while_exporters_change() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    let first = await_import(&env, 2, "hello", "a clusterset IP", |imp| {
+        if ips_of(imp).is_empty() {
+            Err("no ips".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    let vip = ips_of(&first);
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    let mut both = vec![env.names[0].clone(), env.names[1].clone()];
+    both.sort();
+    eventually("both exporters", LIMIT, || async {
+        let s = imported_sources(&env, 2, "hello").await;
+        if s == both {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
+    eventually("only the second exporter", LIMIT, || async {
+        let s = imported_sources(&env, 2, "hello").await;
+        if s == vec![env.names[1].clone()] {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    for i in 0..3 {
+        let imp = import_of(&env, i, "hello").await.unwrap();
+        assert_eq!(
+            ips_of(&imp),
+            vip,
+            "{}: the clusterset IP moved",
+            env.names[i]
+        );
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Service types" (headless): headlessness follows the conflict resolution policy, so
+// when the oldest (headless) export goes, the import takes the remaining export's type, gets a
+// clusterset IP, and the conflict clears.
+#[tokio::test]
+async fn removing_the_oldest_export_changes_the_type_to_the_next_oldest() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut headless = hello(&env.ns);
+    headless["spec"]["clusterIP"] = json!("None");
+    export_from(&env, 0, headless, Value::Null).await;
+    await_import(&env, 0, "hello", "headless import", |imp| {
+        if imp["spec"]["type"] == "Headless" {
+            Ok(())
+        } else {
+            Err("type".to_owned())
+        }
+    })
+    .await;
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
+        let imp = import_of(&env, i, "hello").await.unwrap();
+        assert_eq!(imp["spec"]["type"], "Headless", "the oldest wins: {imp}");
+    }
+    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "ClusterSetIP with an IP", |imp| {
+            if imp["spec"]["type"] == "ClusterSetIP" && !ips_of(imp).is_empty() {
+                Ok(())
+            } else {
+                Err("still headless".to_owned())
+            }
+        })
+        .await;
+    }
+    await_condition(&env, 1, "hello", "Conflict", "False", "NoConflicts").await;
+    ctl.shutdown().await;
+}
