@@ -2,8 +2,9 @@
 //! proxies of that member.
 //!
 //! After each reconcile pass the runtime hands the desired objects per member to
-//! [`Discovery::publish`], which turns them into name tables ([`tables`]) and gives them to the
-//! [`Publisher`]; the publisher sends subscribers only what changed (a delta per changed
+//! [`Discovery::publish`]; a task of its own turns them into name tables ([`tables`], through a
+//! [`TableBuilder`] that only rebuilds members whose objects changed) and gives them to the
+//! [`Publisher`]. The publisher sends subscribers only what changed (a delta per changed
 //! member), and a snapshot to new subscribers or to those resuming from another epoch.
 //! Non-leader replicas compute the same desired state, so any replica can serve any proxy.
 //!
@@ -13,7 +14,7 @@
 
 pub mod tables;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use std::time::Duration;
 use mesh_proto::identity::dns_proxy_spiffe_id;
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use mesh_proto::service::{ClientAuth, DiscoveryService, ServerTls};
-use mesh_proto::table::NameTable;
+use mesh_proto::table::{Key, NameTable};
+use mesh_proto::v1::ServiceRecord;
 use mesh_proto::v1::WatchRequest;
 use mesh_proto::v1::cluster_set_discovery_server::{
     ClusterSetDiscovery, ClusterSetDiscoveryServer,
@@ -38,7 +40,7 @@ use tracing::{debug, error, info, warn};
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;
 use crate::runtime::ClusterPlan;
-use tables::{Part, TableError};
+use tables::{Part, SliceEntry, TableError};
 
 /// The default address of the discovery API.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
@@ -176,66 +178,232 @@ pub fn load_tls(cert: &Path, key: &Path, client_ca: &Path) -> Result<ServerTls, 
 }
 
 /// The name tables of `members` from their desired objects (a member without a plan gets an
-/// empty table, so its proxies can subscribe). An object shared by several members is read
-/// once. Objects that cannot be read are logged with their cluster and skipped; the count of
-/// them per cluster is returned too.
+/// empty table, so its proxies can subscribe), and per member the number of objects left out
+/// because they could not be read (each is logged with its cluster).
 pub fn tables_for(
     members: &[String],
     plans: &BTreeMap<String, ClusterPlan>,
 ) -> (BTreeMap<String, NameTable>, BTreeMap<String, usize>) {
-    // Keyed by the shared object's address: the plans (and so the objects) outlive the map.
-    let mut shared: HashMap<*const DesiredObject, Option<Result<Part, TableError>>> =
-        HashMap::new();
-    let mut out = BTreeMap::new();
-    let mut skipped = BTreeMap::new();
-    for m in members {
-        let mut errors = 0;
-        let mut report = |e: &TableError| {
-            warn!(cluster = %m, error = %e, "desired object left out of the discovery table");
-            errors += 1;
-        };
-        let mut own = Vec::new();
-        let mut parts: Vec<&Part> = Vec::new();
-        if let Some(plan) = plans.get(m) {
-            for o in &plan.shared {
-                let read = shared
-                    .entry(Arc::as_ptr(o))
-                    .or_insert_with(|| tables::part(&o.body));
-                if let Some(Err(e)) = read {
-                    report(e);
-                }
-            }
-            for o in &plan.objects {
-                match tables::part(o) {
-                    Some(Ok(p)) => own.push(p),
-                    Some(Err(e)) => report(&e),
-                    None => {}
-                }
-            }
-            parts.extend(
-                plan.shared
-                    .iter()
-                    .filter_map(|o| match shared.get(&Arc::as_ptr(o)) {
-                        Some(Some(Ok(p))) => Some(p),
-                        _ => None,
-                    }),
-            );
-        }
-        parts.extend(own.iter());
-        out.insert(m.clone(), tables::assemble(parts));
-        if errors > 0 {
-            skipped.insert(m.clone(), errors);
-        }
+    let built = TableBuilder::default().build(members, plans);
+    (built.tables.into_iter().collect(), built.skipped)
+}
+
+/// The tables of one pass: those of members whose desired objects changed (every member on
+/// the first pass).
+#[derive(Debug, Default)]
+pub struct Built {
+    /// New tables, by member.
+    pub tables: Vec<(String, NameTable)>,
+    /// Objects left out of a rebuilt table because they could not be read, by member.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+/// Builds members' name tables pass after pass, doing only the work that changed.
+///
+/// The reconcile shares one [`DesiredObject`] (behind an `Arc`) between every member that gets
+/// it and keeps the same `Arc` while the object does not change. So the builder reads each
+/// shared object once (not once per member and pass), builds each service's record once per
+/// distinct set of inputs, and skips a member whose objects are the very ones of the previous
+/// pass. Entries are keyed by object address; the builder holds the `Arc`s of every address it
+/// keys by, so no address is reused while it is remembered.
+#[derive(Default)]
+pub struct TableBuilder {
+    /// Every shared object seen in the last pass, read.
+    parts: HashMap<usize, ReadObject>,
+    /// Records by the addresses of their inputs (the ServiceImport, then the sorted slices).
+    records: HashMap<Vec<usize>, ServiceRecord>,
+    /// The shared objects each member's current table was built from; `None` when it also had
+    /// plain objects (always rebuilt).
+    last: HashMap<String, Option<Vec<Arc<DesiredObject>>>>,
+}
+
+/// A shared object (kept, so its address stays taken) and what it contributes.
+type ReadObject = (Arc<DesiredObject>, Option<Result<Part, TableError>>);
+
+fn addr(o: &Arc<DesiredObject>) -> usize {
+    Arc::as_ptr(o) as usize
+}
+
+impl TableBuilder {
+    /// Builds the changed members' tables and publishes them; returns the members whose view
+    /// changed (got a new version) and the per-member count of unreadable objects.
+    pub fn publish(
+        &mut self,
+        publisher: &Publisher,
+        members: &[String],
+        plans: &BTreeMap<String, ClusterPlan>,
+    ) -> (Vec<String>, BTreeMap<String, usize>) {
+        let built = self.build(members, plans);
+        let changed = built
+            .tables
+            .into_iter()
+            .filter_map(|(cluster, table)| publisher.publish(&cluster, table).then_some(cluster))
+            .collect();
+        (changed, built.skipped)
     }
-    (out, skipped)
+
+    /// Builds the tables of the members whose desired objects changed since the last call.
+    pub fn build(&mut self, members: &[String], plans: &BTreeMap<String, ClusterPlan>) -> Built {
+        let Self {
+            parts,
+            records,
+            last,
+        } = self;
+        let mut used_parts: HashSet<usize> = HashSet::new();
+        let mut used_records: HashSet<Vec<usize>> = HashSet::new();
+        let mut out = Built::default();
+        let no_shared: &[Arc<DesiredObject>] = &[];
+        let no_plain: &[serde_json::Value] = &[];
+        for m in members {
+            let (shared, plain) = plans.get(m).map_or((no_shared, no_plain), |p| {
+                (p.shared.as_slice(), p.objects.as_slice())
+            });
+            for o in shared {
+                let a = addr(o);
+                used_parts.insert(a);
+                parts.entry(a).or_insert_with(|| {
+                    let read = tables::part(&o.body);
+                    if let Some(Err(e)) = &read {
+                        warn!(cluster = %m, error = %e, "desired object left out of the discovery table");
+                    }
+                    (o.clone(), read)
+                });
+            }
+            let unchanged = plain.is_empty()
+                && last.get(m).is_some_and(|l| {
+                    l.as_ref().is_some_and(|l| {
+                        l.len() == shared.len()
+                            && l.iter().zip(shared).all(|(a, b)| Arc::ptr_eq(a, b))
+                    })
+                });
+            if unchanged {
+                continue;
+            }
+            let mut errors = shared
+                .iter()
+                .filter(|o| matches!(parts.get(&addr(o)), Some((_, Some(Err(_))))))
+                .count();
+            let table = if plain.is_empty() {
+                // Per service: its import and slices, with their addresses.
+                type Inputs<'a> = (
+                    Option<(usize, &'a ServiceRecord)>,
+                    Vec<(usize, &'a SliceEntry)>,
+                );
+                let mut services: BTreeMap<&Key, Inputs<'_>> = BTreeMap::new();
+                for o in shared {
+                    let a = addr(o);
+                    match parts.get(&a) {
+                        Some((_, Some(Ok(Part::Import(key, r))))) => {
+                            services.entry(key).or_default().0 = Some((a, r));
+                        }
+                        Some((_, Some(Ok(Part::Slice(s))))) => {
+                            services.entry(s.service()).or_default().1.push((a, s));
+                        }
+                        _ => {}
+                    }
+                }
+                let mut table = NameTable::new();
+                for (import, mut slices) in services.into_values() {
+                    // A slice without its ServiceImport names nothing (DNS ignores it too).
+                    let Some((ia, import)) = import else { continue };
+                    slices.sort_by_key(|(a, _)| *a);
+                    let mut inputs = Vec::with_capacity(slices.len() + 1);
+                    inputs.push(ia);
+                    inputs.extend(slices.iter().map(|(a, _)| *a));
+                    let record = records.entry(inputs.clone()).or_insert_with(|| {
+                        tables::service_record(import, slices.iter().map(|(_, s)| *s))
+                    });
+                    // Keys were checked when the parts were read.
+                    let _ = table.upsert(record.clone());
+                    used_records.insert(inputs);
+                }
+                last.insert(m.clone(), Some(shared.to_vec()));
+                table
+            } else {
+                // Plain objects are read on every pass; the whole table is assembled.
+                let mut own = Vec::new();
+                for o in plain {
+                    match tables::part(o) {
+                        Some(Ok(p)) => own.push(p),
+                        Some(Err(e)) => {
+                            warn!(cluster = %m, error = %e, "desired object left out of the discovery table");
+                            errors += 1;
+                        }
+                        None => {}
+                    }
+                }
+                let from_shared = shared.iter().filter_map(|o| match parts.get(&addr(o)) {
+                    Some((_, Some(Ok(p)))) => Some(p),
+                    _ => None,
+                });
+                last.insert(m.clone(), None);
+                tables::assemble(from_shared.chain(own.iter()))
+            };
+            if errors > 0 {
+                out.skipped.insert(m.clone(), errors);
+            }
+            out.tables.push((m.clone(), table));
+        }
+        parts.retain(|a, _| used_parts.contains(a));
+        records.retain(|k, _| used_records.contains(k));
+        last.retain(|m, _| members.contains(m));
+        out
+    }
 }
 
 /// The running discovery server and its publisher.
 pub struct Discovery {
     publisher: Arc<Publisher>,
     addr: SocketAddr,
+    /// The latest pass's desired objects, for the task that builds and publishes tables.
+    latest: tokio::sync::watch::Sender<Option<Arc<BTreeMap<String, ClusterPlan>>>>,
+}
+
+/// Builds and publishes the tables of the latest pass, one pass at a time, off the reconcile
+/// loop: a pass never waits for discovery, and passes that came while a build ran are folded
+/// into the next build (each is the whole desired state).
+async fn publish_loop(
+    publisher: Arc<Publisher>,
     members: Vec<String>,
     metrics: Arc<Metrics>,
+    mut latest: tokio::sync::watch::Receiver<Option<Arc<BTreeMap<String, ClusterPlan>>>>,
+    cancel: CancellationToken,
+) {
+    let builder = Arc::new(std::sync::Mutex::new(TableBuilder::default()));
+    let members = Arc::new(members);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = latest.changed() => if changed.is_err() { return },
+        }
+        let Some(plans) = latest.borrow_and_update().clone() else {
+            continue;
+        };
+        let (builder, publisher, members) = (builder.clone(), publisher.clone(), members.clone());
+        let built = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let (changed, skipped) = builder
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .publish(&publisher, &members, &plans);
+            (changed, skipped, started.elapsed())
+        })
+        .await;
+        match built {
+            Ok((changed, skipped, took)) => {
+                for (cluster, n) in skipped {
+                    metrics.discovery_skipped(&cluster, n);
+                }
+                metrics
+                    .discovery_publish_duration
+                    .observe(took.as_secs_f64());
+                if !changed.is_empty() {
+                    debug!(changed = %changed.join(","), took_ms = took.as_millis() as u64, "discovery tables published");
+                }
+            }
+            Err(e) => error!(error = %e, "building the discovery tables failed"),
+        }
+    }
 }
 
 impl Discovery {
@@ -294,6 +462,7 @@ impl Discovery {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let router = builder.add_service(ClusterSetDiscoveryServer::new(service));
         let tls = cfg.tls.is_some();
+        let cancel_publish = cancel.clone();
         tasks.spawn(async move {
             let shutdown = async move {
                 cancel.cancelled().await;
@@ -307,12 +476,19 @@ impl Discovery {
                 error!(error = %e, "discovery server stopped");
             }
         });
+        let (latest, rx) = tokio::sync::watch::channel(None);
+        tasks.spawn(publish_loop(
+            publisher.clone(),
+            members,
+            metrics,
+            rx,
+            cancel_publish,
+        ));
         info!(%addr, tls, "serving ClusterSet discovery");
         Ok(Self {
             publisher,
             addr,
-            members,
-            metrics,
+            latest,
         })
     }
 
@@ -326,22 +502,24 @@ impl Discovery {
         &self.publisher
     }
 
-    /// Publishes every member's table from the pass's desired objects; returns the members
-    /// whose table changed.
-    pub fn publish(&self, plans: &BTreeMap<String, ClusterPlan>) -> Vec<String> {
-        let started = Instant::now();
-        let (tables, skipped) = tables_for(&self.members, plans);
-        for (cluster, n) in skipped {
-            self.metrics.discovery_skipped(&cluster, n);
-        }
-        let changed = self.publisher.publish_all(tables);
-        self.metrics
-            .discovery_publish_duration
-            .observe(started.elapsed().as_secs_f64());
-        if !changed.is_empty() {
-            debug!(changed = %changed.join(","), "discovery tables published");
-        }
-        changed
+    /// Hands the pass's desired objects to the publishing task and returns at once; the
+    /// tables of the members whose objects changed are built and published there.
+    pub fn publish(&self, plans: &BTreeMap<String, ClusterPlan>) {
+        // Only the objects: Arc clones of the shared ones (the plain ones are normally none).
+        let objects = plans
+            .iter()
+            .map(|(m, p)| {
+                (
+                    m.clone(),
+                    ClusterPlan {
+                        objects: p.objects.clone(),
+                        shared: p.shared.clone(),
+                        ..ClusterPlan::default()
+                    },
+                )
+            })
+            .collect();
+        self.latest.send_replace(Some(Arc::new(objects)));
     }
 }
 
@@ -481,6 +659,80 @@ mod tests {
         assert_eq!(skipped.get("east"), Some(&1));
         assert_eq!(skipped.get("west"), Some(&1));
         assert_eq!(skipped.get("north"), None);
+    }
+
+    fn slice(service: &str, cluster: &str, ip: &str) -> Arc<DesiredObject> {
+        Arc::new(
+            DesiredObject::new(json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": format!("{service}-{cluster}"), "namespace": "shop",
+                    "labels": {"multicluster.kubernetes.io/service-name": service,
+                               "multicluster.kubernetes.io/source-cluster": cluster}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [ip]}],
+                "ports": [{"name": "http", "protocol": "TCP", "port": 8080}],
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_builder_rebuilds_only_members_whose_objects_changed_and_matches_a_fresh_build() {
+        let web = Arc::new(DesiredObject::new(import("web")).unwrap());
+        let db = Arc::new(DesiredObject::new(import("db")).unwrap());
+        let web_east = slice("web", "east", "10.1.0.1");
+        let db_west = slice("db", "west", "10.2.0.1");
+        let plan = |objects: Vec<Arc<DesiredObject>>| ClusterPlan {
+            shared: objects,
+            ..ClusterPlan::default()
+        };
+        let members: Vec<String> = ["east", "west", "north"].map(String::from).to_vec();
+        let mut plans = BTreeMap::new();
+        plans.insert("east".to_owned(), plan(vec![web.clone(), web_east.clone()]));
+        plans.insert(
+            "west".to_owned(),
+            plan(vec![
+                web.clone(),
+                web_east.clone(),
+                db.clone(),
+                db_west.clone(),
+            ]),
+        );
+        let mut builder = TableBuilder::default();
+        let first = builder.build(&members, &plans);
+        // Every member on the first pass (north has no plan: an empty table).
+        assert_eq!(first.tables.len(), 3);
+        let fresh = tables_for(&members, &plans).0;
+        for (m, t) in &first.tables {
+            assert_eq!(Some(t), fresh.get(m), "{m}");
+        }
+        assert_eq!(fresh["west"].len(), 2);
+        // Same objects: nothing to rebuild.
+        assert!(builder.build(&members, &plans).tables.is_empty());
+        // A new slice object for web: the members holding web are rebuilt, north is not.
+        let web_east2 = slice("web", "east", "10.1.0.2");
+        plans.insert(
+            "east".to_owned(),
+            plan(vec![web.clone(), web_east2.clone()]),
+        );
+        plans.insert(
+            "west".to_owned(),
+            plan(vec![
+                db.clone(),
+                db_west.clone(),
+                web.clone(),
+                web_east2.clone(),
+            ]),
+        );
+        let next = builder.build(&members, &plans);
+        let rebuilt: Vec<&str> = next.tables.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(rebuilt, vec!["east", "west"]);
+        let fresh = tables_for(&members, &plans).0;
+        for (m, t) in &next.tables {
+            assert_eq!(Some(t), fresh.get(m), "{m}");
+        }
+        let r = fresh["east"].get(&Key::new("shop", "web")).unwrap();
+        assert_eq!(r.clusters[0].endpoints[0].addresses, vec!["10.1.0.2"]);
     }
 
     #[test]

@@ -171,8 +171,8 @@ pub struct SliceEntry {
 /// What one desired object contributes to a name table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Part {
-    /// A ServiceImport: the record, without its clusters yet.
-    Import(ServiceRecord),
+    /// A ServiceImport: its service and the record, without its clusters yet.
+    Import(Key, ServiceRecord),
     /// An imported EndpointSlice.
     Slice(SliceEntry),
 }
@@ -181,7 +181,14 @@ pub enum Part {
 /// EndpointSlices without the MCS service-name label).
 pub fn part(o: &Value) -> Option<Result<Part, TableError>> {
     match o.get("kind").and_then(Value::as_str) {
-        Some("ServiceImport") => Some(import_record(o).map(Part::Import)),
+        Some("ServiceImport") => Some(import_record(o).map(|r| {
+            let key = r
+                .key
+                .as_ref()
+                .map(|k| Key::new(k.namespace.clone(), k.name.clone()))
+                .unwrap_or_else(|| Key::new("", ""));
+            Part::Import(key, r)
+        })),
         Some("EndpointSlice") => {
             // Only imported slices (with the MCS labels) are part of the view.
             o.pointer("/metadata/labels")
@@ -287,27 +294,39 @@ pub fn cluster_table<'a>(
 
 /// Builds a member's name table from the parts of its desired objects.
 pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Part>) -> NameTable {
-    let mut records: BTreeMap<Key, ServiceRecord> = BTreeMap::new();
-    let mut slices: Vec<&SliceEntry> = Vec::new();
+    let mut services: BTreeMap<&Key, Vec<&SliceEntry>> = BTreeMap::new();
+    let mut imports = Vec::new();
     for p in parts {
         match p {
-            Part::Import(r) => {
-                if let Some(k) = &r.key {
-                    records.insert(Key::new(k.namespace.clone(), k.name.clone()), r.clone());
-                }
-            }
-            Part::Slice(s) => slices.push(s),
+            Part::Import(key, r) => imports.push((key, r)),
+            Part::Slice(s) => services.entry(&s.key).or_default().push(s),
         }
     }
-    // Per service, per source cluster: the endpoints and ports of all its slices.
-    let mut by_cluster: BTreeMap<(&Key, &str), ClusterEndpoints> = BTreeMap::new();
+    let mut records = Vec::with_capacity(imports.len());
+    for (key, import) in imports {
+        let slices = services.get(key).map_or(&[][..], Vec::as_slice);
+        records.push(service_record(import, slices.iter().copied()));
+    }
+    // Later imports of the same key replace earlier ones, as a server-side apply would.
+    let mut table = NameTable::new();
+    for r in records {
+        // Keys were checked when the parts were read; inserting cannot fail on them.
+        let _ = table.upsert(r);
+    }
+    table
+}
+
+/// One service's record: its ServiceImport's record plus, per source cluster (by name), the
+/// endpoints and the ports of its imported slices, both in a canonical order (the order of the
+/// slices does not matter, and an unchanged view never produces a delta).
+pub fn service_record<'a>(
+    import: &ServiceRecord,
+    slices: impl IntoIterator<Item = &'a SliceEntry>,
+) -> ServiceRecord {
+    let mut by_cluster: BTreeMap<&str, ClusterEndpoints> = BTreeMap::new();
     for s in slices {
-        if !records.contains_key(&s.key) {
-            // A slice without its ServiceImport names nothing (DNS ignores it too).
-            continue;
-        }
         let entry = by_cluster
-            .entry((&s.key, s.cluster.as_str()))
+            .entry(s.cluster.as_str())
             .or_insert_with(|| ClusterEndpoints {
                 cluster: s.cluster.clone(),
                 endpoints: Vec::new(),
@@ -320,17 +339,27 @@ pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Part>) -> NameTable {
             }
         }
     }
-    for ((key, _), mut ce) in by_cluster {
-        // A canonical order, so an unchanged view never produces a delta.
-        ce.endpoints.sort_by(|a, b| {
-            (&a.addresses, &a.hostname, a.ready).cmp(&(&b.addresses, &b.hostname, b.ready))
-        });
-        if let Some(r) = records.get_mut(key) {
-            r.clusters.push(ce);
-        }
+    let mut record = import.clone();
+    record.clusters = by_cluster
+        .into_values()
+        .map(|mut ce| {
+            ce.endpoints.sort_by(|a, b| {
+                (&a.addresses, &a.hostname, a.ready).cmp(&(&b.addresses, &b.hostname, b.ready))
+            });
+            ce.ports.sort_by(|a, b| {
+                (a.port, &a.protocol, &a.name).cmp(&(b.port, &b.protocol, &b.name))
+            });
+            ce
+        })
+        .collect();
+    record
+}
+
+impl SliceEntry {
+    /// The service the slice belongs to.
+    pub fn service(&self) -> &Key {
+        &self.key
     }
-    // Keys were checked when the parts were read; building cannot fail on them.
-    NameTable::from_records(records.into_values()).unwrap_or_default()
 }
 
 #[cfg(test)]
