@@ -1388,3 +1388,88 @@ async fn removing_the_oldest_export_changes_the_type_to_the_next_oldest() {
     await_condition(&env, 1, "hello", "Conflict", "False", "NoConflicts").await;
     ctl.shutdown().await;
 }
+
+// KEP-1645 "Labels and annotations": the import follows later changes of `exportedLabels` /
+// `exportedAnnotations`; a label no longer exported leaves the import.
+#[tokio::test]
+async fn exported_label_changes_reach_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(
+        &env,
+        0,
+        hello(&env.ns),
+        json!({"exportedLabels": {"tier": "web"}, "exportedAnnotations": {"owner": "a"}}),
+    )
+    .await;
+    await_import(&env, 1, "hello", "first labels", |imp| {
+        if imp["metadata"]["labels"]["tier"] == "web" {
+            Ok(())
+        } else {
+            Err("label".to_owned())
+        }
+    })
+    .await;
+    let mut e = export(&env.ns, "hello");
+    e["spec"] = json!({"exportedLabels": {"team": "shop"}, "exportedAnnotations": {"owner": "b"}});
+    apply(&env.clients[0], e).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "changed labels", |imp| {
+            let l = &imp["metadata"]["labels"];
+            let a = &imp["metadata"]["annotations"];
+            if l["team"] == "shop"
+                && l.get("tier").is_none()
+                && a["owner"] == "b"
+                && l["app.kubernetes.io/managed-by"] == "isthmus"
+            {
+                Ok(())
+            } else {
+                Err("labels not updated".to_owned())
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Importing services": the import lives "so long as the service's namespace
+// exists"; deleting the namespace in an importing cluster removes the import there only, and
+// re-creating it brings the import back.
+#[tokio::test]
+async fn import_follows_the_namespace_in_an_importing_cluster() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "import", |_| Ok(())).await;
+    }
+    let ar = mesh_controller::apply::api_resource("v1", "Namespace");
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(env.clients[1].clone(), &ar);
+    let _ = api.delete(&env.ns, &Default::default()).await;
+    eventually("namespace gone in the importing cluster", LIMIT, || async {
+        match get(&env.clients[1], "v1", "Namespace", "", &env.ns).await {
+            None => Ok(()),
+            Some(n) => Err(format!("{n}")),
+        }
+    })
+    .await;
+    await_no_import(&env, 1, "hello", "no import without the namespace").await;
+    settle(&env, &ctl).await;
+    assert!(
+        import_of(&env, 0, "hello").await.is_ok(),
+        "kept where the namespace exists"
+    );
+    assert!(import_of(&env, 1, "hello").await.is_err(), "not re-created");
+    env.namespace_in(&[1]).await;
+    await_import(
+        &env,
+        1,
+        "hello",
+        "import once the namespace is back",
+        |_| Ok(()),
+    )
+    .await;
+    ctl.shutdown().await;
+}
