@@ -1473,3 +1473,32 @@ async fn import_follows_the_namespace_in_an_importing_cluster() {
     .await;
     ctl.shutdown().await;
 }
+
+// Upstream: service_import.go "The InternalTrafficPolicy for a ClusterSetIP ServiceImport
+// should match the exported service's InternalTrafficPolicy" (set to `Cluster`, the default,
+// which must still be written) and "The TrafficDistribution for a ClusterSetIP ServiceImport
+// should match the exported service's TrafficDistribution" (KEP-1645 "Internal traffic
+// policy", "Traffic distribution").
+#[tokio::test]
+async fn explicit_default_internal_traffic_policy_is_written_to_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let mut svc = hello(&env.ns);
+    svc["spec"]["internalTrafficPolicy"] = json!("Cluster");
+    svc["spec"]["trafficDistribution"] = json!("PreferClose");
+    export_from(&env, 0, svc, Value::Null).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "internalTrafficPolicy Cluster", |imp| {
+            if imp["spec"]["internalTrafficPolicy"] == "Cluster"
+                && imp["spec"]["trafficDistribution"] == "PreferClose"
+            {
+                Ok(())
+            } else {
+                Err("internalTrafficPolicy/trafficDistribution".to_owned())
+            }
+        })
+        .await;
+    }
+    ctl.shutdown().await;
+}
