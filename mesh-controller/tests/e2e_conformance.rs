@@ -1502,3 +1502,116 @@ async fn explicit_default_internal_traffic_policy_is_written_to_the_import() {
     }
     ctl.shutdown().await;
 }
+
+/// Adds a simulated member whose MCS CRDs serve only `v1alpha1` (older installations) to a
+/// simulated `env`, before the controller starts.
+async fn add_v1alpha1_only_member(env: &mut Env, dir: &std::path::Path) {
+    let crds: Vec<Value> = kube_sim::mcs_crds()
+        .into_iter()
+        .map(|mut crd| {
+            if crd.pointer("/spec/group") == Some(&json!("multicluster.x-k8s.io")) {
+                if let Some(vs) = crd
+                    .pointer_mut("/spec/versions")
+                    .and_then(Value::as_array_mut)
+                {
+                    vs.retain(|v| v["name"] == "v1alpha1");
+                    for v in vs.iter_mut() {
+                        v["served"] = json!(true);
+                        v["storage"] = json!(true);
+                    }
+                }
+            }
+            crd
+        })
+        .collect();
+    let name = format!("cluster-{}", env.names.len() + 1);
+    let sim = kube_sim::SimCluster::start(kube_sim::SimOptions {
+        name: name.clone(),
+        crds,
+        ..kube_sim::SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let kubeconfig = dir.join(format!("{name}.yaml"));
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let client = mesh_controller::runtime::members::client_for(&name, &kubeconfig, None)
+        .await
+        .unwrap();
+    env.clusters.clusters.push(kube_sim::TestCluster {
+        name: name.clone(),
+        kubeconfig,
+        sim: Some(sim),
+    });
+    env.clients.push(client);
+    env.names.push(name);
+}
+
+// KEP-1645 / mcs-api v1alpha1 and v1beta1 share one schema: a member whose CRDs serve only
+// `v1alpha1` takes part in the clusterset. It gets the import written as v1alpha1, and its
+// v1alpha1 export is exported to the v1beta1 members, with its status written back.
+#[tokio::test]
+async fn v1alpha1_only_member_imports_and_exports() {
+    const ALPHA: &str = "multicluster.x-k8s.io/v1alpha1";
+    let mut env = Env::new(2).await;
+    if !env.is_simulated() {
+        skip("needs a simulated member serving only v1alpha1");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    add_v1alpha1_only_member(&mut env, dir.path()).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    eventually("a v1alpha1 import in the old member", LIMIT, || async {
+        let imp = get(&env.clients[2], ALPHA, "ServiceImport", &env.ns, "hello")
+            .await
+            .ok_or("no import")?;
+        if imp["spec"]["type"] == "ClusterSetIP" && !ips_of(&imp).is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{imp}"))
+        }
+    })
+    .await;
+    assert!(
+        get(&env.clients[2], MCS, "ServiceImport", &env.ns, "hello")
+            .await
+            .is_none(),
+        "the old member does not serve v1beta1"
+    );
+    // The old member exports too.
+    let c = &env.clients[2];
+    let ports = hello(&env.ns)["spec"]["ports"].clone();
+    apply(c, hello(&env.ns)).await;
+    apply(c, hello_slice(&env.ns, 2, &ports)).await;
+    apply(
+        c,
+        json!({"apiVersion": ALPHA, "kind": "ServiceExport",
+               "metadata": {"name": "hello", "namespace": env.ns}}),
+    )
+    .await;
+    let mut both = vec![env.names[0].clone(), env.names[2].clone()];
+    both.sort();
+    for i in 0..3 {
+        eventually("slices from both exporters", LIMIT, || async {
+            let s = imported_sources(&env, i, "hello").await;
+            if s == both {
+                Ok(())
+            } else {
+                Err(format!("{}: {s:?}", env.names[i]))
+            }
+        })
+        .await;
+    }
+    eventually("Valid=True on the v1alpha1 export", LIMIT, || async {
+        let e = get(c, ALPHA, "ServiceExport", &env.ns, "hello")
+            .await
+            .ok_or("no export")?;
+        match (condition(&e, "Valid"), condition(&e, "Conflict")) {
+            (Some((v, _)), Some((k, _))) if v == "True" && k == "False" => Ok(()),
+            other => Err(format!("conditions {other:?}: {e}")),
+        }
+    })
+    .await;
+    ctl.shutdown().await;
+}
