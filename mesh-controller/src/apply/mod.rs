@@ -228,9 +228,14 @@ pub fn prune_kinds(
     kinds
 }
 
-/// The label selector pruning lists with: only objects carrying the ownership label.
+/// The label selector pruning lists with: only objects carrying the ownership label, and not
+/// the copies placement propagated (those carry the template label and are pruned by
+/// propagation alone, e.g. a Secret that followed a workload).
 pub fn prune_selector() -> String {
-    format!("{MANAGED_BY}={MANAGED_BY_VALUE}")
+    format!(
+        "{MANAGED_BY}={MANAGED_BY_VALUE},!{}",
+        crate::propagation::TEMPLATE_LABEL
+    )
 }
 
 /// Writes one member cluster's desired state.
@@ -919,7 +924,10 @@ mod tests {
                 ("networking.istio.io/v1".to_owned(), "Gateway".to_owned()),
             ]
         );
-        assert_eq!(prune_selector(), "app.kubernetes.io/managed-by=isthmus");
+        assert_eq!(
+            prune_selector(),
+            "app.kubernetes.io/managed-by=isthmus,!placement.isthmus.io/template"
+        );
     }
 
     #[test]
