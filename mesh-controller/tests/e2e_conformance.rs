@@ -1615,3 +1615,39 @@ async fn v1alpha1_only_member_imports_and_exports() {
     .await;
     ctl.shutdown().await;
 }
+
+// KEP-1645 "Global properties": the conflict condition is set on all ServiceExports of the
+// conflicted service, those that agree with the winner included; the message says how many
+// clusters disagree and whose value is used.
+#[tokio::test]
+async fn conflict_is_reported_on_every_constituent_export() {
+    let env = Env::new(3).await;
+    env.namespace_in(&[0, 1, 2]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
+    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    await_condition(&env, 1, "hello", "Conflict", "False", "NoConflicts").await;
+    let mut odd = hello(&env.ns);
+    odd["spec"]["sessionAffinity"] = json!("None");
+    odd["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sessionAffinityConfig");
+    export_from(&env, 2, odd, Value::Null).await;
+    for i in 0..3 {
+        let c = await_condition(
+            &env,
+            i,
+            "hello",
+            "Conflict",
+            "True",
+            "SessionAffinityConflict",
+        )
+        .await;
+        let msg = c["message"].as_str().unwrap_or("");
+        assert!(msg.contains("1/3"), "{}: {msg}", env.names[i]);
+        assert!(msg.contains(&env.names[0]), "{}: {msg}", env.names[i]);
+    }
+    ctl.shutdown().await;
+}
