@@ -234,11 +234,19 @@ impl TableBuilder {
         plans: &BTreeMap<String, ClusterPlan>,
     ) -> (Vec<String>, BTreeMap<String, usize>) {
         let built = self.build(members, plans);
-        let changed = built
-            .tables
-            .into_iter()
-            .filter_map(|(cluster, table)| publisher.publish(&cluster, table).then_some(cluster))
-            .collect();
+        let changed = if built.tables.len() == members.len() {
+            // Every member at once (the first pass): no proxy sees some members' views
+            // appear before the others'.
+            publisher.publish_all(built.tables.into_iter().collect())
+        } else {
+            built
+                .tables
+                .into_iter()
+                .filter_map(|(cluster, table)| {
+                    publisher.publish(&cluster, table).then_some(cluster)
+                })
+                .collect()
+        };
         (changed, built.skipped)
     }
 
