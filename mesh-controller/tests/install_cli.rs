@@ -225,7 +225,13 @@ fn controller_deployment_flags_exist_in_the_controller_binary() {
 #[test]
 fn dns_proxy_workload_flags_parse_with_the_dns_proxy_cli() {
     use clap::Parser;
-    let args = mesh_controller::install::manifests::dns_proxy_args();
+    let args = mesh_controller::install::manifests::dns_proxy_args(
+        &mesh_controller::install::InstallOptions::defaults(
+            mesh_controller::install::Role::Member,
+            Some("east"),
+            Some("net-east"),
+        ),
+    );
     let parsed = dns_proxy::config::Args::try_parse_from(
         std::iter::once("dns-proxy".to_owned()).chain(args.clone()),
     );

@@ -143,7 +143,13 @@ async fn every_request_of_the_dns_proxy_is_allowed_by_its_rbac() {
     member.write_kubeconfig(&kc).unwrap();
     // The workload's own flags, with the listeners moved to loopback ephemeral ports.
     let mut args = vec!["dns-proxy".to_owned()];
-    args.extend(mesh_controller::install::manifests::dns_proxy_args());
+    args.extend(mesh_controller::install::manifests::dns_proxy_args(
+        &mesh_controller::install::InstallOptions::defaults(
+            mesh_controller::install::Role::Member,
+            Some("east"),
+            Some("net-east"),
+        ),
+    ));
     for a in args.iter_mut() {
         if a.starts_with("0.0.0.0:") {
             *a = "127.0.0.1:0".into();

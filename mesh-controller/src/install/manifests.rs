@@ -42,6 +42,21 @@ pub const HUB_KUBECONFIG_DIR: &str = "/etc/isthmus/hub";
 pub const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// Label carrying the member's cluster ID on member-side objects.
 pub const CLUSTER_LABEL: &str = "isthmus.io/cluster";
+/// The hub Service in front of the controllers' discovery gRPC API.
+pub const DISCOVERY_SERVICE: &str = "isthmus-discovery";
+/// Port of the discovery API, in the pod and on [`DISCOVERY_SERVICE`] (the port of
+/// [`crate::discovery::DEFAULT_LISTEN`]).
+pub const DISCOVERY_PORT: u16 = 8443;
+/// The `kubernetes.io/tls` Secret (with `ca.crt`) holding the controller's server certificate,
+/// as `gateway-config ca leaf --server-dns ... --format secret` names it.
+pub const DISCOVERY_TLS_SECRET: &str = "isthmus-discovery-tls";
+/// Where [`DISCOVERY_TLS_SECRET`] is mounted in the controller's pods.
+pub const DISCOVERY_TLS_DIR: &str = "/etc/isthmus/discovery-tls";
+/// The `kubernetes.io/tls` Secret (with `ca.crt`) holding a DNS proxy's client certificate, as
+/// `gateway-config ca leaf --dns-proxy-cluster ... --format secret` names it.
+pub const DNS_PROXY_TLS_SECRET: &str = "isthmus-dns-proxy-tls";
+/// Where [`DNS_PROXY_TLS_SECRET`] is mounted in the DNS proxy's pods.
+pub const DNS_PROXY_TLS_DIR: &str = "/etc/isthmus/dns-proxy-tls";
 /// User and group the containers run as (the distroless `nonroot` user).
 pub const RUN_AS: i64 = 65532;
 
@@ -139,6 +154,8 @@ fn pod_security_context() -> Value {
         "runAsNonRoot": true,
         "runAsUser": RUN_AS,
         "runAsGroup": RUN_AS,
+        // Secret volumes are owned by this group, so their 0440 files are readable.
+        "fsGroup": RUN_AS,
         "seccompProfile": { "type": "RuntimeDefault" },
     })
 }
@@ -201,7 +218,7 @@ pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
         ]
     };
     let [flag, path] = members;
-    vec![
+    let mut args = vec![
         "run".into(),
         flag,
         path,
@@ -212,19 +229,56 @@ pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
         format!("{HUB_KUBECONFIG_DIR}/kubeconfig"),
         "--lease-namespace".into(),
         opts.namespace.clone(),
-    ]
+    ];
+    if opts.discovery {
+        args.extend([
+            "--discovery-listen".into(),
+            format!("0.0.0.0:{DISCOVERY_PORT}"),
+            "--discovery-tls-cert".into(),
+            format!("{DISCOVERY_TLS_DIR}/tls.crt"),
+            "--discovery-tls-key".into(),
+            format!("{DISCOVERY_TLS_DIR}/tls.key"),
+            "--discovery-client-ca".into(),
+            format!("{DISCOVERY_TLS_DIR}/ca.crt"),
+            "--trust-domain".into(),
+            opts.trust_domain.clone(),
+        ]);
+    } else {
+        args.extend(["--discovery-listen".into(), "none".into()]);
+    }
+    args
 }
 
-/// The arguments the DNS proxy workload passes to `dns-proxy`.
-pub fn dns_proxy_args() -> Vec<String> {
-    vec![
-        "--listen".into(),
-        format!("0.0.0.0:{DNS_PROXY_PORT}"),
-        "--source".into(),
-        "kube".into(),
+/// The arguments the DNS proxy workload passes to `dns-proxy`: `--source kube`, or with
+/// [`InstallOptions::dns_grpc`] the controller's discovery stream with the client certificate
+/// of [`DNS_PROXY_TLS_SECRET`].
+pub fn dns_proxy_args(opts: &InstallOptions) -> Vec<String> {
+    let mut args = vec!["--listen".into(), format!("0.0.0.0:{DNS_PROXY_PORT}")];
+    match &opts.dns_grpc {
+        None => args.extend(["--source".into(), "kube".into()]),
+        Some(g) => {
+            args.extend(["--source".into(), format!("grpc:{}", g.url)]);
+            if let Some(c) = &opts.cluster {
+                args.extend(["--cluster".into(), c.clone()]);
+            }
+            args.extend([
+                "--grpc-ca".into(),
+                format!("{DNS_PROXY_TLS_DIR}/ca.crt"),
+                "--grpc-cert".into(),
+                format!("{DNS_PROXY_TLS_DIR}/tls.crt"),
+                "--grpc-key".into(),
+                format!("{DNS_PROXY_TLS_DIR}/tls.key"),
+            ]);
+            if let Some(n) = &g.server_name {
+                args.extend(["--grpc-server-name".into(), n.clone()]);
+            }
+        }
+    }
+    args.extend([
         "--metrics-listen".into(),
         format!("0.0.0.0:{DNS_PROXY_HTTP_PORT}"),
-    ]
+    ]);
+    args
 }
 
 fn controller_deployment(opts: &InstallOptions) -> Value {
@@ -276,6 +330,22 @@ fn controller_deployment(opts: &InstallOptions) -> Value {
             },
         },
     });
+    if opts.discovery {
+        add_secret_volume(
+            &mut d,
+            "discovery-tls",
+            DISCOVERY_TLS_SECRET,
+            DISCOVERY_TLS_DIR,
+        );
+        if let Some(ports) = d
+            .pointer_mut("/spec/template/spec/containers/0/ports")
+            .and_then(Value::as_array_mut)
+        {
+            ports.push(
+                json!({ "name": "grpc", "containerPort": DISCOVERY_PORT, "protocol": "TCP" }),
+            );
+        }
+    }
     if opts.propagation {
         // hub mode reads no clusterset file
         let spec = d.pointer_mut("/spec/template/spec");
@@ -294,6 +364,46 @@ fn controller_deployment(opts: &InstallOptions) -> Value {
         }
     }
     d
+}
+
+/// Mounts Secret `secret` read-only at `dir` in the first container of workload `w`.
+fn add_secret_volume(w: &mut Value, volume: &str, secret: &str, dir: &str) {
+    let path = if w.pointer("/spec/template/spec").is_some() {
+        "/spec/template/spec"
+    } else {
+        "/spec"
+    };
+    if let Some(spec) = w.pointer_mut(path).and_then(Value::as_object_mut) {
+        let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(v) = volumes.as_array_mut() {
+            v.push(
+                json!({ "name": volume, "secret": { "secretName": secret, "defaultMode": 0o440 } }),
+            );
+        }
+        if let Some(c) = spec
+            .get_mut("containers")
+            .and_then(|c| c.get_mut(0))
+            .and_then(Value::as_object_mut)
+        {
+            let mounts = c.entry("volumeMounts").or_insert_with(|| json!([]));
+            if let Some(m) = mounts.as_array_mut() {
+                m.push(json!({ "name": volume, "mountPath": dir, "readOnly": true }));
+            }
+        }
+    }
+}
+
+fn discovery_service(opts: &InstallOptions) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": DISCOVERY_SERVICE, "namespace": opts.namespace, "labels": labels(CONTROLLER_NAME, "controller") },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(CONTROLLER_NAME),
+            "ports": [{ "name": "grpc", "port": DISCOVERY_PORT, "targetPort": "grpc", "protocol": "TCP" }],
+        },
+    })
 }
 
 /// A kubeconfig for the hub's own API server with the pod's ServiceAccount credentials (the
@@ -348,6 +458,15 @@ pub fn hub_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         opts,
     )];
     rbac_objs.extend(rbac_objects(CONTROLLER_NAME, "controller", &grants, opts));
+    let mut controller = vec![
+        hub_kubeconfig_configmap(opts),
+        controller_deployment(opts),
+        pdb(CONTROLLER_NAME, "controller", opts),
+        controller_metrics_service(opts),
+    ];
+    if opts.discovery {
+        controller.push(discovery_service(opts));
+    }
     vec![
         ManifestFile {
             file: "namespace.yaml",
@@ -359,12 +478,7 @@ pub fn hub_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         },
         ManifestFile {
             file: "controller.yaml",
-            objects: vec![
-                hub_kubeconfig_configmap(opts),
-                controller_deployment(opts),
-                pdb(CONTROLLER_NAME, "controller", opts),
-                controller_metrics_service(opts),
-            ],
+            objects: controller,
         },
     ]
 }
@@ -385,7 +499,7 @@ fn member_token_secret(opts: &InstallOptions) -> Value {
 
 fn dns_proxy_pod_template(opts: &InstallOptions) -> Value {
     let name = DNS_PROXY_NAME;
-    json!({
+    let mut t = json!({
         "metadata": { "labels": with_member_labels(labels(name, "dns-proxy"), opts) },
         "spec": {
             "serviceAccountName": name,
@@ -396,7 +510,7 @@ fn dns_proxy_pod_template(opts: &InstallOptions) -> Value {
                 "name": "dns-proxy",
                 "image": opts.dns_proxy_image,
                 "imagePullPolicy": "IfNotPresent",
-                "args": dns_proxy_args(),
+                "args": dns_proxy_args(opts),
                 "env": [{ "name": "RUST_LOG", "value": "info" }],
                 "ports": [
                     { "name": "dns", "containerPort": DNS_PROXY_PORT, "protocol": "UDP" },
@@ -412,7 +526,18 @@ fn dns_proxy_pod_template(opts: &InstallOptions) -> Value {
                 "securityContext": container_security_context(),
             }],
         },
-    })
+    });
+    if opts.dns_grpc.is_some() {
+        // The proxy reads nothing from its own cluster's API: no token in the pod.
+        t["spec"]["automountServiceAccountToken"] = json!(false);
+        add_secret_volume(
+            &mut t,
+            "dns-proxy-tls",
+            DNS_PROXY_TLS_SECRET,
+            DNS_PROXY_TLS_DIR,
+        );
+    }
+    t
 }
 
 fn dns_proxy_workload(opts: &InstallOptions) -> Value {
@@ -501,13 +626,16 @@ pub fn member_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         }));
     }
 
-    let dns_grants = rbac::grants_for(&rbac::dns_proxy_requests(), &opts.namespace);
     let mut dns = vec![service_account(
         DNS_PROXY_NAME,
         labels(DNS_PROXY_NAME, "dns-proxy"),
         opts,
     )];
-    dns.extend(rbac_objects(DNS_PROXY_NAME, "dns-proxy", &dns_grants, opts));
+    if opts.dns_grpc.is_none() {
+        // Only `--source kube` reads the member's API.
+        let dns_grants = rbac::grants_for(&rbac::dns_proxy_requests(), &opts.namespace);
+        dns.extend(rbac_objects(DNS_PROXY_NAME, "dns-proxy", &dns_grants, opts));
+    }
     dns.push(dns_proxy_workload(opts));
     if opts.dns_mode == DnsMode::Deployment {
         dns.push(pdb(DNS_PROXY_NAME, "dns-proxy", opts));

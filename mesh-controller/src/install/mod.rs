@@ -70,6 +70,36 @@ pub enum DnsMode {
     Daemonset,
 }
 
+/// Where the DNS proxy in a member reads the clusterset's names from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DnsSource {
+    /// Watch the member's own ServiceImports and EndpointSlices (needs read RBAC there).
+    #[default]
+    Kube,
+    /// Stream the member's table from the controller's discovery gRPC API over mutual TLS.
+    Grpc,
+}
+
+/// The DNS proxy's discovery stream (`install --role member --dns-source grpc`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsGrpc {
+    /// The controller's discovery URL, `https://host:port`.
+    pub url: String,
+    /// The name checked in the controller's certificate when it is not the URL's host.
+    pub server_name: Option<String>,
+}
+
+/// The discovery URL a member's DNS proxy uses unless `--discovery-url` says otherwise: the
+/// hub's `isthmus-discovery` Service by its in-cluster name, reachable as such only when the
+/// member is the hub itself.
+pub fn default_discovery_url(namespace: &str) -> String {
+    format!(
+        "https://{}.{namespace}.svc:{}",
+        manifests::DISCOVERY_SERVICE,
+        manifests::DISCOVERY_PORT
+    )
+}
+
 /// `install` flags.
 #[derive(Clone, Debug, clap::Args)]
 pub struct InstallArgs {
@@ -101,6 +131,24 @@ pub struct InstallArgs {
     /// may read templates and write policy status; a member lets it write the propagated kinds.
     #[arg(long)]
     pub propagation: bool,
+    /// Hub: serve the ClusterSet discovery gRPC API with mutual TLS from the Secret
+    /// `isthmus-discovery-tls` (default true; `--discovery=false` turns it off).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub discovery: Option<bool>,
+    /// Hub: trust domain of the DNS proxies' client certificates (default `cluster.local`).
+    #[arg(long, value_name = "DOMAIN")]
+    pub trust_domain: Option<String>,
+    /// Member: where the DNS proxy reads names from (default `kube`).
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub dns_source: Option<DnsSource>,
+    /// Member with `--dns-source grpc`: the controller's discovery URL, `https://host:port`
+    /// (default `https://isthmus-discovery.<namespace>.svc:8443`).
+    #[arg(long, value_name = "URL")]
+    pub discovery_url: Option<String>,
+    /// Member with `--dns-source grpc`: the name to check in the controller's certificate
+    /// (default: the URL's host).
+    #[arg(long, value_name = "NAME")]
+    pub discovery_server_name: Option<String>,
 }
 
 /// Validated parameters.
@@ -124,6 +172,13 @@ pub struct InstallOptions {
     pub crds: bool,
     /// Whether propagation is set up (see [`InstallArgs::propagation`]).
     pub propagation: bool,
+    /// Hub: whether the controller serves the discovery API with TLS from
+    /// [`manifests::DISCOVERY_TLS_SECRET`].
+    pub discovery: bool,
+    /// Hub: the controller's `--trust-domain`.
+    pub trust_domain: String,
+    /// Member: `Some` when the DNS proxy streams from the controller, `None` for `kube`.
+    pub dns_grpc: Option<DnsGrpc>,
 }
 
 impl InstallOptions {
@@ -139,7 +194,19 @@ impl InstallOptions {
             dns_mode: DnsMode::Deployment,
             crds: true,
             propagation: false,
+            discovery: true,
+            trust_domain: crate::discovery::DEFAULT_TRUST_DOMAIN.into(),
+            dns_grpc: None,
         }
+    }
+
+    /// These options with the member's DNS proxy streaming from the controller at `url`.
+    pub fn with_dns_grpc(mut self, url: &str) -> Self {
+        self.dns_grpc = Some(DnsGrpc {
+            url: url.into(),
+            server_name: None,
+        });
+        self
     }
 }
 
@@ -221,6 +288,18 @@ impl TryFrom<InstallArgs> for InstallOptions {
                 }
             }
             Role::Hub => {
+                for (flag, given) in [
+                    ("--dns-source", a.dns_source.is_some()),
+                    ("--discovery-url", a.discovery_url.is_some()),
+                    ("--discovery-server-name", a.discovery_server_name.is_some()),
+                ] {
+                    if given {
+                        return Err(InstallError::Invalid {
+                            flag,
+                            reason: "only used with --role member".into(),
+                        });
+                    }
+                }
                 if a.cluster.is_some() {
                     return Err(InstallError::Invalid {
                         flag: "--cluster",
@@ -235,6 +314,30 @@ impl TryFrom<InstallArgs> for InstallOptions {
                 }
             }
         }
+        if a.role == Role::Member {
+            for (flag, given) in [
+                ("--discovery", a.discovery.is_some()),
+                ("--trust-domain", a.trust_domain.is_some()),
+            ] {
+                if given {
+                    return Err(InstallError::Invalid {
+                        flag,
+                        reason: "only used with --role hub".into(),
+                    });
+                }
+            }
+        }
+        let trust_domain = a
+            .trust_domain
+            .clone()
+            .unwrap_or_else(|| crate::discovery::DEFAULT_TRUST_DOMAIN.into());
+        crate::discovery::validate_trust_domain(&trust_domain).map_err(|e| {
+            InstallError::Invalid {
+                flag: "--trust-domain",
+                reason: e.to_string(),
+            }
+        })?;
+        let dns_grpc = dns_grpc(&a)?;
         let image = a.image.unwrap_or_else(default_controller_image);
         check_image("--image", &image)?;
         let dns_proxy_image = a.dns_proxy_image.unwrap_or_else(default_dns_proxy_image);
@@ -249,8 +352,55 @@ impl TryFrom<InstallArgs> for InstallOptions {
             dns_mode: a.dns_mode,
             crds: !a.skip_crds,
             propagation: a.propagation,
+            discovery: a.discovery.unwrap_or(true),
+            trust_domain,
+            dns_grpc,
         })
     }
+}
+
+/// The member's gRPC source settings from the flags, checked as the DNS proxy checks them.
+fn dns_grpc(a: &InstallArgs) -> Result<Option<DnsGrpc>, InstallError> {
+    if a.dns_source != Some(DnsSource::Grpc) {
+        for (flag, given) in [
+            ("--discovery-url", a.discovery_url.is_some()),
+            ("--discovery-server-name", a.discovery_server_name.is_some()),
+        ] {
+            if given && a.role == Role::Member {
+                return Err(InstallError::Invalid {
+                    flag,
+                    reason: "only used with --dns-source grpc".into(),
+                });
+            }
+        }
+        return Ok(None);
+    }
+    let url = a
+        .discovery_url
+        .clone()
+        .unwrap_or_else(|| default_discovery_url(&a.namespace));
+    dns_proxy::config::check_grpc_url(&url).map_err(|e| InstallError::Invalid {
+        flag: "--discovery-url",
+        reason: e.to_string(),
+    })?;
+    if !url.starts_with("https://") {
+        return Err(InstallError::Invalid {
+            flag: "--discovery-url",
+            reason: format!("{url:?}: the DNS proxy uses mutual TLS, so the URL must be https://"),
+        });
+    }
+    if let Some(name) = &a.discovery_server_name {
+        dns_proxy::source::grpc::validate_server_name(name).map_err(|reason| {
+            InstallError::Invalid {
+                flag: "--discovery-server-name",
+                reason,
+            }
+        })?;
+    }
+    Ok(Some(DnsGrpc {
+        url,
+        server_name: a.discovery_server_name.clone(),
+    }))
 }
 
 /// The role's manifests, one entry per file of `deploy/<role>/`, without CRDs.
@@ -395,6 +545,11 @@ mod tests {
             dns_mode: DnsMode::Deployment,
             skip_crds: false,
             propagation: false,
+            discovery: None,
+            trust_domain: None,
+            dns_source: None,
+            discovery_url: None,
+            discovery_server_name: None,
         }
     }
 
