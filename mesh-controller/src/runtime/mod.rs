@@ -537,6 +537,11 @@ struct Loop {
     write_limit: Arc<Semaphore>,
 }
 
+/// First delay before a pass retries failed writes; doubled up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_secs(1);
+/// Longest delay between retry passes.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// Writes in flight at once over all members (each member also has its own bound).
 const WRITES_IN_FLIGHT: usize = 1024;
 
@@ -554,6 +559,10 @@ impl Loop {
         let mut full_for: Vec<String> = self.members.iter().map(|m| m.spec.name.clone()).collect();
         // Unreachable members whose grace period expired (and got their withdrawal pass).
         let mut withdrawn: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // After a pass with failed or unfinished writes, another pass retries them (backing off
+        // while they keep failing) instead of waiting for the next change or resync.
+        let mut retry_at: Option<Instant> = None;
+        let mut retry_delay = RETRY_MIN;
         loop {
             let mut full = false;
             tokio::select! {
@@ -601,7 +610,8 @@ impl Loop {
                             }
                         }
                     }
-                    if !changed && !full && !expired_now {
+                    let retry = retry_at.is_some_and(|t| Instant::now() >= t);
+                    if !changed && !full && !expired_now && !retry {
                         continue;
                     }
                 }
@@ -617,11 +627,19 @@ impl Loop {
                     was_leader = now_leader;
                 }
             }
-            self.pass(full, &mut full_for).await;
+            let errors = self.pass(full, &mut full_for).await;
+            if errors > 0 {
+                retry_at = Some(Instant::now() + retry_delay);
+                retry_delay = (retry_delay * 2).min(RETRY_MAX);
+            } else {
+                retry_at = None;
+                retry_delay = RETRY_MIN;
+            }
         }
     }
 
-    async fn pass(&mut self, full: bool, full_for: &mut Vec<String>) {
+    /// One pass; returns the number of failed writes.
+    async fn pass(&mut self, full: bool, full_for: &mut Vec<String>) -> usize {
         let started = Instant::now();
         let statuses: Vec<MemberStatus> = self.members.iter().map(|m| m.health.status()).collect();
         self.update_member_metrics(&statuses);
@@ -694,7 +712,9 @@ impl Loop {
         self.metrics
             .reconcile_duration
             .observe(started.elapsed().as_secs_f64());
+        let errors = summary.errors;
         self.summary.send_replace(summary);
+        errors
     }
 
     fn update_member_metrics(&self, statuses: &[MemberStatus]) {
