@@ -1509,16 +1509,16 @@ async fn add_v1alpha1_only_member(env: &mut Env, dir: &std::path::Path) {
     let crds: Vec<Value> = kube_sim::mcs_crds()
         .into_iter()
         .map(|mut crd| {
-            if crd.pointer("/spec/group") == Some(&json!("multicluster.x-k8s.io")) {
-                if let Some(vs) = crd
+            let mcs = crd.pointer("/spec/group") == Some(&json!("multicluster.x-k8s.io"));
+            if mcs
+                && let Some(vs) = crd
                     .pointer_mut("/spec/versions")
                     .and_then(Value::as_array_mut)
-                {
-                    vs.retain(|v| v["name"] == "v1alpha1");
-                    for v in vs.iter_mut() {
-                        v["served"] = json!(true);
-                        v["storage"] = json!(true);
-                    }
+            {
+                vs.retain(|v| v["name"] == "v1alpha1");
+                for v in vs.iter_mut() {
+                    v["served"] = json!(true);
+                    v["storage"] = json!(true);
                 }
             }
             crd
@@ -1648,6 +1648,61 @@ async fn conflict_is_reported_on_every_constituent_export() {
         let msg = c["message"].as_str().unwrap_or("");
         assert!(msg.contains("1/3"), "{}: {msg}", env.names[i]);
         assert!(msg.contains(&env.names[0]), "{}: {msg}", env.names[i]);
+    }
+    ctl.shutdown().await;
+}
+
+// KEP-1645 "Exporting services": all information about the service stays in the Service;
+// changing the exported Service's ports and session affinity changes the import, a removed
+// port included.
+#[tokio::test]
+async fn service_changes_reach_the_import() {
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    await_import(&env, 1, "hello", "first import", |_| Ok(())).await;
+    let mut svc = hello(&env.ns);
+    svc["spec"]["ports"] = json!([{"name": "web", "port": 8080, "protocol": "TCP"}]);
+    svc["spec"]["sessionAffinity"] = json!("None");
+    svc["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sessionAffinityConfig");
+    apply(&env.clients[0], svc).await;
+    for i in 0..2 {
+        await_import(&env, i, "hello", "the changed Service", |imp| {
+            let got = ports_of(&imp["spec"]["ports"]);
+            if got != vec![port("web", 8080, "TCP")] {
+                return Err(format!("ports {got:?}"));
+            }
+            if imp["spec"]["sessionAffinity"] != "None" {
+                return Err("session affinity not updated".to_owned());
+            }
+            // The controller no longer applies the config (a real API server then removes
+            // the field; the simulator keeps an empty `clientIP` parent), so the timeout
+            // is gone and the field is not ours.
+            if imp
+                .pointer("/spec/sessionAffinityConfig/clientIP/timeoutSeconds")
+                .is_some()
+            {
+                return Err("sessionAffinityConfig timeout kept".to_owned());
+            }
+            let ours = imp["metadata"]["managedFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["manager"] == "isthmus-mesh-controller")
+                .any(|m| {
+                    m.pointer("/fieldsV1/f:spec/f:sessionAffinityConfig")
+                        .is_some()
+                });
+            if ours {
+                return Err("sessionAffinityConfig still applied".to_owned());
+            }
+            Ok(())
+        })
+        .await;
     }
     ctl.shutdown().await;
 }

@@ -95,7 +95,10 @@ pub fn service_import(
         spec.insert("ipFamilies".into(), json!(families));
     }
     spec.insert("sessionAffinity".into(), json!(d.session_affinity));
-    if let Some(c) = &d.session_affinity_config {
+    // Only meaningful (and only valid on a Service) with ClientIP affinity.
+    if let Some(c) = &d.session_affinity_config
+        && d.session_affinity == "ClientIP"
+    {
         spec.insert("sessionAffinityConfig".into(), json!(c));
     }
     if let Some(p) = &d.internal_traffic_policy {
