@@ -70,6 +70,8 @@ for c in "${CLUSTERS[@]}"; do
   KUBECONFIG="$WORK/admin/$c.kubeconfig" "$ROOT/deploy/scripts/coredns-delegate.sh"
 done
 mesh-controller install --role hub | kc "$HUB" apply -f -
+# The discovery API's server certificate (DNS proxies here use --source kube and need no client one).
+gateway-config ca leaf --ca "$WORK/ca/root" --out - --format secret --force --server-dns isthmus-discovery.isthmus-system.svc | kc "$HUB" apply -f -
 kc "$HUB" -n isthmus-system create secret generic isthmus-clusterset --from-file="$WORK/isthmus" \
   --dry-run=client -o yaml | kc "$HUB" apply -f -
 kc "$HUB" -n isthmus-system rollout restart deployment/isthmus-mesh-controller

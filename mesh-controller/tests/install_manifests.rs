@@ -59,6 +59,15 @@ fn all_variants() -> Vec<InstallOptions> {
     hub.namespace = "mesh-ops".into();
     hub.image = "example/mesh-controller:dev".into();
     out.push(hub);
+    let mut off = InstallOptions::defaults(InstallRole::Hub, None, None);
+    off.discovery = false;
+    out.push(off);
+    for mode in [DnsMode::Deployment, DnsMode::Daemonset] {
+        let mut grpc = InstallOptions::defaults(InstallRole::Member, Some("east"), Some("n1"))
+            .with_dns_grpc("https://discovery.example:8443");
+        grpc.dns_mode = mode;
+        out.push(grpc);
+    }
     out
 }
 
@@ -247,7 +256,10 @@ fn member_dns_proxy_serves_port_53_from_5353() {
         check_pod(&template, &opts.dns_proxy_image, DNS_PROXY_NAME);
         let c = &template.spec.as_ref().unwrap().containers[0];
         let args = c.args.clone().unwrap().join(" ");
-        assert!(args.contains("--source kube"), "{args}");
+        match &opts.dns_grpc {
+            None => assert!(args.contains("--source kube"), "{args}"),
+            Some(g) => assert!(args.contains(&format!("--source grpc:{}", g.url)), "{args}"),
+        }
         assert!(args.contains("--listen 0.0.0.0:5353"), "{args}");
         let svc: Service = typed(find(&objs, "Service", DNS_PROXY_NAME));
         let spec = svc.spec.unwrap();
@@ -416,7 +428,15 @@ fn installed_rbac_allows_every_request_and_grants_nothing_else() {
             InstallRole::Hub => vec![(CONTROLLER_NAME, rbac::hub_requests())],
             InstallRole::Member => vec![
                 (MEMBER_SA, rbac::member_requests()),
-                (DNS_PROXY_NAME, rbac::dns_proxy_requests()),
+                // `--source grpc:` reads nothing from the member's API: no grants at all.
+                (
+                    DNS_PROXY_NAME,
+                    if opts.dns_grpc.is_some() {
+                        Vec::new()
+                    } else {
+                        rbac::dns_proxy_requests()
+                    },
+                ),
             ],
         };
         for (name, reqs) in sets {

@@ -169,7 +169,8 @@ fn install_commands_parse_and_validate() {
 #[test]
 fn gateway_config_commands_parse() {
     let cmds = commands("gateway-config");
-    assert_eq!(cmds.len(), 3, "{cmds:?}");
+    // ca init, ca issue, render, and ca leaf for the discovery server certificate
+    assert_eq!(cmds.len(), 4, "{cmds:?}");
     for c in cmds {
         gateway_config::cli::Cli::try_parse_from(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
     }
