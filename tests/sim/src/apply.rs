@@ -528,6 +528,24 @@ pub struct ApplyRequest<'a> {
 
 /// Applies a configuration to a live object (`live` is the empty object skeleton on create);
 /// returns the new object with its `managedFields` updated.
+/// After `path` was removed, removes the maps above it that it leaves empty and that the applied
+/// configuration does not name itself, as an API server does (`a: {b: {c: 1}}` whose `c` is no
+/// longer applied leaves no `a: {b: {}}` behind). Top-level fields (`spec`, `metadata`) stay.
+fn prune_empty_parents(obj: &mut Value, path: &[Seg], applied: &Value) {
+    for depth in (2..path.len()).rev() {
+        let parent = &path[..depth];
+        if !matches!(parent.last(), Some(Seg::F(_))) {
+            return;
+        }
+        let empty =
+            get_path(obj, parent).is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()));
+        if !empty || get_path(applied, parent).is_some() {
+            return;
+        }
+        remove_path(obj, parent);
+    }
+}
+
 pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, ApplyError> {
     if !req.applied.is_object() {
         return Err(ApplyError::NotAnObject);
@@ -581,6 +599,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, ApplyError> 
         });
         if !shared {
             remove_path(&mut out, path);
+            prune_empty_parents(&mut out, path, req.applied);
         }
     }
 
@@ -684,6 +703,24 @@ mod tests {
             api_version: "apps/v1",
             now: "2026-01-01T00:00:00Z",
         }
+    }
+
+    #[test]
+    fn a_field_no_longer_applied_takes_its_emptied_parents_with_it() {
+        let i = info("Service");
+        let first = json!({"metadata": {"name": "web"}, "spec": {"sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 30}}}});
+        let skeleton = json!({"metadata": {}});
+        let live = apply(&skeleton, &req(&first, "m", false, &i)).unwrap();
+        let second = json!({"metadata": {"name": "web"}, "spec": {"sessionAffinity": "None"}});
+        let out = apply(&live, &req(&second, "m", false, &i)).unwrap();
+        assert_eq!(out["spec"]["sessionAffinity"], json!("None"));
+        assert!(out["spec"].get("sessionAffinityConfig").is_none(), "{out}");
+        // A parent the configuration still names (even empty) stays.
+        let third = json!({"metadata": {"name": "web"}, "spec": {"sessionAffinityConfig": {}}});
+        let live = apply(&skeleton, &req(&first, "n", false, &i)).unwrap();
+        let out = apply(&live, &req(&third, "n", false, &i)).unwrap();
+        assert_eq!(out["spec"]["sessionAffinityConfig"], json!({}), "{out}");
     }
 
     #[test]
