@@ -357,3 +357,113 @@ fn discovery_flags_reach_the_manifests_and_misuse_exits_2() {
     );
     assert!(grpc.contains(DNS_PROXY_TLS_SECRET), "{grpc}");
 }
+
+#[path = "e2e_support/mod.rs"]
+mod e2e_support;
+
+/// The hub Deployment's discovery flags and the grpc member's DNS proxy flags, with
+/// certificates issued as `gateway-config ca leaf` issues them into the two Secrets, make a
+/// working mutual-TLS channel: the controller (started in-process on simulated members with the
+/// discovery config its own parser builds from the hub args) streams the member's table, with
+/// an export of another member in it, to a client configured from the proxy's parsed args.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installed_flags_and_leaf_certificates_make_a_working_discovery_channel() {
+    use e2e_support::{Env, eventually, export_service};
+    use std::time::Duration;
+
+    let env = Env::new(2).await;
+    env.namespace_in(&[0, 1]).await;
+    export_service(&env, 0, "web", "ClusterIP", 80).await;
+    let root = RootCa::generate(&RootOptions::default(), now()).unwrap();
+    let service_dns = format!("{DISCOVERY_SERVICE}.isthmus-system.svc");
+
+    // Hub side: the Deployment's args, the server certificate where the Secret is mounted.
+    let server_dir = tempfile::tempdir().unwrap();
+    write_leaf(
+        &root,
+        &LeafRole::Server {
+            names: vec![service_dns.clone()],
+        },
+        server_dir.path(),
+    );
+    let hub = InstallOptions::defaults(Role::Hub, None, None);
+    let args = relocate(&controller_args(&hub), DISCOVERY_TLS_DIR, server_dir.path());
+    let cli = mesh_controller::cli::Cli::try_parse_from(
+        std::iter::once("mesh-controller".to_owned()).chain(args.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let mesh_controller::cli::Command::Run(run) = cli.command else {
+        panic!("not `run`: {args:?}");
+    };
+    let discovery = mesh_controller::cli::discovery_config(&run)
+        .unwrap()
+        .expect("discovery is served");
+    let (ctl, _) = env
+        .controller_with(Duration::from_secs(60), Duration::from_secs(5), |cfg| {
+            cfg.discovery = Some(discovery);
+        })
+        .await;
+    let addr = ctl.discovery_addr.expect("discovery address");
+
+    // Member side: the DNS proxy's args for the second member, dialing the hub by address and
+    // checking the certificate for the Service name.
+    let cluster = env.names[1].clone();
+    let client_dir = tempfile::tempdir().unwrap();
+    write_leaf(
+        &root,
+        &LeafRole::DnsProxyClient {
+            cluster: cluster.clone(),
+            trust_domain: hub.trust_domain.clone(),
+        },
+        client_dir.path(),
+    );
+    let mut member = InstallOptions::defaults(Role::Member, Some(&cluster), Some("n2"))
+        .with_dns_grpc(&format!("https://127.0.0.1:{}", addr.port()));
+    if let Some(g) = member.dns_grpc.as_mut() {
+        g.server_name = Some(service_dns.clone());
+    }
+    let args = relocate(
+        &dns_proxy_args(&member),
+        DNS_PROXY_TLS_DIR,
+        client_dir.path(),
+    );
+    let parsed = dns_proxy::config::Args::try_parse_from(
+        std::iter::once("dns-proxy".to_owned()).chain(args.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let src = dns_proxy::config::grpc_source(&parsed)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        .expect("a gRPC source");
+    let cfg = src.client_config().unwrap();
+    let (tx, mut rx) = tokio::sync::watch::channel(mesh_proto::client::ClientState::default());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let client = tokio::spawn(mesh_proto::client::run(cfg, tx, async {
+        let _ = stop_rx.await;
+    }));
+
+    let ns = env.ns.clone();
+    eventually(
+        "the proxy's stream carries the exported service",
+        Duration::from_secs(30),
+        || {
+            let state = rx.borrow_and_update().clone();
+            let ns = ns.clone();
+            async move {
+                let table = state.table.ok_or("no snapshot yet")?;
+                if !state.connected {
+                    return Err("not connected".to_owned());
+                }
+                table
+                    .iter()
+                    .any(|(k, _)| k.namespace == ns && k.name == "web")
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!("web.{ns} not in the table yet ({} records)", table.len())
+                    })
+            }
+        },
+    )
+    .await;
+    let _ = stop_tx.send(());
+    client.await.unwrap().unwrap();
+}
