@@ -457,3 +457,121 @@ async fn documented_install_brings_up_a_working_clusterset() {
         "{lease}"
     );
 }
+
+/// Issues a leaf with gateway-config's `ca leaf` code and returns its `--format secret` YAML.
+fn leaf_secret_yaml(role: &gateway_config::ca::LeafRole) -> String {
+    use gateway_config::ca::{LeafOptions, LeafSigner, RootCa, RootOptions, issue_leaf};
+    let now = jiff::Timestamp::now();
+    let root = RootCa::generate(&RootOptions::default(), now).unwrap();
+    let signer = LeafSigner::from_root(&root).unwrap();
+    let leaf = issue_leaf(&signer, role, &LeafOptions::default(), now).unwrap();
+    leaf.to_secret_yaml(role.default_secret_name(), "isthmus-system")
+        .unwrap()
+}
+
+/// `docs/install.md`, "DNS from the controller over gRPC", with kubectl: the certificate
+/// Secrets and both installs apply; the workloads mount the Secrets that now exist; a grpc
+/// member's proxy has no RBAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_secrets_and_grpc_member_install_apply_with_kubectl() {
+    use gateway_config::ca::LeafRole;
+    use mesh_controller::install::manifests::{DISCOVERY_TLS_SECRET, DNS_PROXY_TLS_SECRET};
+    let Some(hub) = Env::start("hub").await else {
+        return;
+    };
+    let Some(east) = Env::start("east").await else {
+        return;
+    };
+    hub.ok(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(&install(&["--role", "hub"])),
+    )
+    .await;
+    let server = LeafRole::Server {
+        names: vec!["isthmus-discovery.isthmus-system.svc".into()],
+    };
+    hub.ok(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(&leaf_secret_yaml(&server)),
+    )
+    .await;
+    east.istio_system();
+    east.ok(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(&install(&[
+            "--role",
+            "member",
+            "--cluster",
+            "east",
+            "--network",
+            "net-east",
+            "--dns-source",
+            "grpc",
+            "--discovery-url",
+            "https://discovery.hub.example:8443",
+        ])),
+    )
+    .await;
+    let client = LeafRole::DnsProxyClient {
+        cluster: "east".into(),
+        trust_domain: "cluster.local".into(),
+    };
+    east.ok(
+        "kubectl",
+        &["apply", "-f", "-"],
+        Some(&leaf_secret_yaml(&client)),
+    )
+    .await;
+
+    for (env, deployment, secret) in [
+        (&hub, "isthmus-mesh-controller", DISCOVERY_TLS_SECRET),
+        (&east, "isthmus-dns-proxy", DNS_PROXY_TLS_SECRET),
+    ] {
+        let s = env
+            .kubectl_json(&["get", "secret", secret, "-n", "isthmus-system"])
+            .await;
+        assert_eq!(s["type"], "kubernetes.io/tls", "{s}");
+        for key in ["tls.crt", "tls.key", "ca.crt"] {
+            assert!(s["data"][key].is_string(), "{secret} has no {key}: {s}");
+        }
+        let d = env
+            .kubectl_json(&["get", "deployment", deployment, "-n", "isthmus-system"])
+            .await;
+        let volumes = d["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            volumes.iter().any(|v| v["secret"]["secretName"] == secret),
+            "{deployment} does not mount {secret}: {volumes:?}"
+        );
+    }
+    let svc = hub
+        .kubectl_json(&[
+            "get",
+            "service",
+            "isthmus-discovery",
+            "-n",
+            "isthmus-system",
+        ])
+        .await;
+    assert_eq!(svc["spec"]["ports"][0]["port"], 8443, "{svc}");
+    // The member's own access is there; only the proxy's grants are left out.
+    let access = east
+        .kubectl_json(&["get", "clusterrole", "isthmus-member"])
+        .await;
+    assert_eq!(access["metadata"]["name"], "isthmus-member");
+    for kind in ["clusterrole", "clusterrolebinding"] {
+        let (ok, out, _) = east
+            .run(
+                "kubectl",
+                &["get", kind, "isthmus-dns-proxy", "-o", "name"],
+                None,
+            )
+            .await;
+        assert!(!ok, "a grpc member's proxy has a {kind}: {out}");
+    }
+}
