@@ -471,12 +471,6 @@ async fn start_controller(members: &[MemberSpec], discovery: SocketAddr) -> Cont
         Arc::new(IndexEngine::new(infos, ReconcileConfig::default()).with_metrics(metrics.clone()));
     let mut cfg = RunConfig::new("consistency", members.to_vec());
     cfg.probe_period = Duration::from_millis(300);
-    // A namespace deleted and re-created between two passes takes the imports in it along
-    // (the API server deletes a namespace's contents), while the desired state never changed:
-    // the applier, which skips objects it wrote unchanged before, only writes them again on a
-    // full pass. A short resync bounds how long the written objects lag behind what discovery
-    // serves in this scenario.
-    cfg.resync_period = Duration::from_secs(2);
     cfg.discovery = Some(DiscoveryConfig::insecure(discovery));
     let handle = runtime::start(cfg, engine, metrics).await.unwrap();
     Controller { handle }
@@ -697,18 +691,43 @@ async fn grpc_fed_proxies_answer_as_the_written_objects_through_changes_and_a_re
     let ctl = start_controller(&members, addr).await;
     let what = format!("the controller restart (seed {seed}): {history:?}");
     settle(&world, &ctl, &grpc, &file, &files, &what).await;
+    // A proxy whose view did not change across the restart matches before it has reconnected:
+    // wait (bounded) for each to take the new epoch's snapshot.
     for (i, p) in grpc.iter().enumerate() {
-        let text = p.metrics();
-        let snapshots = text
-            .lines()
-            .find_map(|l| l.strip_prefix("dns_proxy_grpc_snapshots_total "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        assert!(
-            snapshots >= 2,
-            "{}: {snapshots} snapshots; a restart must bring a new one\n{text}",
-            world.names[i]
-        );
+        let snapshots = |text: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("dns_proxy_grpc_snapshots_total "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = p.metrics();
+            let n = snapshots(&text);
+            if n >= 2 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: {n} snapshots; a restart must bring a new one\n{text}",
+                world.names[i]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ctl
+        .handle
+        .publisher
+        .clone()
+        .unwrap()
+        .stats()
+        .connected()
+        .len()
+        < world.names.len()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let stats = ctl.handle.publisher.clone().unwrap().stats();
     let connected: BTreeMap<String, u64> = stats.connected();

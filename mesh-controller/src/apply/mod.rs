@@ -8,7 +8,7 @@
 //! objects; a full pass (`full = true`, on start and on the periodic resync) clears it, re-applies
 //! everything and prunes by listing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -309,6 +309,22 @@ impl ClusterApplier {
         self.client = client;
         self.applied.clear();
         self.statuses.clear();
+    }
+
+    /// Forgets the fingerprints of what was written in `namespaces`, so the next pass writes it
+    /// again (a namespace deleted and created again lost its objects while their desired state
+    /// stayed the same).
+    pub fn forget_namespaces(&mut self, namespaces: &BTreeSet<String>) {
+        // Kept (so what is no longer desired there is still pruned), with fingerprints that
+        // match nothing.
+        for a in self.applied.values_mut() {
+            if namespaces.contains(&a.key.namespace) {
+                a.body = 0;
+                a.status = 0;
+            }
+        }
+        self.statuses
+            .retain(|k, _| !namespaces.contains(&k.namespace));
     }
 
     /// Forgets what was written, so the next pass re-applies everything.

@@ -508,6 +508,7 @@ impl Engine for IndexEngine {
             }
             (index.snapshot(), index.take_dirty())
         };
+        let rewrite_namespaces = dirty.namespaces.clone();
         let desired = reconciler.pass(&snap, dirty, &self.cfg, now);
         drop(reconciler);
         debug!(
@@ -528,7 +529,12 @@ impl Engine for IndexEngine {
                 }
             }
         }
-        let plan = Self::to_plan(&desired, &snap);
+        let mut plan = Self::to_plan(&desired, &snap);
+        if !rewrite_namespaces.is_empty() {
+            for cp in plan.clusters.values_mut() {
+                cp.rewrite_namespaces.clone_from(&rewrite_namespaces);
+            }
+        }
         *lock(&self.last) = Some(Arc::new(desired.to_desired_without_objects()));
         *lock(&self.last_shared) = Some(Arc::new(desired));
         plan

@@ -9,7 +9,7 @@ pub mod engine;
 pub mod hub;
 pub mod members;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -64,6 +64,10 @@ pub struct ClusterPlan {
     pub statuses: Vec<StatusWrite>,
     /// Events to record (recorded once per object until the reason changes).
     pub events: Vec<EventWrite>,
+    /// Namespaces created or deleted since the last pass: what was written in them may be gone
+    /// (deleting a namespace deletes its objects), so they are written again even when
+    /// unchanged.
+    pub rewrite_namespaces: BTreeSet<String>,
 }
 
 impl ClusterPlan {
@@ -90,6 +94,7 @@ pub fn with_json_objects(plans: &BTreeMap<String, ClusterPlan>) -> BTreeMap<Stri
                     shared: Vec::new(),
                     statuses: p.statuses.clone(),
                     events: p.events.clone(),
+                    rewrite_namespaces: p.rewrite_namespaces.clone(),
                 },
             )
         })
@@ -788,6 +793,11 @@ impl Loop {
                 }
             }
             let mut sts = cp.statuses;
+            if !cp.rewrite_namespaces.is_empty()
+                && let Some(a) = self.appliers.get_mut(&m.spec.name)
+            {
+                a.forget_namespaces(&cp.rewrite_namespaces);
+            }
             if let Some(v) = st.mcs_version.as_deref() {
                 for o in &mut plain {
                     to_served_version(o, v);
