@@ -6,7 +6,8 @@
 //! label [`MANAGED_BY`]`=`[`MANAGED_BY_VALUE`]; pruning lists by that label, so objects users
 //! wrote are never touched. A per-cluster cache of what was last written skips unchanged
 //! objects; a full pass (`full = true`, on start and on the periodic resync) clears it, re-applies
-//! everything and prunes by listing.
+//! everything and starts a prune listing in the background: writes never wait for it, and the
+//! first pass after it finished prunes the owned objects it found that are no longer desired.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -30,6 +31,10 @@ use crate::model::{DesiredObject, ObjectKey, fingerprint};
 
 /// How many writes run at once against one cluster.
 const CONCURRENCY: usize = 16;
+
+/// Longest time one prune listing (every managed kind of one member) may take; a listing cut
+/// short is started again by the next pass.
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Kinds never deleted by pruning, even when they carry the ownership label (a Namespace
 /// holds user objects).
@@ -253,8 +258,30 @@ pub struct ClusterApplier {
     managed_kinds: Vec<(String, String)>,
     /// Bound on writes in flight, shared by the appliers of every member.
     limit: Option<Arc<Semaphore>>,
-    /// A full pass was cut short before its prune listing: the next pass lists.
+    /// A full pass was cut short before starting its prune listing: the next pass starts it.
     list_pending: bool,
+    /// The prune listing running in the background; a pass that finds it finished prunes
+    /// what it found and no longer desires. Writes never wait for it.
+    listing: Option<tokio::task::JoinHandle<Listing>>,
+    /// Bound on prune listings in flight, shared by the appliers of every member.
+    list_limit: Arc<Semaphore>,
+}
+
+/// What a background prune listing found in one member.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Owned objects of the listed kinds (desired or not; the consuming pass decides).
+    found: Vec<ObjKey>,
+    /// Kinds that could not be listed (kind, error).
+    errors: Vec<(String, ApplyError)>,
+}
+
+impl Drop for ClusterApplier {
+    fn drop(&mut self) {
+        if let Some(h) = self.listing.take() {
+            h.abort();
+        }
+    }
 }
 
 /// Write order within one pass: new ServiceImports first (what a new export waits for), then
@@ -285,6 +312,34 @@ impl ClusterApplier {
             managed_kinds,
             limit: None,
             list_pending: false,
+            listing: None,
+            list_limit: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// Shares a bound on prune listings in flight with other appliers.
+    pub fn with_list_limit(mut self, limit: Arc<Semaphore>) -> Self {
+        self.list_limit = limit;
+        self
+    }
+
+    /// Whether a background prune listing has finished and waits for a pass to prune.
+    pub fn listing_done(&self) -> bool {
+        self.listing.as_ref().is_some_and(|h| h.is_finished())
+    }
+
+    /// Whether a prune listing is running or finished and not yet consumed.
+    pub fn listing_in_flight(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    fn abort_listing(&mut self) -> bool {
+        match self.listing.take() {
+            Some(h) => {
+                h.abort();
+                true
+            }
+            None => false,
         }
     }
 
@@ -309,6 +364,10 @@ impl ClusterApplier {
         self.client = client;
         self.applied.clear();
         self.statuses.clear();
+        // A listing through the old client is not trusted: list again.
+        if self.abort_listing() {
+            self.list_pending = true;
+        }
     }
 
     /// Forgets the fingerprints of what was written in `namespaces`, so the next pass writes it
@@ -394,7 +453,8 @@ impl ClusterApplier {
     /// One pass: apply changed objects (new ServiceImports first), write changed ServiceImport
     /// statuses through the status subresource, prune owned objects that are no longer
     /// desired, write changed ServiceExport statuses and record conflict Events. `full`
-    /// re-applies everything and prunes by listing every managed kind. Only objects whose
+    /// re-applies everything and starts a background listing of every managed kind; the
+    /// first pass after that listing finished prunes what it found and no longer desires. Only objects whose
     /// fingerprint differs from what was last written are sent.
     pub async fn sync(
         &mut self,
@@ -407,10 +467,13 @@ impl ClusterApplier {
         let mut report = SyncReport::default();
         if full {
             self.invalidate();
-            // Cleared once the listing is done; a pass cut short leaves it for the next one.
+            // Cleared once the listing is started; a pass cut short before leaves it for the
+            // next one. A listing still running from before is replaced.
+            self.abort_listing();
             self.list_pending = true;
         }
-        let list = self.list_pending;
+        // The kinds desired are needed when a listing starts in this pass.
+        let list = self.list_pending || self.listing.is_some();
         // 1. What changed, by fingerprint.
         let mut desired_keys: HashSet<u64> = HashSet::with_capacity(objects.len());
         let mut desired_kinds: Vec<(String, String)> = Vec::new();
@@ -536,22 +599,49 @@ impl ClusterApplier {
         self.write_object_statuses(status_todo, metrics, &mut report)
             .await;
 
-        // 4. Prune.
-        let gone: Vec<ObjKey> = if list {
-            let gone = self
-                .list_owned(&desired_keys, desired_kinds, metrics, &mut report)
-                .await;
+        // 4. Prune: what was written and is no longer desired, plus what a finished background
+        // listing found and is no longer desired. Listing never delays the writes above: it
+        // runs in the background and its result prunes on a later pass.
+        let mut gone: Vec<ObjKey> = self
+            .applied
+            .iter()
+            .filter(|(kh, a)| {
+                !desired_keys.contains(*kh) && !NEVER_PRUNED.contains(&a.key.kind.as_str())
+            })
+            .map(|(_, a)| (*a.key).clone())
+            .collect();
+        if let Some(listing) = self.take_listing().await {
+            let mut seen: HashSet<u64> = gone.iter().map(ObjKey::hash).collect();
+            for key in listing.found {
+                let h = key.hash();
+                if !desired_keys.contains(&h)
+                    && !NEVER_PRUNED.contains(&key.kind.as_str())
+                    && seen.insert(h)
+                {
+                    gone.push(key);
+                }
+            }
+            if !listing.errors.is_empty() {
+                // List again on the next pass (the errors make it a retry pass).
+                self.list_pending = true;
+            }
+            for (kind, err) in listing.errors {
+                warn!(error = %err, "cannot list owned objects");
+                self.count_error(metrics, &kind, &err);
+                report.errors += 1;
+            }
+        }
+        if self.list_pending && self.listing.is_none() {
+            let kinds = prune_kinds(&self.managed_kinds, desired_kinds);
+            debug!(cluster = %self.cluster, kinds = kinds.len(), "prune listing started");
+            self.listing = Some(tokio::spawn(list_owned(
+                self.cluster.clone(),
+                self.client.clone(),
+                kinds,
+                self.list_limit.clone(),
+            )));
             self.list_pending = false;
-            gone
-        } else {
-            self.applied
-                .iter()
-                .filter(|(kh, a)| {
-                    !desired_keys.contains(*kh) && !NEVER_PRUNED.contains(&a.key.kind.as_str())
-                })
-                .map(|(_, a)| (*a.key).clone())
-                .collect()
-        };
+        }
         for key in gone {
             match self.delete_owned(&key).await {
                 Ok(deleted) => {
@@ -572,12 +662,10 @@ impl ClusterApplier {
                 }
             }
         }
-        if !list {
-            // Objects no longer desired that are never pruned are simply forgotten.
-            self.applied.retain(|kh, a| {
-                desired_keys.contains(kh) || !NEVER_PRUNED.contains(&a.key.kind.as_str())
-            });
-        }
+        // Objects no longer desired that are never pruned are simply forgotten.
+        self.applied.retain(|kh, a| {
+            desired_keys.contains(kh) || !NEVER_PRUNED.contains(&a.key.kind.as_str())
+        });
 
         // 5. ServiceExport statuses and events.
         self.write_statuses(statuses, metrics, &mut report).await;
@@ -647,52 +735,21 @@ impl ClusterApplier {
         }
     }
 
-    async fn list_owned(
-        &self,
-        desired: &HashSet<u64>,
-        desired_kinds: Vec<(String, String)>,
-        metrics: &Metrics,
-        report: &mut SyncReport,
-    ) -> Vec<ObjKey> {
-        let kinds = prune_kinds(&self.managed_kinds, desired_kinds);
-        let selector = prune_selector();
-        let mut gone = Vec::new();
-        for (api_version, kind) in kinds {
-            let ar = api_resource(&api_version, &kind);
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-            match api.list(&ListParams::default().labels(&selector)).await {
-                Ok(list) => {
-                    for o in list.items {
-                        let key = ObjKey {
-                            api_version: api_version.clone(),
-                            kind: kind.clone(),
-                            namespace: o.metadata.namespace.clone().unwrap_or_default(),
-                            name: o.metadata.name.clone().unwrap_or_default(),
-                        };
-                        if !key.name.is_empty() && !desired.contains(&key.hash()) {
-                            gone.push(key);
-                        }
-                    }
-                }
-                // The kind is not served here (CRD not installed): nothing of it to prune.
-                Err(kube::Error::Api(s)) if s.code == 404 => {
-                    debug!(cluster = %self.cluster, kind = %kind, "kind not served, nothing to prune");
-                }
-                Err(e) => {
-                    let key = ObjKey {
-                        api_version,
-                        kind: kind.clone(),
-                        namespace: String::new(),
-                        name: "*".into(),
-                    };
-                    let err = self.api_err("list", &key, e);
-                    warn!(error = %err, "cannot list owned objects");
-                    self.count_error(metrics, &kind, &err);
-                    report.errors += 1;
-                }
+    /// The finished background listing, if any (a running one is left running).
+    async fn take_listing(&mut self) -> Option<Listing> {
+        if !self.listing_done() {
+            return None;
+        }
+        let handle = self.listing.take()?;
+        match handle.await {
+            Ok(listing) => Some(listing),
+            Err(e) => {
+                // Aborted or panicked: list again.
+                warn!(cluster = %self.cluster, error = %e, "prune listing did not finish; listing again");
+                self.list_pending = true;
+                None
             }
         }
-        gone
     }
 
     /// Deletes `key` if it still carries the ownership label. Returns whether it was deleted.
@@ -884,6 +941,68 @@ impl ClusterApplier {
     }
 }
 
+/// Lists the owned objects (by [`prune_selector`]) of `kinds` in one member, one listing at a
+/// time per permit of `limit`, bounded by [`LIST_TIMEOUT`].
+async fn list_owned(
+    cluster: String,
+    client: Client,
+    kinds: Vec<(String, String)>,
+    limit: Arc<Semaphore>,
+) -> Listing {
+    let _permit = limit.acquire_owned().await.ok();
+    let started = std::time::Instant::now();
+    let selector = prune_selector();
+    let mut listing = Listing::default();
+    let list_err = |api_version: String, kind: &str, e: kube::Error| ApplyError::Api {
+        cluster: cluster.clone(),
+        verb: "list",
+        kind: kind.to_owned(),
+        name: format!("{api_version} *"),
+        source: Box::new(e),
+    };
+    for (api_version, kind) in kinds {
+        let ar = api_resource(&api_version, &kind);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let lp = ListParams::default().labels(&selector);
+        let left = LIST_TIMEOUT.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, api.list(&lp)).await {
+            Ok(Ok(list)) => {
+                for o in list.items {
+                    let name = o.metadata.name.unwrap_or_default();
+                    if name.is_empty() {
+                        continue;
+                    }
+                    listing.found.push(ObjKey {
+                        api_version: api_version.clone(),
+                        kind: kind.clone(),
+                        namespace: o.metadata.namespace.unwrap_or_default(),
+                        name,
+                    });
+                }
+            }
+            // The kind is not served here (CRD not installed): nothing of it to prune.
+            Ok(Err(kube::Error::Api(s))) if s.code == 404 => {
+                debug!(cluster = %cluster, kind = %kind, "kind not served, nothing to prune");
+            }
+            Ok(Err(e)) => {
+                let err = list_err(api_version, &kind, e);
+                listing.errors.push((kind, err));
+            }
+            Err(_) => {
+                let e = kube::Error::Service(
+                    format!("prune listing exceeded {}s", LIST_TIMEOUT.as_secs()).into(),
+                );
+                let err = list_err(api_version, &kind, e);
+                listing.errors.push((kind, err));
+                break;
+            }
+        }
+    }
+    debug!(cluster = %cluster, found = listing.found.len(), errors = listing.errors.len(),
+        ms = started.elapsed().as_millis() as u64, "prune listing done");
+    listing
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -962,6 +1081,82 @@ mod tests {
         assert!(import.body.get("status").is_none() && import.status.is_some());
         assert!(slice.body.get("status").is_some() && slice.status.is_none());
         assert_eq!(import.to_value()["status"]["clusters"][0]["cluster"], "a");
+    }
+
+    fn import(name: &str, owned: bool) -> Value {
+        let mut labels = serde_json::Map::new();
+        if owned {
+            labels.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
+        }
+        json!({"apiVersion": "multicluster.x-k8s.io/v1beta1", "kind": "ServiceImport",
+            "metadata": {"name": name, "namespace": "shop", "labels": labels},
+            "spec": {"type": "ClusterSetIP", "ports": [{"port": 80, "protocol": "TCP"}]}})
+    }
+
+    /// A full pass writes without waiting for its prune listing; the listing runs in the
+    /// background and the pass after it finishes prunes only owned objects no longer desired.
+    #[tokio::test]
+    async fn background_listing_prunes_on_a_later_pass() {
+        let sim = kube_sim::SimCluster::start(kube_sim::SimOptions {
+            crds: kube_sim::mcs_crds(),
+            ..kube_sim::SimOptions::default()
+        })
+        .await
+        .unwrap();
+        sim.apply_json(json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "shop", "labels": {MANAGED_BY: MANAGED_BY_VALUE}}}))
+            .unwrap();
+        sim.apply_json(import("stale", true)).unwrap();
+        sim.apply_json(import("users", false)).unwrap();
+        let config = kube::Config::new(sim.url().parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let kinds = vec![(
+            "multicluster.x-k8s.io/v1beta1".to_owned(),
+            "ServiceImport".to_owned(),
+        )];
+        let mut applier = ClusterApplier::new("a", client, kinds);
+        let metrics = Metrics::default();
+        let desired = || vec![import("web", true)];
+
+        let first = applier
+            .sync_values(desired(), &[], &[], true, &metrics)
+            .await;
+        assert_eq!((first.applied, first.errors), (1, 0));
+        assert!(applier.listing_in_flight());
+        // Bounded wait for the background listing.
+        for _ in 0..1000 {
+            if applier.listing_done() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(applier.listing_done());
+
+        let second = applier
+            .sync_values(desired(), &[], &[], false, &metrics)
+            .await;
+        assert_eq!((second.applied, second.pruned, second.errors), (0, 1, 0));
+        assert!(!applier.listing_in_flight());
+        let mut left: Vec<String> = sim
+            .list_json(
+                "multicluster.x-k8s.io/v1beta1",
+                "ServiceImport",
+                Some("shop"),
+            )
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["users".to_owned(), "web".to_owned()]);
+        assert!(sim.get_json("v1", "Namespace", None, "shop").is_some());
+
+        // Later passes do not list again.
+        let third = applier
+            .sync_values(desired(), &[], &[], false, &metrics)
+            .await;
+        assert_eq!(third, SyncReport::default());
+        assert!(!applier.listing_in_flight());
     }
 
     #[test]

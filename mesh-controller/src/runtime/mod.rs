@@ -477,6 +477,7 @@ pub async fn start(
         appliers: HashMap::new(),
         discovery,
         write_limit: Arc::new(Semaphore::new(WRITES_IN_FLIGHT)),
+        list_limit: Arc::new(Semaphore::new(LISTINGS_IN_FLIGHT)),
     };
     let cancel_r = cancel.clone();
     tasks.spawn(lp.run(cancel_r).instrument(info_span!("reconcile-loop")));
@@ -540,6 +541,8 @@ struct Loop {
     discovery: Option<Arc<crate::discovery::Discovery>>,
     /// Bound on writes in flight over all members.
     write_limit: Arc<Semaphore>,
+    /// Bound on background prune listings in flight over all members.
+    list_limit: Arc<Semaphore>,
 }
 
 /// First delay before a pass retries failed writes; doubled up to [`RETRY_MAX`].
@@ -549,6 +552,9 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Writes in flight at once over all members (each member also has its own bound).
 const WRITES_IN_FLIGHT: usize = 1024;
+
+/// Background prune listings in flight at once over all members.
+const LISTINGS_IN_FLIGHT: usize = 4;
 
 impl Loop {
     async fn run(mut self, cancel: CancellationToken) {
@@ -616,7 +622,9 @@ impl Loop {
                         }
                     }
                     let retry = retry_at.is_some_and(|t| Instant::now() >= t);
-                    if !changed && !full && !expired_now && !retry {
+                    // A finished background prune listing prunes in a pass.
+                    let listed = self.appliers.values().any(ClusterApplier::listing_done);
+                    if !changed && !full && !expired_now && !retry && !listed {
                         continue;
                     }
                 }
@@ -833,6 +841,7 @@ impl Loop {
             }
             let member_full = full || full_for.contains(&m.spec.name);
             let limit = self.write_limit.clone();
+            let list_limit = self.list_limit.clone();
             let applier = self.appliers.remove(&m.spec.name).unwrap_or_else(|| {
                 ClusterApplier::new(
                     &m.spec.name,
@@ -840,6 +849,7 @@ impl Loop {
                     managed_kinds(st.mcs_version.as_deref()),
                 )
                 .with_limit(limit)
+                .with_list_limit(list_limit)
             });
             let mut evs = cp.events;
             if let Some(v) = st.mcs_version.as_deref() {
