@@ -454,8 +454,8 @@ impl ClusterApplier {
     /// statuses through the status subresource, prune owned objects that are no longer
     /// desired, write changed ServiceExport statuses and record conflict Events. `full`
     /// re-applies everything and starts a background listing of every managed kind; the
-    /// first pass after that listing finished prunes what it found and no longer desires. Only objects whose
-    /// fingerprint differs from what was last written are sent.
+    /// first pass after that listing finished prunes what it found and no longer desires.
+    /// Only objects whose fingerprint differs from what was last written are sent.
     pub async fn sync(
         &mut self,
         objects: Vec<Arc<DesiredObject>>,
