@@ -82,25 +82,6 @@ impl ClusterPlan {
     }
 }
 
-/// A copy of `plans` whose `objects` hold every desired object as complete JSON.
-pub fn with_json_objects(plans: &BTreeMap<String, ClusterPlan>) -> BTreeMap<String, ClusterPlan> {
-    plans
-        .iter()
-        .map(|(c, p)| {
-            (
-                c.clone(),
-                ClusterPlan {
-                    objects: p.json_objects(),
-                    shared: Vec::new(),
-                    statuses: p.statuses.clone(),
-                    events: p.events.clone(),
-                    rewrite_namespaces: p.rewrite_namespaces.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
 /// The outcome of one reconcile of the whole clusterset.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
