@@ -46,6 +46,29 @@ fn leaf(args: &[&str]) {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
+/// `ca leaf` for a discovery server certificate naming `names`; must succeed.
+fn server_leaf(ca_dir: &str, out: &str, names: &str, extra: &[&str]) {
+    let mut args = vec!["--ca", ca_dir, "--out", out, "--server-dns", names];
+    args.extend_from_slice(extra);
+    leaf(&args);
+}
+
+/// `ca leaf` for the DNS proxy client certificate of `cluster`; must succeed.
+fn proxy_leaf(ca_dir: &str, out: &str, cluster: &str, trust_domain: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--ca",
+        ca_dir,
+        "--out",
+        out,
+        "--dns-proxy-cluster",
+        cluster,
+        "--trust-domain",
+        trust_domain,
+    ];
+    args.extend_from_slice(extra);
+    leaf(&args);
+}
+
 struct Issued {
     chain: Vec<rustls_pki_types::CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -102,36 +125,26 @@ fn server_and_client_leaves_authenticate_each_other() {
     ca_dirs(d);
     // Server from the hub's intermediate; one client from the same intermediate, one from
     // the root, one from a cacerts.yaml bundle of another cluster.
-    leaf(&[
-        "--ca",
+    server_leaf(
         s(&d.join("hub")),
-        "--out",
         s(&d.join("server")),
-        "--server-dns",
         "isthmus-discovery.isthmus-system.svc,127.0.0.1",
-    ]);
-    leaf(&[
-        "--ca",
+        &[],
+    );
+    proxy_leaf(
         s(&d.join("hub")),
-        "--out",
         s(&d.join("east")),
-        "--dns-proxy-cluster",
         "east",
-        "--trust-domain",
         "cluster.local",
-    ]);
-    leaf(&[
-        "--ca",
+        &[],
+    );
+    proxy_leaf(
         s(&d.join("root")),
-        "--out",
         s(&d.join("west")),
-        "--dns-proxy-cluster",
         "west",
-        "--trust-domain",
         "cluster.local",
-        "--validity",
-        "30",
-    ]);
+        &["--validity", "30"],
+    );
     let o = ca(&[
         "issue",
         "--root",
@@ -144,16 +157,13 @@ fn server_and_client_leaves_authenticate_each_other() {
         "secret",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    leaf(&[
-        "--ca",
+    proxy_leaf(
         s(&d.join("south-ca")),
-        "--out",
         s(&d.join("south")),
-        "--dns-proxy-cluster",
         "south",
-        "--trust-domain",
         "cluster.local",
-    ]);
+        &[],
+    );
 
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&d.join("server/tls.key")), 0o600);
@@ -193,24 +203,19 @@ fn leaves_from_a_foreign_root_are_rejected() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     ca_dirs(&a);
     ca_dirs(&b);
-    leaf(&[
-        "--ca",
+    server_leaf(
         s(&a.join("hub")),
-        "--out",
         s(&a.join("server")),
-        "--server-dns",
         "discovery.test",
-    ]);
-    leaf(&[
-        "--ca",
+        &[],
+    );
+    proxy_leaf(
         s(&b.join("hub")),
-        "--out",
         s(&b.join("client")),
-        "--dns-proxy-cluster",
         "east",
-        "--trust-domain",
         "cluster.local",
-    ]);
+        &[],
+    );
     let e = discovery_mtls(
         &load(&a.join("server")),
         &load(&b.join("client")),
@@ -234,24 +239,19 @@ fn openssl_verifies_chain_purpose_and_extensions() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     ca_dirs(d);
-    leaf(&[
-        "--ca",
+    server_leaf(
         s(&d.join("hub")),
-        "--out",
         s(&d.join("server")),
-        "--server-dns",
         "discovery.isthmus.test,10.0.0.1",
-    ]);
-    leaf(&[
-        "--ca",
+        &[],
+    );
+    proxy_leaf(
         s(&d.join("hub")),
-        "--out",
         s(&d.join("client")),
-        "--dns-proxy-cluster",
         "east",
-        "--trust-domain",
         "mesh.example",
-    ]);
+        &[],
+    );
     for (dir, purpose, wrong) in [
         ("server", "sslserver", "sslclient"),
         ("client", "sslclient", "sslserver"),
@@ -496,7 +496,7 @@ fn bad_input_exits_2_and_writes_nothing() {
     assert!(!out.exists());
 
     // Existing output is kept without --force.
-    leaf(&["--ca", s(&hub), "--out", s(&out), "--server-dns", "a.test"]);
+    server_leaf(s(&hub), s(&out), "a.test", &[]);
     let before = fs::read(out.join("tls.key")).unwrap();
     let o = ca(&[
         "leaf",
@@ -509,14 +509,6 @@ fn bad_input_exits_2_and_writes_nothing() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(fs::read(out.join("tls.key")).unwrap(), before);
-    leaf(&[
-        "--ca",
-        s(&hub),
-        "--out",
-        s(&out),
-        "--server-dns",
-        "a.test",
-        "--force",
-    ]);
+    server_leaf(s(&hub), s(&out), "a.test", &["--force"]);
     assert_ne!(fs::read(out.join("tls.key")).unwrap(), before);
 }
