@@ -230,10 +230,8 @@ pub fn grpc_source(args: &Args) -> Result<Option<GrpcSource>, ConfigError> {
     };
     check_grpc_url(&url)?;
     let cluster = args.cluster.clone().ok_or(ConfigError::ClusterMissing)?;
-    mesh_proto::service::validate_cluster_name(&cluster).map_err(|_| ConfigError::Cluster {
-        reason: crate::source::grpc::rfc1123_label(&cluster)
-            .err()
-            .unwrap_or_else(|| "not an RFC 1123 label".into()),
+    crate::source::grpc::rfc1123_label(&cluster).map_err(|reason| ConfigError::Cluster {
+        reason,
         name: cluster.clone(),
     })?;
     let tls_flags: [(&'static str, bool); 4] = [

@@ -213,13 +213,7 @@ impl InstallOptions {
 /// Whether `s` is an RFC 1123 label: 1-63 lower-case alphanumerics or `-`, starting and
 /// ending with an alphanumeric.
 pub fn is_rfc1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
+    gateway_config::names::rfc1123_label(s).is_ok()
 }
 
 /// Whether `s` is a valid Kubernetes label value (it becomes `topology.istio.io/network`).
