@@ -164,13 +164,13 @@ pub const PROPAGATE_DEPENDENCIES_FIELD: &str = "propagateDependencies";
 
 /// Karmada's policy CRDs (structure only), whose `spec` schemas our kinds serve.
 const KARMADA_PP: &str =
-    include_str!("../placement/testdata/schemas/policy.karmada.io_propagationpolicies.yaml");
+    include_str!("../../placement/testdata/schemas/policy.karmada.io_propagationpolicies.yaml");
 const KARMADA_CPP: &str =
-    include_str!("../placement/testdata/schemas/policy.karmada.io_clusterpropagationpolicies.yaml");
+    include_str!("../../placement/testdata/schemas/policy.karmada.io_clusterpropagationpolicies.yaml");
 const KARMADA_OP: &str =
-    include_str!("../placement/testdata/schemas/policy.karmada.io_overridepolicies.yaml");
+    include_str!("../../placement/testdata/schemas/policy.karmada.io_overridepolicies.yaml");
 const KARMADA_COP: &str =
-    include_str!("../placement/testdata/schemas/policy.karmada.io_clusteroverridepolicies.yaml");
+    include_str!("../../placement/testdata/schemas/policy.karmada.io_clusteroverridepolicies.yaml");
 
 /// The `spec` schema of one of Karmada's policy CRDs, with the Isthmus fields added to the
 /// propagation kinds. An unreadable embedded file (a build defect; a unit test guards it) gives

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Placement benchmark: 1,000 clusters x 10,000 workloads on one thread (bounded to 60 s).
-# Usage: mesh-controller/placement/bench.sh [--clusters N] [--workloads M] [--seconds S]
+# Usage: placement/bench.sh [--clusters N] [--workloads M] [--seconds S]
 # The run is single-threaded, so it uses one core; it reports wall-clock throughput and,
 # on Linux, decisions per CPU-second (robust when other processes share the machine).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 cargo build --release -q -p isthmus-placement --bin isthmus-place-bench
 exec ./target/release/isthmus-place-bench "$@"
