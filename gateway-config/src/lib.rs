@@ -7,7 +7,7 @@ pub mod ca;
 pub mod cli;
 pub mod clusterset;
 pub mod istio;
-pub mod names;
 pub mod remote_secret;
 pub mod render;
-pub mod yaml;
+
+pub use isthmus_api::{names, yaml};

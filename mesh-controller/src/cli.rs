@@ -87,27 +87,9 @@ pub enum Command {
     Install(crate::install::InstallArgs),
 }
 
-/// Parses `500ms`, `3s`, `5m`, `1h` or a plain number of seconds.
+/// Parses a duration flag in Go's syntax (`500ms`, `5m`, `1h30m`) or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 500ms, 3s, 5m, 1h)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{s:?} is not a valid duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    isthmus_api::duration::parse_flag(s)
 }
 
 /// `mesh-controller run`.

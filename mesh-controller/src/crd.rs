@@ -165,8 +165,9 @@ pub const PROPAGATE_DEPENDENCIES_FIELD: &str = "propagateDependencies";
 /// Karmada's policy CRDs (structure only), whose `spec` schemas our kinds serve.
 const KARMADA_PP: &str =
     include_str!("../../placement/testdata/schemas/policy.karmada.io_propagationpolicies.yaml");
-const KARMADA_CPP: &str =
-    include_str!("../../placement/testdata/schemas/policy.karmada.io_clusterpropagationpolicies.yaml");
+const KARMADA_CPP: &str = include_str!(
+    "../../placement/testdata/schemas/policy.karmada.io_clusterpropagationpolicies.yaml"
+);
 const KARMADA_OP: &str =
     include_str!("../../placement/testdata/schemas/policy.karmada.io_overridepolicies.yaml");
 const KARMADA_COP: &str =
