@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::cluster::{self, ClusterError, ClusterInfo};
 use crate::model::{
     ISTHMUS_PLACEMENT_GROUP, KARMADA_POLICY_GROUP, OverridePolicy, OverrideSpec, POLICY_VERSION,
-    Placement, PolicyScope, PolicySet, PropagationPolicy, PropagationSpec, Toleration,
+    Placement, PolicyScope, PolicySet, PropagationPolicy, PropagationSpec, ResourceSelector,
+    Toleration,
 };
 use crate::resource::{Resource, ResourceError};
 use crate::schema::{self, PolicyCrd, ValidateError};
@@ -168,6 +169,16 @@ pub fn default_placement(placement: &mut Placement) {
         }
     }
     default_tolerations(placement);
+}
+
+/// The mutating webhook gives a namespaced policy's selectors its namespace: every selector
+/// without a namespace gets `namespace`.
+fn default_selector_namespaces(selectors: &mut [ResourceSelector], namespace: &str) {
+    for rs in selectors {
+        if rs.namespace.is_empty() {
+            namespace.clone_into(&mut rs.namespace);
+        }
+    }
 }
 
 /// Collected admission errors; Karmada reports all of them, joined here by `"; "`.
@@ -612,13 +623,8 @@ pub fn policy_from_value(
             let mut spec: PropagationSpec = serde_path_to_error::deserialize(&spec_value)
                 .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?;
             validate_propagation_spec(&spec_value, &spec).map_err(invalid)?;
-            // the mutating webhook gives a namespaced policy's selectors its namespace
             if scope == PolicyScope::Namespaced {
-                for rs in &mut spec.resource_selectors {
-                    if rs.namespace.is_empty() {
-                        rs.namespace.clone_from(&namespace);
-                    }
-                }
+                default_selector_namespaces(&mut spec.resource_selectors, &namespace);
             }
             default_placement(&mut spec.placement);
             Ok(AnyPolicy::Propagation(PropagationPolicy {
@@ -637,13 +643,8 @@ pub fn policy_from_value(
                     .map_err(|e| invalid(format!("spec.{}: {}", e.path(), e.inner())))?
             };
             validate_override_spec(&spec).map_err(invalid)?;
-            // the mutating webhook gives a namespaced policy's selectors its namespace
             if scope == PolicyScope::Namespaced {
-                for rs in &mut spec.resource_selectors {
-                    if rs.namespace.is_empty() {
-                        rs.namespace.clone_from(&namespace);
-                    }
-                }
+                default_selector_namespaces(&mut spec.resource_selectors, &namespace);
             }
             Ok(AnyPolicy::Override(OverridePolicy {
                 scope,
