@@ -5,5 +5,4 @@
 # on Linux, decisions per CPU-second (robust when other processes share the machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p isthmus-placement --bin isthmus-place-bench
-exec ./target/release/isthmus-place-bench "$@"
+exec cargo run --release -p isthmus-placement --example place_bench -- "$@"

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod divide;
 pub mod load;
+mod manifests;
 pub mod matching;
 pub mod model;
 pub mod overrides;
@@ -18,9 +19,8 @@ pub mod schedule;
 pub mod schema;
 pub mod selector;
 
-use std::collections::BTreeMap;
-
 pub use cluster::ClusterInfo;
+pub use manifests::render_manifests;
 pub use matching::{PolicyRef, match_policy};
 pub use model::{OverridePolicy, Placement, PolicySet, PropagationPolicy};
 pub use overrides::{OverrideError, apply_overrides};
@@ -29,62 +29,3 @@ pub use schedule::{Decision, Eviction, ScheduleError, no_execute_evictions, sche
 
 /// The placement spec a policy carries (alias of [`model::Placement`]).
 pub type PlacementSpec = model::Placement;
-
-/// Per-cluster manifests: the resource template with its replica count revised for divided
-/// placements (`spec.replicas`, or `spec.parallelism` plus proportional `spec.completions` for
-/// Jobs), then every applicable override applied.
-pub fn render_manifests(
-    resource: &Resource,
-    placement: &Placement,
-    placements: &BTreeMap<String, i32>,
-    clusters: &[ClusterInfo],
-    overrides: &[OverridePolicy],
-) -> Result<BTreeMap<String, serde_json::Value>, OverrideError> {
-    let divided =
-        resource.replicas > 0 && schedule::strategy_of(placement) != schedule::Strategy::Duplicated;
-    let group = resource.api_version.split_once('/').map_or("", |(g, _)| g);
-    let replica_field = match (group, resource.kind.as_str()) {
-        ("apps", "Deployment" | "StatefulSet") => Some("replicas"),
-        ("batch", "Job") => Some("parallelism"),
-        _ => None,
-    };
-    let completions = resource
-        .object
-        .pointer("/spec/completions")
-        .and_then(serde_json::Value::as_i64)
-        .filter(|_| divided && replica_field == Some("parallelism"))
-        .and_then(|c| i32::try_from(c).ok());
-    let completions_split: BTreeMap<String, i32> = match completions {
-        Some(total) => {
-            let weights: Vec<(String, i64, i32)> = placements
-                .iter()
-                .map(|(n, r)| (n.clone(), i64::from(*r), 0))
-                .collect();
-            divide::take_by_weight(total, weights, &[])
-                .into_iter()
-                .collect()
-        }
-        None => BTreeMap::new(),
-    };
-    let mut out = BTreeMap::new();
-    for (name, replicas) in placements {
-        let Some(cluster) = clusters.iter().find(|c| c.name == *name) else {
-            continue;
-        };
-        let mut revised = resource.clone();
-        if divided
-            && let Some(field) = replica_field
-            && let Some(spec) = revised
-                .object
-                .get_mut("spec")
-                .and_then(|s| s.as_object_mut())
-        {
-            spec.insert(field.into(), (*replicas).into());
-            if let Some(c) = completions_split.get(name) {
-                spec.insert("completions".into(), (*c).into());
-            }
-        }
-        out.insert(name.clone(), apply_overrides(&revised, cluster, overrides)?);
-    }
-    Ok(out)
-}

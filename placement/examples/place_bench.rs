@@ -1,8 +1,9 @@
 //! Placement benchmark: schedules a synthetic fleet of workloads over a synthetic fleet of
 //! clusters on one thread and reports throughput and latency percentiles.
 //!
-//! `isthmus-place-bench [--clusters N] [--workloads M] [--seconds S]` (defaults 1000, 10000,
-//! 60; the run stops after M decisions or S seconds, whichever comes first).
+//! `cargo run --release -p isthmus-placement --example place_bench -- [--clusters N]
+//! [--workloads M] [--seconds S]` (defaults 1000, 10000, 60; the run stops after M decisions
+//! or S seconds, whichever comes first). `placement/bench.sh` runs it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
