@@ -109,6 +109,9 @@ pub fn qualified_name(s: &str) -> Check {
     Ok(())
 }
 
+/// The trust domain of Isthmus identities when none is given: Istio's default.
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+
 /// SPIFFE trust domain: lowercase letters, digits, `.`, `-`, `_`; non-empty, at most 255 chars.
 pub fn trust_domain(s: &str) -> Check {
     let ok = !s.is_empty()

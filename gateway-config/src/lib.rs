@@ -4,7 +4,6 @@
 //! PEM, with no Kubernetes client and no async runtime.
 
 pub mod ca;
-pub mod cli;
 pub mod clusterset;
 pub mod istio;
 pub mod remote_secret;

@@ -1,4 +1,5 @@
-//! The `mesh-controller` command line: `run`, `render`, `demo` and `place`.
+//! The `mesh-controller` daemon's command line: `run`. Everything users run by hand (demo,
+//! install, render, gateway, ca, place) is the `isthmus` CLI.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,9 +30,6 @@ pub enum CliError {
     /// Hub mode failed.
     #[error(transparent)]
     Hub(#[from] crate::runtime::hub::HubError),
-    /// The demo failed.
-    #[error(transparent)]
-    Demo(#[from] crate::demo::DemoError),
     /// A flag value is invalid.
     #[error("{flag}: {reason}")]
     Flag {
@@ -71,20 +69,10 @@ pub struct Cli {
 }
 
 /// Subcommands.
-// Parsed once per process: the size of the `run` flags does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against live member clusters.
     Run(RunArgs),
-    /// Start simulated member clusters with a sample application and run the controller on them.
-    Demo(crate::demo::DemoArgs),
-    /// Reconcile cluster state read from files and write the manifests (offline).
-    Render(crate::render::RenderArgs),
-    /// Evaluate placement policies against a set of clusters (offline).
-    Place(crate::placement::cli::PlaceArgs),
-    /// Print the manifests that install Isthmus into a hub or member cluster.
-    Install(crate::install::InstallArgs),
 }
 
 /// Parses a duration flag in Go's syntax (`500ms`, `5m`, `1h30m`) or a plain number of seconds.
@@ -369,19 +357,8 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo prints its own status table; its logs stay quiet unless RUST_LOG asks.
-    let default_filter = if matches!(cli.command, Command::Demo(_)) {
-        "warn"
-    } else {
-        "info"
-    };
-    init_tracing(cli.log_format, default_filter);
-    let command = match cli.command {
-        Command::Place(args) => return crate::placement::cli::run(args),
-        Command::Render(args) => return crate::render::run(args),
-        Command::Install(args) => return crate::install::run(args),
-        other => other,
-    };
+    init_tracing(cli.log_format, "info");
+    let command = cli.command;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -395,8 +372,6 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async move {
         match command {
             Command::Run(args) => run(args).await,
-            Command::Demo(args) => crate::demo::run(args).await.map_err(CliError::from),
-            Command::Place(_) | Command::Render(_) | Command::Install(_) => Ok(()),
         }
     });
     match result {

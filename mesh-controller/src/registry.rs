@@ -7,8 +7,8 @@ use std::sync::Arc;
 use gateway_config::clusterset::{ClusterSet, GatewayExposure};
 use gateway_config::names;
 
-use crate::crd::{EastWestGatewaySpec, MemberCluster};
-use crate::model::{IstioWiring, MemberInfo};
+use crate::crd::{EastWestGatewaySpec, MemberCluster, MemberClusterStatus};
+use crate::model::{IstioWiring, MemberInfo, MemberStatus};
 
 /// Errors reading a MemberCluster.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -138,6 +138,21 @@ pub fn single_network(names: &[String], network: &str) -> Vec<MemberInfo> {
             ..MemberInfo::default()
         })
         .collect()
+}
+
+/// A MemberCluster's status from the controller's view of the member.
+impl From<&MemberStatus> for MemberClusterStatus {
+    fn from(s: &MemberStatus) -> Self {
+        Self {
+            reachable: s.reachable,
+            withdrawn: s.withdrawn,
+            gateway_addresses: s.gateway_addresses.clone(),
+            gateway_port: s.gateway_port,
+            exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
+            imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
+            notes: s.notes.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,9 @@
 //! replicas, and what each cluster's copy looks like after overrides.
 //!
 //! The crate is pure: no Kubernetes client and no async runtime. Entry points:
-//! [`match_policy`], [`schedule()`], [`apply_overrides`] and [`render_manifests`]; the
-//! [`cli`] module holds the `place` dry-run command. See `docs/placement.md`.
+//! [`match_policy`], [`schedule()`], [`apply_overrides`] and [`render_manifests`];
+//! `isthmus place` is the dry run on the command line. See `docs/placement.md`.
 
-pub mod cli;
 pub mod cluster;
 pub mod divide;
 pub mod load;

@@ -6,7 +6,7 @@
 //! workloads in every cluster chain up to the same root and trust each other across networks.
 //!
 //! This module is pure: it parses and produces PEM and Secret objects, takes the current time
-//! as an argument and does no I/O. The `ca` subcommand in [`cli`] is the file-system edge.
+//! as an argument and does no I/O. The `isthmus ca` subcommand is the file-system edge.
 //!
 //! Entry points:
 //! - [`RootCa`]: load a root from PEM ([`RootCa::from_pem`]) or make one ([`RootCa::generate`]).
@@ -20,7 +20,6 @@
 
 mod bundle;
 mod certs;
-pub mod cli;
 mod der;
 mod issue;
 mod keys;

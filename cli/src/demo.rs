@@ -30,11 +30,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::metrics::Metrics;
-use crate::model::{MemberInfo, ReconcileConfig};
-use crate::runtime::engine::IndexEngine;
-use crate::runtime::members::{MemberSpec, Reachability};
-use crate::runtime::{self, ControllerHandle, RunConfig};
+use mesh_controller::metrics::Metrics;
+use mesh_controller::model::{MemberInfo, ReconcileConfig};
+use mesh_controller::runtime::engine::IndexEngine;
+use mesh_controller::runtime::members::{MemberSpec, Reachability};
+use mesh_controller::runtime::{self, ControllerHandle, RunConfig};
 
 /// Prints a line to stdout; a closed stdout (`demo | head`) is not an error.
 macro_rules! say {
@@ -100,7 +100,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub once: bool,
     /// How long to wait for convergence.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = isthmus_api::duration::parse_flag)]
     pub timeout: Duration,
 }
 
@@ -560,6 +560,27 @@ pub async fn start_clusters(n: usize, dir: &Path) -> Result<Vec<SimCluster>, Dem
     Ok(sims)
 }
 
+/// Runs `isthmus demo` on its own async runtime. Exit 0 when the demo ran, 1 when it failed.
+pub fn main(args: DemoArgs) -> std::process::ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     if args.clusters == 0 || args.clusters > 50 {
@@ -593,7 +614,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let mut cfg = RunConfig::new("demo", members);
     cfg.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     // Plaintext discovery on loopback only, for the demo's own DNS proxies.
-    cfg.discovery = Some(crate::discovery::DiscoveryConfig::insecure(
+    cfg.discovery = Some(mesh_controller::discovery::DiscoveryConfig::insecure(
         SocketAddr::from(([127, 0, 0, 1], 0)),
     ));
     let handle = runtime::start(cfg, engine.clone(), metrics).await?;
@@ -674,7 +695,9 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     }
     say!("{}", next_steps(&dir, &names, handle.metrics_addr));
     say!("The clusters, the controller and the DNS proxies keep running; press Ctrl-C to stop.");
-    handle.run_until(crate::cli::shutdown_signal()).await;
+    handle
+        .run_until(mesh_controller::cli::shutdown_signal())
+        .await;
     proxies.into_iter().for_each(DemoProxy::stop);
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::CliError;
-use crate::ca::{CaCerts, RootCa, RootCert};
+use gateway_config::ca::{CaCerts, RootCa, RootCert};
 
 /// Mode of files holding private keys.
 pub(super) const KEY_MODE: u32 = 0o600;

@@ -1,11 +1,11 @@
 //! Prints the CustomResourceDefinitions generated from the Rust types:
-//! `cargo run -p mesh-controller --bin crdgen > deploy/crds/isthmus.io_memberclusters.yaml`, or
+//! `cargo run -p isthmus-install --bin crdgen > deploy/crds/isthmus.io_memberclusters.yaml`, or
 //! with a file name of `deploy/crds/` (e.g. `placement.isthmus.io_propagationpolicies.yaml`)
 //! that generated CRD; `--list` names them all.
 use std::io::Write;
 use std::process::ExitCode;
 
-use mesh_controller::install::crds;
+use isthmus_install::crds;
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1);

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::load::{self, LoadError};
-use crate::model::PropagationPolicy;
+use isthmus_placement::load::{self, LoadError};
+use isthmus_placement::model::PropagationPolicy;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -131,7 +131,8 @@ pub fn evaluate(args: &PlaceArgs) -> Result<PlaceOutput, CliError> {
         manifests: None,
         error: None,
     };
-    let Some(policy) = crate::match_policy(&resource, &policies.propagation, None) else {
+    let Some(policy) = isthmus_placement::match_policy(&resource, &policies.propagation, None)
+    else {
         out.error = Some(ErrorOut {
             reason: "NoMatchingPolicy".into(),
             message: format!(
@@ -148,7 +149,7 @@ pub fn evaluate(args: &PlaceArgs) -> Result<PlaceOutput, CliError> {
         return Ok(out);
     };
     out.policy = Some(policy_out(policy));
-    match crate::schedule(
+    match isthmus_placement::schedule(
         &policy.spec.placement,
         &resource,
         &clusters,
@@ -157,7 +158,7 @@ pub fn evaluate(args: &PlaceArgs) -> Result<PlaceOutput, CliError> {
     ) {
         Ok(decision) => {
             out.observed_affinity = decision.observed_affinity.clone();
-            match crate::render_manifests(
+            match isthmus_placement::render_manifests(
                 &resource,
                 &policy.spec.placement,
                 &decision.placements,

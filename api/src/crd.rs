@@ -13,8 +13,6 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::MemberStatus;
-
 /// A reference to one key of a Secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -135,20 +133,6 @@ pub struct MemberClusterStatus {
     /// Notes (missing kubeconfig, gateway without address...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-}
-
-impl From<&MemberStatus> for MemberClusterStatus {
-    fn from(s: &MemberStatus) -> Self {
-        Self {
-            reachable: s.reachable,
-            withdrawn: s.withdrawn,
-            gateway_addresses: s.gateway_addresses.clone(),
-            gateway_port: s.gateway_port,
-            exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
-            imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
-            notes: s.notes.clone(),
-        }
-    }
 }
 
 /// API group of the placement policy kinds served by the hub.

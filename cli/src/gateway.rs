@@ -1,37 +1,21 @@
-//! The `gateway-config` command line.
+//! `isthmus gateway ...`: Istio multi-network configuration, istioctl-compatible.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::clusterset::ClusterSet;
-use crate::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
-use crate::remote_secret::{self, RemoteSecretOptions};
-use crate::render;
+use gateway_config::clusterset::ClusterSet;
+use gateway_config::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
+use gateway_config::remote_secret::{self, RemoteSecretOptions};
+use gateway_config::render;
 
-/// Exit code for invalid input (bad flags, unreadable or malformed files).
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code for a check that ran and failed.
-pub const EXIT_FAILED: u8 = 1;
+use crate::exit::{EXIT_BAD_INPUT, EXIT_FAILED};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "gateway-config",
-    version,
-    about = "Generate Istio multi-network configuration and run the clusterset CA"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
+/// The `gateway` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
-    /// The clusterset certificate authority (root, per-cluster intermediates, rotation).
-    #[command(subcommand)]
-    Ca(crate::ca::cli::CaCommand),
+pub enum GatewayCommand {
     /// Print a cluster's east-west gateway (like samples/multicluster/gen-eastwest-gateway.sh).
     Eastwest(EastwestArgs),
     /// Print the cross-network-gateway Gateway (like samples/multicluster/expose-services.yaml).
@@ -212,28 +196,16 @@ impl Failure {
 
 type Outcome = Result<(), Failure>;
 
-/// Parses the process arguments and runs the command.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(EXIT_BAD_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    let outcome = match cli.command {
-        Command::Ca(cmd) => return crate::ca::cli::run(cmd),
-        Command::Eastwest(a) => eastwest(&a),
-        Command::ExposeServices(a) => expose_services(&a),
-        Command::ExposeIstiod(a) => expose_istiod(&a),
-        Command::Istiod(a) => istiod(&a),
-        Command::RemoteSecret(a) => remote_secret(&a),
-        Command::RemoteSecretRbac(a) => print_rbac(a.revision.as_deref()),
-        Command::Render(a) => render_cmd(&a),
+/// Runs one `gateway` subcommand. Exit 0 on success, 2 on bad input, 1 when writing fails.
+pub fn run(command: GatewayCommand) -> ExitCode {
+    let outcome = match command {
+        GatewayCommand::Eastwest(a) => eastwest(&a),
+        GatewayCommand::ExposeServices(a) => expose_services(&a),
+        GatewayCommand::ExposeIstiod(a) => expose_istiod(&a),
+        GatewayCommand::Istiod(a) => istiod(&a),
+        GatewayCommand::RemoteSecret(a) => remote_secret(&a),
+        GatewayCommand::RemoteSecretRbac(a) => print_rbac(a.revision.as_deref()),
+        GatewayCommand::Render(a) => render_cmd(&a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,11 +234,11 @@ fn eastwest(a: &EastwestArgs) -> Outcome {
             ));
         }
         if let Some(c) = a.cluster.as_deref() {
-            crate::names::rfc1123_label(c)
+            isthmus_api::names::rfc1123_label(c)
                 .map_err(|e| Failure::input(format!("--cluster: {c:?} {e}")))?;
         }
         if let Some(m) = a.mesh.as_deref() {
-            crate::names::label_value_nonempty(m)
+            isthmus_api::names::label_value_nonempty(m)
                 .map_err(|e| Failure::input(format!("--mesh: {m:?} {e}")))?;
         }
         let p = EastWestParams::single_cluster(a.revision.as_deref())
@@ -319,7 +291,7 @@ fn expose_services(a: &ExposeServicesArgs) -> Outcome {
 
 fn expose_istiod(a: &ExposeIstiodArgs) -> Outcome {
     if let Some(r) = &a.revision {
-        crate::names::rfc1123_label(r)
+        isthmus_api::names::rfc1123_label(r)
             .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
     }
     print_documents(&istio::expose_istiod(a.revision.as_deref()))
@@ -342,7 +314,7 @@ fn istiod(a: &IstiodArgs) -> Outcome {
 
 fn print_rbac(revision: Option<&str>) -> Outcome {
     if let Some(r) = revision {
-        crate::names::rfc1123_label(r)
+        isthmus_api::names::rfc1123_label(r)
             .map_err(|why| Failure::input(format!("--revision: {r:?} {why}")))?;
     }
     let rbac = remote_secret::reader_rbac(revision);

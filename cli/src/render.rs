@@ -25,9 +25,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::index::{Index, IndexError};
-use crate::model::{ClusterName, Desired, McsVersion, ReconcileConfig};
-use crate::registry;
+use mesh_controller::index::{Index, IndexError};
+use mesh_controller::model::{ClusterName, Desired, McsVersion, ReconcileConfig};
+use mesh_controller::registry;
 
 /// Marker file in a render output folder; a non-empty output folder without it is refused.
 pub const MARKER_FILE: &str = ".mesh-controller-render";
@@ -454,7 +454,7 @@ pub fn render(args: &RenderArgs) -> Result<Rendered, RenderError> {
     {
         cfg.istio = Some(registry::istio_wiring(cs));
     }
-    let desired = crate::reconcile::reconcile(&index.snapshot(), &cfg, now);
+    let desired = mesh_controller::reconcile::reconcile(&index.snapshot(), &cfg, now);
 
     let mut files: BTreeMap<ClusterName, Vec<(String, String)>> = BTreeMap::new();
     for (cluster, objects) in &desired.objects {

@@ -20,26 +20,28 @@ pub struct EmbeddedCrd {
 pub const MEMBER_CRDS: [EmbeddedCrd; 3] = [
     EmbeddedCrd {
         file: "multicluster.x-k8s.io_serviceexports.yaml",
-        yaml: include_str!("../../../deploy/crds/multicluster.x-k8s.io_serviceexports.yaml"),
+        yaml: include_str!("../../deploy/crds/multicluster.x-k8s.io_serviceexports.yaml"),
     },
     EmbeddedCrd {
         file: "multicluster.x-k8s.io_serviceimports.yaml",
-        yaml: include_str!("../../../deploy/crds/multicluster.x-k8s.io_serviceimports.yaml"),
+        yaml: include_str!("../../deploy/crds/multicluster.x-k8s.io_serviceimports.yaml"),
     },
     EmbeddedCrd {
         file: "about.k8s.io_clusterproperties.yaml",
-        yaml: include_str!("../../../deploy/crds/about.k8s.io_clusterproperties.yaml"),
+        yaml: include_str!("../../deploy/crds/about.k8s.io_clusterproperties.yaml"),
     },
 ];
 
 /// File name of the generated MemberCluster CRD under `deploy/crds/`.
 pub const MEMBER_CLUSTER_CRD_FILE: &str = "isthmus.io_memberclusters.yaml";
 
-/// The MemberCluster CRD (`isthmus.io/v1alpha1`), generated from [`crate::crd::MemberCluster`].
+/// The MemberCluster CRD (`isthmus.io/v1alpha1`), generated from [`isthmus_api::crd::MemberCluster`].
 pub fn member_cluster_crd() -> Result<Value, InstallError> {
-    serde_json::to_value(crate::crd::MemberCluster::crd()).map_err(|e| InstallError::Generate {
-        what: "the MemberCluster CRD".into(),
-        reason: e.to_string(),
+    serde_json::to_value(isthmus_api::crd::MemberCluster::crd()).map_err(|e| {
+        InstallError::Generate {
+            what: "the MemberCluster CRD".into(),
+            reason: e.to_string(),
+        }
     })
 }
 
@@ -65,7 +67,7 @@ pub fn member_crds() -> Result<Vec<Value>, InstallError> {
 /// ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy, generated from
 /// [`crate::crd`], as (file name under `deploy/crds/`, CRD).
 pub fn placement_crds() -> Result<Vec<(String, Value)>, InstallError> {
-    use crate::crd::{
+    use isthmus_api::crd::{
         ClusterOverridePolicy, ClusterPropagationPolicy, OverridePolicy, PropagationPolicy,
     };
     let crds = [

@@ -1,4 +1,4 @@
-//! `gateway-config ca ...`: the clusterset CA on the command line.
+//! `isthmus ca ...`: the clusterset CA on the command line.
 //!
 //! Exit codes: 0 success; 2 ([`EXIT_BAD_INPUT`]) for bad flags or unreadable, malformed or
 //! unsuitable input, in which case nothing is written; 1 ([`EXIT_FAILED`]) when `verify` finds
@@ -17,13 +17,13 @@ use self::fsio::{
     CERT_MODE, KEY_MODE, Layout, OutFile, ROOT_CERT_FILE, ROOT_KEY_FILE, SECRET_FILE, bundle_files,
     check_overwrite, display, read_bundle, read_root, read_root_cert, read_text, write_files,
 };
-use crate::ca::{
+use crate::exit::{EXIT_BAD_INPUT, EXIT_FAILED};
+use gateway_config::ca::{
     CaCerts, CaError, IntermediateOptions, KeyType, LeafOptions, LeafRole, LeafSigner,
     RenewalPolicy, RootCa, RootOptions, Rotation, RotationStep, TLS_CA_FILE, TLS_CERT_FILE,
     TLS_KEY_FILE, intermediate_not_after, issue_intermediate, issue_leaf, leaf_not_after,
     plan_cacerts, rotation_bundle, validate_cluster_name, verify_bundle,
 };
-use crate::cli::{EXIT_BAD_INPUT, EXIT_FAILED};
 
 /// The `ca` subcommands.
 #[derive(Debug, Subcommand)]
@@ -93,10 +93,10 @@ pub struct InitArgs {
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyTypeArg,
     /// Subject organisation (O).
-    #[arg(long, default_value = crate::ca::DEFAULT_ORG)]
+    #[arg(long, default_value = gateway_config::ca::DEFAULT_ORG)]
     pub org: String,
     /// Subject common name (CN).
-    #[arg(long, default_value = crate::ca::DEFAULT_ROOT_CN)]
+    #[arg(long, default_value = gateway_config::ca::DEFAULT_ROOT_CN)]
     pub common_name: String,
     /// Lifetime in days.
     #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
@@ -448,9 +448,9 @@ fn leaf(a: &LeafArgs, now: Timestamp) -> Result<u8, CliError> {
         .clone()
         .unwrap_or_else(|| role.default_secret_name().to_string());
     if a.format == LeafFormat::Secret {
-        crate::names::rfc1123_subdomain(&secret_name)
+        isthmus_api::names::rfc1123_subdomain(&secret_name)
             .map_err(|e| CliError::Input(format!("--secret-name: {secret_name:?} {e}")))?;
-        crate::names::rfc1123_label(&a.namespace)
+        isthmus_api::names::rfc1123_label(&a.namespace)
             .map_err(|e| CliError::Input(format!("--namespace: {:?} {e}", a.namespace)))?;
     }
     let names: Vec<&str> = match a.format {
@@ -481,7 +481,7 @@ fn leaf(a: &LeafArgs, now: Timestamp) -> Result<u8, CliError> {
             trust_domain,
         } => format!(
             "DNS proxy client certificate {}",
-            crate::ca::dns_proxy_spiffe_id(trust_domain, cluster)
+            gateway_config::ca::dns_proxy_spiffe_id(trust_domain, cluster)
         ),
     };
     if to_stdout {

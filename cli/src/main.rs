@@ -1,0 +1,5 @@
+//! `isthmus`: see `isthmus::app`.
+
+fn main() -> std::process::ExitCode {
+    isthmus::app::main()
+}
