@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -28,6 +28,7 @@ use crate::patch::PatchType;
 use crate::registry::ResourceInfo;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Event, EventType, Propagation, Store, Stored, WatchStart, WriteOpts};
+use crate::sync::lock;
 
 /// Response body type.
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
@@ -98,10 +99,6 @@ impl Drop for WatchGuard {
             }
         }
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
