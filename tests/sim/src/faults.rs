@@ -2,13 +2,14 @@
 //! compaction and added latency. Deterministic: rates use a seeded generator.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::store::Store;
+use crate::sync::lock;
 
 /// How a partitioned cluster behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,10 +59,6 @@ pub(crate) struct Faults {
     partition: watch::Sender<Partition>,
     watch_epoch: watch::Sender<u64>,
     store: Arc<Mutex<Store>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn splitmix(state: &mut u64) -> u64 {

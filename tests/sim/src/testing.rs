@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::{SimCluster, SimError, SimOptions, mcs_crds};
+use crate::cluster::{SimCluster, SimError, SimOptions};
+use crate::crds::mcs_crds;
 
 /// Environment variable with comma-separated kubeconfig paths of real clusters.
 pub const KUBECONFIGS_ENV: &str = "ISTHMUS_E2E_KUBECONFIGS";

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 /// Simulated-cluster scale benchmark.
 #[derive(Parser, Debug)]
-#[command(name = "sim-bench")]
+#[command(name = "sim_bench")]
 struct Args {
     /// Number of simulated clusters.
     #[arg(long, default_value_t = 100)]
