@@ -1,4 +1,4 @@
-//! `mesh-controller demo`: simulated member clusters with a sample application, the real
+//! `isthmus demo`: simulated member clusters with a sample application, the real
 //! controller running against them over HTTP, kubeconfigs for `kubectl`, and a status table.
 //!
 //! The sample application lives in namespace `shop`:
@@ -87,7 +87,7 @@ pub enum DemoError {
     },
 }
 
-/// `mesh-controller demo`.
+/// `isthmus demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Number of simulated member clusters (alternating between two networks).

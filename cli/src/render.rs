@@ -1,7 +1,7 @@
 //! Offline render: the same reconcile, reading member state from YAML files and writing the
 //! objects the controller would apply, one folder per member.
 //!
-//! `mesh-controller render [--clusterset FILE] --input DIR --output DIR [--now TIME]`:
+//! `isthmus render [--clusterset FILE] --input DIR --output DIR [--now TIME]`:
 //! `DIR/<cluster>/*.yaml|*.yml` hold that member's objects (multi-document files and `List`
 //! objects are fine; kinds the controller does not read are ignored). Bad input (unreadable
 //! file, invalid YAML, a document that is not an object with `apiVersion`/`kind`, a folder
@@ -37,7 +37,7 @@ pub const DEFAULT_NETWORK: &str = "network1";
 pub const BUILTIN_NAMESPACES: [&str; 4] =
     ["default", "kube-node-lease", "kube-public", "kube-system"];
 
-/// `mesh-controller render` arguments.
+/// `isthmus render` arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RenderArgs {
     /// Clusterset file (members, networks, gateway exposure). Without it, every folder of
@@ -547,7 +547,7 @@ pub fn write(output: &Path, rendered: &Rendered) -> Result<(), RenderError> {
     std::fs::rename(&staging, output).map_err(|e| write_err(output, e))
 }
 
-/// Runs `mesh-controller render`.
+/// Runs `isthmus render`.
 pub fn run(args: RenderArgs) -> ExitCode {
     let rendered = match render(&args) {
         Ok(r) => r,

@@ -22,7 +22,7 @@ mkdir -p "$WORK"/{admin,isthmus,ca}
 kc() { kubectl --kubeconfig "$WORK/admin/$1.kubeconfig" "${@:2}"; }
 
 echo "== build the binaries and images"
-cargo build --release --locked -p gateway-config -p mesh-controller -p dns-proxy --manifest-path "$ROOT/Cargo.toml"
+cargo build --release --locked -p isthmus -p mesh-controller -p dns-proxy --manifest-path "$ROOT/Cargo.toml"
 export PATH="$ROOT/target/release:$PATH"
 VERSION=$(mesh-controller --version | awk '{print $2}')
 docker build --target mesh-controller -t "isthmus/mesh-controller:$VERSION" "$ROOT"
@@ -40,17 +40,17 @@ for c in "${CLUSTERS[@]}"; do
 done
 
 echo "== one root CA, one intermediate per cluster (Istio's cacerts)"
-[ -f "$WORK/ca/root/root-cert.pem" ] || gateway-config ca init --out "$WORK/ca/root"
+[ -f "$WORK/ca/root/root-cert.pem" ] || isthmus ca init --out "$WORK/ca/root"
 for c in "${CLUSTERS[@]}"; do
   kc "$c" create namespace istio-system --dry-run=client -o yaml | kc "$c" apply -f -
-  gateway-config ca issue --root "$WORK/ca/root" --cluster "$c" --format secret --out - --force | kc "$c" apply -f -
+  isthmus ca issue --root "$WORK/ca/root" --cluster "$c" --format secret --out - --force | kc "$c" apply -f -
 done
 
 echo "== Istio with the generated east-west gateways"
 # Remote secrets carry the in-cluster (docker network) addresses of the other clusters.
 cp "$QS/clusterset.yaml" "$WORK/admin/clusterset.yaml"
 for c in "${CLUSTERS[@]}"; do cp "$WORK/admin/$c.kubeconfig.internal" "$WORK/admin/$c.kubeconfig"; done
-gateway-config render --clusterset "$WORK/admin/clusterset.yaml" --output "$WORK/istio"
+isthmus gateway render --clusterset "$WORK/admin/clusterset.yaml" --output "$WORK/istio"
 for c in "${CLUSTERS[@]}"; do cp "$WORK/admin/$c.host.kubeconfig" "$WORK/admin/$c.kubeconfig"; done
 for c in "${CLUSTERS[@]}"; do
   kc "$c" apply -f "$WORK/istio/$c/namespace.yaml"
@@ -63,15 +63,15 @@ done
 echo "== Isthmus in every member, then the controller in $HUB"
 cp "$QS/clusterset.yaml" "$WORK/isthmus/clusterset.yaml"
 for c in "${CLUSTERS[@]}"; do
-  mesh-controller install --role member --cluster "$c" --network "${NETWORK[$c]}" | kc "$c" apply -f -
+  isthmus install --role member --cluster "$c" --network "${NETWORK[$c]}" | kc "$c" apply -f -
   server=$(kubectl --kubeconfig "$WORK/admin/$c.kubeconfig.internal" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
   KUBECONFIG="$WORK/admin/$c.kubeconfig" "$ROOT/deploy/scripts/mint-member-kubeconfig.sh" "$c" "$server" > "$WORK/isthmus/$c.kubeconfig"
   kc "$c" -n isthmus-system rollout status deployment/isthmus-dns-proxy --timeout=180s
   KUBECONFIG="$WORK/admin/$c.kubeconfig" "$ROOT/deploy/scripts/coredns-delegate.sh"
 done
-mesh-controller install --role hub | kc "$HUB" apply -f -
+isthmus install --role hub | kc "$HUB" apply -f -
 # The discovery API's server certificate (DNS proxies here use --source kube and need no client one).
-gateway-config ca leaf --ca "$WORK/ca/root" --out - --format secret --force --server-dns isthmus-discovery.isthmus-system.svc | kc "$HUB" apply -f -
+isthmus ca leaf --ca "$WORK/ca/root" --out - --format secret --force --server-dns isthmus-discovery.isthmus-system.svc | kc "$HUB" apply -f -
 kc "$HUB" -n isthmus-system create secret generic isthmus-clusterset --from-file="$WORK/isthmus" \
   --dry-run=client -o yaml | kc "$HUB" apply -f -
 kc "$HUB" -n isthmus-system rollout restart deployment/isthmus-mesh-controller

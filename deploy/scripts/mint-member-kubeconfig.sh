@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the kubeconfig the hub's controller uses for one member cluster: the token of the
 # member's isthmus-member ServiceAccount (from the kubernetes.io/service-account-token Secret
-# that `mesh-controller install --role member` creates) and the member's CA.
+# that `isthmus install --role member` creates) and the member's CA.
 #
 # Usage: mint-member-kubeconfig.sh CLUSTER SERVER [NAMESPACE] > CLUSTER.kubeconfig
 #   kubectl must point at the member (KUBECONFIG / current context).

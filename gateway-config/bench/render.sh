@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `gateway-config render` for generated clustersets of N members, each with a
+# Times `isthmus gateway render` for generated clustersets of N members, each with a
 # kubeconfig (so every member gets the remote secrets of all others: N*(N-1) secrets).
 #
 # Usage: gateway-config/bench/render.sh [--clusters "10 50 100"] [--runs 3]
@@ -17,8 +17,8 @@ while (( "$#" )); do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cargo build --release -q -p gateway-config --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/gateway-config"
+cargo build --release -q -p isthmus --bin isthmus --manifest-path "$root/Cargo.toml"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/isthmus"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -48,7 +48,7 @@ KC
   best=""
   for _ in $(seq 1 "$runs"); do
     start=$(date +%s.%N)
-    timeout 120 "$bin" render --clusterset "$dir/clusterset.yaml" --output "$dir/out" 2>/dev/null
+    timeout 120 "$bin" gateway render --clusterset "$dir/clusterset.yaml" --output "$dir/out" 2>/dev/null
     end=$(date +%s.%N)
     t=$(echo "$end - $start" | bc)
     if [[ -z "$best" ]] || (( $(echo "$t < $best" | bc) )); then best=$t; fi

@@ -186,7 +186,7 @@ fn member_secrets(
     if !missing.is_empty() {
         notes.push(format!(
             "no kubeconfig for {}: their remote secrets were not rendered; add `kubeconfig:` to those members or run \
-             `gateway-config remote-secret --name <cluster> --kubeconfig <file>`",
+             `isthmus gateway remote-secret --name <cluster> --kubeconfig <file>`",
             missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
         ));
     }
@@ -343,7 +343,7 @@ pub fn write_atomically(dir: &Path, rendered: &Rendered) -> Result<(), RenderErr
         std::fs::create_dir(&tmp).map_err(write_err(&tmp))?;
         std::fs::write(
             tmp.join(MARKER_FILE),
-            "Written by gateway-config render; the whole directory is replaced on each render.\n",
+            "Written by isthmus gateway render; the whole directory is replaced on each render.\n",
         )
         .map_err(write_err(&tmp))?;
         for f in &rendered.files {

@@ -484,21 +484,36 @@ pub fn deploy_tree() -> Result<Vec<(String, String)>, InstallError> {
     Ok(out)
 }
 
-/// Runs `install`: prints the manifests to stdout. Exit 0 on success, 2 on bad input, 1 when
-/// the output cannot be written.
+/// What `isthmus install` does short of writing: the manifests to print, or the exit code
+/// (2 for bad input, 1 when generation fails) and the message for stderr.
+pub fn execute(args: InstallArgs) -> Result<String, (u8, String)> {
+    let opts = InstallOptions::try_from(args).map_err(|e| (2, format!("error: {e}")))?;
+    render(&opts).map_err(|e| (1, format!("error: {e}")))
+}
+
+/// [`execute`] with flags as on the command line (without `isthmus install`), parsed by the
+/// same parser; a parse error is exit code 2 with clap's message.
+pub fn execute_flags(flags: &[&str]) -> Result<String, (u8, String)> {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(name = "isthmus install")]
+    struct Flags {
+        #[command(flatten)]
+        args: InstallArgs,
+    }
+    let argv = std::iter::once("isthmus install").chain(flags.iter().copied());
+    let flags = Flags::try_parse_from(argv).map_err(|e| (2, e.to_string()))?;
+    execute(flags.args)
+}
+
+/// Runs `isthmus install`: prints the manifests to stdout. Exit 0 on success, 2 on bad input,
+/// 1 when the manifests cannot be generated or written.
 pub fn run(args: InstallArgs) -> ExitCode {
-    let opts = match InstallOptions::try_from(args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let text = match render(&opts) {
+    let text = match execute(args) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
+        Err((code, message)) => {
+            eprintln!("{message}");
+            return ExitCode::from(code);
         }
     };
     let mut stdout = std::io::stdout().lock();

@@ -48,12 +48,12 @@ pub const DISCOVERY_SERVICE: &str = "isthmus-discovery";
 /// [`crate::discovery::DEFAULT_LISTEN`]).
 pub const DISCOVERY_PORT: u16 = 8443;
 /// The `kubernetes.io/tls` Secret (with `ca.crt`) holding the controller's server certificate,
-/// as `gateway-config ca leaf --server-dns ... --format secret` names it.
+/// as `isthmus ca leaf --server-dns ... --format secret` names it.
 pub const DISCOVERY_TLS_SECRET: &str = "isthmus-discovery-tls";
 /// Where [`DISCOVERY_TLS_SECRET`] is mounted in the controller's pods.
 pub const DISCOVERY_TLS_DIR: &str = "/etc/isthmus/discovery-tls";
 /// The `kubernetes.io/tls` Secret (with `ca.crt`) holding a DNS proxy's client certificate, as
-/// `gateway-config ca leaf --dns-proxy-cluster ... --format secret` names it.
+/// `isthmus ca leaf --dns-proxy-cluster ... --format secret` names it.
 pub const DNS_PROXY_TLS_SECRET: &str = "isthmus-dns-proxy-tls";
 /// Where [`DNS_PROXY_TLS_SECRET`] is mounted in the DNS proxy's pods.
 pub const DNS_PROXY_TLS_DIR: &str = "/etc/isthmus/dns-proxy-tls";

@@ -417,9 +417,7 @@ mod tests {
             "10.99.0.0/16",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else {
-            panic!("not run")
-        };
+        let Command::Run(args) = cli.command;
         assert!(!args.leader_elect);
         assert_eq!(args.unreachable_grace, Duration::from_secs(3));
         assert_eq!(args.clusterset_cidrs.len(), 1);
@@ -431,18 +429,14 @@ mod tests {
             "--leader-elect",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else {
-            panic!("not run")
-        };
+        let Command::Run(args) = cli.command;
         assert!(args.leader_elect);
     }
 
     fn run_args(extra: &[&str]) -> RunArgs {
         let mut argv = vec!["mesh-controller", "run", "--clusterset", "cs.yaml"];
         argv.extend_from_slice(extra);
-        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not run")
-        };
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command;
         args
     }
 

@@ -16,7 +16,7 @@ use mesh_controller::crd::{
     ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
     PropagationPolicy,
 };
-use mesh_controller::install::rbac;
+use isthmus_install::rbac;
 use mesh_controller::model::ReconcileConfig;
 use mesh_controller::propagation::{PropagationConfig, TEMPLATE_LABEL};
 use mesh_controller::runtime::RunConfig;

@@ -7,7 +7,7 @@ mod install_support;
 use std::path::Path;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use mesh_controller::install::crds::{self, MEMBER_CRDS};
+use isthmus_install::crds::{self, MEMBER_CRDS};
 use serde_json::Value;
 
 fn crd(v: &Value) -> CustomResourceDefinition {
@@ -127,27 +127,3 @@ fn member_cluster_crd_is_a_valid_apiextensions_v1_crd() {
     assert_eq!(ar.plural, c.spec.names.plural);
 }
 
-#[test]
-fn crdgen_prints_the_committed_crd() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crdgen"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let committed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../deploy/crds")
-            .join(crds::MEMBER_CLUSTER_CRD_FILE),
-    )
-    .unwrap_or_default();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        committed,
-        "deploy/crds/{} is stale: cargo run -p mesh-controller --bin crdgen > deploy/crds/{}",
-        crds::MEMBER_CLUSTER_CRD_FILE,
-        crds::MEMBER_CLUSTER_CRD_FILE
-    );
-}

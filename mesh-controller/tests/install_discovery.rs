@@ -1,25 +1,24 @@
 //! The discovery channel as `install` sets it up: the hub controller serves the gRPC API with
 //! the server certificate of `isthmus-discovery-tls`, a member's DNS proxy streams from it with
 //! the client certificate of `isthmus-dns-proxy-tls`. Certificates are issued the way
-//! `gateway-config ca leaf` issues them, written where the Secrets are mounted (moved to a
+//! `isthmus ca leaf` issues them, written where the Secrets are mounted (moved to a
 //! temporary directory), and both ends' own flag parsers load them from the manifests' args.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod install_support;
 
 use std::path::Path;
-use std::process::Command;
 
 use clap::Parser;
 use gateway_config::ca::{LeafOptions, LeafRole, LeafSigner, RootCa, RootOptions, issue_leaf};
 use install_support::typed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PodSpec, Service};
-use mesh_controller::install::manifests::{
+use isthmus_install::manifests::{
     CONTROLLER_NAME, DISCOVERY_PORT, DISCOVERY_SERVICE, DISCOVERY_TLS_DIR, DISCOVERY_TLS_SECRET,
     DNS_PROXY_NAME, DNS_PROXY_TLS_DIR, DNS_PROXY_TLS_SECRET, controller_args, dns_proxy_args,
 };
-use mesh_controller::install::{InstallOptions, Role, default_discovery_url, render_objects};
+use isthmus_install::{InstallOptions, Role, default_discovery_url, render_objects};
 use serde_json::Value;
 
 fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
@@ -148,9 +147,7 @@ fn hub_controller_serves_discovery_with_the_mounted_server_certificate() {
         std::iter::once("mesh-controller".to_owned()).chain(args.clone()),
     )
     .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    let mesh_controller::cli::Command::Run(run) = cli.command else {
-        panic!("not `run`: {args:?}");
-    };
+    let mesh_controller::cli::Command::Run(run) = cli.command;
     let cfg = mesh_controller::cli::discovery_config(&run)
         .unwrap()
         .expect("discovery is served");
@@ -177,9 +174,7 @@ fn hub_without_discovery_serves_nothing_and_needs_no_secret() {
         std::iter::once("mesh-controller".to_owned()).chain(args.clone()),
     )
     .unwrap();
-    let mesh_controller::cli::Command::Run(run) = cli.command else {
-        panic!("not `run`: {args:?}");
-    };
+    let mesh_controller::cli::Command::Run(run) = cli.command;
     assert!(
         mesh_controller::cli::discovery_config(&run)
             .unwrap()
@@ -258,12 +253,9 @@ fn grpc_member_dns_proxy_streams_with_the_mounted_client_certificate() {
     assert!(src.is_some());
 }
 
-fn install(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .arg("install")
-        .args(args)
-        .output()
-        .unwrap()
+/// `isthmus install <args>` through the same parser and code the CLI runs.
+fn install(args: &[&str]) -> Result<String, (u8, String)> {
+    isthmus_install::execute_flags(args)
 }
 
 #[test]
@@ -301,11 +293,11 @@ fn discovery_flags_reach_the_manifests_and_misuse_exits_2() {
             .copied()
             .chain(extra.iter().copied())
             .collect();
-        let out = install(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let Err((code, err)) = install(&args) else {
+            panic!("{args:?} was accepted");
+        };
+        assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(out.stdout.is_empty());
     }
     for (extra, needle) in [
         (
@@ -315,20 +307,14 @@ fn discovery_flags_reach_the_manifests_and_misuse_exits_2() {
         (vec!["--trust-domain", "Bad/Domain"], "--trust-domain:"),
     ] {
         let args: Vec<&str> = ["--role", "hub"].into_iter().chain(extra).collect();
-        let out = install(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let Err((code, err)) = install(&args) else {
+            panic!("{args:?} was accepted");
+        };
+        assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 
-    let text = |out: std::process::Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let text = |out: Result<String, (u8, String)>| out.unwrap_or_else(|(_, e)| panic!("{e}"));
     let hub = text(install(&[
         "--role",
         "hub",
@@ -362,7 +348,7 @@ fn discovery_flags_reach_the_manifests_and_misuse_exits_2() {
 mod e2e_support;
 
 /// The hub Deployment's discovery flags and the grpc member's DNS proxy flags, with
-/// certificates issued as `gateway-config ca leaf` issues them into the two Secrets, make a
+/// certificates issued as `isthmus ca leaf` issues them into the two Secrets, make a
 /// working mutual-TLS channel: the controller (started in-process on simulated members with the
 /// discovery config its own parser builds from the hub args) streams the member's table, with
 /// an export of another member in it, to a client configured from the proxy's parsed args.
@@ -392,9 +378,7 @@ async fn installed_flags_and_leaf_certificates_make_a_working_discovery_channel(
         std::iter::once("mesh-controller".to_owned()).chain(args.clone()),
     )
     .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    let mesh_controller::cli::Command::Run(run) = cli.command else {
-        panic!("not `run`: {args:?}");
-    };
+    let mesh_controller::cli::Command::Run(run) = cli.command;
     let discovery = mesh_controller::cli::discovery_config(&run)
         .unwrap()
         .expect("discovery is served");

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mesh_controller::install::deploy_tree;
+use isthmus_install::deploy_tree;
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,7 +96,7 @@ fn coredns_snippet_delegates_clusterset_local() {
         ]
     );
     assert_eq!(
-        mesh_controller::install::manifests::coredns_stub_domain("10.96.0.53"),
+        isthmus_install::manifests::coredns_stub_domain("10.96.0.53"),
         "clusterset.local:53 {\n    errors\n    cache 5\n    forward . 10.96.0.53\n}\n"
     );
 }

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use mesh_controller::install::manifests::{DNS_PROXY_HTTP_PORT, DNS_PROXY_PORT, RUN_AS};
-use mesh_controller::install::{InstallOptions, Role, render_objects};
+use isthmus_install::manifests::{DNS_PROXY_HTTP_PORT, DNS_PROXY_PORT, RUN_AS};
+use isthmus_install::{InstallOptions, Role, render_objects};
 
 fn root_file(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()

@@ -123,18 +123,9 @@ impl Env {
     }
 }
 
+/// `isthmus install <args>` through the same parser and code the CLI runs.
 fn install(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
-        .arg("install")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    isthmus_install::execute_flags(args).unwrap_or_else(|(_, e)| panic!("{e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,7 +466,7 @@ fn leaf_secret_yaml(role: &gateway_config::ca::LeafRole) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_secrets_and_grpc_member_install_apply_with_kubectl() {
     use gateway_config::ca::LeafRole;
-    use mesh_controller::install::manifests::{DISCOVERY_TLS_SECRET, DNS_PROXY_TLS_SECRET};
+    use isthmus_install::manifests::{DISCOVERY_TLS_SECRET, DNS_PROXY_TLS_SECRET};
     let Some(hub) = Env::start("hub").await else {
         return;
     };

@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use mesh_controller::install::manifests::{CONTROLLER_NAME, DNS_PROXY_NAME, MEMBER_SA};
-use mesh_controller::install::rbac::{self, ApiRequest, Scope, rbac_allows_named};
-use mesh_controller::install::{
+use isthmus_install::manifests::{CONTROLLER_NAME, DNS_PROXY_NAME, MEMBER_SA};
+use isthmus_install::rbac::{self, ApiRequest, Scope, rbac_allows_named};
+use isthmus_install::{
     DnsMode, InstallOptions, Role as InstallRole, render, render_objects,
 };
 use serde_json::Value;

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
-use mesh_controller::install::manifests::{MEMBER_PROPAGATION_ROLE, MEMBER_SA};
-use mesh_controller::install::rbac::{self, rbac_allows};
-use mesh_controller::install::{InstallOptions, Role, render_objects};
+use isthmus_install::manifests::{MEMBER_PROPAGATION_ROLE, MEMBER_SA};
+use isthmus_install::rbac::{self, rbac_allows};
+use isthmus_install::{InstallOptions, Role, render_objects};
 use serde_json::Value;
 
 fn objects(role: Role, propagation: bool) -> Vec<Value> {
@@ -130,42 +130,3 @@ fn hub_runs_in_hub_mode_with_the_propagation_rights() {
     assert!(dep.to_string().contains("--clusterset"));
 }
 
-#[test]
-fn crdgen_prints_each_committed_policy_crd() {
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crdgen"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let list = run(&["--list"]);
-    assert!(list.status.success());
-    let names = String::from_utf8(list.stdout).unwrap();
-    let policy_files: Vec<&str> = names
-        .lines()
-        .filter(|n| n.starts_with("placement.isthmus.io_"))
-        .collect();
-    assert_eq!(policy_files.len(), 4, "{names}");
-    for file in policy_files {
-        let out = run(&[file]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let committed = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../deploy/crds")
-                .join(file),
-        )
-        .unwrap_or_default();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            committed,
-            "deploy/crds/{file} is stale: cargo run -p mesh-controller --bin crdgen -- {file} > deploy/crds/{file}"
-        );
-    }
-    let bad = run(&["nope.yaml"]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a generated CRD file"));
-}

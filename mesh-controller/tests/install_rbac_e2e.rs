@@ -7,7 +7,7 @@
 mod install_support;
 
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
-use mesh_controller::install::rbac::{self, Grants};
+use isthmus_install::rbac::{self, Grants};
 use serde_json::json;
 
 const NS: &str = "isthmus-system";
@@ -143,9 +143,9 @@ async fn every_request_of_the_dns_proxy_is_allowed_by_its_rbac() {
     member.write_kubeconfig(&kc).unwrap();
     // The workload's own flags, with the listeners moved to loopback ephemeral ports.
     let mut args = vec!["dns-proxy".to_owned()];
-    args.extend(mesh_controller::install::manifests::dns_proxy_args(
-        &mesh_controller::install::InstallOptions::defaults(
-            mesh_controller::install::Role::Member,
+    args.extend(isthmus_install::manifests::dns_proxy_args(
+        &isthmus_install::InstallOptions::defaults(
+            isthmus_install::Role::Member,
             Some("east"),
             Some("net-east"),
         ),

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_controller::demo::{check_converged, cluster_name, network_of, start_clusters};
+use isthmus::demo::{check_converged, cluster_name, network_of, start_clusters};
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
 use mesh_controller::runtime::engine::IndexEngine;

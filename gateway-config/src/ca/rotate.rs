@@ -59,7 +59,7 @@ impl RotationStep {
                  IstioOperator: values.pilot.env)",
                 "meshConfig.defaultConfig.proxyMetadata has PROXY_CONFIG_XDS_AGENT: \"true\", so \
                  proxies take trust-bundle changes from istiod without a restart",
-                "`gateway-config ca verify` passes for every cluster's current bundle",
+                "`isthmus ca verify` passes for every cluster's current bundle",
             ],
             RotationStep::SwitchIntermediate => &[
                 "step 1 bundles are applied as the cacerts Secret in EVERY cluster",
@@ -99,7 +99,7 @@ impl RotationStep {
             RotationStep::DropOldRoot => &[
                 "apply each cluster's bundle and restart istiod as before; workloads then trust \
                  only the new root",
-                "the old root key can be retired once `gateway-config ca verify` passes everywhere",
+                "the old root key can be retired once `isthmus ca verify` passes everywhere",
             ],
         }
     }

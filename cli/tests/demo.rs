@@ -1,14 +1,14 @@
-//! `mesh-controller demo --once` converges, prints the table and leaves usable kubeconfigs.
+//! `isthmus demo --once` converges, prints the table and leaves usable kubeconfigs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[test]
 fn demo_once_converges_and_writes_kubeconfigs() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--once", "--timeout", "60s", "--kubeconfig-dir"])
         .arg(dir.path())
         .output()
-        .expect("run mesh-controller demo");
+        .expect("run isthmus demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -41,7 +41,7 @@ fn demo_once_converges_and_writes_kubeconfigs() {
 #[test]
 fn demo_rejects_an_out_of_range_cluster_count() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--once", "--clusters", "0", "--kubeconfig-dir"])
         .arg(dir.path())
         .output()
@@ -64,7 +64,7 @@ fn kubectl_sees_the_demo_imports() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--timeout", "60s", "--kubeconfig-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
@@ -180,7 +180,7 @@ fn demo_dns_proxies_answer_over_grpc() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--timeout", "60s", "--kubeconfig-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())

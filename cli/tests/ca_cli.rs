@@ -1,4 +1,4 @@
-//! The built `gateway-config ca` binary: init, issue, verify, rotate and renew; exit codes,
+//! The built `isthmus ca` binary: init, issue, verify, rotate and renew; exit codes,
 //! file modes, refusal to overwrite and nothing written on bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// `mesh-controller/testdata/render/<name>`.
+/// `cli/testdata/render/<name>`.
 pub fn case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/render")
@@ -23,7 +23,7 @@ pub fn tree(dir: &Path) -> BTreeMap<String, String> {
                 stack.push(p);
             } else {
                 let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                if rel != mesh_controller::render::MARKER_FILE {
+                if rel != isthmus::render::MARKER_FILE {
                     out.insert(rel, std::fs::read_to_string(&p).unwrap());
                 }
             }

@@ -1,4 +1,4 @@
-//! End-to-end tests of the `isthmus-place` binary.
+//! End-to-end tests of `isthmus place`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/examples")
+        .join("../placement/testdata/examples")
         .join(name)
 }
 
 fn place(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isthmus-place"))
+    let out = Command::new(env!("CARGO_BIN_EXE_isthmus"))
+        .arg("place")
         .args(args)
         .output()
         .unwrap();

@@ -1,4 +1,4 @@
-//! The built binary: output of each command, exit codes, and that bad input writes nothing.
+//! The built `isthmus gateway` commands: output of each command, exit codes, and that bad input writes nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gateway-config"))
+    Command::new(env!("CARGO_BIN_EXE_isthmus"))
+        .arg("gateway")
         .args(args)
         .output()
         .unwrap()
@@ -325,7 +326,6 @@ fn bad_flags_exit_2() {
         "istiod",
         "remote-secret",
         "render",
-        "ca",
     ] {
         assert!(help.contains(cmd), "--help lacks {cmd}");
     }

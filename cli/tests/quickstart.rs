@@ -1,18 +1,21 @@
 //! The kind quickstart cannot run here (no Docker), so its inputs and commands are checked
 //! piece by piece: the clusterset file loads, the sample manifests parse into their types, the
-//! script is valid bash, and every `mesh-controller install` and `gateway-config` command in it
-//! parses with the real command lines.
+//! script is valid bash, and every `isthmus` command in it parses with the real command line
+//! (and every install validates).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod install_support;
 
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use install_support::typed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// `v` as a `T`, failing on any field the type does not know.
+fn typed<T: DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v:#}"))
+}
 
 fn quickstart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/quickstart")
@@ -138,40 +141,16 @@ fn commands(program: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[derive(Parser)]
-struct InstallCli {
-    #[command(subcommand)]
-    cmd: InstallCmd,
-}
-
-#[derive(clap::Subcommand)]
-enum InstallCmd {
-    Install(mesh_controller::install::InstallArgs),
-}
-
 #[test]
-fn install_commands_parse_and_validate() {
-    let cmds = commands("mesh-controller");
-    let installs: Vec<_> = cmds
-        .iter()
-        .filter(|c| c.get(1).map(String::as_str) == Some("install"))
-        .collect();
-    assert_eq!(installs.len(), 2, "{cmds:?}");
-    for c in installs {
-        let InstallCmd::Install(args) = InstallCli::try_parse_from(c)
-            .unwrap_or_else(|e| panic!("{c:?}: {e}"))
-            .cmd;
-        mesh_controller::install::InstallOptions::try_from(args)
-            .unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    }
-}
-
-#[test]
-fn gateway_config_commands_parse() {
-    let cmds = commands("gateway-config");
-    // ca init, ca issue, render, and ca leaf for the discovery server certificate
-    assert_eq!(cmds.len(), 4, "{cmds:?}");
+fn isthmus_commands_parse_and_installs_validate() {
+    let cmds = commands("isthmus");
+    // ca init, ca issue, gateway render, two installs, and ca leaf for the discovery server
+    assert_eq!(cmds.len(), 6, "{cmds:?}");
     for c in cmds {
-        gateway_config::cli::Cli::try_parse_from(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let cli = isthmus::app::Cli::try_parse_from(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        if let isthmus::app::Command::Install(args) = cli.command {
+            isthmus_install::InstallOptions::try_from(args)
+                .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        }
     }
 }

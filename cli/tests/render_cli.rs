@@ -1,4 +1,4 @@
-//! `mesh-controller render` run as a process: golden output, exit codes, nothing written on
+//! `isthmus render` run as a process: golden output, exit codes, nothing written on
 //! bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +10,7 @@ use std::process::Command;
 use render_common::{case, golden};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
+    Command::new(env!("CARGO_BIN_EXE_isthmus"))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod render_common;
 
-use mesh_controller::render::{RenderArgs, RenderError, render, write};
+use isthmus::render::{RenderArgs, RenderError, render, write};
 use render_common::{case, golden, tree};
 
 fn args(name: &str, clusterset: bool, out: &std::path::Path) -> RenderArgs {

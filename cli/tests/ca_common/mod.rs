@@ -310,12 +310,12 @@ pub fn run_in(dir: &Path, program: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// The built gateway-config binary.
+/// The built isthmus binary.
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gateway-config"))
+    Command::new(env!("CARGO_BIN_EXE_isthmus"))
 }
 
-/// Runs `gateway-config ca <args>`.
+/// Runs `isthmus ca <args>`.
 pub fn ca(args: &[&str]) -> Output {
     let mut cmd = bin();
     cmd.arg("ca").args(args);
@@ -334,7 +334,7 @@ pub fn text(o: &Output) -> String {
 
 /// The testdata/ca directory.
 pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ca")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway-config/testdata/ca")
 }
 
 /// A handshake in memory between two prepared configs, `client` dialling `name`, then one

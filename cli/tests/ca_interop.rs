@@ -1,6 +1,6 @@
 //! Interoperability with openssl: what the CA issues verifies with `openssl verify` and shows
 //! the right extensions in `openssl x509 -text`; roots made by openssl (as Istio's Makefiles make
-//! them) are accepted by `gateway-config ca issue`.
+//! them) are accepted by `isthmus ca issue`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

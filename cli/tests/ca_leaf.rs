@@ -1,4 +1,4 @@
-//! `gateway-config ca leaf`: server and DNS-proxy client certificates for the discovery
+//! `isthmus ca leaf`: server and DNS-proxy client certificates for the discovery
 //! channel, issued by the built binary from an intermediate directory, a `cacerts.yaml`
 //! directory and a root directory; checked with openssl (skipped when missing) and by a
 //! real mutual-TLS handshake with rustls, as the controller and the DNS proxy run it.
