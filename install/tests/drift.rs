@@ -33,7 +33,7 @@ fn committed_deploy_files_match_the_generator() {
     }
     assert!(
         stale.is_empty(),
-        "deploy/ is out of date: {stale:?}; run `UPDATE_DEPLOY=1 cargo nextest run -p mesh-controller --test install_drift`"
+        "deploy/ is out of date: {stale:?}; run `UPDATE_DEPLOY=1 cargo nextest run -p isthmus-install --test drift`"
     );
 }
 
