@@ -16,8 +16,8 @@ fi
 
 ROOT_DIR=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$ROOT_DIR"
-cargo build --release -q -p gateway-config
-BIN="$ROOT_DIR/target/release/gateway-config"
+cargo build --release -q -p isthmus --bin isthmus
+BIN="${CARGO_TARGET_DIR:-$ROOT_DIR/target}/release/isthmus"
 WORK=$(mktemp -d -p "${CA_BENCH_DIR:-${TMPDIR:-/tmp}}")
 trap 'rm -rf "$WORK"' EXIT
 
