@@ -31,7 +31,7 @@ pub struct PropagationArgs {
     #[arg(long = "propagation", value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub enabled: bool,
     /// How often propagation re-reads the hub and writes the members.
-    #[arg(long = "propagation-period", value_name = "DUR", default_value = "2s", value_parser = crate::cli::parse_duration)]
+    #[arg(long = "propagation-period", value_name = "DUR", default_value = "2s", value_parser = isthmus_api::duration::parse_flag)]
     pub period: Duration,
 }
 
