@@ -11,6 +11,7 @@ pub mod install;
 pub mod leader;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod propagation;
 pub mod reconcile;
 pub mod registry;

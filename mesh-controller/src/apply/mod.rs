@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, ObjectKey, fingerprint};
+pub use crate::plan::{EventWrite, StatusWrite};
 
 /// How many writes run at once against one cluster.
 const CONCURRENCY: usize = 16;
@@ -81,40 +82,6 @@ pub enum ApplyError {
 
 /// The identity of one object in one cluster (see [`ObjectKey`]).
 pub type ObjKey = ObjectKey;
-
-/// A status to write through the status subresource (ServiceExport status).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusWrite {
-    /// `group/version` of the object.
-    pub api_version: String,
-    /// Kind of the object.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// The whole `status` value.
-    pub status: Value,
-}
-
-/// A Kubernetes Event to record on an object (a ServiceExport entering or leaving conflict).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventWrite {
-    /// `group/version` of the object.
-    pub api_version: String,
-    /// Kind of the object.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// `Normal` or `Warning`.
-    pub type_: String,
-    /// CamelCase reason.
-    pub reason: String,
-    /// Message.
-    pub message: String,
-}
 
 /// What one pass did in one cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

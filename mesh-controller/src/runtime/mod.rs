@@ -9,10 +9,10 @@ pub mod engine;
 pub mod hub;
 pub mod members;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -25,10 +25,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::apply::{ClusterApplier, EventWrite, StatusWrite, SyncReport, to_served_version};
+use crate::apply::{ClusterApplier, SyncReport, to_served_version};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::{MemberStateLabel, Metrics, StateLabels};
 use crate::model::DesiredObject;
+pub use crate::plan::{ClusterPlan, Plan, SharedPlan};
 use crate::server::{self, Readiness};
 use crate::watch::{Sink, WatchContext, WatchKind, spawn_member_watches};
 use members::{MemberError, MemberHealth, MemberSpec, MemberStatus, Reachability};
@@ -48,51 +49,6 @@ pub enum RuntimeError {
     /// The discovery API could not be served.
     #[error(transparent)]
     Discovery(#[from] crate::discovery::DiscoveryError),
-}
-
-/// The desired state of one member.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClusterPlan {
-    /// Objects to server-side apply as plain JSON (each with `apiVersion`, `kind`, metadata
-    /// and the ownership label), besides `shared`. The reconcile leaves it empty; see
-    /// [`ClusterPlan::json_objects`] for a member's whole desired state as JSON.
-    pub objects: Vec<Value>,
-    /// Objects to server-side apply, built once and shared with the other members that get
-    /// the same object (the reconcile's output).
-    pub shared: Vec<Arc<DesiredObject>>,
-    /// Statuses to write (ServiceExport status).
-    pub statuses: Vec<StatusWrite>,
-    /// Events to record (recorded once per object until the reason changes).
-    pub events: Vec<EventWrite>,
-    /// Namespaces created or deleted since the last pass: what was written in them may be gone
-    /// (deleting a namespace deletes its objects), so they are written again even when
-    /// unchanged.
-    pub rewrite_namespaces: BTreeSet<String>,
-}
-
-impl ClusterPlan {
-    /// Every desired object of the member as complete JSON (`shared` and `objects`), for
-    /// consumers that read objects rather than write them.
-    pub fn json_objects(&self) -> Vec<Value> {
-        self.shared
-            .iter()
-            .map(|o| o.to_value())
-            .chain(self.objects.iter().cloned())
-            .collect()
-    }
-}
-
-/// The outcome of one reconcile of the whole clusterset.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Plan {
-    /// Desired state per member.
-    pub clusters: BTreeMap<String, ClusterPlan>,
-    /// ServiceExports seen.
-    pub exports: usize,
-    /// ServiceImports desired (all members).
-    pub imports: usize,
-    /// Exports in conflict.
-    pub conflicts: usize,
 }
 
 /// The index plus the pure reconcile, as the runtime sees them.
@@ -886,9 +842,6 @@ impl Loop {
         reports
     }
 }
-
-/// Shared state an [`Engine`] implementation can use to expose its last plan.
-pub type SharedPlan = Arc<Mutex<Plan>>;
 
 #[cfg(test)]
 mod tests {
