@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod index;
 pub mod install;
 pub mod leader;
+pub mod members;
 pub mod metrics;
 pub mod model;
 pub mod plan;

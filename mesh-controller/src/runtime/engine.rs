@@ -17,12 +17,12 @@ use kube::api::DynamicObject;
 use tracing::{debug, info, warn};
 
 use crate::index::{Index, IndexError, is_mcs_slice};
+use crate::members::{MemberStatus, Reachability};
 use crate::metrics::Metrics;
 use crate::model::{self, Desired, McsVersion, MemberInfo, NsName, ReconcileConfig, Snapshot};
 use crate::plan::Plan;
 use crate::reconcile::plan::to_plan;
 use crate::reconcile::{Reconciler, SharedDesired};
-use crate::runtime::members::{MemberStatus, Reachability};
 use crate::runtime::Engine;
 use crate::watch::{Sink, WatchError, WatchKind, typed};
 
@@ -337,7 +337,6 @@ impl IndexEngine {
             WatchKind::ServiceImport => st.imports.keys().cloned().collect(),
         }
     }
-
 }
 
 impl Sink for IndexEngine {

@@ -7,7 +7,6 @@
 
 pub mod engine;
 pub mod hub;
-pub mod members;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -27,12 +26,13 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::apply::{ClusterApplier, SyncReport, to_served_version};
 use crate::leader::{LeaderElector, LeaseConfig};
+pub use crate::members;
+use crate::members::{MemberError, MemberHealth, MemberSpec, MemberStatus, Reachability};
 use crate::metrics::{MemberStateLabel, Metrics, StateLabels};
 use crate::model::DesiredObject;
 pub use crate::plan::{ClusterPlan, Plan, SharedPlan};
 use crate::server::{self, Readiness};
 use crate::watch::{Sink, WatchContext, WatchKind, spawn_member_watches};
-use members::{MemberError, MemberHealth, MemberSpec, MemberStatus, Reachability};
 
 /// Errors starting the runtime.
 #[derive(Debug, thiserror::Error)]

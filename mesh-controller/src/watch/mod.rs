@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::apply::api_resource;
+use crate::members::MemberHealth;
 use crate::metrics::Metrics;
-use crate::runtime::members::MemberHealth;
 
 /// Label selector of the east-west gateway Service.
 pub const EASTWEST_SELECTOR: &str = "istio=eastwestgateway";
