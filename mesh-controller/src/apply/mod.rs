@@ -21,14 +21,17 @@ use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
 };
-use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, ObjectKey, fingerprint};
+pub use crate::ownership::prune_selector;
+use crate::ownership::{has_owner_label, is_owned};
 pub use crate::plan::{EventWrite, StatusWrite};
+pub use crate::resource::api_resource;
+use crate::resource::dyn_api;
 
 /// How many writes run at once against one cluster.
 const CONCURRENCY: usize = 16;
@@ -114,44 +117,8 @@ pub fn error_class(e: &kube::Error) -> &'static str {
     }
 }
 
-/// The API resource for `api_version`/`kind`, with the plural of the fixed table or kube's rule.
-pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
-    let (group, version) = match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    };
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let plural = match kind {
-        "Endpoints" => Some("endpoints"),
-        "Gateway" => Some("gateways"),
-        "ServiceEntry" => Some("serviceentries"),
-        "ClusterProperty" => Some("clusterproperties"),
-        "MemberCluster" => Some("memberclusters"),
-        _ => None,
-    };
-    match plural {
-        Some(p) => ApiResource::from_gvk_with_plural(&gvk, p),
-        None => ApiResource::from_gvk(&gvk),
-    }
-}
-
-fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObject> {
-    if namespace.is_empty() {
-        Api::all_with(client.clone(), ar)
-    } else {
-        Api::namespaced_with(client.clone(), namespace, ar)
-    }
-}
-
 fn hash_of(v: &Value) -> u64 {
     fingerprint(v)
-}
-
-fn has_owner_label(obj: &Value) -> bool {
-    obj.pointer("/metadata/labels")
-        .and_then(|l| l.get(MANAGED_BY))
-        .and_then(Value::as_str)
-        == Some(MANAGED_BY_VALUE)
 }
 
 /// Whether a ServiceExport status says it is in conflict, with the condition's message.
@@ -198,16 +165,6 @@ pub fn prune_kinds(
         .collect();
     kinds.sort();
     kinds
-}
-
-/// The label selector pruning lists with: only objects carrying the ownership label, and not
-/// the copies placement propagated (those carry the template label and are pruned by
-/// propagation alone, e.g. a Secret that followed a workload).
-pub fn prune_selector() -> String {
-    format!(
-        "{MANAGED_BY}={MANAGED_BY_VALUE},!{}",
-        crate::propagation::TEMPLATE_LABEL
-    )
 }
 
 /// Writes one member cluster's desired state.
@@ -731,14 +688,7 @@ impl ClusterApplier {
             Ok(None) => return Ok(false),
             Err(e) => return Err(self.api_err("delete", key, e)),
         };
-        let owned = live
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(MANAGED_BY))
-            .map(String::as_str)
-            == Some(MANAGED_BY_VALUE);
-        if !owned {
+        if !is_owned(&live) {
             debug!(cluster = %self.cluster, kind = %key.kind, object = %key.display(), "not ours any more, left alone");
             return Ok(false);
         }

@@ -279,7 +279,7 @@ impl IndexEngine {
                 let obj = with_spec(obj);
                 // The echo of an import this controller wrote is indexed (its VIP is adopted
                 // after a restart) but needs no reconcile; users' imports do.
-                let ours = crate::watch::is_owned(&obj);
+                let ours = crate::ownership::is_owned(&obj);
                 let changed = if is_v1alpha1(&obj) {
                     index.apply_import_v1alpha1(
                         cluster,

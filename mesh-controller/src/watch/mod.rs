@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
@@ -23,9 +22,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::apply::api_resource;
 use crate::members::MemberHealth;
 use crate::metrics::Metrics;
+use crate::resource::api_resource;
 
 /// Label selector of the east-west gateway Service.
 pub const EASTWEST_SELECTOR: &str = "istio=eastwestgateway";
@@ -339,15 +338,6 @@ where
             }
         }
     }
-}
-
-/// Whether a watched object carries the Isthmus ownership label.
-pub fn is_owned(obj: &DynamicObject) -> bool {
-    obj.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(MANAGED_BY))
-        .is_some_and(|v| v == MANAGED_BY_VALUE)
 }
 
 #[cfg(test)]
