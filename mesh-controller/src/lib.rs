@@ -2,6 +2,7 @@
 
 pub use isthmus_placement as placement;
 pub mod apply;
+pub mod backoff;
 pub mod cli;
 pub mod crd;
 pub mod demo;

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::apply::{ClusterApplier, SyncReport, to_served_version};
+use crate::backoff::Backoff;
 use crate::leader::{LeaderElector, LeaseConfig};
 pub use crate::members;
 use crate::members::{MemberError, MemberHealth, MemberSpec, MemberStatus, Reachability};
@@ -432,9 +433,15 @@ pub async fn start(
     })
 }
 
+/// First delay before the MCS version discovery of a member is retried; doubled (with jitter)
+/// up to [`DISCOVERY_RETRY_MAX`].
+const DISCOVERY_RETRY_MIN: Duration = Duration::from_millis(200);
+/// Longest delay between discovery retries (before jitter).
+const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// Discovers the member's MCS version (retrying while it does not answer), then runs its watches.
 async fn member_supervisor(mut ctx: WatchContext, cancel: CancellationToken) {
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = Backoff::new(DISCOVERY_RETRY_MIN, DISCOVERY_RETRY_MAX);
     loop {
         match members::discover_mcs_version(&ctx.client).await {
             Ok(v) => {
@@ -457,9 +464,8 @@ async fn member_supervisor(mut ctx: WatchContext, cancel: CancellationToken) {
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.next_delay()) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
     let mut tasks = JoinSet::new();
     spawn_member_watches(&ctx, &mut tasks, &cancel);
@@ -482,9 +488,9 @@ struct Loop {
     list_limit: Arc<Semaphore>,
 }
 
-/// First delay before a pass retries failed writes; doubled up to [`RETRY_MAX`].
+/// First delay before a pass retries failed writes; doubled (with jitter) up to [`RETRY_MAX`].
 const RETRY_MIN: Duration = Duration::from_secs(1);
-/// Longest delay between retry passes.
+/// Longest delay between retry passes (before jitter).
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Writes in flight at once over all members (each member also has its own bound).
@@ -510,7 +516,7 @@ impl Loop {
         // After a pass with failed or unfinished writes, another pass retries them (backing off
         // while they keep failing) instead of waiting for the next change or resync.
         let mut retry_at: Option<Instant> = None;
-        let mut retry_delay = RETRY_MIN;
+        let mut retry = Backoff::new(RETRY_MIN, RETRY_MAX);
         loop {
             let mut full = false;
             tokio::select! {
@@ -579,11 +585,10 @@ impl Loop {
             }
             let errors = self.pass(full, &mut full_for).await;
             if errors > 0 {
-                retry_at = Some(Instant::now() + retry_delay);
-                retry_delay = (retry_delay * 2).min(RETRY_MAX);
+                retry_at = Some(Instant::now() + retry.next_delay());
             } else {
                 retry_at = None;
-                retry_delay = RETRY_MIN;
+                retry.reset();
             }
         }
     }
