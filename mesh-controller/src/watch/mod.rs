@@ -1,7 +1,7 @@
 //! Watches of one member cluster, feeding an index through [`Sink`].
 //!
-//! Every watch is a `kube::runtime::watcher` stream with jittered exponential backoff, run in its own
-//! tracing span. A relist (`Init` .. `InitDone`) is buffered and handed over as one
+//! Every watch is a `kube::runtime::watcher` stream with jittered exponential backoff, run in
+//! its own tracing span. A relist (`Init` .. `InitDone`) is buffered and handed over as one
 //! [`Sink::replace`], so objects deleted while a watch was down disappear from the index.
 //! Watch errors and successes feed the member's [`MemberHealth`]; one failing watch changes
 //! nothing by itself.
