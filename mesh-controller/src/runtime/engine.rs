@@ -1,4 +1,5 @@
-//! The [`Engine`] over the clusterset [`Index`] and the pure [`reconcile`].
+//! The [`Engine`] over the clusterset [`Index`] and the pure
+//! [`reconcile`](crate::reconcile::reconcile).
 //!
 //! Watched objects are decoded into their typed form and handed to the index's per-kind
 //! apply/delete handlers; a malformed object is logged with the cluster, kind, object and
