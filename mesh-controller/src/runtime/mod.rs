@@ -1,4 +1,4 @@
-//! The live controller runtime: member registry, watches, the reconcile loop and the writes.
+//! The live controller runtime: the members' tasks, watches, the reconcile loop and the writes.
 //!
 //! The runtime is generic over an [`Engine`]: the clusterset index (fed by the watches through
 //! [`Sink`]) plus the pure reconcile that turns its snapshot into a [`Plan`]. The runtime owns
