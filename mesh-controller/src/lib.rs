@@ -2,16 +2,21 @@
 
 pub use isthmus_placement as placement;
 pub mod apply;
+pub mod backoff;
 pub mod cli;
 pub use isthmus_api::crd;
 pub mod discovery;
 pub mod index;
 pub mod leader;
+pub mod members;
 pub mod metrics;
 pub mod model;
+pub mod ownership;
+pub mod plan;
 pub mod propagation;
 pub mod reconcile;
 pub mod registry;
+pub mod resource;
 pub mod runtime;
 pub mod server;
 pub mod watch;

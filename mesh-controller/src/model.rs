@@ -1,10 +1,10 @@
 //! The contract between the live half of the controller (watchers, applier) and the pure
 //! reconcile: projected cluster state, the reconcile configuration and the desired state.
 //!
-//! Watchers feed Kubernetes objects into [`crate::index::Index`], which keeps only the fields
-//! below. [`crate::reconcile::reconcile`] turns an index [`Snapshot`] into [`Desired`]: the
-//! objects to server-side apply per member, the ServiceExport statuses, the member statuses
-//! and the events to record. See `docs/controller.md`.
+//! Watchers feed Kubernetes objects into the clusterset index (`index::Index`), which keeps
+//! only the fields below. The reconcile (`reconcile::reconcile`) turns an index [`Snapshot`]
+//! into [`Desired`]: the objects to server-side apply per member, the ServiceExport statuses,
+//! the member statuses and the events to record. See `docs/controller.md`.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};

@@ -39,7 +39,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;
-use crate::runtime::ClusterPlan;
+use crate::plan::ClusterPlan;
 use tables::{Part, SliceEntry, TableError};
 
 /// The default address of the discovery API.

@@ -21,8 +21,7 @@ use crate::crd::{
 
 use super::deps;
 
-/// Label on every object propagation writes into a member: names its source template.
-pub const TEMPLATE_LABEL: &str = "placement.isthmus.io/template";
+pub use crate::ownership::TEMPLATE_LABEL;
 /// Annotation on every propagated object: the full `apiVersion kind namespace/name` of the
 /// source template (the label value is limited to 63 characters).
 pub const TEMPLATE_ANNOTATION: &str = "placement.isthmus.io/template";

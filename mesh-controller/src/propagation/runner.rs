@@ -13,7 +13,6 @@ use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
 };
-use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
@@ -22,6 +21,7 @@ use super::plan::{
     self, Binding, PlanInput, PolicyDoc, SERVICE_EXPORT_API_VERSION, TEMPLATE_LABEL,
 };
 use crate::crd::{PLACEMENT_API_VERSION, PlacementFailure, PropagationStatus, ResourcePlacement};
+use crate::resource::{api_resource, dyn_api};
 
 /// `mesh-controller run` flags of propagation (hub mode).
 #[derive(Clone, Debug, clap::Args)]
@@ -31,7 +31,7 @@ pub struct PropagationArgs {
     #[arg(long = "propagation", value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub enabled: bool,
     /// How often propagation re-reads the hub and writes the members.
-    #[arg(long = "propagation-period", value_name = "DUR", default_value = "2s", value_parser = crate::cli::parse_duration)]
+    #[arg(long = "propagation-period", value_name = "DUR", default_value = "2s", value_parser = isthmus_api::duration::parse_flag)]
     pub period: Duration,
 }
 
@@ -96,36 +96,6 @@ const PRUNED_KINDS: [(&str, &str); 10] = [
     ("v1", "PersistentVolumeClaim"),
     (SERVICE_EXPORT_API_VERSION, "ServiceExport"),
 ];
-
-/// The API resource of a kind (plural by the usual English rules, with the exceptions that
-/// matter here).
-pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let plural = match kind {
-        "Endpoints" => Some("endpoints"),
-        "NetworkPolicy" => Some("networkpolicies"),
-        "Ingress" => Some("ingresses"),
-        "PropagationPolicy" => Some("propagationpolicies"),
-        "ClusterPropagationPolicy" => Some("clusterpropagationpolicies"),
-        "OverridePolicy" => Some("overridepolicies"),
-        "ClusterOverridePolicy" => Some("clusteroverridepolicies"),
-        "MemberCluster" => Some("memberclusters"),
-        _ => None,
-    };
-    match plural {
-        Some(p) => ApiResource::from_gvk_with_plural(&gvk, p),
-        None => ApiResource::from_gvk(&gvk),
-    }
-}
-
-fn dyn_api(client: &Client, ar: &ApiResource, namespace: &str) -> Api<DynamicObject> {
-    if namespace.is_empty() {
-        Api::all_with(client.clone(), ar)
-    } else {
-        Api::namespaced_with(client.clone(), namespace, ar)
-    }
-}
 
 fn not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)

@@ -7,6 +7,7 @@
 pub mod conflicts;
 pub mod imports;
 pub mod istio;
+pub mod plan;
 pub mod status;
 pub mod vip;
 

@@ -1,4 +1,5 @@
-//! The [`Engine`] over the clusterset [`Index`] and the pure [`reconcile`].
+//! The [`Engine`] over the clusterset [`Index`] and the pure
+//! [`reconcile`](crate::reconcile::reconcile).
 //!
 //! Watched objects are decoded into their typed form and handed to the index's per-kind
 //! apply/delete handlers; a malformed object is logged with the cluster, kind, object and
@@ -16,13 +17,14 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DynamicObject;
 use tracing::{debug, info, warn};
 
-use crate::apply::{EventWrite, StatusWrite};
 use crate::index::{Index, IndexError, is_mcs_slice};
+use crate::members::{MemberStatus, Reachability};
 use crate::metrics::Metrics;
 use crate::model::{self, Desired, McsVersion, MemberInfo, NsName, ReconcileConfig, Snapshot};
+use crate::plan::Plan;
+use crate::reconcile::plan::to_plan;
 use crate::reconcile::{Reconciler, SharedDesired};
-use crate::runtime::members::{MemberStatus, Reachability};
-use crate::runtime::{ClusterPlan, Engine, Plan};
+use crate::runtime::Engine;
 use crate::watch::{Sink, WatchError, WatchKind, typed};
 
 /// The index plus reconcile settings; the live controller's [`Engine`].
@@ -278,7 +280,7 @@ impl IndexEngine {
                 let obj = with_spec(obj);
                 // The echo of an import this controller wrote is indexed (its VIP is adopted
                 // after a restart) but needs no reconcile; users' imports do.
-                let ours = crate::watch::is_owned(&obj);
+                let ours = crate::ownership::is_owned(&obj);
                 let changed = if is_v1alpha1(&obj) {
                     index.apply_import_v1alpha1(
                         cluster,
@@ -334,65 +336,6 @@ impl IndexEngine {
             WatchKind::Gateway => BTreeSet::new(),
             WatchKind::ServiceExport => st.exports.keys().cloned().collect(),
             WatchKind::ServiceImport => st.imports.keys().cloned().collect(),
-        }
-    }
-
-    /// The plan of a pass: per member, references to the shared desired objects, the
-    /// ServiceExport statuses and the events.
-    fn to_plan(desired: &SharedDesired, snap: &Snapshot) -> Plan {
-        let version = |cluster: &str| {
-            snap.members
-                .get(cluster)
-                .map(|m| m.mcs_version)
-                .unwrap_or_default()
-                .api_version()
-                .to_owned()
-        };
-        let mut clusters: BTreeMap<String, ClusterPlan> = BTreeMap::new();
-        for (cluster, objects) in desired.members.iter().zip(desired.objects_by_member()) {
-            clusters.entry(cluster.clone()).or_default().shared = objects;
-        }
-        for (cluster, key, status) in desired.export_statuses() {
-            let status = match serde_json::to_value(status) {
-                Ok(v) => v,
-                Err(e) => {
-                    warn!(cluster = %cluster, export = %key, error = %e, "cannot encode export status");
-                    continue;
-                }
-            };
-            clusters
-                .entry(cluster.clone())
-                .or_default()
-                .statuses
-                .push(StatusWrite {
-                    api_version: version(cluster),
-                    kind: "ServiceExport".into(),
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
-                    status,
-                });
-        }
-        for ev in desired.events() {
-            let api_version = version(&ev.cluster);
-            clusters
-                .entry(ev.cluster)
-                .or_default()
-                .events
-                .push(EventWrite {
-                    api_version,
-                    kind: "ServiceExport".into(),
-                    namespace: ev.export.namespace,
-                    name: ev.export.name,
-                    type_: ev.type_.as_str().into(),
-                    reason: ev.reason,
-                    message: ev.message,
-                });
-        }
-        Plan {
-            clusters,
-            exports: snap.members.values().map(|m| m.exports.len()).sum(),
-            imports: desired.member_status.values().map(|m| m.imports).sum(),
-            conflicts: desired.summary.conflicts,
         }
     }
 }
@@ -529,7 +472,7 @@ impl Engine for IndexEngine {
                 }
             }
         }
-        let mut plan = Self::to_plan(&desired, &snap);
+        let mut plan = to_plan(&desired, &snap);
         if !rewrite_namespaces.is_empty() {
             for cp in plan.clusters.values_mut() {
                 cp.rewrite_namespaces.clone_from(&rewrite_namespaces);

@@ -24,12 +24,12 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::crd::{MemberCluster, MemberClusterStatus, SecretKeyRef};
+use crate::members::{KubeconfigText, MemberSpec, Reachability};
 use crate::metrics::Metrics;
 use crate::model::{MemberInfo, ReconcileConfig};
 use crate::propagation::{PropagationConfig, Propagator};
 use crate::registry;
 use crate::runtime::engine::IndexEngine;
-use crate::runtime::members::{KubeconfigText, MemberSpec, Reachability};
 use crate::runtime::{self, RunConfig, RuntimeError};
 
 /// Default key of a kubeconfig in a Secret.
@@ -228,7 +228,7 @@ fn unreachable_members(handle: &runtime::ControllerHandle) -> std::collections::
 async fn member_clients(members: &[HubMember]) -> BTreeMap<String, Client> {
     let mut out = BTreeMap::new();
     for m in members {
-        match runtime::members::client_for_spec(&m.spec).await {
+        match crate::members::client_for_spec(&m.spec).await {
             Ok(c) => {
                 out.insert(m.info.name.clone(), c);
             }

@@ -1,7 +1,7 @@
 //! Watches of one member cluster, feeding an index through [`Sink`].
 //!
-//! Every watch is a `kube::runtime::watcher` stream with exponential backoff, run in its own
-//! tracing span. A relist (`Init` .. `InitDone`) is buffered and handed over as one
+//! Every watch is a `kube::runtime::watcher` stream with jittered exponential backoff, run in
+//! its own tracing span. A relist (`Init` .. `InitDone`) is buffered and handed over as one
 //! [`Sink::replace`], so objects deleted while a watch was down disappear from the index.
 //! Watch errors and successes feed the member's [`MemberHealth`]; one failing watch changes
 //! nothing by itself.
@@ -10,22 +10,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::apply::api_resource;
+use crate::backoff::Backoff;
+use crate::members::MemberHealth;
 use crate::metrics::Metrics;
-use crate::runtime::members::MemberHealth;
+use crate::resource::api_resource;
 
 /// Label selector of the east-west gateway Service.
 pub const EASTWEST_SELECTOR: &str = "istio=eastwestgateway";
@@ -143,41 +142,16 @@ pub struct WatchContext {
     pub watch_timeout: Duration,
 }
 
-/// Exponential backoff for watch retries: 200 ms doubling up to 5 s, reset on success.
-#[derive(Clone, Debug)]
-pub struct WatchBackoff {
-    next: Duration,
-}
+/// First delay before a failed watch is retried; doubled (with jitter) up to
+/// [`WATCH_BACKOFF_MAX`], and back to this once the watch delivers again.
+pub const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(200);
+/// Longest delay between watch retries (before jitter).
+pub const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-impl WatchBackoff {
-    const MIN: Duration = Duration::from_millis(200);
-    const MAX: Duration = Duration::from_secs(5);
-}
-
-impl Default for WatchBackoff {
-    fn default() -> Self {
-        Self { next: Self::MIN }
-    }
-}
-
-impl Iterator for WatchBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let d = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        Some(d)
-    }
-}
-
-impl Backoff for WatchBackoff {
-    fn reset(&mut self) {
-        self.next = Self::MIN;
-    }
-}
-
-fn backoff() -> WatchBackoff {
-    WatchBackoff::default()
+/// Exponential backoff for watch retries: 200 ms doubling up to 5 s, with jitter, reset on
+/// success.
+fn backoff() -> Backoff {
+    Backoff::new(WATCH_BACKOFF_MIN, WATCH_BACKOFF_MAX)
 }
 
 fn map_event<A, B>(e: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
@@ -339,15 +313,6 @@ where
             }
         }
     }
-}
-
-/// Whether a watched object carries the Isthmus ownership label.
-pub fn is_owned(obj: &DynamicObject) -> bool {
-    obj.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(MANAGED_BY))
-        .is_some_and(|v| v == MANAGED_BY_VALUE)
 }
 
 #[cfg(test)]

@@ -1,156 +1,11 @@
-//! The live cluster registry: one Kubernetes client per member, the member's health, the MCS
-//! API version it serves, and the About-API `ClusterProperty` objects written into it.
+//! A member's health: reachability derived from its watches and health probe.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use isthmus_api::labels::{CLUSTER_ID_PROPERTY, CLUSTERSET_PROPERTY, MANAGED_BY, MANAGED_BY_VALUE};
-use isthmus_api::mcs;
 use jiff::Timestamp;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
-use serde_json::{Value, json};
 use tokio::time::Instant;
-
-/// Errors building a member's client.
-#[derive(Debug, thiserror::Error)]
-pub enum MemberError {
-    /// The member has no kubeconfig.
-    #[error("member {member}: no kubeconfig given (field `kubeconfig` of the clusterset file)")]
-    NoKubeconfig {
-        /// Member name.
-        member: String,
-    },
-    /// The kubeconfig could not be read or used.
-    #[error("member {member}: kubeconfig {}: {source}", path.display())]
-    Kubeconfig {
-        /// Member name.
-        member: String,
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: Box<kube::config::KubeconfigError>,
-    },
-    /// The client could not be built.
-    #[error("member {member}: cannot build a client: {source}")]
-    Client {
-        /// Member name.
-        member: String,
-        /// The error.
-        source: Box<kube::Error>,
-    },
-}
-
-/// What the controller needs to know to reach a member.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberSpec {
-    /// Cluster ID (unique in the clusterset).
-    pub name: String,
-    /// Istio network.
-    pub network: String,
-    /// Kubeconfig file.
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig content (from a Secret), used instead of `kubeconfig` when set.
-    pub kubeconfig_yaml: Option<KubeconfigText>,
-    /// Kubeconfig context.
-    pub context: Option<String>,
-}
-
-/// Kubeconfig text and where it came from (for error messages).
-#[derive(Clone, PartialEq, Eq)]
-pub struct KubeconfigText {
-    /// Where it came from, e.g. `secret isthmus-system/east-kubeconfig`.
-    pub origin: String,
-    /// The YAML.
-    pub yaml: String,
-}
-
-impl std::fmt::Debug for KubeconfigText {
-    // Credentials stay out of logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KubeconfigText({})", self.origin)
-    }
-}
-
-impl MemberSpec {
-    /// The members of a clusterset file.
-    pub fn from_clusterset(cs: &gateway_config::clusterset::ClusterSet) -> Vec<Self> {
-        cs.members
-            .iter()
-            .map(|m| Self {
-                name: m.name.clone(),
-                network: m.network.clone(),
-                kubeconfig: m.kubeconfig.clone(),
-                kubeconfig_yaml: None,
-                context: m.context.clone(),
-            })
-            .collect()
-    }
-}
-
-/// Builds a client from a kubeconfig file and optional context.
-pub async fn client_for(
-    member: &str,
-    path: &Path,
-    context: Option<&str>,
-) -> Result<Client, MemberError> {
-    let kc_err = |source| MemberError::Kubeconfig {
-        member: member.to_owned(),
-        path: path.to_owned(),
-        source: Box::new(source),
-    };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(kc_err)?;
-    client_from_kubeconfig(member, kubeconfig, context, path).await
-}
-
-/// Builds the client of a member from its file or inline kubeconfig.
-pub async fn client_for_spec(spec: &MemberSpec) -> Result<Client, MemberError> {
-    if let Some(text) = &spec.kubeconfig_yaml {
-        let origin = PathBuf::from(&text.origin);
-        let kc = Kubeconfig::from_yaml(&text.yaml).map_err(|source| MemberError::Kubeconfig {
-            member: spec.name.clone(),
-            path: origin.clone(),
-            source: Box::new(source),
-        })?;
-        return client_from_kubeconfig(&spec.name, kc, spec.context.as_deref(), &origin).await;
-    }
-    let path = spec
-        .kubeconfig
-        .as_ref()
-        .ok_or_else(|| MemberError::NoKubeconfig {
-            member: spec.name.clone(),
-        })?;
-    client_for(&spec.name, path, spec.context.as_deref()).await
-}
-
-/// Builds a client from an already parsed kubeconfig (`origin` names it in errors).
-pub async fn client_from_kubeconfig(
-    member: &str,
-    kubeconfig: Kubeconfig,
-    context: Option<&str>,
-    origin: &Path,
-) -> Result<Client, MemberError> {
-    let opts = KubeConfigOptions {
-        context: context.map(str::to_owned),
-        ..KubeConfigOptions::default()
-    };
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &opts)
-        .await
-        .map_err(|source| MemberError::Kubeconfig {
-            member: member.to_owned(),
-            path: origin.to_owned(),
-            source: Box::new(source),
-        })?;
-    // Fail requests fast so an unreachable member is noticed; watches use their own timeout.
-    config.connect_timeout = Some(Duration::from_secs(3));
-    config.read_timeout = Some(Duration::from_secs(60));
-    Client::try_from(config).map_err(|source| MemberError::Client {
-        member: member.to_owned(),
-        source: Box::new(source),
-    })
-}
 
 /// Reachability of a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,56 +208,9 @@ impl MemberHealth {
     }
 }
 
-/// Picks the MCS version to use from the versions a member serves.
-pub fn pick_mcs_version<'a>(served: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let served: Vec<&str> = served.into_iter().collect();
-    ["v1beta1", "v1alpha1"]
-        .into_iter()
-        .find(|v| served.contains(v))
-        .map(str::to_owned)
-}
-
-/// Discovers which MCS version a member serves (`None` when the MCS CRDs are not installed).
-pub async fn discover_mcs_version(client: &Client) -> Result<Option<String>, kube::Error> {
-    match kube::discovery::group(client, mcs::GROUP).await {
-        Ok(group) => Ok(pick_mcs_version(group.versions())),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(kube::Error::Discovery(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// The About-API `ClusterProperty` objects for a member: its ID and the clusterset name.
-pub fn cluster_properties(cluster: &str, clusterset: &str) -> Vec<Value> {
-    [
-        (CLUSTER_ID_PROPERTY, cluster),
-        (CLUSTERSET_PROPERTY, clusterset),
-    ]
-    .into_iter()
-    .map(|(name, value)| {
-        json!({
-            "apiVersion": "about.k8s.io/v1alpha1",
-            "kind": "ClusterProperty",
-            "metadata": {"name": name, "labels": {MANAGED_BY: MANAGED_BY_VALUE}},
-            "spec": {"value": value},
-        })
-    })
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefers_v1beta1_and_falls_back_to_v1alpha1() {
-        assert_eq!(
-            pick_mcs_version(["v1alpha1", "v1beta1"]),
-            Some("v1beta1".into())
-        );
-        assert_eq!(pick_mcs_version(["v1alpha1"]), Some("v1alpha1".into()));
-        assert_eq!(pick_mcs_version(["v2"]), None);
-    }
 
     #[test]
     fn one_failed_watch_does_not_make_a_member_unreachable() {
@@ -438,13 +246,5 @@ mod tests {
         assert_eq!(h.status().reachability, Reachability::Reachable);
         assert!(h.evaluate(Duration::ZERO));
         assert_eq!(h.status().last_error.as_deref(), Some("timeout"));
-    }
-
-    #[test]
-    fn cluster_properties_carry_id_and_clusterset() {
-        let props = cluster_properties("east", "prod");
-        assert_eq!(props[0]["metadata"]["name"], CLUSTER_ID_PROPERTY);
-        assert_eq!(props[0]["spec"]["value"], "east");
-        assert_eq!(props[1]["spec"]["value"], "prod");
     }
 }

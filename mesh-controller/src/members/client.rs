@@ -1,0 +1,146 @@
+//! How to reach a member: its spec (kubeconfig file or inline text, context) and the client
+//! built from it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Errors building a member's client.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    /// The member has no kubeconfig.
+    #[error("member {member}: no kubeconfig given (field `kubeconfig` of the clusterset file)")]
+    NoKubeconfig {
+        /// Member name.
+        member: String,
+    },
+    /// The kubeconfig could not be read or used.
+    #[error("member {member}: kubeconfig {}: {source}", path.display())]
+    Kubeconfig {
+        /// Member name.
+        member: String,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: Box<kube::config::KubeconfigError>,
+    },
+    /// The client could not be built.
+    #[error("member {member}: cannot build a client: {source}")]
+    Client {
+        /// Member name.
+        member: String,
+        /// The error.
+        source: Box<kube::Error>,
+    },
+}
+
+/// What the controller needs to know to reach a member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSpec {
+    /// Cluster ID (unique in the clusterset).
+    pub name: String,
+    /// Istio network.
+    pub network: String,
+    /// Kubeconfig file.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig content (from a Secret), used instead of `kubeconfig` when set.
+    pub kubeconfig_yaml: Option<KubeconfigText>,
+    /// Kubeconfig context.
+    pub context: Option<String>,
+}
+
+/// Kubeconfig text and where it came from (for error messages).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KubeconfigText {
+    /// Where it came from, e.g. `secret isthmus-system/east-kubeconfig`.
+    pub origin: String,
+    /// The YAML.
+    pub yaml: String,
+}
+
+impl std::fmt::Debug for KubeconfigText {
+    // Credentials stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KubeconfigText({})", self.origin)
+    }
+}
+
+impl MemberSpec {
+    /// The members of a clusterset file.
+    pub fn from_clusterset(cs: &gateway_config::clusterset::ClusterSet) -> Vec<Self> {
+        cs.members
+            .iter()
+            .map(|m| Self {
+                name: m.name.clone(),
+                network: m.network.clone(),
+                kubeconfig: m.kubeconfig.clone(),
+                kubeconfig_yaml: None,
+                context: m.context.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Builds a client from a kubeconfig file and optional context.
+pub async fn client_for(
+    member: &str,
+    path: &Path,
+    context: Option<&str>,
+) -> Result<Client, MemberError> {
+    let kc_err = |source| MemberError::Kubeconfig {
+        member: member.to_owned(),
+        path: path.to_owned(),
+        source: Box::new(source),
+    };
+    let kubeconfig = Kubeconfig::read_from(path).map_err(kc_err)?;
+    client_from_kubeconfig(member, kubeconfig, context, path).await
+}
+
+/// Builds the client of a member from its file or inline kubeconfig.
+pub async fn client_for_spec(spec: &MemberSpec) -> Result<Client, MemberError> {
+    if let Some(text) = &spec.kubeconfig_yaml {
+        let origin = PathBuf::from(&text.origin);
+        let kc = Kubeconfig::from_yaml(&text.yaml).map_err(|source| MemberError::Kubeconfig {
+            member: spec.name.clone(),
+            path: origin.clone(),
+            source: Box::new(source),
+        })?;
+        return client_from_kubeconfig(&spec.name, kc, spec.context.as_deref(), &origin).await;
+    }
+    let path = spec
+        .kubeconfig
+        .as_ref()
+        .ok_or_else(|| MemberError::NoKubeconfig {
+            member: spec.name.clone(),
+        })?;
+    client_for(&spec.name, path, spec.context.as_deref()).await
+}
+
+/// Builds a client from an already parsed kubeconfig (`origin` names it in errors).
+pub async fn client_from_kubeconfig(
+    member: &str,
+    kubeconfig: Kubeconfig,
+    context: Option<&str>,
+    origin: &Path,
+) -> Result<Client, MemberError> {
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..KubeConfigOptions::default()
+    };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &opts)
+        .await
+        .map_err(|source| MemberError::Kubeconfig {
+            member: member.to_owned(),
+            path: origin.to_owned(),
+            source: Box::new(source),
+        })?;
+    // Fail requests fast so an unreachable member is noticed; watches use their own timeout.
+    config.connect_timeout = Some(Duration::from_secs(3));
+    config.read_timeout = Some(Duration::from_secs(60));
+    Client::try_from(config).map_err(|source| MemberError::Client {
+        member: member.to_owned(),
+        source: Box::new(source),
+    })
+}
