@@ -193,4 +193,3 @@ fn committed_defaults_equal_the_install_output() {
     }
     assert_eq!(out, committed);
 }
-

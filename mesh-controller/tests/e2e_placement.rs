@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use e2e_support::*;
+use isthmus_install::rbac;
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
 use mesh_controller::crd::{
     ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
     PropagationPolicy,
 };
-use isthmus_install::rbac;
 use mesh_controller::model::ReconcileConfig;
 use mesh_controller::propagation::{PropagationConfig, TEMPLATE_LABEL};
 use mesh_controller::runtime::RunConfig;

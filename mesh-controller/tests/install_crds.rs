@@ -6,8 +6,8 @@ mod install_support;
 
 use std::path::Path;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use isthmus_install::crds::{self, MEMBER_CRDS};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
 fn crd(v: &Value) -> CustomResourceDefinition {
@@ -126,4 +126,3 @@ fn member_cluster_crd_is_a_valid_apiextensions_v1_crd() {
     let ar = mesh_controller::apply::api_resource("isthmus.io/v1alpha1", "MemberCluster");
     assert_eq!(ar.plural, c.spec.names.plural);
 }
-

@@ -12,13 +12,13 @@ use std::path::Path;
 use clap::Parser;
 use gateway_config::ca::{LeafOptions, LeafRole, LeafSigner, RootCa, RootOptions, issue_leaf};
 use install_support::typed;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PodSpec, Service};
 use isthmus_install::manifests::{
     CONTROLLER_NAME, DISCOVERY_PORT, DISCOVERY_SERVICE, DISCOVERY_TLS_DIR, DISCOVERY_TLS_SECRET,
     DNS_PROXY_NAME, DNS_PROXY_TLS_DIR, DNS_PROXY_TLS_SECRET, controller_args, dns_proxy_args,
 };
 use isthmus_install::{InstallOptions, Role, default_discovery_url, render_objects};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{PodSpec, Service};
 use serde_json::Value;
 
 fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {

@@ -6,8 +6,8 @@
 
 mod install_support;
 
-use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use isthmus_install::rbac::{self, Grants};
+use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use serde_json::json;
 
 const NS: &str = "isthmus-system";

@@ -86,7 +86,13 @@ fn daemons_link_only_what_they_run() {
         .map(|(n, d)| (n.clone(), normal_workspace_deps(d, &names)))
         .collect();
     let controller = closure("mesh-controller", &edges);
-    for banned in ["kube-sim", "dns-proxy", "isthmus", "isthmus-install", "isthmus-tests"] {
+    for banned in [
+        "kube-sim",
+        "dns-proxy",
+        "isthmus",
+        "isthmus-install",
+        "isthmus-tests",
+    ] {
         assert!(
             !controller.contains(banned),
             "mesh-controller links {banned}: {controller:?}"
@@ -102,10 +108,18 @@ fn daemons_link_only_what_they_run() {
         "isthmus-placement",
         "isthmus-tests",
     ] {
-        assert!(!proxy.contains(banned), "dns-proxy links {banned}: {proxy:?}");
+        assert!(
+            !proxy.contains(banned),
+            "dns-proxy links {banned}: {proxy:?}"
+        );
     }
     // Libraries below the daemons stay below them.
-    for lib in ["isthmus-api", "mesh-proto", "gateway-config", "isthmus-placement"] {
+    for lib in [
+        "isthmus-api",
+        "mesh-proto",
+        "gateway-config",
+        "isthmus-placement",
+    ] {
         let deps = closure(lib, &edges);
         for banned in ["mesh-controller", "dns-proxy", "isthmus", "kube-sim"] {
             assert!(!deps.contains(banned), "{lib} links {banned}: {deps:?}");
@@ -261,11 +275,7 @@ fn sibling_edges(krate: &Crate) -> BTreeMap<Vec<String>, BTreeMap<String, BTreeS
             let code = code_of(&std::fs::read_to_string(file).unwrap());
             for target in references(&code, path, is_dir) {
                 // The longest common prefix: the parent at which the two diverge.
-                let common = path
-                    .iter()
-                    .zip(&target)
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let common = path.iter().zip(&target).take_while(|(a, b)| a == b).count();
                 if common >= path.len() || common >= target.len() {
                     continue; // a module naming its own descendant or ancestor
                 }

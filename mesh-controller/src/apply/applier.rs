@@ -10,8 +10,8 @@ use tokio::sync::Semaphore;
 use tracing::warn;
 
 use super::error::{ApplyError, error_class};
-use super::prune::Listing;
-use super::writes::priority;
+use super::listing::Listing;
+use super::order::priority;
 use super::{EventWrite, ObjKey, StatusWrite};
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, fingerprint};

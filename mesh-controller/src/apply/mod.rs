@@ -16,6 +16,8 @@
 mod applier;
 mod error;
 mod events;
+mod listing;
+mod order;
 mod prune;
 mod status;
 mod version;

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
 use super::error::ApplyError;
+use super::listing::Listing;
 use crate::metrics::Metrics;
 use crate::ownership::{is_owned, prune_selector};
 use crate::resource::{api_resource, dyn_api};
@@ -38,15 +39,6 @@ pub fn prune_kinds(
         .collect();
     kinds.sort();
     kinds
-}
-
-/// What a background prune listing found in one member.
-#[derive(Debug, Default)]
-pub(super) struct Listing {
-    /// Owned objects of the listed kinds (desired or not; the consuming pass decides).
-    found: Vec<ObjKey>,
-    /// Kinds that could not be listed (kind, error).
-    errors: Vec<(String, ApplyError)>,
 }
 
 impl Drop for ClusterApplier {

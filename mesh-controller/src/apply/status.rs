@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::warn;
 
 use super::applier::{ClusterApplier, SyncReport, hash_of};
-use super::writes::CONCURRENCY;
+use super::order::CONCURRENCY;
 use super::{ObjKey, StatusWrite};
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;

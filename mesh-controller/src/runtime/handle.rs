@@ -8,8 +8,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::error;
 
-use super::pass::PassSummary;
 use super::readiness::readiness;
+use super::summary::PassSummary;
 use crate::members::{MemberHealth, MemberStatus};
 use crate::metrics::Metrics;
 

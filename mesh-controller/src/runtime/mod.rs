@@ -15,6 +15,7 @@ mod pass;
 mod readiness;
 mod reconcile_loop;
 mod start;
+mod summary;
 mod write;
 
 use jiff::Timestamp;
@@ -26,8 +27,8 @@ use crate::watch::Sink;
 pub use config::{LeaderMode, RunConfig};
 pub use error::RuntimeError;
 pub use handle::ControllerHandle;
-pub use pass::PassSummary;
 pub use start::start;
+pub use summary::PassSummary;
 
 /// The index plus the pure reconcile, as the runtime sees them.
 pub trait Engine: Sink {

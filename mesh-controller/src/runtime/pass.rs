@@ -5,25 +5,9 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 
 use super::reconcile_loop::Loop;
+use super::summary::PassSummary;
 use crate::members::{MemberStatus, Reachability};
 use crate::metrics::{MemberStateLabel, StateLabels};
-
-/// A summary of the last completed pass, for status tables and tests.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PassSummary {
-    /// Completed passes that wrote (or would have written) to clusters.
-    pub passes: u64,
-    /// The last plan's counts.
-    pub exports: usize,
-    /// Imports desired.
-    pub imports: usize,
-    /// Exports in conflict.
-    pub conflicts: usize,
-    /// Write errors in the last pass.
-    pub errors: usize,
-    /// Whether this replica wrote in the last pass.
-    pub wrote: bool,
-}
 
 impl Loop {
     /// One pass; returns the number of failed writes.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::member::Member;
-use super::pass::PassSummary;
+use super::summary::PassSummary;
 use super::{Engine, RunConfig};
 use crate::apply::ClusterApplier;
 use crate::backoff::Backoff;

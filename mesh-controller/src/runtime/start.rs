@@ -12,9 +12,9 @@ use tracing::{Instrument, error, info, info_span};
 
 use super::handle::ControllerHandle;
 use super::member::{Member, member_supervisor, probe};
-use super::pass::PassSummary;
 use super::readiness::readiness;
 use super::reconcile_loop::Loop;
+use super::summary::PassSummary;
 use super::write::{LISTINGS_IN_FLIGHT, WRITES_IN_FLIGHT};
 use super::{Engine, LeaderMode, RunConfig, RuntimeError};
 use crate::leader::LeaderElector;
