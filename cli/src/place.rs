@@ -199,7 +199,7 @@ pub fn render(out: &PlaceOutput, format: OutputFormat) -> String {
                 )
             }) + "\n"
         }
-        OutputFormat::Yaml => match serde_saphyr::to_string(out) {
+        OutputFormat::Yaml => match isthmus_api::yaml::to_string(out) {
             Ok(s) => s,
             Err(e) => format!(
                 "error:\n  reason: Internal\n  message: {:?}\n",
@@ -242,7 +242,7 @@ fn render_table(out: &PlaceOutput) -> String {
     if let Some(m) = &out.manifests {
         for (c, obj) in m {
             let _ = writeln!(s, "\n# manifest for {c}");
-            match serde_saphyr::to_string(obj) {
+            match isthmus_api::yaml::to_string(obj) {
                 Ok(y) => s.push_str(&y),
                 Err(e) => {
                     let _ = writeln!(s, "# cannot render: {e}");

@@ -364,7 +364,7 @@ fn file_stem(obj: &Value) -> String {
 }
 
 fn to_yaml(v: &Value, path: &Path) -> Result<String, RenderError> {
-    serde_saphyr::to_string(v).map_err(|e| RenderError::Write {
+    isthmus_api::yaml::to_string(v).map_err(|e| RenderError::Write {
         path: path.to_owned(),
         problem: e.to_string(),
     })

@@ -111,16 +111,13 @@ pub fn to_yaml_documents<T: Serialize>(
         out.push_str(line);
         out.push('\n');
     }
-    for (i, obj) in objects.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        let text = crate::yaml::to_string(obj).map_err(|e| RenderError::Yaml {
+    let docs = crate::yaml::documents(objects, crate::yaml::Separators::Between).map_err(|e| {
+        RenderError::Yaml {
             file: file.to_owned(),
-            message: e.to_string(),
-        })?;
-        out.push_str(&text);
-    }
+            message: e.source.to_string(),
+        }
+    })?;
+    out.push_str(&docs);
     Ok(out)
 }
 

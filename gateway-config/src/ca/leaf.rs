@@ -308,7 +308,7 @@ impl LeafCert {
 
     /// The Secret manifest as YAML.
     pub fn to_secret_yaml(&self, name: &str, namespace: &str) -> Result<String, CaError> {
-        serde_saphyr::to_string(&self.to_secret(name, namespace)).map_err(|e| CaError::Secret {
+        crate::yaml::to_string(&self.to_secret(name, namespace)).map_err(|e| CaError::Secret {
             what: format!("Secret {namespace}/{name}"),
             field: "manifest".into(),
             problem: e.to_string(),
