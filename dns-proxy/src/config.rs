@@ -230,8 +230,8 @@ pub fn grpc_source(args: &Args) -> Result<Option<GrpcSource>, ConfigError> {
     };
     check_grpc_url(&url)?;
     let cluster = args.cluster.clone().ok_or(ConfigError::ClusterMissing)?;
-    crate::source::grpc::rfc1123_label(&cluster).map_err(|reason| ConfigError::Cluster {
-        reason,
+    isthmus_api::names::rfc1123_label(&cluster).map_err(|e| ConfigError::Cluster {
+        reason: format!("{cluster:?} {e}"),
         name: cluster.clone(),
     })?;
     let tls_flags: [(&'static str, bool); 4] = [
