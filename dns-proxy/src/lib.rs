@@ -2,11 +2,16 @@
 //! specification (KEP-1645) from a precomputed table and forwards every other name upstream.
 //!
 //! - [`model`]: the source-independent service view ([`model::ServiceSet`]).
-//! - [`source`]: file and Kubernetes sources, both producing a `ServiceSet`.
+//! - [`source`]: the file, Kubernetes and gRPC sources, each producing a `ServiceSet` (MCS
+//!   objects are read by `mesh_proto::mcs`, as the controller reads them).
 //! - [`table`]: the answer table, every answer precomputed as wire bytes.
 //! - [`handle`]: [`handle::TableHandle`], the atomically swapped current table.
 //! - [`fast`] / [`slow`] / [`handler`]: the request paths.
-//! - [`forward`], [`server`], [`http`], [`metrics`], [`config`]: the process around them.
+//! - [`forward`], [`server`], [`http`], [`metrics`]: the process around them.
+//! - [`config`]: the command line, and running the proxy it describes.
+//!
+//! Their dependencies form no cycle: `table` uses `model`; `handle`, `metrics` and the request
+//! paths use `table`; `source`, `server` and `http` build on `handle`; `config` on all of them.
 
 pub mod config;
 pub mod fast;

@@ -1,6 +1,6 @@
 //! The source-independent view of the clusterset that the DNS table is built from.
 //!
-//! Every source (file, Kubernetes watch, and later gRPC) produces a [`ServiceSet`]; the table
+//! Every source (file, Kubernetes watch, gRPC) produces a [`ServiceSet`]; the table
 //! builder never sees where the data came from.
 
 use std::net::IpAddr;

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::sync::watch;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -222,16 +223,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Runs until `shutdown` completes, reconnecting forever with exponential backoff (full
-/// jitter). Returns an error only for permanent failures (bad URL, TLS setup, refused
-/// identity).
+/// Runs until `shutdown` completes, reconnecting forever with jittered exponential backoff
+/// (see `reconnect_backoff`). Returns an error only for permanent failures (bad URL, TLS setup,
+/// refused identity).
 pub async fn run(
     cfg: ClientConfig,
     state: watch::Sender<ClientState>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ClientError> {
     tokio::pin!(shutdown);
-    let mut backoff = cfg.backoff_initial;
+    let mut backoff = reconnect_backoff(&cfg);
     let mut table = ClientTable::default();
     loop {
         let started = Instant::now();
@@ -253,20 +254,52 @@ pub async fn run(
         }
         // A connection that lived a while resets the backoff.
         if started.elapsed() > cfg.backoff_max {
-            backoff = cfg.backoff_initial;
+            backoff = reconnect_backoff(&cfg);
         }
         let age = state.borrow().updated_at.map(|t| t.elapsed().as_secs_f64());
-        let wait = jitter(backoff);
+        let wait = backoff.next().unwrap_or(cfg.backoff_max);
         tracing::warn!(cluster = %cfg.cluster, url = %cfg.url, error = %err, retry_in_ms = wait.as_millis() as u64, table_age_s = ?age, "discovery watch ended; serving the last table");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = &mut shutdown => return Ok(()),
         }
-        backoff = (backoff * 2).min(cfg.backoff_max);
     }
 }
 
-fn jitter(d: Duration) -> Duration {
-    let millis = d.as_millis().max(1) as u64;
-    Duration::from_millis(millis / 2 + rand::random_range(0..=millis / 2))
+/// The waits between reconnects: a base delay that starts at `backoff_initial` and doubles up
+/// to `backoff_max`, each wait drawn between half the base and the base ("equal jitter"), so
+/// proxies that lost the same server do not all come back at once. The builder's jitter adds up
+/// to its current delay, so it is given half the bounds.
+fn reconnect_backoff(cfg: &ClientConfig) -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(cfg.backoff_initial / 2)
+        .with_max_delay(cfg.backoff_max / 2)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_waits_double_up_to_the_maximum_between_half_the_base_and_the_base() {
+        let mut cfg = ClientConfig::new("http://127.0.0.1:1", "east");
+        cfg.backoff_initial = Duration::from_millis(200);
+        cfg.backoff_max = Duration::from_secs(30);
+        let mut backoff = reconnect_backoff(&cfg);
+        let mut base = cfg.backoff_initial;
+        for _ in 0..20 {
+            let wait = backoff.next().unwrap_or_default();
+            assert!(
+                wait >= base / 2 && wait <= base,
+                "{wait:?} not in [{:?}, {base:?}]",
+                base / 2
+            );
+            base = (base * 2).min(cfg.backoff_max);
+        }
+        assert_eq!(base, cfg.backoff_max);
+    }
 }

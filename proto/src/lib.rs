@@ -3,6 +3,8 @@
 //! - [`v1`]: the messages and tonic stubs generated from `proto/isthmus/v1/discovery.proto`
 //!   (compiled at build time by a pure-Rust protobuf compiler; no system `protoc`).
 //! - [`table`]: the name table one member cluster sees, and snapshot/delta arithmetic.
+//! - [`mcs`]: ServiceImports and imported EndpointSlices read into the table's records, for
+//!   the controller's tables and the DNS proxy's file and kube sources alike.
 //! - [`publisher`]: the server's versioned views with delta history for resuming clients.
 //! - [`service`]: the tonic service over a publisher, with per-cluster authorization.
 //! - [`client`]: the reconnecting, resuming client a DNS proxy runs.
@@ -15,6 +17,7 @@ pub mod v1 {
 
 pub mod client;
 pub mod identity;
+pub mod mcs;
 pub mod publisher;
 pub mod service;
 pub mod table;

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use isthmus_api::mcs::{v1alpha1, v1beta1};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde::Deserialize;
 
 use super::{ConvertError, Store};
 use crate::handle::TableHandle;
@@ -108,29 +109,23 @@ fn apply(store: &mut Store, doc: serde_json::Value) -> Result<(), ApplyError> {
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
+    // A document must read as the typed object (as the API server would accept it); the
+    // MCS reading then applies to the document itself.
     match (api.as_str(), kind.as_str()) {
         ("multicluster.x-k8s.io/v1beta1", "ServiceImport") => {
-            let si: v1beta1::ServiceImport = serde_json::from_value(doc)
+            v1beta1::ServiceImport::deserialize(&doc)
                 .map_err(|e| ApplyError::Doc(format!("ServiceImport: {e}")))?;
-            let ns = si.metadata.namespace.clone().unwrap_or_default();
-            let name = si.metadata.name.clone().unwrap_or_default();
-            store
-                .apply_import(&ns, &name, &si.spec.0)
-                .map_err(ApplyError::Field)
+            store.apply_import(&doc).map_err(ApplyError::Field)
         }
         ("multicluster.x-k8s.io/v1alpha1", "ServiceImport") => {
-            let si: v1alpha1::ServiceImport = serde_json::from_value(doc)
+            v1alpha1::ServiceImport::deserialize(&doc)
                 .map_err(|e| ApplyError::Doc(format!("ServiceImport: {e}")))?;
-            let ns = si.metadata.namespace.clone().unwrap_or_default();
-            let name = si.metadata.name.clone().unwrap_or_default();
-            store
-                .apply_import(&ns, &name, &si.spec.0)
-                .map_err(ApplyError::Field)
+            store.apply_import(&doc).map_err(ApplyError::Field)
         }
         ("discovery.k8s.io/v1", "EndpointSlice") => {
-            let es: EndpointSlice = serde_json::from_value(doc)
+            EndpointSlice::deserialize(&doc)
                 .map_err(|e| ApplyError::Doc(format!("EndpointSlice: {e}")))?;
-            store.apply_slice(&es).map_err(ApplyError::Field)
+            store.apply_slice(&doc).map_err(ApplyError::Field)
         }
         ("", _) => Err(ApplyError::Doc("field apiVersion: missing".to_string())),
         (_, "") => Err(ApplyError::Doc("field kind: missing".to_string())),

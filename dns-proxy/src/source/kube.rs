@@ -1,6 +1,7 @@
 //! `--source kube`: watches ServiceImports (v1beta1, or v1alpha1 when only that is served)
 //! and MCS EndpointSlices (label `multicluster.kubernetes.io/service-name`) in the local
-//! cluster. [`KubeState`] turns watch events into a [`Store`] without any I/O.
+//! cluster. [`KubeState`] turns watch events into a [`Store`] without any I/O; the objects
+//! reach the store as JSON, the form the MCS reading takes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,20 @@ pub struct ImportObj {
     pub spec: ServiceImportSpec,
 }
 
+impl ImportObj {
+    /// The object as the MCS reading takes it: JSON, as Kubernetes serves it.
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("namespace".into(), self.namespace.clone().into());
+        metadata.insert("name".into(), self.name.clone().into());
+        let mut object = serde_json::Map::new();
+        object.insert("kind".into(), "ServiceImport".into());
+        object.insert("metadata".into(), metadata.into());
+        object.insert("spec".into(), serde_json::to_value(&self.spec)?);
+        Ok(object.into())
+    }
+}
+
 /// One watch event from either watch.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
@@ -67,7 +82,11 @@ impl KubeState {
                     true
                 }
                 Event::InitApply(o) | Event::Apply(o) => {
-                    if let Err(e) = self.store.apply_import(&o.namespace, &o.name, &o.spec) {
+                    let applied = o
+                        .to_json()
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| self.store.apply_import(&v).map_err(|e| e.to_string()));
+                    if let Err(e) = applied {
                         tracing::warn!(error = %e, "skipping malformed ServiceImport");
                         self.store.delete_import(&o.namespace, &o.name);
                     }
@@ -90,7 +109,10 @@ impl KubeState {
                     true
                 }
                 Event::InitApply(s) | Event::Apply(s) => {
-                    if let Err(e) = self.store.apply_slice(&s) {
+                    let applied = serde_json::to_value(&s)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| self.store.apply_slice(&v).map_err(|e| e.to_string()));
+                    if let Err(e) = applied {
                         tracing::warn!(error = %e, "skipping malformed EndpointSlice");
                         let ns = s.metadata.namespace.clone().unwrap_or_default();
                         let name = s.metadata.name.clone().unwrap_or_default();

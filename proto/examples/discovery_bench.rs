@@ -1,9 +1,11 @@
 //! Measures the discovery API: one change delivered to many connected proxies.
 //!
-//! `discovery-bench [--clients N] [--rounds R] [--services S]` runs the server in this process
+//! `discovery_bench [--clients N] [--rounds R] [--services S]` runs the server in this process
 //! and the clients in a child process (the same binary with `clients`), so the server's memory
 //! per idle connection can be read from its own RSS. It prints p50/p99/max delivery latency
 //! over all rounds and clients. Bounded: every wait has a timeout.
+//!
+//! `proto/bench/run.sh [--clients N] [--rounds R] [--services S]` builds and runs it.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
