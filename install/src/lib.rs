@@ -367,9 +367,9 @@ fn dns_grpc(a: &InstallArgs) -> Result<Option<DnsGrpc>, InstallError> {
         .discovery_url
         .clone()
         .unwrap_or_else(|| default_discovery_url(&a.namespace));
-    dns_proxy::config::check_grpc_url(&url).map_err(|e| InstallError::Invalid {
+    mesh_proto::endpoint::check_url(&url).map_err(|reason| InstallError::Invalid {
         flag: "--discovery-url",
-        reason: e.to_string(),
+        reason: format!("--source grpc:{url}: {reason}"),
     })?;
     if !url.starts_with("https://") {
         return Err(InstallError::Invalid {
@@ -378,11 +378,9 @@ fn dns_grpc(a: &InstallArgs) -> Result<Option<DnsGrpc>, InstallError> {
         });
     }
     if let Some(name) = &a.discovery_server_name {
-        dns_proxy::source::grpc::validate_server_name(name).map_err(|reason| {
-            InstallError::Invalid {
-                flag: "--discovery-server-name",
-                reason,
-            }
+        mesh_proto::endpoint::check_server_name(name).map_err(|reason| InstallError::Invalid {
+            flag: "--discovery-server-name",
+            reason,
         })?;
     }
     Ok(Some(DnsGrpc {

@@ -3,6 +3,6 @@
 # Usage: proto/bench/run.sh [--clients N] [--rounds R] [--services S]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q -p mesh-proto --example discovery_bench
+cargo build --release -q -p mesh-proto --example stream_bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-exec "${CARGO_TARGET_DIR:-target}/release/examples/discovery_bench" "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/examples/stream_bench" "$@"

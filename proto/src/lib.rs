@@ -8,6 +8,7 @@
 //! - [`publisher`]: the server's versioned views with delta history for resuming clients.
 //! - [`service`]: the tonic service over a publisher, with per-cluster authorization.
 //! - [`client`]: the reconnecting, resuming client a DNS proxy runs.
+//! - [`endpoint`]: checks of a discovery URL and TLS server name as users give them.
 //! - [`identity`]: which cluster a client certificate names.
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -16,6 +17,7 @@ pub mod v1 {
 }
 
 pub mod client;
+pub mod endpoint;
 pub mod identity;
 pub mod mcs;
 pub mod publisher;

@@ -38,27 +38,10 @@ impl std::str::FromStr for SourceSpec {
 
 /// Checks that `url` is `http://host[:port]` or `https://host[:port]` with no path or query.
 pub fn check_grpc_url(url: &str) -> Result<(), ConfigError> {
-    let bad = |reason: &str| ConfigError::GrpcUrl {
+    mesh_proto::endpoint::check_url(url).map_err(|reason| ConfigError::GrpcUrl {
         url: url.to_string(),
         reason: reason.to_string(),
-    };
-    let uri: axum::http::Uri = url
-        .parse()
-        .map_err(|_| bad("not a URL (expected https://host:port)"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(bad("the scheme must be https:// or http://"));
-    }
-    match uri.host() {
-        Some(h) if !h.is_empty() => {}
-        _ => return Err(bad("no host")),
-    }
-    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(bad("user information is not supported"));
-    }
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(bad("a path or query is not supported"));
-    }
-    Ok(())
+    })
 }
 
 /// Answers `*.svc.<zone>` per the MCS DNS specification and forwards every other name.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use mesh_proto::client::ClientTls;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Errors loading the gRPC source's TLS material.
 #[derive(Debug, thiserror::Error)]
@@ -95,9 +95,7 @@ pub fn load_tls(files: &TlsFiles, cluster: &str) -> Result<ClientTls, GrpcError>
 
 /// Checks a `--grpc-server-name` value: a DNS name or an IP address.
 pub fn validate_server_name(name: &str) -> Result<(), String> {
-    ServerName::try_from(name)
-        .map(|_| ())
-        .map_err(|_| format!("{name:?} is neither a DNS name nor an IP address"))
+    mesh_proto::endpoint::check_server_name(name)
 }
 
 #[cfg(test)]

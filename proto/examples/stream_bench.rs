@@ -1,6 +1,6 @@
 //! Measures the discovery API: one change delivered to many connected proxies.
 //!
-//! `discovery_bench [--clients N] [--rounds R] [--services S]` runs the server in this process
+//! `stream_bench [--clients N] [--rounds R] [--services S]` runs the server in this process
 //! and the clients in a child process (the same binary with `clients`), so the server's memory
 //! per idle connection can be read from its own RSS. It prints p50/p99/max delivery latency
 //! over all rounds and clients. Bounded: every wait has a timeout.
