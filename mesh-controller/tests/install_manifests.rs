@@ -3,9 +3,10 @@
 //! request lists need.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
-
-use install_support::typed;
+use isthmus_install::manifests::{CONTROLLER_NAME, DNS_PROXY_NAME, MEMBER_SA};
+use isthmus_install::rbac::{self, ApiRequest, Scope, rbac_allows_named};
+use isthmus_install::{DnsMode, InstallOptions, Role as InstallRole, render, render_objects};
+use isthmus_testing::manifests::typed;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PodTemplateSpec, Secret, Service, ServiceAccount,
@@ -13,11 +14,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use isthmus_install::manifests::{CONTROLLER_NAME, DNS_PROXY_NAME, MEMBER_SA};
-use isthmus_install::rbac::{self, ApiRequest, Scope, rbac_allows_named};
-use isthmus_install::{
-    DnsMode, InstallOptions, Role as InstallRole, render, render_objects,
-};
 use serde_json::Value;
 
 /// Parses `v` as its kind's k8s-openapi type; fails on unknown kinds and unknown fields.
