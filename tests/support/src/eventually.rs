@@ -31,6 +31,7 @@ where
 }
 
 /// [`eventually`] for tests without an async runtime: checks every 50 ms on this thread.
+#[track_caller]
 pub fn eventually_blocking<T>(
     what: &str,
     limit: Duration,

@@ -10,6 +10,7 @@ pub fn updating() -> bool {
 }
 
 /// Compares `actual` with the golden file at `path`; with `UPDATE_GOLDEN=1` writes it instead.
+#[track_caller]
 pub fn assert_golden(path: &Path, actual: &str) {
     if updating() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -33,6 +34,7 @@ pub fn assert_golden(path: &Path, actual: &str) {
 /// Compares the files under `got` with those under the golden folder `expected` (names and
 /// contents; files named in `ignore` left out); with `UPDATE_GOLDEN=1` replaces `expected` by
 /// `got`.
+#[track_caller]
 pub fn assert_golden_tree(got: &Path, expected: &Path, ignore: &[&str]) {
     let got_tree = read_tree(got, ignore);
     if updating() {

@@ -18,6 +18,7 @@ pub fn yaml_documents(text: &str, origin: &Path) -> Vec<Value> {
 
 /// Parses `v` as `T` and checks that serializing it back gives `v` again: no unknown field
 /// was dropped and nothing was added.
+#[track_caller]
 pub fn typed<T: DeserializeOwned + Serialize>(v: &Value) -> T {
     let t: T = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v:#}"));
     let back = serde_json::to_value(&t).unwrap();

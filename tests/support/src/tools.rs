@@ -21,6 +21,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 }
 
 /// The path of the program `name`; panics, naming it, when it is not installed.
+#[track_caller]
 pub fn require(name: &str) -> PathBuf {
     tool(name).unwrap_or_else(|| {
         panic!(
