@@ -7,11 +7,7 @@ use std::process::Command;
 #[test]
 fn controller_deployment_flags_exist_in_the_controller_binary() {
     // Every flag the hub Deployment passes to `mesh-controller` is one `mesh-controller run` knows.
-    let opts = isthmus_install::InstallOptions::defaults(
-        isthmus_install::Role::Hub,
-        None,
-        None,
-    );
+    let opts = isthmus_install::InstallOptions::defaults(isthmus_install::Role::Hub, None, None);
     let args = isthmus_install::manifests::controller_args(&opts);
     let help = Command::new(env!("CARGO_BIN_EXE_mesh-controller"))
         .args([args[0].as_str(), "--help"])
@@ -35,13 +31,12 @@ fn controller_deployment_flags_exist_in_the_controller_binary() {
 #[test]
 fn dns_proxy_workload_flags_parse_with_the_dns_proxy_cli() {
     use clap::Parser;
-    let args = isthmus_install::manifests::dns_proxy_args(
-        &isthmus_install::InstallOptions::defaults(
+    let args =
+        isthmus_install::manifests::dns_proxy_args(&isthmus_install::InstallOptions::defaults(
             isthmus_install::Role::Member,
             Some("east"),
             Some("net-east"),
-        ),
-    );
+        ));
     let parsed = dns_proxy::config::Args::try_parse_from(
         std::iter::once("dns-proxy".to_owned()).chain(args.clone()),
     );

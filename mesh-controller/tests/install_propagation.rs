@@ -2,10 +2,10 @@
 //! needs, and a member grants the propagated kinds to the member-side ServiceAccount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use k8s_openapi::api::rbac::v1::PolicyRule;
 use isthmus_install::manifests::{MEMBER_PROPAGATION_ROLE, MEMBER_SA};
 use isthmus_install::rbac::{self, rbac_allows};
 use isthmus_install::{InstallOptions, Role, render_objects};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::Value;
 
 fn objects(role: Role, propagation: bool) -> Vec<Value> {
@@ -129,4 +129,3 @@ fn hub_runs_in_hub_mode_with_the_propagation_rights() {
     let dep = without.iter().find(|o| o["kind"] == "Deployment").unwrap();
     assert!(dep.to_string().contains("--clusterset"));
 }
-
