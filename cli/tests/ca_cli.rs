@@ -3,15 +3,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod ca_common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-use ca_common::{ca, certs_of, text};
 use gateway_config::ca::{CaCerts, RootCa, RootOptions, verify_bundle};
+use isthmus_testing::tls::certs_of;
+use isthmus_testing::tools::describe;
 use jiff::{SignedDuration, Timestamp};
+
+/// Runs `isthmus ca <args>`.
+fn ca(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_isthmus"))
+        .arg("ca")
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -31,7 +40,7 @@ fn stderr(o: &std::process::Output) -> String {
 
 fn init(dir: &Path) {
     let o = ca(&["init", "--out", s(dir)]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
 }
 
 fn issue(root: &Path, cluster: &str, out: &Path, extra: &[&str]) -> std::process::Output {
@@ -79,7 +88,7 @@ fn init_writes_root_with_modes_and_refuses_to_overwrite() {
         "--validity-days",
         "100",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(!stdout(&o).contains("PRIVATE KEY") && !stderr(&o).contains("PRIVATE KEY"));
     assert_eq!(entries(&dir), ["root-cert.pem", "root-key.pem"]);
     assert_eq!(mode(&dir.join("root-key.pem")), 0o600);
@@ -100,8 +109,12 @@ fn init_writes_root_with_modes_and_refuses_to_overwrite() {
     assert!((99..=100).contains(&days), "{days}");
 
     let o = ca(&["init", "--out", s(&dir)]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("refusing to overwrite"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        stderr(&o).contains("refusing to overwrite"),
+        "{}",
+        describe(&o)
+    );
     assert_eq!(
         fs::read_to_string(dir.join("root-key.pem")).unwrap(),
         key,
@@ -109,7 +122,7 @@ fn init_writes_root_with_modes_and_refuses_to_overwrite() {
     );
 
     let o = ca(&["init", "--out", s(&dir), "--force"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_ne!(fs::read_to_string(dir.join("root-key.pem")).unwrap(), key);
     assert_eq!(mode(&dir.join("root-key.pem")), 0o600);
 }
@@ -119,7 +132,7 @@ fn init_makes_an_rsa_4096_root_on_request() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("root");
     let o = ca(&["init", "--out", s(&dir), "--key-type", "rsa-4096"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let cert = fs::read_to_string(dir.join("root-cert.pem")).unwrap();
     let der = certs_of(&cert).remove(0);
     let (_, x) = x509_parser::parse_x509_certificate(&der).unwrap();
@@ -134,7 +147,7 @@ fn init_makes_an_rsa_4096_root_on_request() {
     assert_eq!(bits, 4096);
     let out = tmp.path().join("east");
     let o = issue(&dir, "east", &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(ca(&["verify", s(&out)]).status.code(), Some(0));
 }
 
@@ -143,9 +156,9 @@ fn bad_flags_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("root");
     let o = ca(&["init", "--out", s(&dir), "--key-type", "rsa-1024"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     let o = ca(&["init", "--out", s(&dir), "--validity-days", "0"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(!dir.exists());
 }
 
@@ -156,7 +169,7 @@ fn issue_writes_the_four_files_as_istiod_expects() {
     init(&root);
     let out = tmp.path().join("east");
     let o = issue(&root, "east", &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(!stdout(&o).contains("PRIVATE KEY"));
     assert_eq!(
         entries(&out),
@@ -191,10 +204,10 @@ fn issue_writes_the_four_files_as_istiod_expects() {
 
     // Again without --force: refused, untouched; with --force: replaced.
     let o = issue(&root, "east", &out, &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert_eq!(read_dir_bundle(&out), b);
     let o = issue(&root, "east", &out, &["--force"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_ne!(read_dir_bundle(&out).ca_key, b.ca_key);
 }
 
@@ -204,7 +217,7 @@ fn issue_secret_to_stdout_and_to_file() {
     let root = tmp.path().join("root");
     init(&root);
     let o = issue(&root, "west", Path::new("-"), &["--format", "secret"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let yaml = stdout(&o);
     assert!(
         yaml.contains("kind: Secret") && yaml.contains("name: cacerts"),
@@ -224,15 +237,15 @@ fn issue_secret_to_stdout_and_to_file() {
 
     let out = tmp.path().join("west");
     let o = issue(&root, "west", &out, &["--format", "secret"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(entries(&out), ["cacerts.yaml"]);
     assert_eq!(mode(&out.join("cacerts.yaml")), 0o600);
     let o = ca(&["verify", s(&out.join("cacerts.yaml"))]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
 
     // stdout is only for the secret form.
     let o = issue(&root, "west", Path::new("-"), &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(stdout(&o).is_empty());
 }
 
@@ -317,7 +330,7 @@ fn issue_rejects_bad_input_and_writes_nothing() {
             "east"
         };
         let o = issue(&dir, cluster, &out, extra);
-        assert_eq!(o.status.code(), Some(2), "{case}: {}", text(&o));
+        assert_eq!(o.status.code(), Some(2), "{case}: {}", describe(&o));
         let err = stderr(&o);
         assert!(err.contains(needle), "{case}: expected {needle:?} in {err}");
         let all = format!("{err}{}", stdout(&o));
@@ -353,7 +366,7 @@ fn verify_reports_every_failure_and_uses_exit_codes() {
     assert_eq!(issue(&root, "west", &west, &[]).status.code(), Some(0));
 
     let o = ca(&["verify", s(&east)]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     assert!(out.contains("OK") && out.contains("days"), "{out}");
     assert!(
@@ -371,7 +384,7 @@ fn verify_reports_every_failure_and_uses_exit_codes() {
     fs::copy(west.join("ca-key.pem"), bad.join("ca-key.pem")).unwrap();
     fs::copy(west.join("cert-chain.pem"), bad.join("cert-chain.pem")).unwrap();
     let o = ca(&["verify", s(&bad)]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let out = stdout(&o);
     assert!(out.contains("[FAIL] ca-key matches ca-cert"), "{out}");
     assert!(
@@ -382,11 +395,11 @@ fn verify_reports_every_failure_and_uses_exit_codes() {
     // A missing part is a failed check.
     fs::remove_file(bad.join("root-cert.pem")).unwrap();
     let o = ca(&["verify", s(&bad)]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     assert!(
         stdout(&o).contains("[FAIL] root-cert.pem present"),
         "{}",
-        text(&o)
+        describe(&o)
     );
 
     // Unparseable input: exit 2.
@@ -403,8 +416,8 @@ fn verify_reports_every_failure_and_uses_exit_codes() {
     )
     .unwrap();
     let o = ca(&["verify", s(&yaml)]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains(s(&yaml)), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(stderr(&o).contains(s(&yaml)), "{}", describe(&o));
     assert_eq!(
         ca(&["verify", s(&tmp.path().join("absent.yaml"))])
             .status
@@ -476,8 +489,12 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("early"),
         &["--clusters", "east,west"],
     ));
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("apply step 1 first"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        stderr(&o).contains("apply step 1 first"),
+        "{}",
+        describe(&o)
+    );
     assert!(!p("early").exists());
     fs::remove_file(p("root-new").join("root-key.pem")).unwrap();
 
@@ -487,7 +504,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step1"),
         &["--clusters", "east,west"],
     ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     assert!(
         out.contains("ISTIO_MULTIROOT_MESH=true") && out.contains("PROXY_CONFIG_XDS_AGENT"),
@@ -529,7 +546,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step1"),
         &["--clusters", "east,west"],
     ));
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
 
     // Step 2 without the new key: refused.
     let o = run(common(
@@ -538,7 +555,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step2"),
         &["--clusterset", s(&clusterset)],
     ));
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(!p("step2").exists());
     fs::write(p("root-new").join("root-key.pem"), &new_key).unwrap();
     let o = run(common(
@@ -547,7 +564,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step2"),
         &["--clusterset", s(&clusterset)],
     ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     for c in ["east", "west"] {
         let d = p("step2").join(c);
         let chain = certs_of(&fs::read_to_string(d.join("cert-chain.pem")).unwrap());
@@ -574,7 +591,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step3"),
         &["--clusters", "east,west"],
     ));
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(!p("step3").exists());
     let o = run(common(
         "3",
@@ -582,7 +599,7 @@ fn rotate_walks_three_steps_for_all_clusters() {
         &p("step3"),
         &["--clusters", "east,west", "--format", "secret"],
     ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     for c in ["east", "west"] {
         let d = p("step3").join(c);
         assert_eq!(entries(&d), ["cacerts.yaml"]);
@@ -623,7 +640,7 @@ fn rotate_rejects_bad_cluster_lists() {
         args.extend(&members);
         args.extend(tail);
         let o = ca(&args);
-        assert_eq!(o.status.code(), Some(2), "{members:?}: {}", text(&o));
+        assert_eq!(o.status.code(), Some(2), "{members:?}: {}", describe(&o));
     }
     let bad = p("bad.yaml");
     fs::write(&bad, "members: east\n").unwrap();
@@ -631,11 +648,11 @@ fn rotate_rejects_bad_cluster_lists() {
     args.extend(["--clusterset", s(&bad)]);
     args.extend(tail);
     let o = ca(&args);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("members"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(stderr(&o).contains("members"), "{}", describe(&o));
     // A listed cluster without a bundle.
     let o = ca(&[&base[..], &["--clusters", "east"], &tail[..]].concat());
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(!p("out").exists());
 }
 
@@ -685,7 +702,7 @@ fn renew_replaces_only_what_expires_soon() {
         "--threshold-days",
         "30",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     assert!(out.contains("kept    east"), "{out}");
     assert!(
@@ -726,8 +743,8 @@ fn renew_replaces_only_what_expires_soon() {
         "--threshold-days",
         "30",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(!stdout(&o).contains("renewed"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(!stdout(&o).contains("renewed"), "{}", describe(&o));
 
     // A bundle directory named like no cluster: exit 2, nothing rewritten.
     fs::create_dir(bundles.join("Bad_Name")).unwrap();
@@ -745,6 +762,6 @@ fn renew_replaces_only_what_expires_soon() {
         "--threshold-days",
         "400",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert_eq!(read_dir_bundle(&bundles.join("east")), east_before);
 }

@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod ca_common;
-
-use ca_common::{Peer, mtls, peer};
 use gateway_config::ca::{
     CaCerts, IntermediateOptions, RootCa, RootOptions, Rotation, RotationStep, issue_intermediate,
     rotation_bundle,
 };
+use isthmus_testing::tls::{Peer, mtls, peer};
 use jiff::Timestamp;
 
 fn root() -> RootCa {
@@ -164,7 +162,7 @@ fn skipping_a_rollout_breaks_exactly_the_pairs_the_runbook_warns_about() {
 #[test]
 fn rotation_bundles_have_the_documented_roots_and_signers() {
     let w = walk();
-    let count = |pem: &str| ca_common::certs_of(pem).len();
+    let count = |pem: &str| isthmus_testing::tls::certs_of(pem).len();
     for i in 0..2 {
         assert_eq!(count(&w.states[0][i].root_cert), 1);
         assert_eq!(count(&w.states[1][i].root_cert), 2);

@@ -1,10 +1,19 @@
 //! `isthmus demo --once` converges, prints the table and leaves usable kubeconfigs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use isthmus_testing::dns;
+
 #[test]
 fn demo_once_converges_and_writes_kubeconfigs() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus"))
+    let out = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--once", "--timeout", "60s", "--kubeconfig-dir"])
         .arg(dir.path())
         .output()
@@ -41,7 +50,7 @@ fn demo_once_converges_and_writes_kubeconfigs() {
 #[test]
 fn demo_rejects_an_out_of_range_cluster_count() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isthmus"))
+    let out = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--once", "--clusters", "0", "--kubeconfig-dir"])
         .arg(dir.path())
         .output()
@@ -51,18 +60,9 @@ fn demo_rejects_an_out_of_range_cluster_count() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn kubectl_sees_the_demo_imports() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP: kubectl is not installed");
-        return;
-    }
+    let kubectl = isthmus_testing::require("kubectl");
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--timeout", "60s", "--kubeconfig-dir"])
@@ -82,9 +82,9 @@ fn kubectl_sees_the_demo_imports() {
             }
         }
     });
-    let converged = rx.recv_timeout(std::time::Duration::from_secs(90)).is_ok();
+    let converged = rx.recv_timeout(Duration::from_secs(90)).is_ok();
     let result = converged.then(|| {
-        Command::new("kubectl")
+        Command::new(&kubectl)
             .arg("--kubeconfig")
             .arg(dir.path().join("cluster-2.kubeconfig"))
             .args([
@@ -119,66 +119,24 @@ fn kubectl_sees_the_demo_imports() {
     assert_eq!(names, vec!["cart", "db"]);
 }
 
-/// A DNS query for `name` of type `qtype` (recursion desired, one question).
-fn dns_query(name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = vec![0x4a, 0x21, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&[0, 1]);
-    q
+/// The RCODE and the A records (sorted) of `name` from the demo proxy on `port`.
+fn ask(port: u16, name: &str) -> (ResponseCode, Vec<Ipv4Addr>) {
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
+    let m = dns::ask_blocking(
+        server,
+        &dns::query(name, RecordType::A, None),
+        Duration::from_secs(2),
+    )
+    .expect("DNS answer within 2 s");
+    (m.metadata.response_code, dns::a_records(&m))
 }
 
-/// RCODE and the IPv4 addresses of the A records in the answer section.
-fn a_answers(resp: &[u8], query_len: usize) -> (u8, Vec<std::net::Ipv4Addr>) {
-    let rcode = resp[3] & 0x0f;
-    let ancount = u16::from_be_bytes([resp[6], resp[7]]) as usize;
-    let mut i = query_len;
-    let mut out = Vec::new();
-    for _ in 0..ancount {
-        if resp[i] & 0xc0 == 0xc0 {
-            i += 2;
-        } else {
-            while resp[i] != 0 {
-                i += 1 + resp[i] as usize;
-            }
-            i += 1;
-        }
-        let rtype = u16::from_be_bytes([resp[i], resp[i + 1]]);
-        let rdlen = u16::from_be_bytes([resp[i + 8], resp[i + 9]]) as usize;
-        i += 10;
-        if rtype == 1 && rdlen == 4 {
-            out.push(std::net::Ipv4Addr::new(
-                resp[i],
-                resp[i + 1],
-                resp[i + 2],
-                resp[i + 3],
-            ));
-        }
-        i += rdlen;
-    }
-    out.sort();
-    (rcode, out)
-}
+/// A dig command the demo printed: (cluster, port, name).
+type DigLine = (String, u16, String);
 
-fn ask(port: u16, name: &str) -> (u8, Vec<std::net::Ipv4Addr>) {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-        .unwrap();
-    let q = dns_query(name, 1);
-    s.send_to(&q, ("127.0.0.1", port)).unwrap();
-    let mut buf = [0u8; 4096];
-    let n = s.recv(&mut buf).expect("DNS answer within 2 s");
-    a_answers(&buf[..n], q.len())
-}
-
-#[test]
-fn demo_dns_proxies_answer_over_grpc() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+/// Runs `isthmus demo` until it printed its dig commands, calls `check` with them while the
+/// demo still runs, then stops it.
+fn with_demo_dig_lines<T>(check: impl FnOnce(&[DigLine]) -> T) -> T {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_isthmus"))
         .args(["demo", "--timeout", "60s", "--kubeconfig-dir"])
@@ -202,10 +160,9 @@ fn demo_dns_proxies_answer_over_grpc() {
             }
         }
     });
-    let digs = rx.recv_timeout(std::time::Duration::from_secs(90));
+    let digs = rx.recv_timeout(Duration::from_secs(90));
     let result = digs.map(|digs| {
-        // (cluster, port, name) of every printed dig command.
-        let parsed: Vec<(String, u16, String)> = digs
+        let parsed: Vec<DigLine> = digs
             .iter()
             .map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
@@ -217,11 +174,22 @@ fn demo_dns_proxies_answer_over_grpc() {
                 )
             })
             .collect();
+        check(&parsed)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    result.expect("the demo printed dig commands")
+}
+
+#[test]
+fn demo_dns_proxies_answer_over_grpc() {
+    let (n, vips) = with_demo_dig_lines(|parsed| {
         let mut vips = Vec::new();
-        for (cluster, port, name) in &parsed {
+        for (cluster, port, name) in parsed {
             if name.starts_with("cart.") {
                 let (rcode, ips) = ask(*port, name);
-                assert_eq!(rcode, 0, "{cluster}: {name}");
+                assert_eq!(rcode, ResponseCode::NoError, "{cluster}: {name}");
                 assert_eq!(ips.len(), 1, "{cluster}: {name}: {ips:?}");
                 vips.push(ips[0]);
             }
@@ -231,38 +199,30 @@ fn demo_dns_proxies_answer_over_grpc() {
             .iter()
             .find(|(_, _, n)| n.starts_with("db-0."))
             .unwrap();
-        assert_eq!(
-            ask(*port, name).1,
-            vec![std::net::Ipv4Addr::new(10, 3, 3, 21)]
-        );
-        // The printed command itself, when dig is installed.
-        let dig = Command::new("dig").arg("-v").output();
-        let dig_out = match dig {
-            Ok(_) => {
-                let (_, port, name) = &parsed[0];
-                let out = Command::new("dig")
-                    .args(["@127.0.0.1", "-p", &port.to_string(), name, "+short"])
-                    .output()
-                    .unwrap();
-                Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-            }
-            Err(_) => {
-                eprintln!("SKIP: dig is not installed; the raw DNS query checked the answers");
-                None
-            }
-        };
-        (parsed.len(), vips, dig_out)
+        assert_eq!(ask(*port, name).1, vec![Ipv4Addr::new(10, 3, 3, 21)]);
+        (parsed.len(), vips)
     });
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = reader.join();
-    let (n, vips, dig_out) = result.expect("the demo printed dig commands");
     assert_eq!(n, 5, "three cart lines, one db-0 line, one SRV line");
     assert_eq!(vips.len(), 3);
     // One clusterset VIP, the same from every cluster's proxy, inside the default range.
     assert!(vips.iter().all(|v| *v == vips[0]), "{vips:?}");
     assert_eq!(vips[0].octets()[0], 242, "{vips:?}");
-    if let Some(out) = dig_out {
-        assert_eq!(out, vips[0].to_string());
-    }
+}
+
+#[test]
+#[ignore = "needs dig"]
+fn printed_dig_command_answers_with_the_clusterset_vip() {
+    let dig = isthmus_testing::require("dig");
+    let (vip, out) = with_demo_dig_lines(|parsed| {
+        // The first printed command asks a proxy for cart's VIP.
+        let (_, port, name) = &parsed[0];
+        let (_, ips) = ask(*port, name);
+        let out = Command::new(&dig)
+            .args(["@127.0.0.1", "-p", &port.to_string(), name, "+short"])
+            .output()
+            .unwrap();
+        (ips, String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    });
+    assert_eq!(vip.len(), 1, "{vip:?}");
+    assert_eq!(out, vip[0].to_string());
 }

@@ -185,7 +185,7 @@ fn skip_crds_leaves_them_out_and_output_is_stable() {
 fn committed_defaults_equal_the_install_output() {
     // deploy/hub/*.yaml is `install --role hub --skip-crds` split into files.
     let out = docs(&install(&["--role", "hub", "--skip-crds"]));
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hub");
+    let dir = isthmus_testing::paths::repo_root().join("deploy/hub");
     let mut committed = Vec::new();
     for f in ["namespace.yaml", "rbac.yaml", "controller.yaml"] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();

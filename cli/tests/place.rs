@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use isthmus_testing::paths::testdata;
 use serde_json::{Value, json};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../placement/testdata/examples")
-        .join(name)
+    testdata("placement").join("examples").join(name)
 }
 
 fn place(args: &[&str]) -> (i32, String, String) {

@@ -3,11 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod render_common;
-
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use render_common::{case, golden};
+use isthmus::render::MARKER_FILE;
+use isthmus_testing::golden::assert_golden_tree;
+use isthmus_testing::paths::testdata;
+
+/// `cli/testdata/render/<name>`.
+fn case(name: &str) -> PathBuf {
+    testdata("cli").join("render").join(name)
+}
+
+/// Compares the rendered folder `got` with the golden folder `expected` (the marker file left
+/// out); `UPDATE_GOLDEN=1` rewrites `expected`.
+fn golden(got: &Path, expected: &Path) {
+    assert_golden_tree(got, expected, &[MARKER_FILE]);
+}
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_isthmus"))

@@ -2,10 +2,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod render_common;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use isthmus::render::{RenderArgs, RenderError, render, write};
-use render_common::{case, golden, tree};
+use isthmus::render::{MARKER_FILE, RenderArgs, RenderError, render, write};
+use isthmus_testing::golden::{assert_golden_tree, read_tree};
+use isthmus_testing::paths::testdata;
+
+/// `cli/testdata/render/<name>`.
+fn case(name: &str) -> PathBuf {
+    testdata("cli").join("render").join(name)
+}
+
+/// Compares the rendered folder `got` with the golden folder `expected` (the marker file left
+/// out); `UPDATE_GOLDEN=1` rewrites `expected`.
+fn golden(got: &Path, expected: &Path) {
+    assert_golden_tree(got, expected, &[MARKER_FILE]);
+}
+
+/// Every rendered file (relative path -> content), the marker file left out.
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    read_tree(dir, &[MARKER_FILE])
+}
 
 fn args(name: &str, clusterset: bool, out: &std::path::Path) -> RenderArgs {
     RenderArgs {

@@ -8,6 +8,7 @@ use dns_proxy::handler::Action;
 use dns_proxy::table::rtype;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
+use isthmus_testing::dns::query;
 
 fn rdata_strings(m: &Message) -> Vec<String> {
     let mut v: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();

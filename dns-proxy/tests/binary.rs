@@ -1,20 +1,23 @@
 //! Binary-level tests: the real `dns-proxy` process on 127.0.0.1 port 0, queried with dig,
-//! kdig, a forwarding unbound, and a small in-test client and upstream server.
+//! kdig, a forwarding unbound, and a small in-test client and upstream server. The tests that
+//! run dig, kdig or unbound need them installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::query;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
+use isthmus_testing::dns::{self, query};
+use isthmus_testing::eventually_blocking;
+use isthmus_testing::http::get_blocking as http_get;
 
 struct Proxy {
     child: Child,
@@ -57,11 +60,14 @@ fn start(args: &[String]) -> Proxy {
         dns: dns.unwrap(),
         http: http.unwrap(),
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(p.http, "/readyz").0 != 200 {
-        assert!(Instant::now() < deadline, "dns-proxy never became ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually_blocking(
+        "dns-proxy ready",
+        Duration::from_secs(20),
+        || match http_get(p.http, "/readyz") {
+            (200, _) => Ok(()),
+            (code, body) => Err(format!("/readyz: {code} {body}")),
+        },
+    );
     p
 }
 
@@ -74,45 +80,13 @@ fn file_args(path: &Path) -> Vec<String> {
     ]
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    let code = body
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body)
-}
-
 fn udp_ask(server: SocketAddr, pkt: &[u8]) -> Message {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.send_to(pkt, server).unwrap();
-    let mut buf = [0u8; 65535];
-    let n = s.recv(&mut buf).expect("no UDP answer");
-    Message::from_vec(&buf[..n]).unwrap()
+    dns::ask_blocking(server, pkt, Duration::from_secs(10)).unwrap()
 }
 
-fn tool(path: &str) -> bool {
-    if Path::new(path).exists() {
-        return true;
-    }
-    eprintln!("SKIP: {path} is not installed");
-    false
-}
-
+/// dig's stdout and stderr; fails when dig is not installed.
 fn dig(args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/dig")
+    let out = Command::new(isthmus_testing::require("dig"))
         .args(args)
         .output()
         .expect("run dig");
@@ -150,10 +124,9 @@ fn big_yaml(n: usize) -> String {
 }
 
 #[test]
+#[ignore = "needs dig and kdig"]
 fn dig_and_kdig_over_udp_and_tcp() {
-    if !tool("/usr/bin/dig") || !tool("/usr/bin/kdig") {
-        return;
-    }
+    let kdig = isthmus_testing::require("kdig");
     let dir = tempfile::tempdir().unwrap();
     let p = start(&file_args(&fixture_copy(dir.path())));
     let port = p.dns.port().to_string();
@@ -216,7 +189,7 @@ fn dig_and_kdig_over_udp_and_tcp() {
         );
     }
     for tcp in ["+notcp", "+tcp"] {
-        let out = Command::new("/usr/bin/kdig")
+        let out = Command::new(&kdig)
             .args([
                 at,
                 "-p",
@@ -234,7 +207,7 @@ fn dig_and_kdig_over_udp_and_tcp() {
             ["10.1.0.1", "10.1.0.2", "10.2.0.7"],
             "{tcp}: {out}"
         );
-        let out = Command::new("/usr/bin/kdig")
+        let out = Command::new(&kdig)
             .args([
                 at,
                 "-p",
@@ -254,10 +227,8 @@ fn dig_and_kdig_over_udp_and_tcp() {
 }
 
 #[test]
+#[ignore = "needs dig"]
 fn dig_retries_truncated_answers_over_tcp() {
-    if !tool("/usr/bin/dig") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("big.yaml");
     std::fs::write(&f, big_yaml(200)).unwrap();
@@ -383,28 +354,36 @@ fn forwards_other_names_unchanged_and_relays_the_answer() {
     );
     assert_eq!(m.answers[0].data.to_string(), "242.0.0.10");
     assert_eq!(up.seen.lock().unwrap().len(), before);
-    if tool("/usr/bin/dig") {
-        let port = p.dns.port().to_string();
-        for tcp in ["+notcp", "+tcp"] {
-            let out = dig(&[
-                "@127.0.0.1",
-                "-p",
-                &port,
-                tcp,
-                "+short",
-                "+time=5",
-                "+tries=1",
-                "host.example.org",
-                "A",
-            ]);
-            assert_eq!(sorted_short(&out), ["192.0.2.53"], "{tcp}: {out}");
-        }
-    }
     let (_, metrics) = http_get(p.http, "/metrics");
     assert!(
         metrics.contains("dns_proxy_forwarded_queries_total"),
         "{metrics}"
     );
+}
+
+#[test]
+#[ignore = "needs dig"]
+fn dig_gets_forwarded_answers_over_udp_and_tcp() {
+    let up = start_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = file_args(&fixture_copy(dir.path()));
+    args.extend(["--upstream".into(), up.addr.to_string()]);
+    let p = start(&args);
+    let port = p.dns.port().to_string();
+    for tcp in ["+notcp", "+tcp"] {
+        let out = dig(&[
+            "@127.0.0.1",
+            "-p",
+            &port,
+            tcp,
+            "+short",
+            "+time=5",
+            "+tries=1",
+            "host.example.org",
+            "A",
+        ]);
+        assert_eq!(sorted_short(&out), ["192.0.2.53"], "{tcp}: {out}");
+    }
 }
 
 #[test]
@@ -470,30 +449,24 @@ fn file_source_reloads_and_keeps_the_last_good_table() {
     let mut text = std::fs::read_to_string(&f).unwrap();
     text.push_str("---\napiVersion: multicluster.x-k8s.io/v1beta1\nkind: ServiceImport\nmetadata: {name: api, namespace: shop}\nspec: {type: ClusterSetIP, ips: [242.0.0.99], ports: [{port: 443}]}\n");
     std::fs::write(&f, &text).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let m = eventually_blocking("the new service", Duration::from_secs(20), || {
         let m = udp_ask(p.dns, &query(name, RecordType::A, None));
-        if m.metadata.response_code == ResponseCode::NoError {
-            assert_eq!(m.answers[0].data.to_string(), "242.0.0.99");
-            break;
+        match m.metadata.response_code {
+            ResponseCode::NoError => Ok(m),
+            rc => Err(format!("{rc:?}")),
         }
-        assert!(Instant::now() < deadline, "the new service never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
+    assert_eq!(m.answers[0].data.to_string(), "242.0.0.99");
     // A bad file is rejected; the previous table keeps answering.
     std::fs::write(&f, "apiVersion: multicluster.x-k8s.io/v1beta1\nkind: ServiceImport\nmetadata: {name: x, namespace: y}\nspec: {type: Bogus}\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually_blocking("the bad file read", Duration::from_secs(20), || {
         let (_, metrics) = http_get(p.http, "/metrics");
         if metrics.contains("dns_proxy_table_load_errors_total 1") {
-            break;
+            Ok(())
+        } else {
+            Err(metrics)
         }
-        assert!(
-            Instant::now() < deadline,
-            "the bad file was never read: {metrics}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     let m = udp_ask(p.dns, &query(name, RecordType::A, None));
     assert_eq!(m.answers[0].data.to_string(), "242.0.0.99");
     let (code, _) = http_get(p.http, "/readyz");
@@ -538,11 +511,14 @@ fn readiness_waits_for_the_first_table() {
     );
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     std::fs::copy(common::FIXTURE, &missing).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(http, "/readyz").0 != 200 {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually_blocking(
+        "ready once the file exists",
+        Duration::from_secs(20),
+        || match http_get(http, "/readyz") {
+            (200, _) => Ok(()),
+            (code, body) => Err(format!("/readyz: {code} {body}")),
+        },
+    );
     let m = udp_ask(
         dns,
         &query("web.shop.svc.clusterset.local.", RecordType::A, None),
@@ -562,10 +538,10 @@ fn readiness_waits_for_the_first_table() {
 }
 
 #[test]
+#[ignore = "needs unbound and dig"]
 fn unbound_forwards_the_zone_to_the_proxy() {
-    if !tool("/usr/sbin/unbound") || !tool("/usr/bin/dig") {
-        return;
-    }
+    let unbound = isthmus_testing::require("unbound");
+    isthmus_testing::require("dig");
     let dir = tempfile::tempdir().unwrap();
     let p = start(&file_args(&fixture_copy(dir.path())));
     // A free port for unbound.
@@ -586,7 +562,7 @@ fn unbound_forwards_the_zone_to_the_proxy() {
         ),
     )
     .unwrap();
-    let mut unbound = Command::new("/usr/sbin/unbound")
+    let mut unbound = Command::new(&unbound)
         .args(["-d", "-c"])
         .arg(&conf)
         .stdout(Stdio::null())

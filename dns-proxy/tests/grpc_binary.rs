@@ -5,18 +5,20 @@
 //! being refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
+use isthmus_testing::certs::TestCa;
+use isthmus_testing::dns::{ask_blocking, query};
+use isthmus_testing::eventually_blocking;
+use isthmus_testing::http::get_blocking as http_get;
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use mesh_proto::service::{ServerTls, serve};
 use mesh_proto::table::NameTable;
@@ -48,20 +50,16 @@ impl Server {
         addr: SocketAddr,
         tls: Option<ServerTls>,
     ) -> Server {
-        let listener = rt.block_on(async {
-            // The old port may take a moment to be free again after a stop.
-            let deadline = Instant::now() + WAIT;
-            loop {
-                match tokio::net::TcpListener::bind(addr).await {
-                    Ok(l) => break l,
-                    Err(e) if Instant::now() < deadline => {
-                        eprintln!("bind {addr}: {e}; retrying");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(e) => panic!("bind {addr}: {e}"),
-                }
-            }
-        });
+        // The old port may take a moment to be free again after a stop.
+        let listener = rt.block_on(isthmus_testing::eventually(
+            &format!("binding {addr}"),
+            WAIT,
+            || async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        ));
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = rt.spawn(async move {
@@ -171,13 +169,12 @@ impl Proxy {
     }
 
     fn ask(&self, name: &str, t: RecordType) -> Message {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.send_to(&common::query(name, t, Some(1232)), self.dns)
-            .unwrap();
-        let mut buf = [0u8; 65535];
-        let n = s.recv(&mut buf).expect("no UDP answer");
-        Message::from_vec(&buf[..n]).unwrap()
+        ask_blocking(
+            self.dns,
+            &query(name, t, Some(1232)),
+            Duration::from_secs(5),
+        )
+        .unwrap()
     }
 
     /// The sorted A/AAAA addresses of `name`, or `None` when it is not NOERROR.
@@ -199,41 +196,20 @@ impl Proxy {
         Some(v)
     }
 
+    /// Waits until `ok` holds; the failure shows the proxy's log.
     fn wait_until(&self, what: &str, mut ok: impl FnMut(&Proxy) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        while !ok(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        eventually_blocking(what, WAIT, || {
+            if ok(self) {
+                Ok(())
+            } else {
+                Err(format!("log:\n{}", self.log.lock().unwrap()))
+            }
+        });
     }
 
     fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().contains(needle)
     }
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    let code = body
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body)
 }
 
 /// The value of an unlabelled metric.
@@ -495,55 +471,22 @@ fn grpc_source_follows_the_stream_and_keeps_its_table_while_disconnected() {
     server.stop(&rt);
 }
 
-struct Pki {
-    root_pem: String,
-    server_cert: String,
-    server_key: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-fn pki() -> Pki {
-    let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    root.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    root.distinguished_name
-        .push(rcgen::DnType::CommonName, "clusterset test root");
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let root_cert = root.self_signed(&root_key).unwrap();
-    let issuer = rcgen::Issuer::new(root, root_key);
-    let server = rcgen::CertificateParams::new(vec!["discovery.isthmus.test".to_string()]).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_cert = server.signed_by(&server_key, &issuer).unwrap();
-    Pki {
-        root_pem: root_cert.pem(),
-        server_cert: server_cert.pem(),
-        server_key: server_key.serialize_pem(),
-        issuer,
-    }
+fn pki() -> TestCa {
+    TestCa::new("clusterset test root")
 }
 
 /// Writes ca.pem, proxy.pem and proxy-key.pem for a client certificate naming `cluster`.
-fn write_client_files(pki: &Pki, dir: &Path, cluster: &str) {
-    let mut params = rcgen::CertificateParams::default();
-    params.subject_alt_names = vec![rcgen::SanType::URI(
-        mesh_proto::identity::dns_proxy_spiffe_id("cluster.local", cluster)
-            .try_into()
-            .unwrap(),
-    )];
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &pki.issuer).unwrap();
+fn write_client_files(pki: &TestCa, dir: &Path, cluster: &str) {
+    let id = mesh_proto::identity::dns_proxy_spiffe_id("cluster.local", cluster);
     std::fs::write(dir.join("ca.pem"), &pki.root_pem).unwrap();
-    std::fs::write(dir.join("proxy.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("proxy-key.pem"), key.serialize_pem()).unwrap();
+    pki.client(&id).write(dir, "proxy.pem", "proxy-key.pem");
 }
 
-fn server_tls(pki: &Pki) -> ServerTls {
+fn server_tls(pki: &TestCa) -> ServerTls {
+    let server = pki.server(&["discovery.isthmus.test"]);
     ServerTls {
-        cert_pem: pki.server_cert.clone().into_bytes(),
-        key_pem: pki.server_key.clone().into_bytes(),
+        cert_pem: server.cert_pem.into_bytes(),
+        key_pem: server.key_pem.into_bytes(),
         client_ca_pem: pki.root_pem.clone().into_bytes(),
     }
 }

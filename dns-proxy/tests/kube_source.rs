@@ -2,34 +2,43 @@
 //! ServiceImports and MCS EndpointSlices and follows changes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::query;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
+use isthmus_testing::dns::{ask_blocking, query};
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use serde_json::json;
 
+const WAIT: Duration = Duration::from_secs(30);
+
 fn ask(server: SocketAddr, name: &str, t: RecordType) -> Message {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.send_to(&query(name, t, None), server).unwrap();
-    let mut buf = [0u8; 65535];
-    let n = s.recv(&mut buf).unwrap();
-    Message::from_vec(&buf[..n]).unwrap()
+    ask_blocking(server, &query(name, t, None), Duration::from_secs(10)).unwrap()
 }
 
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits until `name` is answered with `rcode`.
+fn eventually_rcode(what: &str, dns: SocketAddr, name: &str, rcode: ResponseCode) {
+    isthmus_testing::eventually_blocking(what, WAIT, || {
+        match ask(dns, name, RecordType::A).metadata.response_code {
+            rc if rc == rcode => Ok(()),
+            rc => Err(format!("{name}: {rc:?}")),
+        }
+    });
+}
+
+/// Waits until the A records of `name` are `want`.
+fn eventually_addrs(what: &str, dns: SocketAddr, name: &str, want: &[&str]) {
+    isthmus_testing::eventually_blocking(what, WAIT, || {
+        let got = addrs(&ask(dns, name, RecordType::A));
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{name}: {got:?}"))
+        }
+    });
 }
 
 fn addrs(m: &Message) -> Vec<String> {
@@ -102,12 +111,12 @@ async fn kube_source_follows_the_cluster() {
         }
     };
     let result = std::panic::catch_unwind(|| {
-        eventually("the first table", || {
-            ask(dns, "web.shop.svc.clusterset.local.", RecordType::A)
-                .metadata
-                .response_code
-                == ResponseCode::NoError
-        });
+        eventually_rcode(
+            "the first table",
+            dns,
+            "web.shop.svc.clusterset.local.",
+            ResponseCode::NoError,
+        );
         assert_eq!(
             addrs(&ask(dns, "web.shop.svc.clusterset.local.", RecordType::A)),
             ["242.0.0.10"]
@@ -134,8 +143,13 @@ async fn kube_source_follows_the_cluster() {
             "endpoints": [{"addresses": ["10.2.0.1"], "hostname": "db-0"}]
         }))
         .unwrap();
-        eventually("the west endpoint", || {
-            addrs(&ask(dns, "db.shop.svc.clusterset.local.", RecordType::A)).len() == 3
+        isthmus_testing::eventually_blocking("the west endpoint", WAIT, || {
+            let got = addrs(&ask(dns, "db.shop.svc.clusterset.local.", RecordType::A));
+            if got.len() == 3 {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
         });
         assert_eq!(
             addrs(&ask(
@@ -153,12 +167,12 @@ async fn kube_source_follows_the_cluster() {
             "web",
         )
         .unwrap();
-        eventually("web to go away", || {
-            ask(dns, "web.shop.svc.clusterset.local.", RecordType::A)
-                .metadata
-                .response_code
-                == ResponseCode::NXDomain
-        });
+        eventually_rcode(
+            "web to go away",
+            dns,
+            "web.shop.svc.clusterset.local.",
+            ResponseCode::NXDomain,
+        );
         // A v1alpha1 write is seen through the v1beta1 watch.
         sim.apply_json(json!({
             "apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
@@ -166,9 +180,12 @@ async fn kube_source_follows_the_cluster() {
             "spec": {"type": "ClusterSetIP", "ips": ["242.0.0.11"], "ports": [{"port": 443}]}
         }))
         .unwrap();
-        eventually("api to appear", || {
-            addrs(&ask(dns, "api.shop.svc.clusterset.local.", RecordType::A)) == ["242.0.0.11"]
-        });
+        eventually_addrs(
+            "api to appear",
+            dns,
+            "api.shop.svc.clusterset.local.",
+            &["242.0.0.11"],
+        );
     });
     let _ = child.kill();
     let _ = child.wait();
@@ -235,9 +252,12 @@ async fn kube_source_falls_back_to_v1alpha1() {
         }
     };
     let result = std::panic::catch_unwind(|| {
-        eventually("the v1alpha1 import", || {
-            addrs(&ask(dns, "old.shop.svc.clusterset.local.", RecordType::A)) == ["242.0.0.20"]
-        });
+        eventually_addrs(
+            "the v1alpha1 import",
+            dns,
+            "old.shop.svc.clusterset.local.",
+            &["242.0.0.20"],
+        );
     });
     let _ = child.kill();
     let _ = child.wait();

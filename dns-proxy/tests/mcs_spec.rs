@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ask, query, udp_ctx};
+use common::{ask, udp_ctx};
 use dns_proxy::fast::Ctx;
 use dns_proxy::handler::Action;
 use dns_proxy::model::{Endpoint, Port, Service, ServiceKind, ServiceSet};
@@ -15,6 +15,7 @@ use dns_proxy::table::{Table, ZoneConfig};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use isthmus_testing::dns::query;
 
 const SERIAL: u32 = 1_499_347_823;
 

@@ -7,6 +7,7 @@ mod common;
 use dns_proxy::fast::Ctx;
 use dns_proxy::handler::{self, Action};
 use hickory_proto::rr::RecordType;
+use isthmus_testing::dns::query;
 
 /// xorshift64*: deterministic and dependency-free.
 struct Rng(u64);
@@ -38,7 +39,7 @@ fn mutated_and_random_packets_never_crash_the_request_path() {
         ("example.com.", RecordType::AAAA, Some(1232)),
     ]
     .iter()
-    .map(|(n, ty, e)| common::query(n, *ty, *e))
+    .map(|(n, ty, e)| query(n, *ty, *e))
     .collect();
     let ctxs = [
         Ctx {

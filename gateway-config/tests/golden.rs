@@ -3,23 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use gateway_config::clusterset::ClusterSet;
 use gateway_config::render;
+use isthmus_testing::golden::{assert_golden, list_files, updating};
+use isthmus_testing::paths::{crate_dir, repo_root};
 
 fn check_render(cs: &ClusterSet, golden_dir: &str) {
     let rendered = render::render(cs).unwrap();
     let mut produced: Vec<PathBuf> = rendered.files.iter().map(|f| f.path.clone()).collect();
+    let golden = crate_dir("gateway-config")
+        .join("tests/golden")
+        .join(golden_dir);
     for f in &rendered.files {
-        common::assert_golden(&Path::new(golden_dir).join(&f.path), &f.contents);
+        assert_golden(&golden.join(&f.path), &f.contents);
     }
     produced.sort();
-    if std::env::var_os("UPDATE_GOLDEN").is_none() {
-        let on_disk =
-            common::list_files(&common::crate_dir().join("tests/golden").join(golden_dir));
+    if !updating() {
+        let on_disk = list_files(&golden);
         assert_eq!(
             on_disk, produced,
             "golden files without a rendered counterpart (UPDATE_GOLDEN=1 and delete them)"
@@ -29,7 +31,9 @@ fn check_render(cs: &ClusterSet, golden_dir: &str) {
 
 #[test]
 fn golden_clusterset_render() {
-    let cs = common::golden_clusterset();
+    // 3 clusters, 2 networks, every gateway exposure, kubeconfigs for two members.
+    let cs = ClusterSet::load(&crate_dir("gateway-config").join("tests/testdata/clusterset.yaml"))
+        .unwrap();
     check_render(&cs, "clusterset");
     let rendered = render::render(&cs).unwrap();
     assert!(
@@ -47,7 +51,7 @@ fn example_clusterset_render() {
 
 #[test]
 fn committed_example_matches_the_built_in_one() {
-    let path = common::crate_dir().join("../examples/clusterset.yaml");
+    let path = repo_root().join("examples/clusterset.yaml");
     let committed = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
         committed,

@@ -1,25 +1,18 @@
 //! The kubeconfig inside generated remote secrets, read by the real Kubernetes client
-//! (`kubectl config view`, which needs no cluster). Skipped when kubectl is missing.
+//! (`kubectl config view`, which needs no cluster). The test needs kubectl installed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use std::path::Path;
 use std::process::Command;
 
 use gateway_config::remote_secret::{self, RemoteSecretOptions};
+use isthmus_testing::paths::crate_dir;
 use serde_json::{Value, json};
 
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `kubectl config view --minify --raw -o json` of a kubeconfig file.
-fn kubectl_view(path: &std::path::Path) -> Value {
-    let out = Command::new("kubectl")
+fn kubectl_view(kubectl: &Path, path: &Path) -> Value {
+    let out = Command::new(kubectl)
         .args([
             "config",
             "view",
@@ -42,21 +35,21 @@ fn kubectl_view(path: &std::path::Path) -> Value {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn kubectl_reads_the_secret_kubeconfig_without_losing_a_field() {
-    if !kubectl_available() {
-        eprintln!("SKIP: kubectl is not installed");
-        return;
-    }
+    let kubectl = isthmus_testing::require("kubectl");
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         ("east", "kubeconfigs/east.yaml", None),
         ("west", "kubeconfigs/west.yaml", Some("west-reader")),
     ];
     for (name, file, context) in cases {
-        let path = common::testdata(file);
+        let path = crate_dir("gateway-config")
+            .join("tests/testdata")
+            .join(file);
         let opts = RemoteSecretOptions {
             context: context.map(str::to_owned),
-            base_dir: path.parent().map(std::path::Path::to_path_buf),
+            base_dir: path.parent().map(Path::to_path_buf),
             origin: file.to_owned(),
             ..RemoteSecretOptions::default()
         };
@@ -66,7 +59,7 @@ fn kubectl_reads_the_secret_kubeconfig_without_losing_a_field() {
         std::fs::write(&kc_path, &text).unwrap();
 
         let mut ours: Value = serde_saphyr::from_str(&text).unwrap();
-        let theirs = kubectl_view(&kc_path);
+        let theirs = kubectl_view(&kubectl, &kc_path);
         // kubectl adds an empty `preferences`; everything else must be what we wrote.
         ours["preferences"] = json!({});
         assert_eq!(theirs, ours, "{name}: kubectl read a different kubeconfig");

@@ -10,8 +10,6 @@
 // The strict structs below exist to reject unknown fields; not every field is read.
 #![allow(dead_code)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -20,16 +18,24 @@ use gateway_config::clusterset::{ClusterSet, GatewayExposure};
 use gateway_config::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
 use gateway_config::remote_secret;
 use gateway_config::render;
+use isthmus_testing::manifests::yaml_documents;
+use isthmus_testing::paths::crate_dir;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+/// The test clusterset: 3 clusters, 2 networks, every gateway exposure, kubeconfigs for two
+/// members.
+fn golden_clusterset() -> ClusterSet {
+    ClusterSet::load(&crate_dir("gateway-config").join("tests/testdata/clusterset.yaml")).unwrap()
+}
+
 fn crds() -> &'static Vec<Value> {
     static CRDS: OnceLock<Vec<Value>> = OnceLock::new();
     CRDS.get_or_init(|| {
-        let path = common::crate_dir().join("testdata/schemas/crd-all.gen.1.30.3.yaml");
+        let path = crate_dir("gateway-config").join("testdata/schemas/crd-all.gen.1.30.3.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
-        common::yaml_documents(&text, &path)
+        yaml_documents(&text, &path)
     })
 }
 
@@ -377,7 +383,8 @@ fn check_gateway_api(obj: &Value, what: &str) {
 }
 
 fn gateway_chart_schema() -> Value {
-    let path = common::crate_dir().join("testdata/schemas/gateway-chart.values.schema.json");
+    let path =
+        crate_dir("gateway-config").join("testdata/schemas/gateway-chart.values.schema.json");
     let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // The chart declares the unversioned draft URI; validate with draft 7 semantics.
     schema["$schema"] = json!("http://json-schema.org/draft-07/schema#");
@@ -422,7 +429,7 @@ fn check_rendered(cs: &ClusterSet) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
     for f in &rendered.files {
         let what = f.path.display().to_string();
-        let docs = common::yaml_documents(&f.contents, &f.path);
+        let docs = yaml_documents(&f.contents, &f.path);
         assert!(!docs.is_empty(), "{what} is empty");
         let name = f.path.file_name().unwrap().to_string_lossy().into_owned();
         for doc in &docs {
@@ -445,7 +452,7 @@ fn check_rendered(cs: &ClusterSet) -> BTreeMap<String, usize> {
 
 #[test]
 fn rendered_golden_clusterset_objects_match_their_schemas() {
-    let seen = check_rendered(&common::golden_clusterset());
+    let seen = check_rendered(&golden_clusterset());
     for kind in [
         "networking.istio.io/v1 Gateway",
         "install.istio.io/v1alpha1 IstioOperator",
@@ -550,7 +557,7 @@ fn reader_rbac_and_istiod_settings_match_their_types() {
             "reader binding",
         );
     }
-    let cs = common::golden_clusterset();
+    let cs = golden_clusterset();
     for m in &cs.members {
         let s = IstiodSettings::for_member(&cs, m);
         check_object(&s.istio_operator(), "istiod iop");

@@ -3,18 +3,27 @@
 //! clusters (or real ones named by `ISTHMUS_E2E_KUBECONFIGS`). Scenarios `e2e_mcs.rs` already
 //! covers exactly are not repeated here. Each test names the upstream test or KEP section it
 //! reproduces.
+//!
+//! Every scenario is a [`Scenario`] (clusters, the test namespace in each, the controller)
+//! driven by steps "cluster i does X", then "eventually, in these members, Y" with the waiting
+//! helpers of `isthmus_testing::mcs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
+mod controller;
 
 use std::net::IpAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
-use e2e_support::*;
+use isthmus_testing::k8s::{apply, delete, get, list};
+use isthmus_testing::mcs::{
+    MCS, MCS_V1ALPHA1, await_condition, await_import, await_no_import, await_sources, condition,
+    export, export_service, imported_slices, imported_sources, ips, service,
+};
+use isthmus_testing::{Env, eventually};
 use mesh_controller::runtime::ControllerHandle;
 use serde_json::{Value, json};
 
-const LIMIT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(300);
 const AFTER: Duration = Duration::from_secs(10);
 
@@ -34,6 +43,27 @@ fn hello(ns: &str) -> Value {
             "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 10}}
         }
     })
+}
+
+/// `hello` with `spec` fields replaced (a `null` value removes the field).
+fn hello_with(ns: &str, spec: Value) -> Value {
+    let mut svc = hello(ns);
+    for (k, v) in spec.as_object().unwrap() {
+        if v.is_null() {
+            svc["spec"].as_object_mut().unwrap().remove(k);
+        } else {
+            svc["spec"][k] = v.clone();
+        }
+    }
+    svc
+}
+
+/// `hello` without session affinity, which conflicts with `hello`.
+fn hello_without_affinity(ns: &str) -> Value {
+    hello_with(
+        ns,
+        json!({"sessionAffinity": "None", "sessionAffinityConfig": null}),
+    )
 }
 
 /// One ready endpoint of `hello` in cluster `i` (what the built-in controller would write).
@@ -58,131 +88,16 @@ fn hello_slice(ns: &str, i: usize, ports: &Value) -> Value {
     })
 }
 
-/// Deploys `svc` with one EndpointSlice in cluster `i`, then exports it with `export_spec`.
-async fn export_from(env: &Env, i: usize, svc: Value, export_spec: Value) {
-    let c = &env.clients[i];
-    let name = svc["metadata"]["name"].as_str().unwrap().to_owned();
-    let ports = svc["spec"]["ports"].clone();
-    apply(c, svc).await;
-    let mut s = hello_slice(&env.ns, i, &ports);
-    s["metadata"]["name"] = json!(format!("{name}-c{i}"));
-    s["metadata"]["labels"]["kubernetes.io/service-name"] = json!(name);
-    apply(c, s).await;
-    let mut e = export(&env.ns, &name);
-    if !export_spec.is_null() {
-        e["spec"] = export_spec;
-    }
-    apply(c, e).await;
-}
+/// A port as sorted by [`ports_of`]: (name, number, protocol).
+type Port = (String, i64, String);
 
-async fn import_of(env: &Env, i: usize, name: &str) -> Result<Value, String> {
-    get(&env.clients[i], MCS, "ServiceImport", &env.ns, name)
-        .await
-        .ok_or_else(|| format!("{}: no ServiceImport {}/{name}", env.names[i], env.ns))
-}
-
-/// Waits until cluster `i` holds the import of `name` and `check` accepts it.
-async fn await_import(
-    env: &Env,
-    i: usize,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Value) -> Result<(), String>,
-) -> Value {
-    eventually(what, LIMIT, || async {
-        let imp = import_of(env, i, name).await?;
-        check(&imp).map_err(|e| format!("{}: {e}: {imp}", env.names[i]))?;
-        Ok(imp)
-    })
-    .await
-}
-
-async fn await_no_import(env: &Env, i: usize, name: &str, what: &str) {
-    eventually(what, LIMIT, || async {
-        match import_of(env, i, name).await {
-            Ok(imp) => Err(format!("{}: still there: {imp}", env.names[i])),
-            Err(_) => Ok(()),
-        }
-    })
-    .await;
-}
-
-/// The condition `type_` of the export `name` in cluster `i`, as the whole condition object.
-async fn export_condition(env: &Env, i: usize, name: &str, type_: &str) -> Result<Value, String> {
-    let e = get(&env.clients[i], MCS, "ServiceExport", &env.ns, name)
-        .await
-        .ok_or_else(|| format!("{}: no ServiceExport", env.names[i]))?;
-    e.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
-        .ok_or_else(|| format!("{}: no {type_} condition yet: {e}", env.names[i]))
-}
-
-/// Waits until the export's condition `type_` has `status` and a reason containing `reason`.
-async fn await_condition(
-    env: &Env,
-    i: usize,
-    name: &str,
-    type_: &str,
-    status: &str,
-    reason: &str,
-) -> Value {
-    eventually(
-        &format!(
-            "{type_}={status} ({reason}) on the export in {}",
-            env.names[i]
-        ),
-        LIMIT,
-        || async {
-            let c = export_condition(env, i, name, type_).await?;
-            if c["status"] == status && c["reason"].as_str().unwrap_or("").contains(reason) {
-                Ok(c)
-            } else {
-                Err(format!("{}: {c}", env.names[i]))
-            }
-        },
-    )
-    .await
-}
-
-/// A barrier: exports a marker Service from a fresh namespace of the first cluster and waits
-/// until its import was written into every cluster, so the controller has run and written at
-/// least one full pass over every change the test made before.
-async fn settle(env: &Env, ctl: &ControllerHandle) {
-    let tick = format!("{}-tick-{}", env.ns, ctl.summary().passes);
-    for c in &env.clients {
-        apply(
-            c,
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": tick}}),
-        )
-        .await;
-    }
-    let c = &env.clients[0];
-    apply(
-        c,
-        service(
-            &tick,
-            "marker",
-            "ClusterIP",
-            json!([{"name": "http", "port": 80, "protocol": "TCP"}]),
-        ),
-    )
-    .await;
-    apply(c, export(&tick, "marker")).await;
-    for (i, c) in env.clients.iter().enumerate() {
-        eventually("the marker import (a later pass)", LIMIT, || async {
-            get(c, MCS, "ServiceImport", &tick, "marker")
-                .await
-                .map(|_| ())
-                .ok_or_else(|| format!("{}: no marker import yet", env.names[i]))
-        })
-        .await;
-    }
+fn port(name: &str, port: i64, protocol: &str) -> Port {
+    (name.to_owned(), port, protocol.to_owned())
 }
 
 /// Ports as sorted `(name, port, protocol)`.
-fn ports_of(v: &Value) -> Vec<(String, i64, String)> {
-    let mut out: Vec<(String, i64, String)> = v
+fn ports_of(v: &Value) -> Vec<Port> {
+    let mut out: Vec<Port> = v
         .as_array()
         .map(|a| {
             a.iter()
@@ -200,121 +115,239 @@ fn ports_of(v: &Value) -> Vec<(String, i64, String)> {
     out
 }
 
-fn ips_of(imp: &Value) -> Vec<String> {
-    imp.pointer("/spec/ips")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Import checks: any import.
+fn any(_: &Value) -> Result<(), String> {
+    Ok(())
 }
 
-fn port(name: &str, port: i64, protocol: &str) -> (String, i64, String) {
-    (name.to_owned(), port, protocol.to_owned())
+/// Import checks: at least one clusterset IP.
+fn has_ips(imp: &Value) -> Result<(), String> {
+    if ips(imp).is_empty() {
+        Err("no clusterset IP".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// Import checks: exactly these ports.
+fn ports_are(want: Vec<Port>) -> impl Fn(&Value) -> Result<(), String> {
+    move |imp| {
+        let got = ports_of(&imp["spec"]["ports"]);
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("ports {got:?}"))
+        }
+    }
+}
+
+/// Import checks: `spec.<field>` is `want`.
+fn spec_field(field: &'static str, want: Value) -> impl Fn(&Value) -> Result<(), String> {
+    move |imp| {
+        if imp["spec"][field] == want {
+            Ok(())
+        } else {
+            Err(format!("{field} {}", imp["spec"][field]))
+        }
+    }
+}
+
+/// The clusters of one scenario, the test namespace in each, and the controller running on
+/// them. Dereferences to the [`Env`], so the `isthmus_testing::mcs` helpers take it.
+struct Scenario {
+    env: Env,
+    ctl: ControllerHandle,
+}
+
+impl Deref for Scenario {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Scenario {
+    async fn start(n: usize) -> Scenario {
+        let env = Env::new(n).await;
+        env.namespace_everywhere().await;
+        let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
+        Scenario { env, ctl }
+    }
+
+    async fn finish(self) {
+        self.ctl.shutdown().await;
+    }
+
+    fn hello(&self) -> Value {
+        hello(&self.ns)
+    }
+
+    /// Cluster `i` runs `svc` with one ready endpoint (its built-in controllers' slice), not
+    /// exported.
+    async fn deploy(&self, i: usize, svc: Value) {
+        let c = &self.clients[i];
+        let name = svc["metadata"]["name"].as_str().unwrap().to_owned();
+        let ports = svc["spec"]["ports"].clone();
+        apply(c, svc).await;
+        let mut s = hello_slice(&self.ns, i, &ports);
+        s["metadata"]["name"] = json!(format!("{name}-c{i}"));
+        s["metadata"]["labels"]["kubernetes.io/service-name"] = json!(name);
+        apply(c, s).await;
+    }
+
+    /// Cluster `i` deploys `svc` and exports it with `export_spec` (`null`: none).
+    async fn export(&self, i: usize, svc: Value, export_spec: Value) {
+        let name = svc["metadata"]["name"].as_str().unwrap().to_owned();
+        self.deploy(i, svc).await;
+        let mut e = export(&self.ns, &name);
+        if !export_spec.is_null() {
+            e["spec"] = export_spec;
+        }
+        apply(&self.clients[i], e).await;
+    }
+
+    /// Cluster 0 exports `older`; once its import exists there, cluster 1 exports `newer`.
+    /// Conflicts resolve to the older export.
+    async fn export_older_then_newer(&self, older: Value, newer: Value) {
+        let name = older["metadata"]["name"].as_str().unwrap().to_owned();
+        self.export(0, older, Value::Null).await;
+        await_import(self, [0], &name, "first import", any).await;
+        self.export(1, newer, Value::Null).await;
+    }
+
+    async fn unexport(&self, i: usize, name: &str) {
+        delete(&self.clients[i], MCS, "ServiceExport", &self.ns, name).await;
+    }
+
+    async fn import(&self, i: usize, name: &str) -> Result<Value, String> {
+        isthmus_testing::mcs::import(self, i, name).await
+    }
+
+    /// A barrier: exports a marker Service from a fresh namespace of the first cluster and
+    /// waits until its import was written into every cluster, so the controller has run and
+    /// written at least one full pass over every change the test made before.
+    async fn settle(&self) {
+        let tick = format!("{}-tick-{}", self.ns, self.ctl.summary().passes);
+        for c in &self.clients {
+            apply(
+                c,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": tick}}),
+            )
+            .await;
+        }
+        let c = &self.clients[0];
+        apply(
+            c,
+            service(
+                &tick,
+                "marker",
+                "ClusterIP",
+                json!([{"name": "http", "port": 80, "protocol": "TCP"}]),
+            ),
+        )
+        .await;
+        apply(c, export(&tick, "marker")).await;
+        for (i, c) in self.clients.iter().enumerate() {
+            eventually("the marker import (a later pass)", self.limit, || async {
+                get(c, MCS, "ServiceImport", &tick, "marker")
+                    .await
+                    .map(|_| ())
+                    .ok_or_else(|| format!("{}: no marker import yet", self.names[i]))
+            })
+            .await;
+        }
+    }
+}
+
+/// Cluster 0 of two exports `hello` changed by `spec` (see [`hello_with`]); the import in
+/// every member must pass `check`.
+async fn hello_is_imported_as(
+    spec: Value,
+    what: &str,
+    check: impl Fn(&Value) -> Result<(), String>,
+) {
+    let s = Scenario::start(2).await;
+    s.export(0, hello_with(&s.ns, spec), Value::Null).await;
+    await_import(&s, 0..2, "hello", what, check).await;
+    s.finish().await;
+}
+
+/// Two clusters export `hello`, changed by `older` in cluster 0 and then by `newer` in
+/// cluster 1; both exports must report Conflict=True with `reason`. Returns the scenario, to
+/// go on, and the two conditions.
+async fn conflict(older: Value, newer: Value, reason: &str) -> (Scenario, Vec<Value>) {
+    let s = Scenario::start(2).await;
+    s.export_older_then_newer(hello_with(&s.ns, older), hello_with(&s.ns, newer))
+        .await;
+    let conditions = await_condition(&s, 0..2, "hello", "Conflict", "True", reason).await;
+    (s, conditions)
 }
 
 // Upstream: service_import.go "A ServiceImport should only exist as long as there's at least
 // one exporting cluster" (KEP-1645 "Importing services").
 #[tokio::test]
 async fn service_import_exists_while_at_least_one_cluster_exports() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(
-        &env,
-        0,
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    await_import(&s, [0], "hello", "import after the first export", any).await;
+    s.export(1, s.hello(), Value::Null).await;
+    await_sources(&s, 0..2, "hello", &[0, 1], "slices from both exporters").await;
+    s.unexport(0, "hello").await;
+    // The import stays, now backed by the second cluster only.
+    await_sources(
+        &s,
+        0..2,
         "hello",
-        "import after the first export",
-        |_| Ok(()),
+        &[1],
+        "only the remaining exporter's slices",
     )
     .await;
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
-    let both = {
-        let mut v = env.names.clone();
-        v.sort();
-        v
-    };
+    await_import(
+        &s,
+        0..2,
+        "hello",
+        "import kept while one cluster exports",
+        any,
+    )
+    .await;
+    s.settle().await;
     for i in 0..2 {
-        eventually("slices from both exporters", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
+        assert!(s.import(i, "hello").await.is_ok(), "import kept");
     }
-    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
-    for i in 0..2 {
-        // The import stays, now backed by the second cluster only.
-        eventually("only the remaining exporter's slices", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s == vec![env.names[1].clone()] {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-        await_import(
-            &env,
-            i,
-            "hello",
-            "import kept while one cluster exports",
-            |_| Ok(()),
-        )
-        .await;
-    }
-    settle(&env, &ctl).await;
-    for i in 0..2 {
-        assert!(import_of(&env, i, "hello").await.is_ok(), "import kept");
-    }
-    delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello").await;
-    for i in 0..2 {
-        await_no_import(&env, i, "hello", "no import once no cluster exports").await;
-    }
-    ctl.shutdown().await;
+    s.unexport(1, "hello").await;
+    await_no_import(&s, 0..2, "hello", "no import once no cluster exports").await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "Only labels and annotations specified as exported in the
 // ServiceExport should be propagated to the ServiceImport" (KEP-1645 "Labels and annotations").
 #[tokio::test]
 async fn only_exported_labels_and_annotations_reach_the_service_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut svc = hello(&env.ns);
+    let s = Scenario::start(2).await;
+    let mut svc = s.hello();
     svc["metadata"]["labels"] = json!({"service-label": "true"});
     svc["metadata"]["annotations"] = json!({"service-annotation": "true"});
-    export_from(
-        &env,
+    s.export(
         0,
         svc,
         json!({"exportedLabels": {"dummy-label": "true"},
                "exportedAnnotations": {"dummy-annotation": "true"}}),
     )
     .await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "exported labels on the import", |imp| {
-            let labels = &imp["metadata"]["labels"];
-            let annotations = &imp["metadata"]["annotations"];
-            if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
-                return Err("exported labels/annotations missing".to_owned());
-            }
-            if labels.get("service-label").is_some()
-                || annotations.get("service-annotation").is_some()
-            {
-                return Err("the Service's own labels/annotations leaked".to_owned());
-            }
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    await_import(&s, 0..2, "hello", "exported labels on the import", |imp| {
+        let labels = &imp["metadata"]["labels"];
+        let annotations = &imp["metadata"]["annotations"];
+        if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
+            return Err("exported labels/annotations missing".to_owned());
+        }
+        if labels.get("service-label").is_some() || annotations.get("service-annotation").is_some()
+        {
+            return Err("the Service's own labels/annotations leaked".to_owned());
+        }
+        Ok(())
+    })
+    .await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "A service exported on two clusters with conflicting annotations
@@ -322,28 +355,23 @@ async fn only_exported_labels_and_annotations_reach_the_service_import() {
 // each ServiceExport" (KEP-1645 "Labels and annotations", "Constraints and conflict resolution").
 #[tokio::test]
 async fn conflicting_exported_labels_use_the_oldest_export_and_flag_each_export() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(
-        &env,
+    let s = Scenario::start(2).await;
+    s.export(
         0,
-        hello(&env.ns),
+        s.hello(),
         json!({"exportedLabels": {"dummy-label": "true"},
                "exportedAnnotations": {"dummy-annotation": "true"}}),
     )
     .await;
-    await_import(&env, 0, "hello", "import of the first export", |_| Ok(())).await;
-    export_from(
-        &env,
+    await_import(&s, [0], "hello", "import of the first export", any).await;
+    s.export(
         1,
-        hello(&env.ns),
+        s.hello(),
         json!({"exportedLabels": {"dummy-label2": "true"},
                "exportedAnnotations": {"dummy-annotation2": "true"}}),
     )
     .await;
-    for i in 0..2 {
-        let c = await_condition(&env, i, "hello", "Conflict", "True", "LabelsConflict").await;
+    for c in await_condition(&s, 0..2, "hello", "Conflict", "True", "LabelsConflict").await {
         assert!(
             c["reason"]
                 .as_str()
@@ -352,23 +380,19 @@ async fn conflicting_exported_labels_use_the_oldest_export_and_flag_each_export(
             "{c}"
         );
     }
-    for i in 0..2 {
-        await_import(&env, i, "hello", "the oldest export's labels", |imp| {
-            let labels = &imp["metadata"]["labels"];
-            let annotations = &imp["metadata"]["annotations"];
-            if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
-                return Err("oldest export's labels/annotations missing".to_owned());
-            }
-            if labels.get("dummy-label2").is_some()
-                || annotations.get("dummy-annotation2").is_some()
-            {
-                return Err("the newer export's labels/annotations were used".to_owned());
-            }
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    await_import(&s, 0..2, "hello", "the oldest export's labels", |imp| {
+        let labels = &imp["metadata"]["labels"];
+        let annotations = &imp["metadata"]["annotations"];
+        if labels["dummy-label"] != "true" || annotations["dummy-annotation"] != "true" {
+            return Err("oldest export's labels/annotations missing".to_owned());
+        }
+        if labels.get("dummy-label2").is_some() || annotations.get("dummy-annotation2").is_some() {
+            return Err("the newer export's labels/annotations were used".to_owned());
+        }
+        Ok(())
+    })
+    .await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "Exporting a ClusterIP service should create a ServiceImport of
@@ -376,63 +400,39 @@ async fn conflicting_exported_labels_use_the_oldest_export_and_flag_each_export(
 // ServiceImport" (KEP-1645 "Importing services").
 #[tokio::test]
 async fn clusterip_export_imports_clustersetip_in_each_cluster_and_unexport_deletes_it() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    for i in 0..3 {
-        let imp = await_import(&env, i, "hello", "import in each cluster", |_| Ok(())).await;
+    let s = Scenario::start(3).await;
+    s.export(0, s.hello(), Value::Null).await;
+    for imp in await_import(&s, 0..3, "hello", "import in each cluster", any).await {
         assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
     }
-    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
-    for i in 0..3 {
-        await_no_import(&env, i, "hello", "import deleted on unexport").await;
-    }
-    ctl.shutdown().await;
+    s.unexport(0, "hello").await;
+    await_no_import(&s, 0..3, "hello", "import deleted on unexport").await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "The SessionAffinity for a ClusterSetIP ServiceImport should
 // match the exported service's SessionAffinity" (KEP-1645 "Session affinity").
 #[tokio::test]
 async fn session_affinity_and_its_config_match_the_exported_service() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "session affinity carried", |imp| {
-            if imp["spec"]["sessionAffinity"] != "ClientIP" {
-                return Err("sessionAffinity".to_owned());
-            }
-            if imp["spec"]["sessionAffinityConfig"] != json!({"clientIP": {"timeoutSeconds": 10}}) {
-                return Err("sessionAffinityConfig".to_owned());
-            }
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    hello_is_imported_as(json!({}), "session affinity carried", |imp| {
+        spec_field("sessionAffinity", json!("ClientIP"))(imp)?;
+        spec_field(
+            "sessionAffinityConfig",
+            json!({"clientIP": {"timeoutSeconds": 10}}),
+        )(imp)
+    })
+    .await;
 }
 
 // Upstream: service_import.go "An IP should be allocated for a ClusterSetIP ServiceImport"
 // (KEP-1645 "ClusterSetIP").
 #[tokio::test]
 async fn clustersetip_import_gets_a_valid_ip_the_same_in_every_cluster() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    let s = Scenario::start(3).await;
+    s.export(1, s.hello(), Value::Null).await;
     let mut seen = Vec::new();
-    for i in 0..3 {
-        let imp = await_import(&env, i, "hello", "a clusterset IP", |imp| {
-            if ips_of(imp).is_empty() {
-                Err("no ips".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-        .await;
-        let ips = ips_of(&imp);
+    for imp in await_import(&s, 0..3, "hello", "a clusterset IP", has_ips).await {
+        let ips = ips(&imp);
         for ip in &ips {
             assert!(ip.parse::<IpAddr>().is_ok(), "{ip:?} is not a valid IP");
         }
@@ -440,68 +440,39 @@ async fn clustersetip_import_gets_a_valid_ip_the_same_in_every_cluster() {
     }
     seen.dedup();
     assert_eq!(seen.len(), 1, "one clusterset IP everywhere: {seen:?}");
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "The ports for a ClusterSetIP ServiceImport should match those
 // of the exported service" (KEP-1645 "Service port"): names, numbers and protocols.
 #[tokio::test]
 async fn import_ports_match_the_exported_service() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
     let want = vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")];
-    for i in 0..2 {
-        await_import(&env, i, "hello", "ports of the exported service", |imp| {
-            let got = ports_of(&imp["spec"]["ports"]);
-            if got == want {
-                Ok(())
-            } else {
-                Err(format!("ports {got:?}"))
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    hello_is_imported_as(json!({}), "ports of the exported service", ports_are(want)).await;
 }
 
 // Upstream: service_import.go "A ClusterIP service exported on two clusters should expose the
 // union of the constituent service ports" (KEP-1645 "Service port").
 #[tokio::test]
 async fn two_exports_expose_the_union_of_their_ports() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["ports"] = json!([
-        {"name": "tcp", "port": 42, "protocol": "TCP"},
-        {"name": "stcp", "port": 142, "protocol": "SCTP"}
-    ]);
-    export_from(&env, 1, second, Value::Null).await;
+    let s = Scenario::start(2).await;
+    let second = hello_with(
+        &s.ns,
+        json!({"ports": [
+            {"name": "tcp", "port": 42, "protocol": "TCP"},
+            {"name": "stcp", "port": 142, "protocol": "SCTP"}
+        ]}),
+    );
+    s.export_older_then_newer(s.hello(), second).await;
     let want = vec![
         port("stcp", 142, "SCTP"),
         port("tcp", 42, "TCP"),
         port("udp", 42, "UDP"),
     ];
-    for i in 0..2 {
-        await_import(&env, i, "hello", "union of the ports", |imp| {
-            let got = ports_of(&imp["spec"]["ports"]);
-            if got == want {
-                Ok(())
-            } else {
-                Err(format!("ports {got:?}"))
-            }
-        })
-        .await;
-    }
+    await_import(&s, 0..2, "hello", "union of the ports", ports_are(want)).await;
     // A union without clashes is no conflict.
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "False", "NoConflicts").await;
-    }
-    ctl.shutdown().await;
+    await_condition(&s, 0..2, "hello", "Conflict", "False", "NoConflicts").await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "A ClusterIP service exported on two clusters with conflicting
@@ -509,37 +480,25 @@ async fn two_exports_expose_the_union_of_their_ports() {
 // ServiceExport" (KEP-1645 "Service port", "Constraints and conflict resolution").
 #[tokio::test]
 async fn conflicting_ports_resolve_to_the_oldest_export_and_flag_each_export() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["ports"] = json!([{"name": "tcp", "port": 43, "protocol": "TCP"}]);
-    export_from(&env, 1, second, Value::Null).await;
-    for i in 0..2 {
-        let c = await_condition(&env, i, "hello", "Conflict", "True", "PortConflict").await;
+    let newer = json!({"ports": [{"name": "tcp", "port": 43, "protocol": "TCP"}]});
+    let (s, conditions) = conflict(json!({}), newer, "PortConflict").await;
+    for c in conditions {
         let msg = c["message"].as_str().unwrap_or("");
-        assert!(msg.contains(&env.names[0]), "message names the winner: {c}");
+        assert!(msg.contains(&s.names[0]), "message names the winner: {c}");
     }
     let want = vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")];
-    for i in 0..2 {
-        await_import(&env, i, "hello", "the oldest export's ports", |imp| {
-            let got = ports_of(&imp["spec"]["ports"]);
-            if got == want {
-                Ok(())
-            } else {
-                Err(format!("ports {got:?}"))
-            }
-        })
-        .await;
-    }
+    await_import(
+        &s,
+        0..2,
+        "hello",
+        "the oldest export's ports",
+        ports_are(want),
+    )
+    .await;
     // Valid and Ready stay True: a conflict does not invalidate an export.
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Valid", "True", "Valid").await;
-        await_condition(&env, i, "hello", "Ready", "True", "Ready").await;
-    }
-    ctl.shutdown().await;
+    await_condition(&s, 0..2, "hello", "Valid", "True", "Valid").await;
+    await_condition(&s, 0..2, "hello", "Ready", "True", "Ready").await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "Exporting a headless service should create a ServiceImport of
@@ -549,29 +508,24 @@ async fn conflicting_ports_resolve_to_the_oldest_export_and_flag_each_export() {
 // "Service types", "ClusterSetIP").
 #[tokio::test]
 async fn headless_export_imports_headless_without_ip_and_unexport_deletes_it() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut svc = hello(&env.ns);
-    svc["spec"]["clusterIP"] = json!("None");
-    export_from(&env, 0, svc, Value::Null).await;
-    for i in 0..3 {
-        let imp = await_import(&env, i, "hello", "headless import", |_| Ok(())).await;
+    let s = Scenario::start(3).await;
+    s.export(
+        0,
+        hello_with(&s.ns, json!({"clusterIP": "None"})),
+        Value::Null,
+    )
+    .await;
+    for imp in await_import(&s, 0..3, "hello", "headless import", any).await {
         assert_eq!(imp["spec"]["type"], "Headless", "{imp}");
     }
-    settle(&env, &ctl).await;
+    s.settle().await;
     for i in 0..3 {
-        let imp = import_of(&env, i, "hello").await.unwrap();
-        assert!(
-            ips_of(&imp).is_empty(),
-            "no IP for a headless import: {imp}"
-        );
+        let imp = s.import(i, "hello").await.unwrap();
+        assert!(ips(&imp).is_empty(), "no IP for a headless import: {imp}");
     }
-    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
-    for i in 0..3 {
-        await_no_import(&env, i, "hello", "import deleted on unexport").await;
-    }
-    ctl.shutdown().await;
+    s.unexport(0, "hello").await;
+    await_no_import(&s, 0..3, "hello", "import deleted on unexport").await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "A service exported on two clusters with conflicting headlessness
@@ -579,50 +533,32 @@ async fn headless_export_imports_headless_without_ip_and_unexport_deletes_it() {
 // ServiceExport" (KEP-1645 "Headlessness").
 #[tokio::test]
 async fn conflicting_headlessness_uses_the_oldest_type_and_flags_each_export() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut headless = hello(&env.ns);
-    headless["spec"]["clusterIP"] = json!("None");
-    export_from(&env, 1, headless, Value::Null).await;
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
-    }
-    for i in 0..2 {
-        let imp = await_import(&env, i, "hello", "ClusterSetIP import", |_| Ok(())).await;
+    let (s, _) = conflict(json!({}), json!({"clusterIP": "None"}), "TypeConflict").await;
+    for imp in await_import(&s, 0..2, "hello", "ClusterSetIP import", any).await {
         assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
-        assert!(!ips_of(&imp).is_empty(), "the winner's type keeps its IP");
+        assert!(!ips(&imp).is_empty(), "the winner's type keeps its IP");
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // Upstream: connectivity.go "Connectivity to remote services with no exported service should
 // be inaccessible" (KEP-1645 "Exporting services": only exported services are imported).
 #[tokio::test]
 async fn service_that_is_not_exported_is_not_imported() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let c = &env.clients[0];
-    apply(c, hello(&env.ns)).await;
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    apply(c, hello_slice(&env.ns, 0, &ports)).await;
+    let s = Scenario::start(2).await;
+    s.deploy(0, s.hello()).await;
     // Another service that is exported, to know the controller has seen the namespace.
-    export_service(&env, 0, "marker", "ClusterIP", 80).await;
+    export_service(&s, 0, "marker", "ClusterIP", 80).await;
+    await_import(&s, 0..2, "marker", "the exported marker", any).await;
+    s.settle().await;
     for i in 0..2 {
-        await_import(&env, i, "marker", "the exported marker", |_| Ok(())).await;
-    }
-    settle(&env, &ctl).await;
-    for i in 0..2 {
-        assert!(import_of(&env, i, "hello").await.is_err(), "no import");
+        assert!(s.import(i, "hello").await.is_err(), "no import");
         assert!(
-            imported_sources(&env, i, "hello").await.is_empty(),
+            imported_sources(&s, i, "hello").await.is_empty(),
             "no MCS slices"
         );
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // Upstream: connectivity.go "with an exported ClusterIP service should be accessible" and
@@ -631,93 +567,71 @@ async fn service_that_is_not_exported_is_not_imported() {
 // the source cluster's nodeName is dropped.
 #[tokio::test]
 async fn imported_slices_carry_the_exported_endpoints() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
+    let s = Scenario::start(3).await;
+    s.export(0, s.hello(), Value::Null).await;
     for i in 0..3 {
-        let slices = eventually("an imported slice", LIMIT, || async {
-            let s = list(
-                &env.clients[i],
-                "discovery.k8s.io/v1",
-                "EndpointSlice",
-                &env.ns,
-                "multicluster.kubernetes.io/service-name=hello",
-            )
-            .await;
-            if s.is_empty() {
-                Err(format!("{}: no slice", env.names[i]))
+        let slices = eventually("an imported slice", s.limit, || async {
+            let slices = imported_slices(&s, i, "hello").await;
+            if slices.is_empty() {
+                Err(format!("{}: no slice", s.names[i]))
             } else {
-                Ok(s)
+                Ok(slices)
             }
         })
         .await;
         assert_eq!(slices.len(), 1, "one slice per source slice");
-        let s = &slices[0];
+        let sl = &slices[0];
         assert_eq!(
-            s["metadata"]["labels"]["multicluster.kubernetes.io/source-cluster"],
-            env.names[0]
+            sl["metadata"]["labels"]["multicluster.kubernetes.io/source-cluster"],
+            s.names[0]
         );
         assert_ne!(
-            s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+            sl["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
             "endpointslice-controller.k8s.io"
         );
         assert!(
-            s["metadata"]["labels"]
+            sl["metadata"]["labels"]
                 .get("kubernetes.io/service-name")
                 .is_none(),
-            "not claimed for kube-proxy: {s}"
+            "not claimed for kube-proxy: {sl}"
         );
-        assert_eq!(s["addressType"], "IPv4");
-        let ep = &s["endpoints"][0];
+        assert_eq!(sl["addressType"], "IPv4");
+        let ep = &sl["endpoints"][0];
         assert_eq!(ep["addresses"], json!(["10.1.1.7"]));
         assert_eq!(ep["hostname"], "hello-0");
         assert_eq!(ep["zone"], "zone-a");
         assert_eq!(ep["conditions"]["ready"], true);
-        assert!(ep.get("nodeName").is_none(), "nodeName dropped: {s}");
+        assert!(ep.get("nodeName").is_none(), "nodeName dropped: {sl}");
         assert_eq!(
-            ports_of(&s["ports"]),
+            ports_of(&sl["ports"]),
             vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")]
         );
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Using EndpointSlice objects to track endpoints": endpoint changes in the exporting
 // cluster reach every importing cluster.
 #[tokio::test]
 async fn endpoint_changes_reach_every_cluster() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    let addresses = |s: &[Value]| -> Vec<String> {
-        let mut v: Vec<String> = s
-            .iter()
-            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
-            .filter_map(|e| e["addresses"][0].as_str().map(str::to_owned))
-            .collect();
-        v.sort();
-        v
-    };
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
     let await_addresses = |want: Vec<&'static str>| {
-        let env = &env;
+        let s = &s;
         async move {
             for i in 0..2 {
-                eventually("imported endpoints", LIMIT, || async {
-                    let s = list(
-                        &env.clients[i],
-                        "discovery.k8s.io/v1",
-                        "EndpointSlice",
-                        &env.ns,
-                        "multicluster.kubernetes.io/service-name=hello",
-                    )
-                    .await;
-                    let got = addresses(&s);
+                eventually("imported endpoints", s.limit, || async {
+                    let mut got: Vec<String> = imported_slices(s, i, "hello")
+                        .await
+                        .iter()
+                        .flat_map(|sl| sl["endpoints"].as_array().cloned().unwrap_or_default())
+                        .filter_map(|e| e["addresses"][0].as_str().map(str::to_owned))
+                        .collect();
+                    got.sort();
                     if got == want {
                         Ok(())
                     } else {
-                        Err(format!("{}: {got:?}", env.names[i]))
+                        Err(format!("{}: {got:?}", s.names[i]))
                     }
                 })
                 .await;
@@ -725,248 +639,158 @@ async fn endpoint_changes_reach_every_cluster() {
         }
     };
     await_addresses(vec!["10.1.1.7"]).await;
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    let mut s = hello_slice(&env.ns, 0, &ports);
-    s["endpoints"] = json!([
+    let ports = s.hello()["spec"]["ports"].clone();
+    let mut sl = hello_slice(&s.ns, 0, &ports);
+    sl["endpoints"] = json!([
         {"addresses": ["10.1.1.7"], "conditions": {"ready": true}},
         {"addresses": ["10.1.1.8"], "conditions": {"ready": true}}
     ]);
-    apply(&env.clients[0], s).await;
+    apply(&s.clients[0], sl).await;
     await_addresses(vec!["10.1.1.7", "10.1.1.8"]).await;
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Exporting services" and mcs-api ServiceExport conditions: a valid export reports
 // Valid=True, Ready=True and Conflict=False, each with the export's generation.
 #[tokio::test]
 async fn valid_export_reports_valid_ready_and_no_conflict() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    let generation = get(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello")
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    let generation = get(&s.clients[0], MCS, "ServiceExport", &s.ns, "hello")
         .await
         .unwrap()["metadata"]["generation"]
         .as_i64();
-    for (t, s, r) in [
+    for (t, status, r) in [
         ("Valid", "True", "Valid"),
         ("Ready", "True", "Ready"),
         ("Conflict", "False", "NoConflicts"),
     ] {
-        let c = await_condition(&env, 0, "hello", t, s, r).await;
-        assert!(
-            c["lastTransitionTime"].as_str().is_some(),
-            "lastTransitionTime set: {c}"
-        );
-        if let Some(g) = generation {
-            assert_eq!(c["observedGeneration"].as_i64(), Some(g), "{c}");
+        for c in await_condition(&s, [0], "hello", t, status, r).await {
+            assert!(
+                c["lastTransitionTime"].as_str().is_some(),
+                "lastTransitionTime set: {c}"
+            );
+            if let Some(g) = generation {
+                assert_eq!(c["observedGeneration"].as_i64(), Some(g), "{c}");
+            }
         }
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Exporting services": an export whose Service does not exist is invalid
 // (Valid=False, reason NoService) and imports nothing; creating the Service makes it valid.
 #[tokio::test]
 async fn export_without_service_is_invalid_until_the_service_exists() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    apply(&env.clients[0], export(&env.ns, "hello")).await;
-    await_condition(&env, 0, "hello", "Valid", "False", "NoService").await;
-    await_condition(&env, 0, "hello", "Ready", "False", "").await;
-    settle(&env, &ctl).await;
+    let s = Scenario::start(2).await;
+    apply(&s.clients[0], export(&s.ns, "hello")).await;
+    await_condition(&s, [0], "hello", "Valid", "False", "NoService").await;
+    await_condition(&s, [0], "hello", "Ready", "False", "").await;
+    s.settle().await;
     for i in 0..2 {
-        assert!(import_of(&env, i, "hello").await.is_err(), "no import");
+        assert!(s.import(i, "hello").await.is_err(), "no import");
     }
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    apply(&env.clients[0], hello(&env.ns)).await;
-    apply(&env.clients[0], hello_slice(&env.ns, 0, &ports)).await;
-    await_condition(&env, 0, "hello", "Valid", "True", "Valid").await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "import once the Service exists", |_| {
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    s.deploy(0, s.hello()).await;
+    await_condition(&s, [0], "hello", "Valid", "True", "Valid").await;
+    await_import(&s, 0..2, "hello", "import once the Service exists", any).await;
+    s.finish().await;
 }
 
 // KEP-1645 "Exporting services": deleting the exported Service invalidates the export and
 // withdraws the import and its slices.
 #[tokio::test]
 async fn deleting_the_exported_service_withdraws_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "import", |_| Ok(())).await;
-    }
-    delete(&env.clients[0], "v1", "Service", &env.ns, "hello").await;
-    await_condition(&env, 0, "hello", "Valid", "False", "NoService").await;
-    for i in 0..2 {
-        await_no_import(&env, i, "hello", "import withdrawn with the Service").await;
-        eventually("slices withdrawn", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    await_import(&s, 0..2, "hello", "import", any).await;
+    delete(&s.clients[0], "v1", "Service", &s.ns, "hello").await;
+    await_condition(&s, [0], "hello", "Valid", "False", "NoService").await;
+    await_no_import(&s, 0..2, "hello", "import withdrawn with the Service").await;
+    await_sources(&s, 0..2, "hello", &[], "slices withdrawn").await;
+    s.finish().await;
 }
 
 // KEP-1645 "Constraints and conflict resolution": once the conflicting export goes, the
 // remaining export reports Conflict=False again, and a Normal event records the resolution.
 #[tokio::test]
 async fn conflict_clears_when_the_conflicting_export_goes() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["sessionAffinity"] = json!("None");
-    second["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("sessionAffinityConfig");
-    export_from(&env, 1, second, Value::Null).await;
-    for i in 0..2 {
-        await_condition(
-            &env,
-            i,
-            "hello",
-            "Conflict",
-            "True",
-            "SessionAffinityConflict",
-        )
-        .await;
-    }
+    let newer = json!({"sessionAffinity": "None", "sessionAffinityConfig": null});
+    let (s, _) = conflict(json!({}), newer, "SessionAffinityConflict").await;
     // The oldest export's affinity stays.
-    await_import(&env, 1, "hello", "winner's affinity", |imp| {
-        if imp["spec"]["sessionAffinity"] == "ClientIP" {
-            Ok(())
-        } else {
-            Err("sessionAffinity".to_owned())
-        }
-    })
+    await_import(
+        &s,
+        [1],
+        "hello",
+        "winner's affinity",
+        spec_field("sessionAffinity", json!("ClientIP")),
+    )
     .await;
-    delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello").await;
-    await_condition(&env, 0, "hello", "Conflict", "False", "NoConflicts").await;
-    eventually("ConflictResolved event", LIMIT, || async {
-        let evs = list(&env.clients[0], "v1", "Event", &env.ns, "").await;
+    s.unexport(1, "hello").await;
+    await_condition(&s, [0], "hello", "Conflict", "False", "NoConflicts").await;
+    eventually("ConflictResolved event", s.limit, || async {
+        let evs = list(&s.clients[0], "v1", "Event", &s.ns, "").await;
         evs.iter()
             .find(|e| e["reason"] == "ConflictResolved" && e["type"] == "Normal")
             .map(|_| ())
             .ok_or_else(|| format!("{} events, none ConflictResolved", evs.len()))
     })
     .await;
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "ServiceImport" (v1beta1 spec fields): ipFamilies, internalTrafficPolicy and
 // trafficDistribution of the exported Service are carried to the import.
 #[tokio::test]
 async fn ip_families_and_traffic_fields_follow_the_exported_service() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut svc = hello(&env.ns);
-    svc["spec"]["ipFamilies"] = json!(["IPv4"]);
-    svc["spec"]["internalTrafficPolicy"] = json!("Local");
-    svc["spec"]["trafficDistribution"] = json!("PreferClose");
-    export_from(&env, 0, svc, Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "traffic fields carried", |imp| {
-            let s = &imp["spec"];
-            if s["ipFamilies"] != json!(["IPv4"]) {
-                return Err("ipFamilies".to_owned());
-            }
-            if s["internalTrafficPolicy"] != "Local" {
-                return Err("internalTrafficPolicy".to_owned());
-            }
-            if s["trafficDistribution"] != "PreferClose" {
-                return Err("trafficDistribution".to_owned());
-            }
-            let ips = ips_of(imp);
-            if ips.len() != 1 || !ips[0].parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv4()) {
-                return Err(format!("one IPv4 clusterset IP expected, got {ips:?}"));
-            }
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let spec = json!({"ipFamilies": ["IPv4"], "internalTrafficPolicy": "Local",
+                      "trafficDistribution": "PreferClose"});
+    hello_is_imported_as(spec, "traffic fields carried", |imp| {
+        spec_field("ipFamilies", json!(["IPv4"]))(imp)?;
+        spec_field("internalTrafficPolicy", json!("Local"))(imp)?;
+        spec_field("trafficDistribution", json!("PreferClose"))(imp)?;
+        let ips = ips(imp);
+        if ips.len() != 1 || !ips[0].parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv4()) {
+            return Err(format!("one IPv4 clusterset IP expected, got {ips:?}"));
+        }
+        Ok(())
+    })
+    .await;
 }
 
 // KEP-1645 "Constraints and conflict resolution": a conflicting internalTrafficPolicy uses the
 // oldest export's value and flags each export.
 #[tokio::test]
 async fn conflicting_internal_traffic_policy_uses_the_oldest_and_flags_each_export() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut first = hello(&env.ns);
-    first["spec"]["internalTrafficPolicy"] = json!("Local");
-    export_from(&env, 0, first, Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["internalTrafficPolicy"] = json!("Cluster");
-    export_from(&env, 1, second, Value::Null).await;
-    for i in 0..2 {
-        await_condition(
-            &env,
-            i,
-            "hello",
-            "Conflict",
-            "True",
-            "InternalTrafficPolicyConflict",
-        )
-        .await;
-        await_import(&env, i, "hello", "the oldest export's policy", |imp| {
-            if imp["spec"]["internalTrafficPolicy"] == "Local" {
-                Ok(())
-            } else {
-                Err("internalTrafficPolicy".to_owned())
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let (s, _) = conflict(
+        json!({"internalTrafficPolicy": "Local"}),
+        json!({"internalTrafficPolicy": "Cluster"}),
+        "InternalTrafficPolicyConflict",
+    )
+    .await;
+    await_import(
+        &s,
+        0..2,
+        "hello",
+        "the oldest export's policy",
+        spec_field("internalTrafficPolicy", json!("Local")),
+    )
+    .await;
+    s.finish().await;
 }
 
 // KEP-1645 "Constraints and conflict resolution": conflicts are resolved per property; the
 // endpoints of a conflicting cluster are still imported.
 #[tokio::test]
 async fn conflicting_cluster_endpoints_are_still_imported() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["ports"] = json!([{"name": "tcp", "port": 43, "protocol": "TCP"}]);
-    export_from(&env, 1, second, Value::Null).await;
-    await_condition(&env, 1, "hello", "Conflict", "True", "PortConflict").await;
-    let mut both = env.names.clone();
-    both.sort();
-    for i in 0..2 {
-        eventually("slices from both exporters", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let s = Scenario::start(2).await;
+    let second = hello_with(
+        &s.ns,
+        json!({"ports": [{"name": "tcp", "port": 43, "protocol": "TCP"}]}),
+    );
+    s.export_older_then_newer(s.hello(), second).await;
+    await_condition(&s, [1], "hello", "Conflict", "True", "PortConflict").await;
+    await_sources(&s, 0..2, "hello", &[0, 1], "slices from both exporters").await;
+    s.finish().await;
 }
 
 // KEP-1645 "Constraints and conflict resolution": a conflict is a property of the current
@@ -974,110 +798,66 @@ async fn conflicting_cluster_endpoints_are_still_imported() {
 // Conflict=False.
 #[tokio::test]
 async fn conflict_clears_when_the_service_changes_to_agree() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut headless = hello(&env.ns);
-    headless["spec"]["clusterIP"] = json!("None");
     // A Service's headlessness cannot change in place: the newer cluster recreates it.
-    export_from(&env, 1, headless, Value::Null).await;
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
-    }
-    delete(&env.clients[1], "v1", "Service", &env.ns, "hello").await;
-    await_condition(&env, 1, "hello", "Valid", "False", "NoService").await;
-    apply(&env.clients[1], hello(&env.ns)).await;
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "False", "NoConflicts").await;
-    }
-    let mut both = env.names.clone();
-    both.sort();
-    for i in 0..2 {
-        eventually("slices from both exporters", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let (s, _) = conflict(json!({}), json!({"clusterIP": "None"}), "TypeConflict").await;
+    delete(&s.clients[1], "v1", "Service", &s.ns, "hello").await;
+    await_condition(&s, [1], "hello", "Valid", "False", "NoService").await;
+    apply(&s.clients[1], s.hello()).await;
+    await_condition(&s, 0..2, "hello", "Conflict", "False", "NoConflicts").await;
+    await_sources(&s, 0..2, "hello", &[0, 1], "slices from both exporters").await;
+    s.finish().await;
 }
 
 // KEP-1645 "Exporting services": a Service without a ServiceExport in its own cluster is not
 // exported, even while other clusters export a Service of the same namespaced name.
 #[tokio::test]
 async fn same_name_service_without_export_is_not_part_of_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let s = Scenario::start(2).await;
     // Cluster 2 runs the same Service, with endpoints, but does not export it.
-    let c = &env.clients[1];
-    apply(c, hello(&env.ns)).await;
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    apply(c, hello_slice(&env.ns, 1, &ports)).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "import of the exporting cluster", |_| {
-            Ok(())
-        })
-        .await;
-    }
-    settle(&env, &ctl).await;
+    s.deploy(1, s.hello()).await;
+    s.export(0, s.hello(), Value::Null).await;
+    await_import(&s, 0..2, "hello", "import of the exporting cluster", any).await;
+    s.settle().await;
     for i in 0..2 {
         assert_eq!(
-            imported_sources(&env, i, "hello").await,
-            vec![env.names[0].clone()],
+            imported_sources(&s, i, "hello").await,
+            vec![s.names[0].clone()],
             "{}: only the exporting cluster's endpoints",
-            env.names[i]
+            s.names[i]
         );
-        let imp = import_of(&env, i, "hello").await.unwrap();
+        let imp = s.import(i, "hello").await.unwrap();
         let clusters: Vec<&str> = imp
             .pointer("/status/clusters")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|c| c["cluster"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(clusters, vec![env.names[0].as_str()], "{imp}");
+        assert_eq!(clusters, vec![s.names[0].as_str()], "{imp}");
     }
     // No export, so no status either.
     assert!(
-        get(&env.clients[1], MCS, "ServiceExport", &env.ns, "hello")
+        get(&s.clients[1], MCS, "ServiceExport", &s.ns, "hello")
             .await
             .is_none()
     );
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Service types": exported NodePort and LoadBalancer Services are imported as
 // ClusterSetIP services; node ports are not part of the import.
 #[tokio::test]
 async fn nodeport_and_loadbalancer_services_import_as_clustersetip() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let s = Scenario::start(2).await;
     for (name, type_) in [("np", "NodePort"), ("lb", "LoadBalancer")] {
-        let mut svc = hello(&env.ns);
+        let mut svc = hello_with(
+            &s.ns,
+            json!({"type": type_,
+                   "ports": [{"name": "tcp", "port": 42, "protocol": "TCP", "nodePort": 30042}]}),
+        );
         svc["metadata"]["name"] = json!(name);
-        svc["spec"]["type"] = json!(type_);
-        svc["spec"]["ports"] = json!([
-            {"name": "tcp", "port": 42, "protocol": "TCP", "nodePort": 30042}
-        ]);
-        export_from(&env, 0, svc, Value::Null).await;
+        s.export(0, svc, Value::Null).await;
     }
     for name in ["np", "lb"] {
-        for i in 0..2 {
-            let imp = await_import(&env, i, name, "a ClusterSetIP import", |imp| {
-                if ips_of(imp).is_empty() {
-                    Err("no clusterset IP".to_owned())
-                } else {
-                    Ok(())
-                }
-            })
-            .await;
+        for imp in await_import(&s, 0..2, name, "a ClusterSetIP import", has_ips).await {
             assert_eq!(imp["spec"]["type"], "ClusterSetIP", "{imp}");
             assert_eq!(
                 ports_of(&imp["spec"]["ports"]),
@@ -1088,32 +868,28 @@ async fn nodeport_and_loadbalancer_services_import_as_clustersetip() {
                 "no node port in the import: {imp}"
             );
         }
-        await_condition(&env, 0, name, "Valid", "True", "Valid").await;
+        await_condition(&s, [0], name, "Valid", "True", "Valid").await;
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Test plan": a cluster's local Service is not affected by the same-name imported
 // service; the local Service and its EndpointSlices are left as they were.
 #[tokio::test]
 async fn local_service_is_not_affected_by_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    s.export(1, s.hello(), Value::Null).await;
+    await_import(&s, 0..2, "hello", "import", any).await;
+    s.settle().await;
     for i in 0..2 {
-        await_import(&env, i, "hello", "import", |_| Ok(())).await;
-    }
-    settle(&env, &ctl).await;
-    for i in 0..2 {
-        let c = &env.clients[i];
-        let svc = get(c, "v1", "Service", &env.ns, "hello").await.unwrap();
+        let c = &s.clients[i];
+        let svc = get(c, "v1", "Service", &s.ns, "hello").await.unwrap();
         let local = get(
             c,
             "discovery.k8s.io/v1",
             "EndpointSlice",
-            &env.ns,
+            &s.ns,
             &format!("hello-c{i}"),
         )
         .await
@@ -1126,7 +902,7 @@ async fn local_service_is_not_affected_by_the_import() {
             assert!(
                 !managers.contains(&"isthmus-mesh-controller"),
                 "{}: the controller wrote to a local object: {o}",
-                env.names[i]
+                s.names[i]
             );
             assert!(
                 o["metadata"]["labels"]
@@ -1135,7 +911,7 @@ async fn local_service_is_not_affected_by_the_import() {
                 "{o}"
             );
         }
-        assert_eq!(svc["spec"]["ports"], hello(&env.ns)["spec"]["ports"]);
+        assert_eq!(svc["spec"]["ports"], s.hello()["spec"]["ports"]);
         assert_eq!(
             local["metadata"]["labels"]["kubernetes.io/service-name"],
             "hello"
@@ -1145,7 +921,7 @@ async fn local_service_is_not_affected_by_the_import() {
             format!("10.{}.1.7", i + 1)
         );
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // Upstream: the conformance suite drives the API through the `v1alpha1` client
@@ -1153,48 +929,43 @@ async fn local_service_is_not_affected_by_the_import() {
 // written as v1alpha1 is exported, and the import and the export status read back as v1alpha1.
 #[tokio::test]
 async fn v1alpha1_clients_see_the_same_exports_and_imports() {
-    const ALPHA: &str = "multicluster.x-k8s.io/v1alpha1";
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let c = &env.clients[0];
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    apply(c, hello(&env.ns)).await;
-    apply(c, hello_slice(&env.ns, 0, &ports)).await;
+    let s = Scenario::start(2).await;
+    let c = &s.clients[0];
+    s.deploy(0, s.hello()).await;
     apply(
         c,
-        json!({"apiVersion": ALPHA, "kind": "ServiceExport",
-               "metadata": {"name": "hello", "namespace": env.ns}}),
+        json!({"apiVersion": MCS_V1ALPHA1, "kind": "ServiceExport",
+               "metadata": {"name": "hello", "namespace": s.ns}}),
     )
     .await;
     for i in 0..2 {
-        eventually("the import read as v1alpha1", LIMIT, || async {
-            let imp = get(&env.clients[i], ALPHA, "ServiceImport", &env.ns, "hello")
+        eventually("the import read as v1alpha1", s.limit, || async {
+            let imp = get(&s.clients[i], MCS_V1ALPHA1, "ServiceImport", &s.ns, "hello")
                 .await
-                .ok_or_else(|| format!("{}: no v1alpha1 import", env.names[i]))?;
+                .ok_or_else(|| format!("{}: no v1alpha1 import", s.names[i]))?;
             if imp["spec"]["type"] == "ClusterSetIP"
-                && !ips_of(&imp).is_empty()
+                && !ips(&imp).is_empty()
                 && ports_of(&imp["spec"]["ports"])
                     == vec![port("tcp", 42, "TCP"), port("udp", 42, "UDP")]
             {
                 Ok(())
             } else {
-                Err(format!("{}: {imp}", env.names[i]))
+                Err(format!("{}: {imp}", s.names[i]))
             }
         })
         .await;
     }
-    eventually("Valid=True read as v1alpha1", LIMIT, || async {
-        let e = get(c, ALPHA, "ServiceExport", &env.ns, "hello")
+    eventually("Valid=True read as v1alpha1", s.limit, || async {
+        let e = get(c, MCS_V1ALPHA1, "ServiceExport", &s.ns, "hello")
             .await
             .ok_or("no export")?;
         match condition(&e, "Valid") {
-            Some((s, _)) if s == "True" => Ok(()),
+            Some((st, _)) if st == "True" => Ok(()),
             other => Err(format!("Valid condition {other:?}: {e}")),
         }
     })
     .await;
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Service port": merged ports must have no duplicated names, the empty name
@@ -1202,60 +973,38 @@ async fn v1alpha1_clients_see_the_same_exports_and_imports() {
 // name and the oldest export's port is used.
 #[tokio::test]
 async fn unnamed_ports_clash_on_the_empty_name() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut first = hello(&env.ns);
-    first["spec"]["ports"] = json!([{"port": 42, "protocol": "TCP"}]);
-    export_from(&env, 0, first, Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    let mut second = hello(&env.ns);
-    second["spec"]["ports"] = json!([{"port": 43, "protocol": "TCP"}]);
-    export_from(&env, 1, second, Value::Null).await;
-    for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "True", "PortConflict").await;
-        await_import(
-            &env,
-            i,
-            "hello",
-            "the oldest export's unnamed port",
-            |imp| {
-                let got = ports_of(&imp["spec"]["ports"]);
-                if got == vec![port("", 42, "TCP")] {
-                    Ok(())
-                } else {
-                    Err(format!("ports {got:?}"))
-                }
-            },
-        )
-        .await;
-    }
-    ctl.shutdown().await;
+    let (s, _) = conflict(
+        json!({"ports": [{"port": 42, "protocol": "TCP"}]}),
+        json!({"ports": [{"port": 43, "protocol": "TCP"}]}),
+        "PortConflict",
+    )
+    .await;
+    await_import(
+        &s,
+        0..2,
+        "hello",
+        "the oldest export's unnamed port",
+        ports_are(vec![port("", 42, "TCP")]),
+    )
+    .await;
+    s.finish().await;
 }
 
 // KEP-1645 "ServiceImport" (`ServicePort.appProtocol`): the application protocol of a port is
 // carried to the import.
 #[tokio::test]
 async fn app_protocol_of_a_port_is_carried() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut svc = hello(&env.ns);
-    svc["spec"]["ports"] =
-        json!([{"name": "web", "port": 80, "protocol": "TCP", "appProtocol": "http"}]);
-    export_from(&env, 0, svc, Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "appProtocol carried", |imp| {
-            let p = &imp["spec"]["ports"][0];
-            if p["name"] == "web" && p["port"] == 80 && p["appProtocol"] == "http" {
-                Ok(())
-            } else {
-                Err(format!("port {p}"))
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let spec =
+        json!({"ports": [{"name": "web", "port": 80, "protocol": "TCP", "appProtocol": "http"}]});
+    hello_is_imported_as(spec, "appProtocol carried", |imp| {
+        let p = &imp["spec"]["ports"][0];
+        if p["name"] == "web" && p["port"] == 80 && p["appProtocol"] == "http" {
+            Ok(())
+        } else {
+            Err(format!("port {p}"))
+        }
+    })
+    .await;
 }
 
 // KEP-1645 "ClusterSetIP" with the v1beta1 `ipFamilies` / `ips` (up to two): a dual-stack
@@ -1263,90 +1012,58 @@ async fn app_protocol_of_a_port_is_carried() {
 // gets an IPv6 address.
 #[tokio::test]
 async fn clusterset_ips_follow_the_ip_families() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut dual = hello(&env.ns);
-    dual["metadata"]["name"] = json!("dual");
-    dual["spec"]["ipFamilies"] = json!(["IPv4", "IPv6"]);
-    dual["spec"]["ipFamilyPolicy"] = json!("RequireDualStack");
-    export_from(&env, 0, dual, Value::Null).await;
-    let mut v6 = hello(&env.ns);
-    v6["metadata"]["name"] = json!("v6");
-    v6["spec"]["ipFamilies"] = json!(["IPv6"]);
-    export_from(&env, 0, v6, Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "dual", "two clusterset IPs", |imp| {
-            let ips: Vec<IpAddr> = ips_of(imp).iter().filter_map(|s| s.parse().ok()).collect();
-            if ips.len() == 2 && ips[0].is_ipv4() && ips[1].is_ipv6() {
-                Ok(())
-            } else {
-                Err(format!("ips {ips:?}"))
-            }
-        })
-        .await;
-        await_import(&env, i, "v6", "one IPv6 clusterset IP", |imp| {
-            let ips: Vec<IpAddr> = ips_of(imp).iter().filter_map(|s| s.parse().ok()).collect();
-            if ips.len() == 1 && ips[0].is_ipv6() && imp["spec"]["ipFamilies"] == json!(["IPv6"]) {
-                Ok(())
-            } else {
-                Err(format!("ips {ips:?}"))
-            }
-        })
-        .await;
+    let s = Scenario::start(2).await;
+    for (name, spec) in [
+        (
+            "dual",
+            json!({"ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"}),
+        ),
+        ("v6", json!({"ipFamilies": ["IPv6"]})),
+    ] {
+        let mut svc = hello_with(&s.ns, spec);
+        svc["metadata"]["name"] = json!(name);
+        s.export(0, svc, Value::Null).await;
     }
-    ctl.shutdown().await;
+    let parsed =
+        |imp: &Value| -> Vec<IpAddr> { ips(imp).iter().filter_map(|ip| ip.parse().ok()).collect() };
+    await_import(&s, 0..2, "dual", "two clusterset IPs", |imp| {
+        let ips = parsed(imp);
+        if ips.len() == 2 && ips[0].is_ipv4() && ips[1].is_ipv6() {
+            Ok(())
+        } else {
+            Err(format!("ips {ips:?}"))
+        }
+    })
+    .await;
+    await_import(&s, 0..2, "v6", "one IPv6 clusterset IP", |imp| {
+        let ips = parsed(imp);
+        if ips.len() == 1 && ips[0].is_ipv6() && imp["spec"]["ipFamilies"] == json!(["IPv6"]) {
+            Ok(())
+        } else {
+            Err(format!("ips {ips:?}"))
+        }
+    })
+    .await;
+    s.finish().await;
 }
 
 // KEP-1645 "ClusterSetIP": the clusterset IP is consistent for the life of the ServiceImport,
 // while exporters come and go.
 #[tokio::test]
 async fn clusterset_ip_is_stable_while_exporters_change() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    let first = await_import(&env, 2, "hello", "a clusterset IP", |imp| {
-        if ips_of(imp).is_empty() {
-            Err("no ips".to_owned())
-        } else {
-            Ok(())
-        }
-    })
-    .await;
-    let vip = ips_of(&first);
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
-    let mut both = vec![env.names[0].clone(), env.names[1].clone()];
-    both.sort();
-    eventually("both exporters", LIMIT, || async {
-        let s = imported_sources(&env, 2, "hello").await;
-        if s == both {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
-    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
-    eventually("only the second exporter", LIMIT, || async {
-        let s = imported_sources(&env, 2, "hello").await;
-        if s == vec![env.names[1].clone()] {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
+    let s = Scenario::start(3).await;
+    s.export(0, s.hello(), Value::Null).await;
+    let first = await_import(&s, [2], "hello", "a clusterset IP", has_ips).await;
+    let vip = ips(&first[0]);
+    s.export(1, s.hello(), Value::Null).await;
+    await_sources(&s, [2], "hello", &[0, 1], "both exporters").await;
+    s.unexport(0, "hello").await;
+    await_sources(&s, [2], "hello", &[1], "only the second exporter").await;
     for i in 0..3 {
-        let imp = import_of(&env, i, "hello").await.unwrap();
-        assert_eq!(
-            ips_of(&imp),
-            vip,
-            "{}: the clusterset IP moved",
-            env.names[i]
-        );
+        let imp = s.import(i, "hello").await.unwrap();
+        assert_eq!(ips(&imp), vip, "{}: the clusterset IP moved", s.names[i]);
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Service types" (headless): headlessness follows the conflict resolution policy, so
@@ -1354,56 +1071,49 @@ async fn clusterset_ip_is_stable_while_exporters_change() {
 // clusterset IP, and the conflict clears.
 #[tokio::test]
 async fn removing_the_oldest_export_changes_the_type_to_the_next_oldest() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut headless = hello(&env.ns);
-    headless["spec"]["clusterIP"] = json!("None");
-    export_from(&env, 0, headless, Value::Null).await;
-    await_import(&env, 0, "hello", "headless import", |imp| {
-        if imp["spec"]["type"] == "Headless" {
-            Ok(())
-        } else {
-            Err("type".to_owned())
-        }
-    })
+    let s = Scenario::start(2).await;
+    s.export(
+        0,
+        hello_with(&s.ns, json!({"clusterIP": "None"})),
+        Value::Null,
+    )
     .await;
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
+    await_import(
+        &s,
+        [0],
+        "hello",
+        "headless import",
+        spec_field("type", json!("Headless")),
+    )
+    .await;
+    s.export(1, s.hello(), Value::Null).await;
+    await_condition(&s, 0..2, "hello", "Conflict", "True", "TypeConflict").await;
     for i in 0..2 {
-        await_condition(&env, i, "hello", "Conflict", "True", "TypeConflict").await;
-        let imp = import_of(&env, i, "hello").await.unwrap();
+        let imp = s.import(i, "hello").await.unwrap();
         assert_eq!(imp["spec"]["type"], "Headless", "the oldest wins: {imp}");
     }
-    delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "hello").await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "ClusterSetIP with an IP", |imp| {
-            if imp["spec"]["type"] == "ClusterSetIP" && !ips_of(imp).is_empty() {
-                Ok(())
-            } else {
-                Err("still headless".to_owned())
-            }
-        })
-        .await;
-    }
-    await_condition(&env, 1, "hello", "Conflict", "False", "NoConflicts").await;
-    ctl.shutdown().await;
+    s.unexport(0, "hello").await;
+    await_import(&s, 0..2, "hello", "ClusterSetIP with an IP", |imp| {
+        spec_field("type", json!("ClusterSetIP"))(imp)?;
+        has_ips(imp)
+    })
+    .await;
+    await_condition(&s, [1], "hello", "Conflict", "False", "NoConflicts").await;
+    s.finish().await;
 }
 
 // KEP-1645 "Labels and annotations": the import follows later changes of `exportedLabels` /
 // `exportedAnnotations`; a label no longer exported leaves the import.
 #[tokio::test]
 async fn exported_label_changes_reach_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(
-        &env,
+    let s = Scenario::start(2).await;
+    s.export(
         0,
-        hello(&env.ns),
+        s.hello(),
         json!({"exportedLabels": {"tier": "web"}, "exportedAnnotations": {"owner": "a"}}),
     )
     .await;
-    await_import(&env, 1, "hello", "first labels", |imp| {
+    await_import(&s, [1], "hello", "first labels", |imp| {
         if imp["metadata"]["labels"]["tier"] == "web" {
             Ok(())
         } else {
@@ -1411,26 +1121,24 @@ async fn exported_label_changes_reach_the_import() {
         }
     })
     .await;
-    let mut e = export(&env.ns, "hello");
+    let mut e = export(&s.ns, "hello");
     e["spec"] = json!({"exportedLabels": {"team": "shop"}, "exportedAnnotations": {"owner": "b"}});
-    apply(&env.clients[0], e).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "changed labels", |imp| {
-            let l = &imp["metadata"]["labels"];
-            let a = &imp["metadata"]["annotations"];
-            if l["team"] == "shop"
-                && l.get("tier").is_none()
-                && a["owner"] == "b"
-                && l["app.kubernetes.io/managed-by"] == "isthmus"
-            {
-                Ok(())
-            } else {
-                Err("labels not updated".to_owned())
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    apply(&s.clients[0], e).await;
+    await_import(&s, 0..2, "hello", "changed labels", |imp| {
+        let l = &imp["metadata"]["labels"];
+        let a = &imp["metadata"]["annotations"];
+        if l["team"] == "shop"
+            && l.get("tier").is_none()
+            && a["owner"] == "b"
+            && l["app.kubernetes.io/managed-by"] == "isthmus"
+        {
+            Ok(())
+        } else {
+            Err("labels not updated".to_owned())
+        }
+    })
+    .await;
+    s.finish().await;
 }
 
 // KEP-1645 "Importing services": the import lives "so long as the service's namespace
@@ -1438,40 +1146,31 @@ async fn exported_label_changes_reach_the_import() {
 // re-creating it brings the import back.
 #[tokio::test]
 async fn import_follows_the_namespace_in_an_importing_cluster() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "import", |_| Ok(())).await;
-    }
-    let ar = mesh_controller::apply::api_resource("v1", "Namespace");
-    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(env.clients[1].clone(), &ar);
-    let _ = api.delete(&env.ns, &Default::default()).await;
-    eventually("namespace gone in the importing cluster", LIMIT, || async {
-        match get(&env.clients[1], "v1", "Namespace", "", &env.ns).await {
-            None => Ok(()),
-            Some(n) => Err(format!("{n}")),
-        }
-    })
-    .await;
-    await_no_import(&env, 1, "hello", "no import without the namespace").await;
-    settle(&env, &ctl).await;
-    assert!(
-        import_of(&env, 0, "hello").await.is_ok(),
-        "kept where the namespace exists"
-    );
-    assert!(import_of(&env, 1, "hello").await.is_err(), "not re-created");
-    env.namespace_in(&[1]).await;
-    await_import(
-        &env,
-        1,
-        "hello",
-        "import once the namespace is back",
-        |_| Ok(()),
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    await_import(&s, 0..2, "hello", "import", any).await;
+    delete(&s.clients[1], "v1", "Namespace", "", &s.ns).await;
+    eventually(
+        "namespace gone in the importing cluster",
+        s.limit,
+        || async {
+            match get(&s.clients[1], "v1", "Namespace", "", &s.ns).await {
+                None => Ok(()),
+                Some(n) => Err(format!("{n}")),
+            }
+        },
     )
     .await;
-    ctl.shutdown().await;
+    await_no_import(&s, [1], "hello", "no import without the namespace").await;
+    s.settle().await;
+    assert!(
+        s.import(0, "hello").await.is_ok(),
+        "kept where the namespace exists"
+    );
+    assert!(s.import(1, "hello").await.is_err(), "not re-created");
+    s.namespace_in(&[1]).await;
+    await_import(&s, [1], "hello", "import once the namespace is back", any).await;
+    s.finish().await;
 }
 
 // Upstream: service_import.go "The InternalTrafficPolicy for a ClusterSetIP ServiceImport
@@ -1481,26 +1180,12 @@ async fn import_follows_the_namespace_in_an_importing_cluster() {
 // policy", "Traffic distribution").
 #[tokio::test]
 async fn explicit_default_internal_traffic_policy_is_written_to_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    let mut svc = hello(&env.ns);
-    svc["spec"]["internalTrafficPolicy"] = json!("Cluster");
-    svc["spec"]["trafficDistribution"] = json!("PreferClose");
-    export_from(&env, 0, svc, Value::Null).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "internalTrafficPolicy Cluster", |imp| {
-            if imp["spec"]["internalTrafficPolicy"] == "Cluster"
-                && imp["spec"]["trafficDistribution"] == "PreferClose"
-            {
-                Ok(())
-            } else {
-                Err("internalTrafficPolicy/trafficDistribution".to_owned())
-            }
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    let spec = json!({"internalTrafficPolicy": "Cluster", "trafficDistribution": "PreferClose"});
+    hello_is_imported_as(spec, "internalTrafficPolicy Cluster", |imp| {
+        spec_field("internalTrafficPolicy", json!("Cluster"))(imp)?;
+        spec_field("trafficDistribution", json!("PreferClose"))(imp)
+    })
+    .await;
 }
 
 /// Adds a simulated member whose MCS CRDs serve only `v1alpha1` (older installations) to a
@@ -1534,9 +1219,7 @@ async fn add_v1alpha1_only_member(env: &mut Env, dir: &std::path::Path) {
     .unwrap();
     let kubeconfig = dir.join(format!("{name}.yaml"));
     sim.write_kubeconfig(&kubeconfig).unwrap();
-    let client = mesh_controller::runtime::members::client_for(&name, &kubeconfig, None)
-        .await
-        .unwrap();
+    let client = isthmus_testing::k8s::client(&kubeconfig).await;
     env.clusters.clusters.push(kube_sim::TestCluster {
         name: name.clone(),
         kubeconfig,
@@ -1551,22 +1234,19 @@ async fn add_v1alpha1_only_member(env: &mut Env, dir: &std::path::Path) {
 // v1alpha1 export is exported to the v1beta1 members, with its status written back.
 #[tokio::test]
 async fn v1alpha1_only_member_imports_and_exports() {
-    const ALPHA: &str = "multicluster.x-k8s.io/v1alpha1";
-    let mut env = Env::new(2).await;
-    if !env.is_simulated() {
-        skip("needs a simulated member serving only v1alpha1");
-        return;
-    }
+    // The old member is simulated: so are the others.
+    let mut env = Env::simulated(2).await;
     let dir = tempfile::tempdir().unwrap();
     add_v1alpha1_only_member(&mut env, dir.path()).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    eventually("a v1alpha1 import in the old member", LIMIT, || async {
-        let imp = get(&env.clients[2], ALPHA, "ServiceImport", &env.ns, "hello")
+    env.namespace_everywhere().await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
+    let s = Scenario { env, ctl };
+    s.export(0, s.hello(), Value::Null).await;
+    eventually("a v1alpha1 import in the old member", s.limit, || async {
+        let imp = get(&s.clients[2], MCS_V1ALPHA1, "ServiceImport", &s.ns, "hello")
             .await
             .ok_or("no import")?;
-        if imp["spec"]["type"] == "ClusterSetIP" && !ips_of(&imp).is_empty() {
+        if imp["spec"]["type"] == "ClusterSetIP" && !ips(&imp).is_empty() {
             Ok(())
         } else {
             Err(format!("{imp}"))
@@ -1574,37 +1254,23 @@ async fn v1alpha1_only_member_imports_and_exports() {
     })
     .await;
     assert!(
-        get(&env.clients[2], MCS, "ServiceImport", &env.ns, "hello")
+        get(&s.clients[2], MCS, "ServiceImport", &s.ns, "hello")
             .await
             .is_none(),
         "the old member does not serve v1beta1"
     );
     // The old member exports too.
-    let c = &env.clients[2];
-    let ports = hello(&env.ns)["spec"]["ports"].clone();
-    apply(c, hello(&env.ns)).await;
-    apply(c, hello_slice(&env.ns, 2, &ports)).await;
+    let c = &s.clients[2];
+    s.deploy(2, s.hello()).await;
     apply(
         c,
-        json!({"apiVersion": ALPHA, "kind": "ServiceExport",
-               "metadata": {"name": "hello", "namespace": env.ns}}),
+        json!({"apiVersion": MCS_V1ALPHA1, "kind": "ServiceExport",
+               "metadata": {"name": "hello", "namespace": s.ns}}),
     )
     .await;
-    let mut both = vec![env.names[0].clone(), env.names[2].clone()];
-    both.sort();
-    for i in 0..3 {
-        eventually("slices from both exporters", LIMIT, || async {
-            let s = imported_sources(&env, i, "hello").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{}: {s:?}", env.names[i]))
-            }
-        })
-        .await;
-    }
-    eventually("Valid=True on the v1alpha1 export", LIMIT, || async {
-        let e = get(c, ALPHA, "ServiceExport", &env.ns, "hello")
+    await_sources(&s, 0..3, "hello", &[0, 2], "slices from both exporters").await;
+    eventually("Valid=True on the v1alpha1 export", s.limit, || async {
+        let e = get(c, MCS_V1ALPHA1, "ServiceExport", &s.ns, "hello")
             .await
             .ok_or("no export")?;
         match (condition(&e, "Valid"), condition(&e, "Conflict")) {
@@ -1613,7 +1279,7 @@ async fn v1alpha1_only_member_imports_and_exports() {
         }
     })
     .await;
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Global properties": the conflict condition is set on all ServiceExports of the
@@ -1621,35 +1287,26 @@ async fn v1alpha1_only_member_imports_and_exports() {
 // clusters disagree and whose value is used.
 #[tokio::test]
 async fn conflict_is_reported_on_every_constituent_export() {
-    let env = Env::new(3).await;
-    env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 0, "hello", "first import", |_| Ok(())).await;
-    export_from(&env, 1, hello(&env.ns), Value::Null).await;
-    await_condition(&env, 1, "hello", "Conflict", "False", "NoConflicts").await;
-    let mut odd = hello(&env.ns);
-    odd["spec"]["sessionAffinity"] = json!("None");
-    odd["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("sessionAffinityConfig");
-    export_from(&env, 2, odd, Value::Null).await;
-    for i in 0..3 {
-        let c = await_condition(
-            &env,
-            i,
-            "hello",
-            "Conflict",
-            "True",
-            "SessionAffinityConflict",
-        )
+    let s = Scenario::start(3).await;
+    s.export_older_then_newer(s.hello(), s.hello()).await;
+    await_condition(&s, [1], "hello", "Conflict", "False", "NoConflicts").await;
+    s.export(2, hello_without_affinity(&s.ns), Value::Null)
         .await;
+    let conditions = await_condition(
+        &s,
+        0..3,
+        "hello",
+        "Conflict",
+        "True",
+        "SessionAffinityConflict",
+    )
+    .await;
+    for (i, c) in conditions.iter().enumerate() {
         let msg = c["message"].as_str().unwrap_or("");
-        assert!(msg.contains("1/3"), "{}: {msg}", env.names[i]);
-        assert!(msg.contains(&env.names[0]), "{}: {msg}", env.names[i]);
+        assert!(msg.contains("1/3"), "{}: {msg}", s.names[i]);
+        assert!(msg.contains(&s.names[0]), "{}: {msg}", s.names[i]);
     }
-    ctl.shutdown().await;
+    s.finish().await;
 }
 
 // KEP-1645 "Exporting services": all information about the service stays in the Service;
@@ -1657,52 +1314,43 @@ async fn conflict_is_reported_on_every_constituent_export() {
 // port included.
 #[tokio::test]
 async fn service_changes_reach_the_import() {
-    let env = Env::new(2).await;
-    env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
-    export_from(&env, 0, hello(&env.ns), Value::Null).await;
-    await_import(&env, 1, "hello", "first import", |_| Ok(())).await;
-    let mut svc = hello(&env.ns);
+    let s = Scenario::start(2).await;
+    s.export(0, s.hello(), Value::Null).await;
+    await_import(&s, [1], "hello", "first import", any).await;
+    let mut svc = hello_without_affinity(&s.ns);
     svc["spec"]["ports"] = json!([{"name": "web", "port": 8080, "protocol": "TCP"}]);
-    svc["spec"]["sessionAffinity"] = json!("None");
-    svc["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("sessionAffinityConfig");
-    apply(&env.clients[0], svc).await;
-    for i in 0..2 {
-        await_import(&env, i, "hello", "the changed Service", |imp| {
-            let got = ports_of(&imp["spec"]["ports"]);
-            if got != vec![port("web", 8080, "TCP")] {
-                return Err(format!("ports {got:?}"));
-            }
-            if imp["spec"]["sessionAffinity"] != "None" {
-                return Err("session affinity not updated".to_owned());
-            }
-            // The controller no longer applies the config (a real API server then removes
-            // the field; the simulator keeps an empty `clientIP` parent), so the timeout
-            // is gone and the field is not ours.
-            if imp
-                .pointer("/spec/sessionAffinityConfig/clientIP/timeoutSeconds")
-                .is_some()
-            {
-                return Err("sessionAffinityConfig timeout kept".to_owned());
-            }
-            let ours = imp["metadata"]["managedFields"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| m["manager"] == "isthmus-mesh-controller")
-                .any(|m| {
-                    m.pointer("/fieldsV1/f:spec/f:sessionAffinityConfig")
-                        .is_some()
-                });
-            if ours {
-                return Err("sessionAffinityConfig still applied".to_owned());
-            }
-            Ok(())
-        })
-        .await;
-    }
-    ctl.shutdown().await;
+    apply(&s.clients[0], svc).await;
+    await_import(&s, 0..2, "hello", "the changed Service", |imp| {
+        let got = ports_of(&imp["spec"]["ports"]);
+        if got != vec![port("web", 8080, "TCP")] {
+            return Err(format!("ports {got:?}"));
+        }
+        if imp["spec"]["sessionAffinity"] != "None" {
+            return Err("session affinity not updated".to_owned());
+        }
+        // The controller no longer applies the config (a real API server then removes
+        // the field; the simulator keeps an empty `clientIP` parent), so the timeout
+        // is gone and the field is not ours.
+        if imp
+            .pointer("/spec/sessionAffinityConfig/clientIP/timeoutSeconds")
+            .is_some()
+        {
+            return Err("sessionAffinityConfig timeout kept".to_owned());
+        }
+        let ours = imp["metadata"]["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["manager"] == "isthmus-mesh-controller")
+            .any(|m| {
+                m.pointer("/fieldsV1/f:spec/f:sessionAffinityConfig")
+                    .is_some()
+            });
+        if ours {
+            return Err("sessionAffinityConfig still applied".to_owned());
+        }
+        Ok(())
+    })
+    .await;
+    s.finish().await;
 }

@@ -4,12 +4,15 @@
 //! certificate naming the cluster in the configured trust domain.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
+mod controller;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use e2e_support::*;
+use isthmus_testing::certs::TestCa;
+use isthmus_testing::k8s::{apply, list};
+use isthmus_testing::mcs::{MCS, export_service, slice};
+use isthmus_testing::{Env, eventually, http};
 use mesh_controller::discovery::{DiscoveryConfig, tables::cluster_table};
 use mesh_controller::leader::LeaseConfig;
 use mesh_controller::runtime::LeaderMode;
@@ -111,20 +114,20 @@ async fn every_replica_serves_the_tables_the_leader_writes() {
             };
         }
     };
-    let (a, _) = env
-        .controller_with(
-            Duration::from_secs(60),
-            Duration::from_secs(5),
-            replica("a"),
-        )
-        .await;
-    let (b, _) = env
-        .controller_with(
-            Duration::from_secs(60),
-            Duration::from_secs(5),
-            replica("b"),
-        )
-        .await;
+    let (a, _) = controller::start_with(
+        &env,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        replica("a"),
+    )
+    .await;
+    let (b, _) = controller::start_with(
+        &env,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        replica("b"),
+    )
+    .await;
     let addrs = [a.discovery_addr.unwrap(), b.discovery_addr.unwrap()];
     eventually("one leader", LIMIT, || async {
         (a.is_leader() != b.is_leader())
@@ -194,7 +197,7 @@ async fn every_replica_serves_the_tables_the_leader_writes() {
     }
 
     // The metrics count the connected proxies per member.
-    let (code, body) = http_get(a.metrics_addr.unwrap(), "/metrics").await;
+    let (code, body) = http::get(a.metrics_addr.unwrap(), "/metrics").await;
     assert_eq!(code, 200);
     assert!(
         body.contains(&format!(
@@ -215,69 +218,39 @@ async fn every_replica_serves_the_tables_the_leader_writes() {
     b.shutdown().await;
 }
 
-struct Pki {
-    root: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-    root_pem: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut params = rcgen::CertificateParams::default();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "clusterset root");
-        let root = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
-            .unwrap();
-        let root_pem = root.pem();
-        Pki { root, root_pem }
-    }
-
-    /// (certificate PEM, key PEM) signed by the root.
-    fn leaf(&self, dns: &[&str], uris: &[String]) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(dns.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        for u in uris {
-            params
-                .subject_alt_names
-                .push(rcgen::SanType::URI(u.clone().try_into().unwrap()));
-        }
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &*self.root).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_admits_only_the_clusters_proxy_in_the_trust_domain() {
     let env = Env::new(2).await;
     env.namespace_in(&[0, 1]).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
-    let pki = Pki::new();
-    let (server_cert, server_key) = pki.leaf(&["localhost"], &[]);
+    let pki = TestCa::new("clusterset root");
+    let server = pki.server(&["localhost"]);
     let tls = ServerTls {
-        cert_pem: server_cert.into_bytes(),
-        key_pem: server_key.into_bytes(),
+        cert_pem: server.cert_pem.into_bytes(),
+        key_pem: server.key_pem.into_bytes(),
         client_ca_pem: pki.root_pem.clone().into_bytes(),
     };
-    let (ctl, _) = env
-        .controller_with(Duration::from_secs(60), Duration::from_secs(5), |cfg| {
+    let (ctl, _) = controller::start_with(
+        &env,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        |cfg| {
             let mut d = DiscoveryConfig::insecure(loopback());
             d.tls = Some(tls);
             d.trust_domain = "example.org".into();
             cfg.discovery = Some(d);
-        })
-        .await;
+        },
+    )
+    .await;
     let addr = ctl.discovery_addr.unwrap();
     let cluster = env.names[1].clone();
     let client_cfg = |uri: String| {
-        let (cert, key) = pki.leaf(&[], &[uri]);
+        let leaf = pki.client(&uri);
         let mut cfg = ClientConfig::new(format!("https://localhost:{}", addr.port()), &cluster);
         cfg.tls = Some(ClientTls {
             ca_pem: pki.root_pem.clone().into_bytes(),
-            cert_pem: cert.into_bytes(),
-            key_pem: key.into_bytes(),
+            cert_pem: leaf.cert_pem.into_bytes(),
+            key_pem: leaf.key_pem.into_bytes(),
             server_name: Some("localhost".into()),
         });
         cfg.backoff_initial = Duration::from_millis(50);
@@ -326,12 +299,10 @@ async fn mtls_admits_only_the_clusters_proxy_in_the_trust_domain() {
 #[tokio::test]
 async fn without_discovery_nothing_is_served() {
     let env = Env::new(1).await;
-    let (ctl, _) = env
-        .controller(Duration::from_secs(60), Duration::from_secs(5))
-        .await;
+    let (ctl, _) = controller::start(&env, Duration::from_secs(60), Duration::from_secs(5)).await;
     assert!(ctl.discovery_addr.is_none());
     assert!(ctl.publisher.is_none());
-    let (_, body) = http_get(ctl.metrics_addr.unwrap(), "/metrics").await;
+    let (_, body) = http::get(ctl.metrics_addr.unwrap(), "/metrics").await;
     assert!(!body.contains("isthmus_discovery_connected_proxies"));
     ctl.shutdown().await;
 }

@@ -2,12 +2,13 @@
 //! kubeconfigs from Secrets; the controller imports across them and writes MemberCluster status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
-
 use std::time::Duration;
 
 use base64::Engine as _;
-use e2e_support::*;
+use isthmus_testing::env::network;
+use isthmus_testing::k8s::get;
+use isthmus_testing::mcs::{MCS, export_service};
+use isthmus_testing::{Env, eventually};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
 use mesh_controller::crd::MemberCluster;
@@ -21,11 +22,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn members_from_the_hub_are_wired_and_get_status() {
-    let env = Env::new(2).await;
-    if !env.is_simulated() {
-        skip("hub mode needs a simulated hub");
-        return;
-    }
+    // Members registered in a simulated hub: simulated members too.
+    let env = Env::simulated(2).await;
     env.namespace_in(&[0, 1]).await;
     let crd = serde_json::to_value(MemberCluster::crd()).unwrap();
     let hub = SimCluster::start(SimOptions {

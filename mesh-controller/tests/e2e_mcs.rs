@@ -2,42 +2,44 @@
 //! names real ones), with the controller running in-process over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
+mod controller;
 
 use std::time::Duration;
 
-use e2e_support::*;
+use isthmus_testing::http;
+use isthmus_testing::k8s::{apply, delete, get, list};
+use isthmus_testing::mcs::{
+    MCS, await_condition, await_import, await_no_import, await_sources, condition, export,
+    export_service, import, imported_slices, service, slice,
+};
+use isthmus_testing::{Env, eventually};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(300);
 const AFTER: Duration = Duration::from_secs(10);
 
-async fn import_of(env: &Env, i: usize, name: &str) -> Result<Value, String> {
-    get(&env.clients[i], MCS, "ServiceImport", &env.ns, name)
-        .await
-        .ok_or_else(|| format!("{}: no ServiceImport {}/{name}", env.names[i], env.ns))
-}
-
 #[tokio::test]
 async fn import_appears_where_the_namespace_exists() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
-    for i in [0, 1] {
-        eventually("import in a member with the namespace", LIMIT, || {
-            import_of(&env, i, "web")
-        })
-        .await;
-    }
+    await_import(
+        &env,
+        [0, 1],
+        "web",
+        "import in a member with the namespace",
+        |_| Ok(()),
+    )
+    .await;
     assert!(
-        import_of(&env, 2, "web").await.is_err(),
+        import(&env, 2, "web").await.is_err(),
         "no import where the namespace is missing"
     );
     env.namespace_in(&[2]).await;
-    eventually("import once the namespace exists", LIMIT, || {
-        import_of(&env, 2, "web")
+    await_import(&env, [2], "web", "import once the namespace exists", |_| {
+        Ok(())
     })
     .await;
     ctl.shutdown().await;
@@ -47,7 +49,7 @@ async fn import_appears_where_the_namespace_exists() {
 async fn ports_and_type_are_carried_and_a_vip_is_allocated() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     let c = &env.clients[0];
     apply(
         c,
@@ -65,21 +67,19 @@ async fn ports_and_type_are_carried_and_a_vip_is_allocated() {
     apply(c, slice(&env.ns, "api", "a", &["10.1.0.5"], 80, false)).await;
     apply(c, export(&env.ns, "api")).await;
     let mut vips = Vec::new();
-    for i in 0..3 {
-        let imp = eventually("import with ports", LIMIT, || async {
-            let imp = import_of(&env, i, "api").await?;
-            if imp
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-                == 2
-            {
-                Ok(imp)
-            } else {
-                Err(format!("ports not yet carried: {imp}"))
-            }
-        })
-        .await;
+    let imports = await_import(&env, 0..3, "api", "import with ports", |imp| {
+        let n = imp
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if n == 2 {
+            Ok(())
+        } else {
+            Err("ports not yet carried".to_owned())
+        }
+    })
+    .await;
+    for imp in imports {
         assert_eq!(imp["spec"]["type"], "ClusterSetIP");
         let mut ports: Vec<(i64, String)> = imp["spec"]["ports"]
             .as_array()
@@ -106,9 +106,9 @@ async fn ports_and_type_are_carried_and_a_vip_is_allocated() {
 
     // The operations endpoints report the same state.
     let addr = ctl.metrics_addr.expect("metrics served");
-    assert_eq!(http_get(addr, "/healthz").await.0, 200);
-    assert_eq!(http_get(addr, "/readyz").await.0, 200);
-    let (code, text) = http_get(addr, "/metrics").await;
+    assert_eq!(http::get(addr, "/healthz").await.0, 200);
+    assert_eq!(http::get(addr, "/readyz").await.0, 200);
+    let (code, text) = http::get(addr, "/metrics").await;
     assert_eq!(code, 200);
     assert!(
         text.contains(r#"isthmus_members{state="Reachable"} 3"#),
@@ -139,10 +139,9 @@ async fn ports_and_type_are_carried_and_a_vip_is_allocated() {
 async fn headless_service_gets_no_ip() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 2, "db", "Headless", 5432).await;
-    for i in 0..3 {
-        let imp = eventually("headless import", LIMIT, || import_of(&env, i, "db")).await;
+    for imp in await_import(&env, 0..3, "db", "headless import", |_| Ok(())).await {
         assert_eq!(imp["spec"]["type"], "Headless");
         assert!(
             imp["spec"]
@@ -158,21 +157,10 @@ async fn headless_service_gets_no_ip() {
 async fn conflicting_exports_both_report_the_conflict() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     export_service(&env, 1, "web", "ClusterIP", 81).await;
-    for i in [0, 1] {
-        eventually("Conflict=True on both exports", LIMIT, || async {
-            let e = get(&env.clients[i], MCS, "ServiceExport", &env.ns, "web")
-                .await
-                .ok_or("no export")?;
-            match condition(&e, "Conflict") {
-                Some((s, _)) if s == "True" => Ok(()),
-                other => Err(format!("{}: Conflict condition {other:?}", env.names[i])),
-            }
-        })
-        .await;
-    }
+    await_condition(&env, [0, 1], "web", "Conflict", "True", "").await;
     // An Event on the export records the conflict.
     eventually("conflict event", LIMIT, || async {
         let evs = list(&env.clients[1], "v1", "Event", &env.ns, "").await;
@@ -193,34 +181,12 @@ async fn conflicting_exports_both_report_the_conflict() {
 async fn unexport_removes_imports_and_slices() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
-    for i in 0..3 {
-        eventually("imported slices", LIMIT, || async {
-            let s = imported_sources(&env, i, "web").await;
-            if s.is_empty() {
-                Err("no imported slice".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-        .await;
-    }
+    await_sources(&env, 0..3, "web", &[0], "imported slices").await;
     delete(&env.clients[0], MCS, "ServiceExport", &env.ns, "web").await;
-    for i in 0..3 {
-        eventually("import and slices removed", LIMIT, || async {
-            if import_of(&env, i, "web").await.is_ok() {
-                return Err("ServiceImport still there".to_owned());
-            }
-            let s = imported_sources(&env, i, "web").await;
-            if s.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("slices from {s:?} remain"))
-            }
-        })
-        .await;
-    }
+    await_no_import(&env, 0..3, "web", "import removed").await;
+    await_sources(&env, 0..3, "web", &[], "slices removed").await;
     ctl.shutdown().await;
 }
 
@@ -228,18 +194,11 @@ async fn unexport_removes_imports_and_slices() {
 async fn imported_slices_carry_mcs_and_ownership_labels() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     export_service(&env, 1, "web", "ClusterIP", 80).await;
     let slices = eventually("slices from both exporters in cluster 3", LIMIT, || async {
-        let s = list(
-            &env.clients[2],
-            "discovery.k8s.io/v1",
-            "EndpointSlice",
-            &env.ns,
-            "multicluster.kubernetes.io/service-name=web",
-        )
-        .await;
+        let s = imported_slices(&env, 2, "web").await;
         if s.len() >= 2 {
             Ok(s)
         } else {
@@ -273,7 +232,7 @@ async fn imported_slices_carry_mcs_and_ownership_labels() {
 async fn externalname_export_is_invalid_and_imports_nothing() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "ext", "ExternalName", 0).await;
     eventually("Valid=False InvalidServiceType", LIMIT, || async {
         let e = get(&env.clients[0], MCS, "ServiceExport", &env.ns, "ext")
@@ -286,7 +245,7 @@ async fn externalname_export_is_invalid_and_imports_nothing() {
     })
     .await;
     for i in 0..3 {
-        assert!(import_of(&env, i, "ext").await.is_err());
+        assert!(import(&env, i, "ext").await.is_err());
     }
     ctl.shutdown().await;
 }
@@ -301,12 +260,9 @@ async fn user_owned_import_is_left_untouched() {
         "spec": {"type": "ClusterSetIP", "ips": ["10.250.0.9"], "ports": [{"port": 9999, "protocol": "TCP"}]}
     });
     apply(&env.clients[1], mine).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
-    eventually("our import in cluster 3", LIMIT, || {
-        import_of(&env, 2, "web")
-    })
-    .await;
+    await_import(&env, [2], "web", "our import in cluster 3", |_| Ok(())).await;
     // Reconciled at least once more after the import appeared in cluster 3.
     let passes = ctl.summary().passes;
     eventually("another pass", LIMIT, || async {
@@ -317,7 +273,7 @@ async fn user_owned_import_is_left_untouched() {
         }
     })
     .await;
-    let theirs = import_of(&env, 1, "web").await.unwrap();
+    let theirs = import(&env, 1, "web").await.unwrap();
     assert_eq!(theirs["spec"]["ips"], json!(["10.250.0.9"]));
     assert_eq!(theirs["spec"]["ports"][0]["port"], 9999);
     assert!(
@@ -352,21 +308,26 @@ fn status_clusters(imp: &Value) -> Vec<String> {
 async fn import_status_lists_the_exporting_clusters_through_the_status_subresource() {
     let env = Env::new(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env.controller(GRACE, AFTER).await;
+    let (ctl, _) = controller::start(&env, GRACE, AFTER).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     export_service(&env, 1, "web", "ClusterIP", 80).await;
     let mut both = vec![env.names[0].clone(), env.names[1].clone()];
     both.sort();
-    for i in 0..3 {
-        let imp = eventually("status.clusters lists both exporters", LIMIT, || async {
-            let imp = import_of(&env, i, "web").await?;
-            if status_clusters(&imp) == both {
-                Ok(imp)
+    let imports = await_import(
+        &env,
+        0..3,
+        "web",
+        "status.clusters lists both exporters",
+        |imp| {
+            if status_clusters(imp) == both {
+                Ok(())
             } else {
-                Err(format!("{}: status not yet written: {imp}", env.names[i]))
+                Err("status not yet written".to_owned())
             }
-        })
-        .await;
+        },
+    )
+    .await;
+    for imp in imports {
         if env.is_simulated() {
             // Written by our field manager through /status (the CRD declares the status
             // subresource, so a plain apply of `status` would be ignored).
@@ -383,20 +344,20 @@ async fn import_status_lists_the_exporting_clusters_through_the_status_subresour
     }
     // Un-exporting from one cluster updates the status everywhere.
     delete(&env.clients[1], MCS, "ServiceExport", &env.ns, "web").await;
-    for i in 0..3 {
-        eventually(
-            "status.clusters drops the withdrawn exporter",
-            LIMIT,
-            || async {
-                let imp = import_of(&env, i, "web").await?;
-                if status_clusters(&imp) == vec![env.names[0].clone()] {
-                    Ok(())
-                } else {
-                    Err(format!("{}: {imp}", env.names[i]))
-                }
-            },
-        )
-        .await;
-    }
+    let first = vec![env.names[0].clone()];
+    await_import(
+        &env,
+        0..3,
+        "web",
+        "status.clusters drops the withdrawn exporter",
+        |imp| {
+            if status_clusters(imp) == first {
+                Ok(())
+            } else {
+                Err("status.clusters not updated".to_owned())
+            }
+        },
+    )
+    .await;
     ctl.shutdown().await;
 }

@@ -4,13 +4,14 @@
 //! creates ServiceExports on request and prunes what is no longer placed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
-
 use std::time::Duration;
 
 use base64::Engine as _;
-use e2e_support::*;
 use isthmus_install::rbac;
+use isthmus_testing::env::network;
+use isthmus_testing::k8s::{apply, get};
+use isthmus_testing::mcs::MCS;
+use isthmus_testing::{Env, eventually};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
 use mesh_controller::crd::{
@@ -193,11 +194,7 @@ async fn wait_placement(env: &Env, what: &str, name: &str, want: &[Option<i64>])
 
 #[tokio::test]
 async fn duplicated_divided_overrides_dependencies_status_and_prune() {
-    let env = Env::new(3).await;
-    if !env.is_simulated() {
-        skip("propagation needs a simulated hub");
-        return;
-    }
+    let env = Env::simulated(3).await;
     let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();
     let [m0, m1] = [&env.names[0], &env.names[1]];
@@ -377,7 +374,7 @@ async fn duplicated_divided_overrides_dependencies_status_and_prune() {
             .any(|r| r.resource == "propagationpolicies" && r.subresource == "status"),
         "no policy status write recorded"
     );
-    let member0 = env.clusters.clusters[0].sim.as_ref().unwrap().request_log();
+    let member0 = env.sim(0).request_log();
     for (resource, verb) in [
         ("deployments", "patch"),
         ("deployments", "delete"),
@@ -421,11 +418,7 @@ fn denied(c: &SimCluster, grants: &rbac::Grants, who: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn no_execute_taint_evicts_and_unreachable_member_fails_over() {
-    let env = Env::new(3).await;
-    if !env.is_simulated() {
-        skip("propagation needs a simulated hub");
-        return;
-    }
+    let env = Env::simulated(3).await;
     let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();
     let [m0, m1, m2] = [&env.names[0], &env.names[1], &env.names[2]];
@@ -505,7 +498,7 @@ async fn no_execute_taint_evicts_and_unreachable_member_fails_over() {
         .unwrap();
 
     // the first member becomes unreachable: critical fails over to the backup group
-    let f = env.clusters.clusters[0].sim.as_ref().unwrap().faults();
+    let f = env.sim(0).faults();
     f.partition_refuse();
     eventually("critical failed over", LIMIT, || async {
         let r = replicas_in(&env, 1, "critical").await;
@@ -553,11 +546,7 @@ async fn no_execute_taint_evicts_and_unreachable_member_fails_over() {
 
 #[tokio::test]
 async fn exported_service_is_imported_by_the_other_members() {
-    let env = Env::new(3).await;
-    if !env.is_simulated() {
-        skip("propagation needs a simulated hub");
-        return;
-    }
+    let env = Env::simulated(3).await;
     env.namespace_in(&[1, 2]).await;
     let mut hub = Hub::start(&env).await;
     let ns = env.ns.clone();

@@ -2,24 +2,23 @@
 //! grace -> withdrawal -> recovery, dropped watches, leader election.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod e2e_support;
+mod controller;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use e2e_support::*;
+use isthmus_testing::k8s::get;
+use isthmus_testing::mcs::{await_sources, export_service, import, imported_sources, ips};
+use isthmus_testing::{Env, eventually};
 use mesh_controller::runtime::members::Reachability;
-use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn vip(env: &Env, i: usize, name: &str) -> Result<String, String> {
-    let imp = get(&env.clients[i], MCS, "ServiceImport", &env.ns, name)
-        .await
-        .ok_or_else(|| format!("{}: no ServiceImport {name}", env.names[i]))?;
-    imp.pointer("/spec/ips/0")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let imp = import(env, i, name).await?;
+    ips(&imp)
+        .into_iter()
+        .next()
         .ok_or_else(|| "no VIP yet".to_owned())
 }
 
@@ -96,34 +95,20 @@ async fn hung_member_grace_withdrawal_and_recovery() {
 /// Partition (refused connections, or a member that accepts but never answers) -> marked
 /// unreachable -> exports kept during the grace period -> withdrawn -> healed -> back.
 async fn partition_scenario(hang: bool) {
-    let env = Env::new(3).await;
-    if !env.is_simulated() {
-        skip("partition needs simulated clusters (fault injection)");
-        return;
-    }
+    // Fault injection: simulated clusters.
+    let env = Env::simulated(3).await;
     env.namespace_in(&[0, 1, 2]).await;
     let grace = Duration::from_secs(3);
-    let (ctl, _) = env
-        .controller_with(grace, Duration::from_secs(1), |c| {
-            c.write_timeout = Duration::from_secs(2)
-        })
-        .await;
+    let (ctl, _) = controller::start_with(&env, grace, Duration::from_secs(1), |c| {
+        c.write_timeout = Duration::from_secs(2)
+    })
+    .await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     export_service(&env, 1, "web", "ClusterIP", 80).await;
     let both = vec![env.names[0].clone(), env.names[1].clone()];
-    for i in [0, 2] {
-        eventually("slices from both exporters", LIMIT, || async {
-            let s = imported_sources(&env, i, "web").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-    }
+    await_sources(&env, [0, 2], "web", &[0, 1], "slices from both exporters").await;
 
-    let faults = env.clusters.clusters[1].sim.as_ref().unwrap().faults();
+    let faults = env.sim(1).faults();
     if hang {
         faults.partition_hang();
         // Writes to the hung member must not hold the others' writes: two exports in a row,
@@ -156,21 +141,14 @@ async fn partition_scenario(hang: bool) {
         "exports withdrawn before the grace period ended"
     );
     // ...then withdrawn everywhere.
-    for i in [0, 2] {
-        eventually(
-            "cluster-2's endpoints withdrawn after the grace period",
-            LIMIT,
-            || async {
-                let s = imported_sources(&env, i, "web").await;
-                if s == vec![env.names[0].clone()] {
-                    Ok(())
-                } else {
-                    Err(format!("{s:?}"))
-                }
-            },
-        )
-        .await;
-    }
+    await_sources(
+        &env,
+        [0, 2],
+        "web",
+        &[0],
+        "cluster-2's endpoints withdrawn after the grace period",
+    )
+    .await;
     // The import itself stays: cluster-1 still exports it.
     assert!(vip(&env, 2, "web").await.is_ok());
 
@@ -183,35 +161,20 @@ async fn partition_scenario(hang: bool) {
         }
     })
     .await;
-    for i in [0, 2] {
-        eventually("cluster-2's endpoints back", LIMIT, || async {
-            let s = imported_sources(&env, i, "web").await;
-            if s == both {
-                Ok(())
-            } else {
-                Err(format!("{s:?}"))
-            }
-        })
-        .await;
-    }
+    await_sources(&env, [0, 2], "web", &[0, 1], "cluster-2's endpoints back").await;
     ctl.shutdown().await;
 }
 
 #[tokio::test]
 async fn dropped_watches_change_nothing() {
-    let env = Env::new(3).await;
-    if !env.is_simulated() {
-        skip("dropping watches needs simulated clusters (fault injection)");
-        return;
-    }
+    // Fault injection: simulated clusters.
+    let env = Env::simulated(3).await;
     env.namespace_in(&[0, 1, 2]).await;
-    let (ctl, _) = env
-        .controller(Duration::from_secs(300), Duration::from_secs(10))
-        .await;
+    let (ctl, _) = controller::start(&env, Duration::from_secs(300), Duration::from_secs(10)).await;
     export_service(&env, 0, "web", "ClusterIP", 80).await;
     let before = eventually("VIP", LIMIT, || vip(&env, 2, "web")).await;
-    for c in &env.clusters.clusters {
-        c.sim.as_ref().unwrap().faults().close_watches();
+    for i in 0..3 {
+        env.sim(i).faults().close_watches();
     }
     // The watches resume; a change made afterwards is still picked up...
     export_service(&env, 1, "api", "ClusterIP", 90).await;
@@ -245,16 +208,20 @@ async fn only_the_lease_holder_writes_and_a_standby_takes_over() {
             config: c,
         }
     };
-    let (a, _) = env
-        .controller_with(Duration::from_secs(300), Duration::from_secs(10), |c| {
-            c.leader = lease("replica-a")
-        })
-        .await;
-    let (b, _) = env
-        .controller_with(Duration::from_secs(300), Duration::from_secs(10), |c| {
-            c.leader = lease("replica-b")
-        })
-        .await;
+    let (a, _) = controller::start_with(
+        &env,
+        Duration::from_secs(300),
+        Duration::from_secs(10),
+        |c| c.leader = lease("replica-a"),
+    )
+    .await;
+    let (b, _) = controller::start_with(
+        &env,
+        Duration::from_secs(300),
+        Duration::from_secs(10),
+        |c| c.leader = lease("replica-b"),
+    )
+    .await;
     eventually("one leader", LIMIT, || async {
         match (a.is_leader(), b.is_leader()) {
             (true, false) | (false, true) => Ok(()),

@@ -2,33 +2,52 @@
 //! and serve both versions; ours is a valid apiextensions v1 CRD generated from the Rust types.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
-
-use std::path::Path;
-
 use isthmus_install::crds::{self, MEMBER_CRDS};
+use isthmus_testing::manifests::typed;
+use isthmus_testing::paths::repo_root;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 fn crd(v: &Value) -> CustomResourceDefinition {
-    install_support::typed(v)
+    typed(v)
 }
+
+/// SHA-256 of the upstream structure copies (prose descriptions removed) at the commits the
+/// source table of `deploy/crds/README.md` names.
+const UPSTREAM_SHA256: [(&str, &str); 3] = [
+    (
+        "multicluster.x-k8s.io_serviceexports.yaml",
+        "b42fc26227b16dbcfcd0e166307e843898d7ef26e09ab0a39f6d328ae18f7e08",
+    ),
+    (
+        "multicluster.x-k8s.io_serviceimports.yaml",
+        "602e6102f01c1abbbf4a0972d1960ac74d554716fe65c8bf2d9f3f4f0f829562",
+    ),
+    (
+        "about.k8s.io_clusterproperties.yaml",
+        "ed81e085126b01dbf21ba0db0bbd8ca16ba9cbaaa25025f5f6d6e34a95cc4086",
+    ),
+];
 
 #[test]
 fn mcs_copies_equal_the_upstream_structure_copies() {
-    let upstream = Path::new("/work/shared/schemas/mcs");
-    if !upstream.is_dir() {
-        eprintln!(
-            "SKIP: {} is not present; the copies are checked where it is",
-            upstream.display()
-        );
-        return;
-    }
+    assert_eq!(MEMBER_CRDS.len(), UPSTREAM_SHA256.len());
     for c in MEMBER_CRDS {
-        let theirs = std::fs::read_to_string(upstream.join(c.file)).unwrap();
+        let committed =
+            std::fs::read_to_string(repo_root().join("deploy/crds").join(c.file)).unwrap();
+        assert_eq!(c.yaml, committed, "install embeds deploy/crds/{}", c.file);
+        let digest: String = Sha256::digest(committed.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (_, upstream) = UPSTREAM_SHA256
+            .iter()
+            .find(|(file, _)| *file == c.file)
+            .unwrap_or_else(|| panic!("no upstream digest for {}", c.file));
         assert_eq!(
-            c.yaml, theirs,
-            "deploy/crds/{} differs from the upstream copy",
+            digest, *upstream,
+            "deploy/crds/{} differs from the upstream structure copy",
             c.file
         );
     }
@@ -74,10 +93,7 @@ fn mcs_crds_serve_v1alpha1_and_v1beta1_with_identical_schemas() {
 
 #[test]
 fn crd_readme_carries_the_source_table() {
-    let readme = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds/README.md"),
-    )
-    .unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("deploy/crds/README.md")).unwrap();
     for c in MEMBER_CRDS {
         assert!(
             readme.contains(&format!("| {} |", c.file)),

@@ -5,18 +5,18 @@
 //! temporary directory), and both ends' own flag parsers load them from the manifests' args.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
+mod controller;
 
 use std::path::Path;
 
 use clap::Parser;
 use gateway_config::ca::{LeafOptions, LeafRole, LeafSigner, RootCa, RootOptions, issue_leaf};
-use install_support::typed;
 use isthmus_install::manifests::{
     CONTROLLER_NAME, DISCOVERY_PORT, DISCOVERY_SERVICE, DISCOVERY_TLS_DIR, DISCOVERY_TLS_SECRET,
     DNS_PROXY_NAME, DNS_PROXY_TLS_DIR, DNS_PROXY_TLS_SECRET, controller_args, dns_proxy_args,
 };
 use isthmus_install::{InstallOptions, Role, default_discovery_url, render_objects};
+use isthmus_testing::manifests::typed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PodSpec, Service};
 use serde_json::Value;
@@ -344,9 +344,6 @@ fn discovery_flags_reach_the_manifests_and_misuse_exits_2() {
     assert!(grpc.contains(DNS_PROXY_TLS_SECRET), "{grpc}");
 }
 
-#[path = "e2e_support/mod.rs"]
-mod e2e_support;
-
 /// The hub Deployment's discovery flags and the grpc member's DNS proxy flags, with
 /// certificates issued as `isthmus ca leaf` issues them into the two Secrets, make a
 /// working mutual-TLS channel: the controller (started in-process on simulated members with the
@@ -354,7 +351,8 @@ mod e2e_support;
 /// an export of another member in it, to a client configured from the proxy's parsed args.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn installed_flags_and_leaf_certificates_make_a_working_discovery_channel() {
-    use e2e_support::{Env, eventually, export_service};
+    use isthmus_testing::mcs::export_service;
+    use isthmus_testing::{Env, eventually};
     use std::time::Duration;
 
     let env = Env::new(2).await;
@@ -382,11 +380,13 @@ async fn installed_flags_and_leaf_certificates_make_a_working_discovery_channel(
     let discovery = mesh_controller::cli::discovery_config(&run)
         .unwrap()
         .expect("discovery is served");
-    let (ctl, _) = env
-        .controller_with(Duration::from_secs(60), Duration::from_secs(5), |cfg| {
-            cfg.discovery = Some(discovery);
-        })
-        .await;
+    let (ctl, _) = controller::start_with(
+        &env,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        |cfg| cfg.discovery = Some(discovery),
+    )
+    .await;
     let addr = ctl.discovery_addr.expect("discovery address");
 
     // Member side: the DNS proxy's args for the second member, dialing the hub by address and

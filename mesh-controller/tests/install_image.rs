@@ -2,13 +2,11 @@
 //! with the ports the manifests use. Docker is not needed: the file is checked as text.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use isthmus_install::manifests::{DNS_PROXY_HTTP_PORT, DNS_PROXY_PORT, RUN_AS};
 use isthmus_install::{InstallOptions, Role, render_objects};
 
 fn root_file(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()
+    std::fs::read_to_string(isthmus_testing::paths::repo_root().join(name)).unwrap()
 }
 
 /// The stages of the Dockerfile: (name, lines).

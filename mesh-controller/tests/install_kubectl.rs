@@ -1,28 +1,24 @@
 //! The install path a user follows, with the real `kubectl` against a simulated API server:
 //! `install | kubectl apply -f -` for a member and a hub, minting the member kubeconfig with
 //! `deploy/scripts/mint-member-kubeconfig.sh`, and delegating `clusterset.local` in CoreDNS with
-//! `deploy/scripts/coredns-delegate.sh`. Skipped (with a printed reason) without kubectl.
+//! `deploy/scripts/coredns-delegate.sh`. The tests need kubectl (and bash for the scripts):
+//! they are `#[ignore]`d and fail, naming the tool, when run without it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
+mod controller;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use isthmus_testing::mcs::seed_demo_export;
+use isthmus_testing::paths::repo_root;
 use kube_sim::{SimCluster, SimOptions};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "install-test-token";
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+    repo_root().join("deploy")
 }
 
 struct Env {
@@ -33,11 +29,7 @@ struct Env {
 }
 
 impl Env {
-    async fn start(name: &str) -> Option<Self> {
-        if find_on_path("kubectl").is_none() {
-            eprintln!("SKIP: no kubectl on PATH");
-            return None;
-        }
+    async fn start(name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let sim = SimCluster::start(SimOptions {
             name: name.into(),
@@ -58,14 +50,12 @@ impl Env {
             _dir: dir,
         };
         let (ok, _, err) = env.run("kubectl", &["version", "--client"], None).await;
-        if !ok {
-            eprintln!("SKIP: kubectl on PATH does not run: {err}");
-            return None;
-        }
-        Some(env)
+        assert!(ok, "the kubectl on PATH does not run: {err}");
+        env
     }
 
-    /// Runs `program` with KUBECONFIG and HOME pointing at the test's files, bounded in time.
+    /// Runs the installed `program` with KUBECONFIG and HOME pointing at the test's files,
+    /// bounded in time; fails, naming it, when the program is not installed.
     async fn run(
         &self,
         program: &str,
@@ -73,7 +63,7 @@ impl Env {
         stdin: Option<&str>,
     ) -> (bool, String, String) {
         use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new(program)
+        let mut child = tokio::process::Command::new(isthmus_testing::require(program))
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", &self.home)
@@ -129,10 +119,9 @@ fn install(args: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl and bash"]
 async fn member_install_applies_and_mints_a_working_kubeconfig() {
-    let Some(env) = Env::start("east").await else {
-        return;
-    };
+    let env = Env::start("east").await;
     env.istio_system();
     let manifests = install(&[
         "--role",
@@ -220,10 +209,9 @@ async fn member_install_applies_and_mints_a_working_kubeconfig() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl and bash"]
 async fn coredns_delegation_adds_one_block_with_the_proxy_ip() {
-    let Some(env) = Env::start("central").await else {
-        return;
-    };
+    let env = Env::start("central").await;
     let manifests = install(&[
         "--role",
         "member",
@@ -284,10 +272,9 @@ async fn coredns_delegation_adds_one_block_with_the_proxy_ip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn hub_install_applies() {
-    let Some(env) = Env::start("hub").await else {
-        return;
-    };
+    let env = Env::start("hub").await;
     let manifests = install(&["--role", "hub"]);
     env.ok("kubectl", &["apply", "-f", "-"], Some(&manifests))
         .await;
@@ -357,19 +344,14 @@ async fn fill_member_token(env: &Env) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl and bash"]
 async fn documented_install_brings_up_a_working_clusterset() {
     // docs/install.md step by step on simulated clusters: member installs, minted kubeconfigs,
     // hub install, the clusterset Secret's files, then the controller the Deployment would run
     // (the binary, with the Deployment's flags) imports an export across members.
-    let Some(east) = Env::start("east").await else {
-        return;
-    };
-    let Some(west) = Env::start("west").await else {
-        return;
-    };
-    let Some(hub) = Env::start("hub").await else {
-        return;
-    };
+    let east = Env::start("east").await;
+    let west = Env::start("west").await;
+    let hub = Env::start("hub").await;
     let secret_dir = tempfile::tempdir().unwrap();
     let script = deploy_dir().join("scripts/mint-member-kubeconfig.sh");
     for (env, name, net) in [(&east, "east", "net-east"), (&west, "west", "net-west")] {
@@ -402,7 +384,7 @@ async fn documented_install_brings_up_a_working_clusterset() {
     )
     .unwrap();
     // The CRDs came from `install`; the workloads exist but nothing runs them in a simulator.
-    install_support::seed_export(&east.sim);
+    seed_demo_export(&east.sim);
     west.sim
         .apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}))
         .unwrap();
@@ -424,7 +406,7 @@ async fn documented_install_brings_up_a_working_clusterset() {
                 )
                 .is_empty()
     };
-    install_support::run_controller_until(&clusterset, &hub.kubeconfig, "isthmus-system", done)
+    controller::run_binary_until(&clusterset, &hub.kubeconfig, "isthmus-system", done)
         .await
         .unwrap();
     let imports = west
@@ -464,15 +446,12 @@ fn leaf_secret_yaml(role: &gateway_config::ca::LeafRole) -> String {
 /// Secrets and both installs apply; the workloads mount the Secrets that now exist; a grpc
 /// member's proxy has no RBAC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn discovery_secrets_and_grpc_member_install_apply_with_kubectl() {
     use gateway_config::ca::LeafRole;
     use isthmus_install::manifests::{DISCOVERY_TLS_SECRET, DNS_PROXY_TLS_SECRET};
-    let Some(hub) = Env::start("hub").await else {
-        return;
-    };
-    let Some(east) = Env::start("east").await else {
-        return;
-    };
+    let hub = Env::start("hub").await;
+    let east = Env::start("east").await;
     hub.ok(
         "kubectl",
         &["apply", "-f", "-"],

@@ -3,12 +3,10 @@
 //! request lists need.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
-
-use install_support::typed;
 use isthmus_install::manifests::{CONTROLLER_NAME, DNS_PROXY_NAME, MEMBER_SA};
 use isthmus_install::rbac::{self, ApiRequest, Scope, rbac_allows_named};
 use isthmus_install::{DnsMode, InstallOptions, Role as InstallRole, render, render_objects};
+use isthmus_testing::manifests::typed;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PodTemplateSpec, Secret, Service, ServiceAccount,

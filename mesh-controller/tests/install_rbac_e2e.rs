@@ -4,7 +4,7 @@
 //! must be allowed by the member (or hub) grants.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod install_support;
+mod controller;
 
 use isthmus_install::rbac::{self, Grants};
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
@@ -60,7 +60,7 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
         .unwrap();
     hub.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
         .unwrap();
-    install_support::seed_export(&a);
+    isthmus_testing::mcs::seed_demo_export(&a);
 
     let dir = tempfile::tempdir().unwrap();
     for (c, f) in [(&a, "east.yaml"), (&b, "west.yaml"), (&hub, "hub.yaml")] {
@@ -84,7 +84,7 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
                 .list_json("discovery.k8s.io/v1", "EndpointSlice", Some("demo"))
                 .is_empty()
     };
-    install_support::run_controller_until(&cs, &lease, NS, done)
+    controller::run_binary_until(&cs, &lease, NS, done)
         .await
         .unwrap();
 
@@ -137,7 +137,7 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
 async fn every_request_of_the_dns_proxy_is_allowed_by_its_rbac() {
     use clap::Parser;
     let member = sim("east", true).await;
-    install_support::seed_export(&member);
+    isthmus_testing::mcs::seed_demo_export(&member);
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("east.yaml");
     member.write_kubeconfig(&kc).unwrap();

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use isthmus_testing::certs::TestCa;
 use mesh_proto::client::{self, ClientConfig, ClientError, ClientState, ClientTls};
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use mesh_proto::service::{ServerTls, serve};
@@ -191,46 +192,19 @@ async fn requests_are_validated_with_precise_codes() {
     server.stop().await;
 }
 
-struct Pki {
-    root_pem: String,
-    server_cert: String,
-    server_key: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+fn pki() -> TestCa {
+    TestCa::new("test root")
 }
 
-fn pki() -> Pki {
-    let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    root.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
-    root.distinguished_name
-        .push(rcgen::DnType::CommonName, "test root");
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let root_cert = root.self_signed(&root_key).unwrap();
-    let issuer = rcgen::Issuer::new(root, root_key);
-    let server = rcgen::CertificateParams::new(vec!["discovery.isthmus.test".to_string()]).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_cert = server.signed_by(&server_key, &issuer).unwrap();
-    Pki {
-        root_pem: root_cert.pem(),
-        server_cert: server_cert.pem(),
-        server_key: server_key.serialize_pem(),
-        issuer,
-    }
-}
-
-fn client_tls(pki: &Pki, ca_pem: &str, cluster: &str) -> ClientTls {
-    let mut params = rcgen::CertificateParams::default();
-    params.subject_alt_names = vec![rcgen::SanType::URI(
-        mesh_proto::identity::dns_proxy_spiffe_id("cluster.local", cluster)
-            .try_into()
-            .unwrap(),
-    )];
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &pki.issuer).unwrap();
+fn client_tls(pki: &TestCa, ca_pem: &str, cluster: &str) -> ClientTls {
+    let leaf = pki.client(&mesh_proto::identity::dns_proxy_spiffe_id(
+        "cluster.local",
+        cluster,
+    ));
     ClientTls {
         ca_pem: ca_pem.as_bytes().to_vec(),
-        cert_pem: cert.pem().into_bytes(),
-        key_pem: key.serialize_pem().into_bytes(),
+        cert_pem: leaf.cert_pem.into_bytes(),
+        key_pem: leaf.key_pem.into_bytes(),
         server_name: Some("discovery.isthmus.test".into()),
     }
 }
@@ -241,9 +215,10 @@ async fn mtls_serves_only_the_cluster_named_in_the_certificate() {
     let publisher = Arc::new(Publisher::new(PublisherConfig::default()));
     publisher.publish("east", table(&[("web", "242.0.0.1")]));
     publisher.publish("west", table(&[("web", "242.0.0.1")]));
+    let server = pki.server(&["discovery.isthmus.test"]);
     let tls = ServerTls {
-        cert_pem: pki.server_cert.clone().into_bytes(),
-        key_pem: pki.server_key.clone().into_bytes(),
+        cert_pem: server.cert_pem.into_bytes(),
+        key_pem: server.key_pem.into_bytes(),
         client_ca_pem: pki.root_pem.clone().into_bytes(),
     };
     let server = Server::start(publisher, "127.0.0.1:0".parse().unwrap(), Some(tls)).await;

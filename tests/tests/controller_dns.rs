@@ -7,69 +7,28 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 use isthmus::demo::{check_converged, cluster_name, network_of, start_clusters};
+use isthmus_testing::{dns, eventually};
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
 use mesh_controller::runtime::engine::IndexEngine;
 use mesh_controller::runtime::members::{MemberSpec, client_for};
 use mesh_controller::runtime::{self, RunConfig};
 
-/// A DNS query for `name` type A (recursion desired, one question).
-fn a_query(name: &str) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
-}
+const LIMIT: Duration = Duration::from_secs(30);
 
-/// The IPv4 addresses in the answer section of `resp` (RCODE must be NOERROR).
-fn a_answers(resp: &[u8], query_len: usize) -> Option<Vec<Ipv4Addr>> {
-    if resp.len() < 12 || resp[3] & 0x0f != 0 {
-        return None;
-    }
-    let ancount = u16::from_be_bytes([resp[6], resp[7]]) as usize;
-    let mut i = query_len; // the question is echoed unchanged
-    let mut out = Vec::new();
-    for _ in 0..ancount {
-        // name: a compression pointer or labels
-        if resp.get(i)? & 0xc0 == 0xc0 {
-            i += 2;
-        } else {
-            while *resp.get(i)? != 0 {
-                i += 1 + *resp.get(i)? as usize;
-            }
-            i += 1;
-        }
-        let rtype = u16::from_be_bytes([*resp.get(i)?, *resp.get(i + 1)?]);
-        let rdlen = u16::from_be_bytes([*resp.get(i + 8)?, *resp.get(i + 9)?]) as usize;
-        i += 10;
-        if rtype == 1 && rdlen == 4 {
-            out.push(Ipv4Addr::new(
-                resp[i],
-                resp[i + 1],
-                resp[i + 2],
-                resp[i + 3],
-            ));
-        }
-        i += rdlen;
-    }
-    out.sort();
-    Some(out)
-}
-
-async fn ask(dns: SocketAddr, name: &str) -> Option<Vec<Ipv4Addr>> {
-    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
-    let q = a_query(name);
-    s.send_to(&q, dns).await.ok()?;
-    let mut buf = [0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.recv(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    a_answers(&buf[..n], q.len())
+/// The A records of `name` (sorted), or `None` without a NOERROR answer within 2 s.
+async fn ask(server: SocketAddr, name: &str) -> Option<Vec<Ipv4Addr>> {
+    let m = dns::ask(
+        server,
+        &dns::query(name, RecordType::A, None),
+        Duration::from_secs(2),
+    )
+    .await
+    .ok()?;
+    (m.metadata.response_code == ResponseCode::NoError).then(|| dns::a_records(&m))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,18 +84,10 @@ async fn dns_proxy_answers_from_what_the_controller_imported() {
     .unwrap();
     let dns = server.udp_addr;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if check_converged(&sims).is_ok() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not converged: {:?}",
-            check_converged(&sims)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the demo clusterset converged", LIMIT, || async {
+        check_converged(&sims)
+    })
+    .await;
     let vip: Ipv4Addr = sims[2]
         .get_json(
             "multicluster.x-k8s.io/v1beta1",
@@ -151,24 +102,19 @@ async fn dns_proxy_answers_from_what_the_controller_imported() {
         })
         .expect("cart has a VIP");
     // cart: the clusterset VIP; db (headless): the pod IPs from cluster-3's slice.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let db = eventually("DNS answers from the imports", LIMIT, || async {
         let cart = ask(dns, "cart.shop.svc.clusterset.local.").await;
         let db = ask(dns, "db.shop.svc.clusterset.local.").await;
-        if cart.as_deref() == Some(&[vip][..]) && db.as_ref().is_some_and(|d| d.len() == 2) {
-            let db = db.unwrap();
-            assert_eq!(
-                db,
-                vec![Ipv4Addr::new(10, 3, 3, 21), Ipv4Addr::new(10, 3, 3, 22)]
-            );
-            break;
+        match db {
+            Some(db) if cart.as_deref() == Some(&[vip][..]) && db.len() == 2 => Ok(db),
+            db => Err(format!("cart {cart:?} (VIP {vip}), db {db:?}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "DNS answers: cart {cart:?} (VIP {vip}), db {db:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert_eq!(
+        db,
+        vec![Ipv4Addr::new(10, 3, 3, 21), Ipv4Addr::new(10, 3, 3, 22)]
+    );
     server.shutdown();
     source.abort();
     ctl.shutdown().await;

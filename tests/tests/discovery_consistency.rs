@@ -24,9 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use isthmus_testing::dns;
+use isthmus_testing::k8s::{apply, delete};
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use mesh_controller::apply::api_resource;
 use mesh_controller::discovery::DiscoveryConfig;
 use mesh_controller::discovery::tables::cluster_table;
@@ -39,7 +41,6 @@ use mesh_proto::table::NameTable;
 use serde_json::{Value, json};
 
 const MCS: &str = "multicluster.x-k8s.io/v1beta1";
-const MANAGER: &str = "isthmus-consistency";
 const LIMIT: Duration = Duration::from_secs(30);
 const DEFAULT_SEED: u64 = 0x15_7e_a5_d1_5c_0e;
 /// Random operations in the whole run, applied in batches.
@@ -63,35 +64,6 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-async fn apply(client: &Client, obj: Value) {
-    let av = obj["apiVersion"].as_str().unwrap().to_owned();
-    let kind = obj["kind"].as_str().unwrap().to_owned();
-    let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
-    let ns = obj["metadata"]["namespace"].as_str().map(str::to_owned);
-    let ar = api_resource(&av, &kind);
-    let api: Api<DynamicObject> = match &ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    api.patch(
-        &name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&obj),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
-
-async fn delete(client: &Client, av: &str, kind: &str, ns: Option<&str>, name: &str) {
-    let ar = api_resource(av, kind);
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    // Already gone is fine.
-    let _ = api.delete(name, &DeleteParams::default()).await;
 }
 
 /// The objects of a kind in every namespace, with `apiVersion` and `kind` set.
@@ -257,29 +229,13 @@ fn expected_content(table: &NameTable) -> Content {
     )
 }
 
-fn query(name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = vec![0x5e, 0xed, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&[0, 1]);
-    q
-}
-
 /// A comparable form of the answer: rcode, sorted answer and additional records, and the types
 /// of the authority records (the SOA serial differs between proxies).
 async fn ask(addr: SocketAddr, name: &str, qtype: u16) -> String {
-    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    s.send_to(&query(name, qtype), addr).await.unwrap();
-    let mut buf = [0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.recv(&mut buf))
+    let q = dns::query(name, RecordType::from(qtype), None);
+    let m = dns::ask(addr, &q, Duration::from_secs(2))
         .await
-        .expect("DNS answer within 2 s")
-        .unwrap();
-    let m = Message::from_vec(&buf[..n]).unwrap();
+        .expect("DNS answer within 2 s");
     let sorted = |rs: &[hickory_proto::rr::Record]| {
         let mut v: Vec<String> = rs.iter().map(ToString::to_string).collect();
         v.sort();
@@ -390,14 +346,7 @@ impl World {
                 let (m, ns, svc) = pick[rng.below(pick.len())];
                 if rng.below(3) == 0 {
                     let name = SERVICES[svc].0;
-                    delete(
-                        &self.clients[m],
-                        MCS,
-                        "ServiceExport",
-                        Some(&self.ns[ns]),
-                        name,
-                    )
-                    .await;
+                    delete(&self.clients[m], MCS, "ServiceExport", &self.ns[ns], name).await;
                     self.exported.remove(&(m, ns, svc));
                     return format!("unexport {}/{name} from {}", self.ns[ns], self.names[m]);
                 }
@@ -412,7 +361,7 @@ impl World {
                 let last = self.clients.len() - 1;
                 let c = &self.clients[last];
                 if self.second_ns_in_last {
-                    delete(c, "v1", "Namespace", None, &self.ns[1]).await;
+                    delete(c, "v1", "Namespace", "", &self.ns[1]).await;
                 } else {
                     apply(
                         c,

@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests.
+//! The dns-proxy fixtures of this crate's tests: the fixture clusterset, a big headless
+//! service, its table, and the request path without sockets. Helpers that need no dns-proxy
+//! type (DNS queries, polling, HTTP) are in `isthmus-testing`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -7,8 +9,7 @@ use dns_proxy::fast::Ctx;
 use dns_proxy::handler::{self, Action};
 use dns_proxy::model::{Endpoint, Port, Service, ServiceKind, ServiceSet};
 use dns_proxy::table::{Table, ZoneConfig};
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::op::Message;
 
 pub const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -61,20 +62,6 @@ pub fn udp_ctx() -> Ctx {
         recursion_available: true,
         max_udp: 1232,
     }
-}
-
-pub fn query(name: &str, t: RecordType, edns: Option<u16>) -> Vec<u8> {
-    let mut m = Message::new(0x4242, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = true;
-    let mut q = Query::query(Name::from_ascii(name).unwrap(), t);
-    q.set_query_class(DNSClass::IN);
-    m.add_query(q);
-    if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        m.set_edns(e);
-    }
-    m.to_vec().unwrap()
 }
 
 /// Runs the full request path and parses the reply.

@@ -53,8 +53,7 @@ impl Drop for TestClusters {
     }
 }
 
-/// The kubeconfig paths named by `ISTHMUS_E2E_KUBECONFIGS`, if it is set and not empty. Suites
-/// that only make sense on real clusters print `SKIP: ...` and return when this is `None`.
+/// The kubeconfig paths named by `ISTHMUS_E2E_KUBECONFIGS`, if it is set and not empty.
 pub fn e2e_kubeconfigs() -> Option<Vec<PathBuf>> {
     let list = std::env::var(KUBECONFIGS_ENV).ok()?;
     let paths: Vec<PathBuf> = list
@@ -72,7 +71,7 @@ pub fn e2e_kubeconfigs() -> Option<Vec<PathBuf>> {
 pub async fn clusters_for_tests(n: usize) -> Result<TestClusters, SimError> {
     match e2e_kubeconfigs() {
         Some(paths) => real_clusters(paths, n),
-        None => simulated(n).await,
+        None => simulated_clusters(n).await,
     }
 }
 
@@ -125,7 +124,10 @@ fn cluster_name(cfg: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn simulated(n: usize) -> Result<TestClusters, SimError> {
+/// `n` simulated clusters (`cluster-1`..`cluster-n`, TLS, bearer token, MCS and
+/// ClusterProperty CRDs installed), whatever `ISTHMUS_E2E_KUBECONFIGS` says: for suites that
+/// need what only the simulator offers (fault injection, seeding, request logs).
+pub async fn simulated_clusters(n: usize) -> Result<TestClusters, SimError> {
     let dir = std::env::temp_dir().join(format!("kube-sim-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).map_err(|source| SimError::Io {
         what: format!("creating {}", dir.display()),

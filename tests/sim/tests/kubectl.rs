@@ -1,5 +1,6 @@
-//! Drives a simulated cluster with the `kubectl` on PATH (skipped with a printed reason when
-//! there is none): client-side apply, get, server-side apply, delete, discovery commands.
+//! Drives a simulated cluster with the `kubectl` on PATH: client-side apply, get, server-side
+//! apply, delete, discovery commands. The tests need kubectl: they are ignored in a plain run
+//! and fail, naming it, when it is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,13 +8,6 @@ use std::path::{Path, PathBuf};
 
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use serde_json::Value;
-
-fn find_kubectl() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
 
 struct Kubectl {
     bin: PathBuf,
@@ -62,11 +56,8 @@ impl Kubectl {
     }
 }
 
-async fn setup(dir: &Path) -> Option<(SimCluster, Kubectl)> {
-    let Some(bin) = find_kubectl() else {
-        eprintln!("SKIP: no kubectl on PATH");
-        return None;
-    };
+async fn setup(dir: &Path) -> (SimCluster, Kubectl) {
+    let bin = isthmus_testing::require("kubectl");
     let sim = SimCluster::start(SimOptions {
         name: "kubectl-test".into(),
         tls: true,
@@ -87,11 +78,8 @@ async fn setup(dir: &Path) -> Option<(SimCluster, Kubectl)> {
     };
     // The Google Cloud SDK ships kubectl as a dispatcher that may need components that are absent.
     let (ok, _, err) = k.run(&["version", "--client"], None).await;
-    if !ok {
-        eprintln!("SKIP: kubectl on PATH does not run: {err}");
-        return None;
-    }
-    Some((sim, k))
+    assert!(ok, "the kubectl on PATH does not run: {err}");
+    (sim, k)
 }
 
 const MANIFEST: &str = r#"apiVersion: v1
@@ -128,11 +116,10 @@ metadata:
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn kubectl_apply_get_delete() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((sim, k)) = setup(dir.path()).await else {
-        return;
-    };
+    let (sim, k) = setup(dir.path()).await;
 
     let out = k.ok(&["apply", "-f", "-"], Some(MANIFEST)).await;
     assert!(out.contains("configmap/demo created"), "{out}");
@@ -245,11 +232,10 @@ async fn kubectl_apply_get_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn kubectl_rejects_bad_token() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((_sim, k)) = setup(dir.path()).await else {
-        return;
-    };
+    let (_sim, k) = setup(dir.path()).await;
     let text = std::fs::read_to_string(&k.kubeconfig)
         .unwrap()
         .replace("kubectl-token", "wrong");
@@ -263,11 +249,10 @@ async fn kubectl_rejects_bad_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn kubectl_create_generators_send_protobuf() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((sim, k)) = setup(dir.path()).await else {
-        return;
-    };
+    let (sim, k) = setup(dir.path()).await;
     for args in [
         vec!["create", "namespace", "team"],
         vec![

@@ -1,10 +1,6 @@
-//! Helpers shared by the CA integration tests: workload certificates issued from a bundle,
-//! in-memory mutual TLS with rustls, and running external tools.
+//! Workload certificates issued from an Istio CA bundle (as istiod issues them) and complete
+//! mutual-TLS handshakes in memory with rustls, checked the way Istio proxies check peers.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use gateway_config::ca::CaCerts;
@@ -16,8 +12,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConfig,
-    ServerConnection, SignatureScheme,
+    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, RootCertStore,
+    ServerConfig, ServerConnection, SignatureScheme,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
@@ -82,10 +78,6 @@ pub fn peer(signing: &CaCerts, trust: &CaCerts, ns: &str, sa: &str) -> Peer {
         key_der,
         roots: certs_of(&trust.root_cert),
     }
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Verifies the server the way Istio proxies do: chain to the trusted roots, then the SPIFFE
@@ -184,9 +176,9 @@ fn key_of(peer: &Peer) -> PrivateKeyDer<'static> {
 }
 
 /// A full mutual-TLS handshake in memory, `client` dialling `server`, then one message each
-/// way. Err carries the first TLS error.
+/// way; the server must see the client's SPIFFE id. Err carries the first TLS error.
 pub fn mtls(client: &Peer, server: &Peer) -> Result<(), String> {
-    let provider = provider();
+    let provider = ring_provider();
     let mut store = RootCertStore::empty();
     for r in &server.roots {
         store.add(r.clone()).map_err(|e| e.to_string())?;
@@ -219,126 +211,17 @@ pub fn mtls(client: &Peer, server: &Peer) -> Result<(), String> {
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_client_auth_cert(client.chain.clone(), key_of(client))
         .map_err(|e| e.to_string())?;
-
-    let name = ServerName::try_from("workload.invalid").map_err(|e| e.to_string())?;
-    let mut c = ClientConnection::new(Arc::new(client_config), name).map_err(|e| e.to_string())?;
-    let mut s = ServerConnection::new(Arc::new(server_config)).map_err(|e| e.to_string())?;
-    use std::io::{Read, Write};
-    c.writer().write_all(b"ping").map_err(|e| e.to_string())?;
-    s.writer().write_all(b"pong").map_err(|e| e.to_string())?;
-    let mut got_ping = Vec::new();
-    let mut got_pong = Vec::new();
-    // Bounded: a handshake takes a handful of flights.
-    for _ in 0..16 {
-        pump(&mut c, &mut s).map_err(|e| format!("server side: {e}"))?;
-        pump_back(&mut s, &mut c).map_err(|e| format!("client side: {e}"))?;
-        let mut buf = [0u8; 16];
-        if let Ok(n) = s.reader().read(&mut buf) {
-            got_ping.extend_from_slice(&buf[..n]);
-        }
-        if let Ok(n) = c.reader().read(&mut buf) {
-            got_pong.extend_from_slice(&buf[..n]);
-        }
-        if got_ping == b"ping" && got_pong == b"pong" {
-            let presented = s
-                .peer_certificates()
-                .and_then(|c| c.first().cloned())
-                .ok_or("no client certificate")?;
-            if !spiffe_ids(&presented).contains(&client.spiffe_id) {
-                return Err(format!("client presented {:?}", spiffe_ids(&presented)));
-            }
-            return Ok(());
-        }
-    }
-    Err("handshake did not complete".into())
-}
-
-fn pump(from: &mut ClientConnection, to: &mut ServerConnection) -> Result<(), rustls::Error> {
-    let mut buf = Vec::new();
-    while from.wants_write() {
-        from.write_tls(&mut buf)
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-    }
-    let mut rd = &buf[..];
-    while !rd.is_empty() {
-        to.read_tls(&mut rd)
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-        to.process_new_packets()?;
+    let presented = handshake(client_config, server_config, "workload.invalid")?;
+    let leaf = presented.first().ok_or("no client certificate")?;
+    if !spiffe_ids(leaf).contains(&client.spiffe_id) {
+        return Err(format!("client presented {:?}", spiffe_ids(leaf)));
     }
     Ok(())
-}
-
-fn pump_back(from: &mut ServerConnection, to: &mut ClientConnection) -> Result<(), rustls::Error> {
-    let mut buf = Vec::new();
-    while from.wants_write() {
-        from.write_tls(&mut buf)
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-    }
-    let mut rd = &buf[..];
-    while !rd.is_empty() {
-        to.read_tls(&mut rd)
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-        to.process_new_packets()?;
-    }
-    Ok(())
-}
-
-/// Path of openssl, or `None` after printing why the test is skipped.
-pub fn openssl() -> Option<PathBuf> {
-    let path = PathBuf::from("/usr/bin/openssl");
-    let found = if path.exists() {
-        Some(path)
-    } else {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("openssl"))
-                .find(|c| c.exists())
-        })
-    };
-    if found.is_none() {
-        eprintln!("SKIP: openssl not found (install openssl to run this interop test)");
-    }
-    found
-}
-
-/// Runs a command in `dir` and returns its output.
-pub fn run_in(dir: &Path, program: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-/// The built isthmus binary.
-pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_isthmus"))
-}
-
-/// Runs `isthmus ca <args>`.
-pub fn ca(args: &[&str]) -> Output {
-    let mut cmd = bin();
-    cmd.arg("ca").args(args);
-    cmd.output().unwrap()
-}
-
-/// stdout and stderr as text, for assertion messages.
-pub fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The testdata/ca directory.
-pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway-config/testdata/ca")
 }
 
 /// A handshake in memory between two prepared configs, `client` dialling `name`, then one
-/// message each way. Returns the certificate chain the client presented (empty if none).
+/// message each way. Returns the certificate chain the client presented (empty if none); Err
+/// carries the first TLS error, prefixed with the side that raised it.
 pub fn handshake(
     client: ClientConfig,
     server: ServerConfig,
@@ -355,7 +238,7 @@ pub fn handshake(
     // Bounded: a handshake takes a handful of flights.
     for _ in 0..16 {
         pump(&mut c, &mut s).map_err(|e| format!("server side: {e}"))?;
-        pump_back(&mut s, &mut c).map_err(|e| format!("client side: {e}"))?;
+        pump(&mut s, &mut c).map_err(|e| format!("client side: {e}"))?;
         let mut buf = [0u8; 16];
         if let Ok(n) = s.reader().read(&mut buf) {
             got_ping.extend_from_slice(&buf[..n]);
@@ -373,7 +256,26 @@ pub fn handshake(
     Err("handshake did not complete".into())
 }
 
+/// Moves what `from` has to send into `to`, which processes it.
+fn pump<A, B>(
+    from: &mut ConnectionCommon<A>,
+    to: &mut ConnectionCommon<B>,
+) -> Result<(), rustls::Error> {
+    let mut buf = Vec::new();
+    while from.wants_write() {
+        from.write_tls(&mut buf)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+    }
+    let mut rd = &buf[..];
+    while !rd.is_empty() {
+        to.read_tls(&mut rd)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        to.process_new_packets()?;
+    }
+    Ok(())
+}
+
 /// The ring crypto provider, as the project's TLS users run it.
 pub fn ring_provider() -> Arc<CryptoProvider> {
-    provider()
+    Arc::new(rustls::crypto::ring::default_provider())
 }
