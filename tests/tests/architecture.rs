@@ -106,7 +106,7 @@ fn daemons_link_only_what_they_run() {
         "isthmus",
         "isthmus-install",
         "isthmus-placement",
-        "isthmus-tests",
+        "isthmus-testing",
     ] {
         assert!(
             !proxy.contains(banned),
