@@ -30,10 +30,10 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::info;
 
+use mesh_controller::members::{MemberSpec, Reachability};
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
 use mesh_controller::runtime::engine::IndexEngine;
-use mesh_controller::runtime::members::{MemberSpec, Reachability};
 use mesh_controller::runtime::{self, ControllerHandle, RunConfig};
 
 /// Prints a line to stdout; a closed stdout (`demo | head`) is not an error.

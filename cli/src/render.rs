@@ -408,7 +408,7 @@ pub fn render(args: &RenderArgs) -> Result<Rendered, RenderError> {
         }
         None => {
             for f in &folders {
-                if let Err(e) = gateway_config::names::rfc1123_label(f) {
+                if let Err(e) = isthmus_api::names::rfc1123_label(f) {
                     return Err(RenderError::Input {
                         path: args.input.join(f),
                         doc: 0,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::names;
+use isthmus_api::names;
 
 /// `apiVersion` accepted in the optional header of a clusterset file.
 pub const API_VERSION: &str = "isthmus.io/v1alpha1";

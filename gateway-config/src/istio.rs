@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value, json};
 
 use crate::clusterset::{ClusterSet, GatewayExposure, Member};
-use crate::names;
+use isthmus_api::names;
 
 /// Namespace of the Istio control plane and the east-west gateway.
 pub const ISTIO_SYSTEM: &str = "istio-system";

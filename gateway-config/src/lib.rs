@@ -8,5 +8,3 @@ pub mod clusterset;
 pub mod istio;
 pub mod remote_secret;
 pub mod render;
-
-pub use isthmus_api::{names, yaml};

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::istio::ISTIO_SYSTEM;
-use crate::names;
+use isthmus_api::names;
 
 /// Prefix of remote secret names.
 pub const REMOTE_SECRET_PREFIX: &str = "istio-remote-secret-";
@@ -381,8 +381,8 @@ pub fn remote_secret(
         "kind": "Config",
         "users": [{"name": cluster, "user": Value::Object(user_out)}],
     });
-    let kubeconfig_text =
-        crate::yaml::to_string(&minimal).map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
+    let kubeconfig_text = isthmus_api::yaml::to_string(&minimal)
+        .map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
 
     let secret = Secret {
         metadata: ObjectMeta {
@@ -430,7 +430,7 @@ pub fn remote_secret_yaml(secret: &Secret) -> Result<String, RemoteSecretError> 
         obj.insert("apiVersion".into(), json!("v1"));
         obj.insert("kind".into(), json!("Secret"));
     }
-    let body = crate::yaml::to_string(&sorted(value))
+    let body = isthmus_api::yaml::to_string(&sorted(value))
         .map_err(|e| RemoteSecretError::Yaml(e.to_string()))?;
     Ok(format!("{OUTPUT_HEADER}{body}---\n"))
 }

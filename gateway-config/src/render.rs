@@ -111,12 +111,11 @@ pub fn to_yaml_documents<T: Serialize>(
         out.push_str(line);
         out.push('\n');
     }
-    let docs = crate::yaml::documents(objects, crate::yaml::Separators::Between).map_err(|e| {
-        RenderError::Yaml {
+    let docs = isthmus_api::yaml::documents(objects, isthmus_api::yaml::Separators::Between)
+        .map_err(|e| RenderError::Yaml {
             file: file.to_owned(),
             message: e.source.to_string(),
-        }
-    })?;
+        })?;
     out.push_str(&docs);
     Ok(out)
 }

@@ -65,7 +65,7 @@ pub fn member_crds() -> Result<Vec<Value>, InstallError> {
 
 /// The placement policy CRDs (`placement.isthmus.io/v1alpha1`): PropagationPolicy,
 /// ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy, generated from
-/// [`crate::crd`], as (file name under `deploy/crds/`, CRD).
+/// [`isthmus_api::crd`], as (file name under `deploy/crds/`, CRD).
 pub fn placement_crds() -> Result<Vec<(String, Value)>, InstallError> {
     use isthmus_api::crd::{
         ClusterOverridePolicy, ClusterPropagationPolicy, OverridePolicy, PropagationPolicy,

@@ -109,7 +109,7 @@ pub const APPLY_VERBS: [&str; 5] = ["get", "list", "patch", "create", "delete"];
 pub const ISTIO_NAMESPACE: &str = "istio-system";
 
 /// The kinds the controller writes into a member cluster, as (`apiVersion`, `kind`). The
-/// applier maps them to resources with [`crate::apply::api_resource`]; a test checks that
+/// applier maps them to resources with [`crate::resource::api_resource`]; a test checks that
 /// [`member_requests`] grants exactly those resources.
 pub const MEMBER_APPLIED_KINDS: [(&str, &str); 6] = [
     ("multicluster.x-k8s.io/v1beta1", "ServiceImport"),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use mesh_controller::discovery::TableBuilder;
 use mesh_controller::model::DesiredObject;
-use mesh_controller::runtime::ClusterPlan;
+use mesh_controller::plan::ClusterPlan;
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use serde_json::{Value, json};
 

@@ -15,18 +15,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use kube::CustomResourceExt;
-use kube_sim::{SimCluster, SimOptions, mcs_crds};
-use mesh_controller::crd::{
+use isthmus_api::crd::{
     ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
     PropagationPolicy,
 };
-use mesh_controller::placement::ClusterInfo;
+use isthmus_placement::ClusterInfo;
+use kube::CustomResourceExt;
+use kube_sim::{SimCluster, SimOptions, mcs_crds};
+use mesh_controller::members::client_for;
 use mesh_controller::propagation::plan::{
     PlanInput, PolicyDoc, plan, read_override_policy, read_propagation_policy,
 };
 use mesh_controller::propagation::{PropagationConfig, Propagator};
-use mesh_controller::runtime::members::client_for;
 use serde_json::{Value, json};
 
 struct Opts {

@@ -12,10 +12,10 @@ use gateway_config::clusterset::ClusterSet;
 use tracing::{error, info};
 
 use crate::leader::LeaseConfig;
+use crate::members::MemberSpec;
 use crate::metrics::Metrics;
 use crate::model::ReconcileConfig;
 use crate::runtime::engine::IndexEngine;
-use crate::runtime::members::MemberSpec;
 use crate::runtime::{self, LeaderMode, RunConfig};
 
 /// Errors of the command line.
@@ -263,7 +263,7 @@ fn run_config(
 /// Runs `mesh-controller run` until SIGINT/SIGTERM.
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(hub_path) = &args.hub_kubeconfig {
-        let hub = crate::runtime::members::client_for("hub", hub_path, None)
+        let hub = crate::members::client_for("hub", hub_path, None)
             .await
             .map_err(runtime::RuntimeError::from)?;
         let cfg = crate::runtime::hub::HubConfig {

@@ -1,10 +1,8 @@
 //! The Isthmus controller.
 
-pub use isthmus_placement as placement;
 pub mod apply;
 pub mod backoff;
 pub mod cli;
-pub use isthmus_api::crd;
 pub mod discovery;
 pub mod index;
 pub mod leader;

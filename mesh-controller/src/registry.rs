@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gateway_config::clusterset::{ClusterSet, GatewayExposure};
-use gateway_config::names;
+use isthmus_api::names;
 
-use crate::crd::{EastWestGatewaySpec, MemberCluster, MemberClusterStatus};
 use crate::model::{IstioWiring, MemberInfo, MemberStatus};
+use isthmus_api::crd::{EastWestGatewaySpec, MemberCluster, MemberClusterStatus};
 
 /// Errors reading a MemberCluster.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -159,7 +159,7 @@ impl From<&MemberStatus> for MemberClusterStatus {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::crd::MemberClusterSpec;
+    use isthmus_api::crd::MemberClusterSpec;
 
     fn mc(name: &str, spec: MemberClusterSpec) -> MemberCluster {
         MemberCluster::new(name, spec)

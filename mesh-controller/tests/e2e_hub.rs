@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use isthmus_api::crd::MemberCluster;
 use isthmus_testing::env::network;
 use isthmus_testing::k8s::get;
 use isthmus_testing::mcs::{MCS, export_service};
 use isthmus_testing::{Env, eventually};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
-use mesh_controller::crd::MemberCluster;
+use mesh_controller::members::client_for;
 use mesh_controller::model::ReconcileConfig;
 use mesh_controller::runtime::RunConfig;
 use mesh_controller::runtime::hub::{HubConfig, run};
-use mesh_controller::runtime::members::client_for;
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(30);

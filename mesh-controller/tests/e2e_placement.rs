@@ -7,6 +7,10 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use isthmus_api::crd::{
+    ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
+    PropagationPolicy,
+};
 use isthmus_install::rbac;
 use isthmus_testing::env::network;
 use isthmus_testing::k8s::{apply, get};
@@ -14,15 +18,12 @@ use isthmus_testing::mcs::MCS;
 use isthmus_testing::{Env, eventually};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
-use mesh_controller::crd::{
-    ClusterOverridePolicy, ClusterPropagationPolicy, MemberCluster, OverridePolicy,
-    PropagationPolicy,
-};
+use mesh_controller::members::client_for;
 use mesh_controller::model::ReconcileConfig;
-use mesh_controller::propagation::{PropagationConfig, TEMPLATE_LABEL};
+use mesh_controller::ownership::TEMPLATE_LABEL;
+use mesh_controller::propagation::PropagationConfig;
 use mesh_controller::runtime::RunConfig;
 use mesh_controller::runtime::hub::{HubConfig, run_with_propagation};
-use mesh_controller::runtime::members::client_for;
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(40);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use isthmus_testing::k8s::get;
 use isthmus_testing::mcs::{await_sources, export_service, import, imported_sources, ips};
 use isthmus_testing::{Env, eventually};
-use mesh_controller::runtime::members::Reachability;
+use mesh_controller::members::Reachability;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -139,6 +139,6 @@ fn member_cluster_crd_is_a_valid_apiextensions_v1_crd() {
         "{spec:?}"
     );
     // The applier's plural table agrees with the CRD.
-    let ar = mesh_controller::apply::api_resource("isthmus.io/v1alpha1", "MemberCluster");
+    let ar = mesh_controller::resource::api_resource("isthmus.io/v1alpha1", "MemberCluster");
     assert_eq!(ar.plural, c.spec.names.plural);
 }

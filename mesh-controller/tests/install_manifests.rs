@@ -488,7 +488,7 @@ fn member_rbac_covers_every_kind_the_applier_writes() {
     let objs = render_objects(&opts).unwrap();
     let (cluster, roles) = installed_rules(&objs, MEMBER_SA, &opts.namespace);
     for (api_version, kind) in rbac::MEMBER_APPLIED_KINDS {
-        let ar = mesh_controller::apply::api_resource(api_version, kind);
+        let ar = mesh_controller::resource::api_resource(api_version, kind);
         assert!(
             reqs.iter()
                 .any(|r| r.group == ar.group && r.resource == ar.plural && r.verb == "patch"),

@@ -11,10 +11,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use isthmus::demo::{check_converged, cluster_name, network_of, start_clusters};
 use isthmus_testing::{dns, eventually};
+use mesh_controller::members::{MemberSpec, client_for};
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
 use mesh_controller::runtime::engine::IndexEngine;
-use mesh_controller::runtime::members::{MemberSpec, client_for};
 use mesh_controller::runtime::{self, RunConfig};
 
 const LIMIT: Duration = Duration::from_secs(30);

@@ -29,14 +29,14 @@ use isthmus_testing::dns;
 use isthmus_testing::k8s::{apply, delete};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
-use mesh_controller::apply::api_resource;
 use mesh_controller::discovery::DiscoveryConfig;
-use mesh_controller::discovery::tables::cluster_table;
+use mesh_controller::members::{MemberSpec, client_for};
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
+use mesh_controller::resource::api_resource;
 use mesh_controller::runtime::engine::IndexEngine;
-use mesh_controller::runtime::members::{MemberSpec, client_for};
 use mesh_controller::runtime::{self, ControllerHandle, RunConfig};
+use mesh_proto::mcs::cluster_table;
 use mesh_proto::table::NameTable;
 use serde_json::{Value, json};
 

@@ -13,5 +13,5 @@ pub mod kube;
 pub mod record;
 mod store;
 
-pub use mesh_proto::mcs::ConvertError;
+use mesh_proto::mcs::ConvertError;
 pub use store::Store;

@@ -84,7 +84,7 @@ impl CaCerts {
 
     /// The Secret manifest as YAML.
     pub fn to_secret_yaml(&self) -> Result<String, CaError> {
-        crate::yaml::to_string(&self.to_secret()).map_err(|e| CaError::Secret {
+        isthmus_api::yaml::to_string(&self.to_secret()).map_err(|e| CaError::Secret {
             what: "cacerts Secret".into(),
             field: "manifest".into(),
             problem: e.to_string(),

@@ -104,7 +104,7 @@ fn validate_server_name(name: &str) -> Result<(), CaError> {
         return Ok(());
     }
     let bare = name.strip_prefix("*.").unwrap_or(name);
-    crate::names::rfc1123_subdomain(bare).map_err(|e| CaError::Parameter {
+    isthmus_api::names::rfc1123_subdomain(bare).map_err(|e| CaError::Parameter {
         field: "server DNS names",
         problem: format!("{name:?} {e}"),
     })
@@ -308,10 +308,12 @@ impl LeafCert {
 
     /// The Secret manifest as YAML.
     pub fn to_secret_yaml(&self, name: &str, namespace: &str) -> Result<String, CaError> {
-        crate::yaml::to_string(&self.to_secret(name, namespace)).map_err(|e| CaError::Secret {
-            what: format!("Secret {namespace}/{name}"),
-            field: "manifest".into(),
-            problem: e.to_string(),
+        isthmus_api::yaml::to_string(&self.to_secret(name, namespace)).map_err(|e| {
+            CaError::Secret {
+                what: format!("Secret {namespace}/{name}"),
+                field: "manifest".into(),
+                problem: e.to_string(),
+            }
         })
     }
 }

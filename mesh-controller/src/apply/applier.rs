@@ -9,13 +9,14 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::warn;
 
+use super::ObjKey;
 use super::error::{ApplyError, error_class};
 use super::listing::Listing;
 use super::order::priority;
-use super::{EventWrite, ObjKey, StatusWrite};
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, fingerprint};
 use crate::ownership::has_owner_label;
+use crate::plan::{EventWrite, StatusWrite};
 
 /// What was last written of one object.
 #[derive(Clone, Debug)]

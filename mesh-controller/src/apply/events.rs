@@ -8,10 +8,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
 use tracing::{info, warn};
 
+use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
 use super::error::ApplyError;
-use super::{EventWrite, ObjKey};
 use crate::metrics::Metrics;
+use crate::plan::EventWrite;
 
 impl ClusterApplier {
     pub(super) async fn write_events(

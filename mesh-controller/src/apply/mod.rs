@@ -30,9 +30,6 @@ pub use status::conflict_of;
 pub use version::to_served_version;
 
 use crate::model::ObjectKey;
-pub use crate::ownership::prune_selector;
-pub use crate::plan::{EventWrite, StatusWrite};
-pub use crate::resource::api_resource;
 
 /// The identity of one object in one cluster (see [`ObjectKey`]).
 pub type ObjKey = ObjectKey;
@@ -42,6 +39,7 @@ pub type ObjKey = ObjectKey;
 mod tests {
     use super::*;
     use crate::ownership::has_owner_label;
+    use crate::resource::api_resource;
     use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
     use serde_json::json;
 

@@ -11,11 +11,12 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 use tracing::warn;
 
+use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport, hash_of};
 use super::order::CONCURRENCY;
-use super::{ObjKey, StatusWrite};
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;
+use crate::plan::StatusWrite;
 use crate::resource::{api_resource, dyn_api};
 
 /// Whether a ServiceExport status says it is in conflict, with the condition's message.

@@ -2,7 +2,7 @@
 //! proxies of that member.
 //!
 //! After each reconcile pass the runtime hands the desired objects per member to
-//! [`Discovery::publish`]; a task of its own turns them into name tables ([`tables`], through a
+//! [`Discovery::publish`]; a task of its own turns them into name tables ([`mesh_proto::mcs`], through a
 //! [`TableBuilder`] that only rebuilds members whose objects changed) and gives them to the
 //! [`Publisher`]. The publisher sends subscribers only what changed (a delta per changed
 //! member), and a snapshot to new subscribers or to those resuming from another epoch.
@@ -12,7 +12,8 @@
 //! URI SAN `spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>`, and streams only that
 //! cluster's view to it. Plaintext is only used when asked for explicitly.
 
-pub mod tables;
+#[cfg(test)]
+mod tables;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -40,7 +41,7 @@ use tracing::{debug, error, info, warn};
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;
 use crate::plan::ClusterPlan;
-use tables::{Part, SliceEntry, TableError};
+use mesh_proto::mcs::{self, ConvertError as TableError, Part, SliceEntry};
 
 /// The default address of the discovery API.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
@@ -270,7 +271,7 @@ impl TableBuilder {
                 let a = addr(o);
                 used_parts.insert(a);
                 parts.entry(a).or_insert_with(|| {
-                    let read = tables::part(&o.body);
+                    let read = mcs::part(&o.body);
                     if let Some(Err(e)) = &read {
                         warn!(cluster = %m, error = %e, "desired object left out of the discovery table");
                     }
@@ -319,7 +320,7 @@ impl TableBuilder {
                     inputs.push(ia);
                     inputs.extend(slices.iter().map(|(a, _)| *a));
                     let record = records.entry(inputs.clone()).or_insert_with(|| {
-                        tables::service_record(import, slices.iter().map(|(_, s)| *s))
+                        mcs::service_record(import, slices.iter().map(|(_, s)| *s))
                     });
                     // Keys were checked when the parts were read.
                     let _ = table.upsert(record.clone());
@@ -331,7 +332,7 @@ impl TableBuilder {
                 // Plain objects are read on every pass; the whole table is assembled.
                 let mut own = Vec::new();
                 for o in plain {
-                    match tables::part(o) {
+                    match mcs::part(o) {
                         Some(Ok(p)) => own.push(p),
                         Some(Err(e)) => {
                             warn!(cluster = %m, error = %e, "desired object left out of the discovery table");
@@ -345,7 +346,7 @@ impl TableBuilder {
                     _ => None,
                 });
                 last.insert(m.clone(), None);
-                tables::assemble(from_shared.chain(own.iter()))
+                mcs::assemble(from_shared.chain(own.iter()))
             };
             if errors > 0 {
                 out.skipped.insert(m.clone(), errors);

@@ -1,6 +1,7 @@
-//! The name table one member cluster sees, derived from the objects the applier writes into it.
+//! Tests of the name table one member cluster sees, derived from the objects the applier writes
+//! into it.
 //!
-//! The input is a member's desired objects from the reconcile ([`crate::runtime::ClusterPlan`]
+//! The input is a member's desired objects from the reconcile ([`crate::plan::ClusterPlan`]
 //! `objects`): its ServiceImports and imported EndpointSlices, plus objects of other kinds that
 //! are ignored here. Reading the very objects the applier writes keeps DNS answers fed over
 //! gRPC equal to answers read back from the cluster; no MCS rule is evaluated a second time.
@@ -13,10 +14,6 @@
 //! hold no endpoints is listed with none, so the record still names it. Endpoints of `FQDN`
 //! slices carry no IP addresses and are left out, as DNS answers cannot use them.
 
-pub use mesh_proto::mcs::{
-    ConvertError as TableError, Part, SliceEntry, assemble, cluster_table, part, service_record,
-};
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -25,9 +22,9 @@ mod tests {
     use mesh_proto::table::Key;
     use serde_json::json;
 
-    use super::*;
     use crate::model::{EndpointObj, NsName, SliceObj, SlicePortObj};
     use crate::reconcile::imports::imported_slices;
+    use mesh_proto::mcs::*;
 
     #[test]
     fn the_reconciles_own_slices_convert_and_an_exporter_without_endpoints_stays_listed() {

@@ -13,7 +13,7 @@ pub mod runner;
 
 pub use plan::{
     Binding, EXPORT_SERVICES_ANNOTATION, POLICY_ANNOTATION, Plan, PlanInput, PolicyDoc,
-    TEMPLATE_ANNOTATION, TEMPLATE_LABEL, UNREACHABLE_TAINT,
+    TEMPLATE_ANNOTATION, UNREACHABLE_TAINT,
 };
 pub use runner::{PassReport, PropagationArgs, PropagationConfig, Propagator};
 

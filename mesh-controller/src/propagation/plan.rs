@@ -14,14 +14,14 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::ObjKey;
-use crate::crd::{
+use crate::ownership::TEMPLATE_LABEL;
+use isthmus_api::crd::{
     EXPORT_SERVICES_FIELD, PROPAGATE_DEPENDENCIES_FIELD, PendingEviction, PlacementFailure,
     PropagationStatus, ResourcePlacement, TargetCluster,
 };
 
 use super::deps;
 
-pub use crate::ownership::TEMPLATE_LABEL;
 /// Annotation on every propagated object: the full `apiVersion kind namespace/name` of the
 /// source template (the label value is limited to 63 characters).
 pub const TEMPLATE_ANNOTATION: &str = "placement.isthmus.io/template";

@@ -301,7 +301,7 @@ fn unreachable_cluster_fails_over_to_the_next_affinity_group() {
 fn dependencies_follow_the_workload_and_missing_ones_are_reported() {
     let mut spec = json!({"resourceSelectors": selectors(),
         "placement": {"clusterAffinity": {"clusterNames": ["west"]}}});
-    spec[crate::crd::PROPAGATE_DEPENDENCIES_FIELD] = json!(true);
+    spec[isthmus_api::crd::PROPAGATE_DEPENDENCIES_FIELD] = json!(true);
     let mut r = Run::new(vec![policy("p", spec)], vec![deployment("web", 1)]);
     let wanted = wanted_dependencies(&r.templates, &r.policies, &BTreeMap::new());
     let cm = ObjKey {

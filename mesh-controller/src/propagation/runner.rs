@@ -17,11 +17,12 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::ObjKey;
-use super::plan::{
-    self, Binding, PlanInput, PolicyDoc, SERVICE_EXPORT_API_VERSION, TEMPLATE_LABEL,
-};
-use crate::crd::{PLACEMENT_API_VERSION, PlacementFailure, PropagationStatus, ResourcePlacement};
+use super::plan::{self, Binding, PlanInput, PolicyDoc, SERVICE_EXPORT_API_VERSION};
+use crate::ownership::TEMPLATE_LABEL;
 use crate::resource::{api_resource, dyn_api};
+use isthmus_api::crd::{
+    PLACEMENT_API_VERSION, PlacementFailure, PropagationStatus, ResourcePlacement,
+};
 
 /// `mesh-controller run` flags of propagation (hub mode).
 #[derive(Clone, Debug, clap::Args)]

@@ -23,7 +23,6 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::crd::{MemberCluster, MemberClusterStatus, SecretKeyRef};
 use crate::members::{KubeconfigText, MemberSpec, Reachability};
 use crate::metrics::Metrics;
 use crate::model::{MemberInfo, ReconcileConfig};
@@ -31,6 +30,7 @@ use crate::propagation::{PropagationConfig, Propagator};
 use crate::registry;
 use crate::runtime::engine::IndexEngine;
 use crate::runtime::{self, RunConfig, RuntimeError};
+use isthmus_api::crd::{MemberCluster, MemberClusterStatus, SecretKeyRef};
 
 /// Default key of a kubeconfig in a Secret.
 pub const DEFAULT_SECRET_KEY: &str = "kubeconfig";

@@ -20,9 +20,8 @@ mod write;
 
 use jiff::Timestamp;
 
-pub use crate::members;
 use crate::members::MemberStatus;
-pub use crate::plan::{ClusterPlan, Plan, SharedPlan};
+use crate::plan::Plan;
 use crate::watch::Sink;
 pub use config::{LeaderMode, RunConfig};
 pub use error::RuntimeError;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use isthmus_testing::Env;
 use isthmus_testing::env::network;
+use mesh_controller::members::MemberSpec;
 use mesh_controller::metrics::Metrics;
 use mesh_controller::model::{MemberInfo, ReconcileConfig};
 use mesh_controller::runtime::engine::IndexEngine;
-use mesh_controller::runtime::members::MemberSpec;
 use mesh_controller::runtime::{self, ControllerHandle, RunConfig};
 
 /// The members of `env`, networks alternating.
