@@ -414,25 +414,13 @@ impl DemoProxy {
         src.backoff_initial = Duration::from_millis(50);
         src.backoff_max = Duration::from_secs(1);
         let source = tokio::spawn(dns_proxy::source::grpc::run(src, handle.clone()));
-        let server = dns_proxy::server::start(
-            dns_proxy::server::ServerOptions {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                udp_workers: 1,
-                max_udp: 1232,
-                allow_forward: Vec::new(),
-                forwarder: None,
-                tcp_idle_timeout: Duration::from_secs(10),
-                max_inflight_forwards: 16,
-                max_tcp_connections: 64,
-                udp_recv_buffer: 0,
-            },
-            handle.clone(),
-        )
-        .await
-        .map_err(|e| {
-            source.abort();
-            err(e.to_string())
-        })?;
+        let server =
+            dns_proxy::server::start(dns_proxy::server::ServerOptions::local(), handle.clone())
+                .await
+                .map_err(|e| {
+                    source.abort();
+                    err(e.to_string())
+                })?;
         Ok(Self {
             cluster: cluster.to_owned(),
             addr: server.udp_addr,

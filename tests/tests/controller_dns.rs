@@ -66,22 +66,9 @@ async fn dns_proxy_answers_from_what_the_controller_imported() {
         .unwrap(),
     );
     let source = tokio::spawn(dns_proxy::source::kube::run(client, handle.clone()));
-    let server = dns_proxy::server::start(
-        dns_proxy::server::ServerOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            udp_workers: 1,
-            max_udp: 1232,
-            allow_forward: Vec::new(),
-            forwarder: None,
-            tcp_idle_timeout: Duration::from_secs(5),
-            max_inflight_forwards: 16,
-            max_tcp_connections: 16,
-            udp_recv_buffer: 0,
-        },
-        handle,
-    )
-    .await
-    .unwrap();
+    let server = dns_proxy::server::start(dns_proxy::server::ServerOptions::local(), handle)
+        .await
+        .unwrap();
     let dns = server.udp_addr;
 
     eventually("the demo clusterset converged", LIMIT, || async {

@@ -116,20 +116,6 @@ fn write_yaml(path: &Path, objects: &[Value]) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-fn server_options() -> dns_proxy::server::ServerOptions {
-    dns_proxy::server::ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        udp_workers: 1,
-        max_udp: 1232,
-        allow_forward: Vec::new(),
-        forwarder: None,
-        tcp_idle_timeout: Duration::from_secs(5),
-        max_inflight_forwards: 16,
-        max_tcp_connections: 16,
-        udp_recv_buffer: 0,
-    }
-}
-
 /// A DNS proxy with its source task.
 struct Proxy {
     handle: Arc<dns_proxy::handle::TableHandle>,
@@ -149,9 +135,10 @@ impl Proxy {
             .unwrap(),
         );
         let source = source(handle.clone());
-        let server = dns_proxy::server::start(server_options(), handle.clone())
-            .await
-            .unwrap();
+        let server =
+            dns_proxy::server::start(dns_proxy::server::ServerOptions::local(), handle.clone())
+                .await
+                .unwrap();
         Proxy {
             handle,
             server,

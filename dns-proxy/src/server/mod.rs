@@ -45,6 +45,24 @@ pub struct ServerOptions {
     pub udp_recv_buffer: usize,
 }
 
+impl ServerOptions {
+    /// An in-process proxy on 127.0.0.1 with a free port: one UDP worker, no forwarding,
+    /// small limits. What the demo and the tests run.
+    pub fn local() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            udp_workers: 1,
+            max_udp: 1232,
+            allow_forward: Vec::new(),
+            forwarder: None,
+            tcp_idle_timeout: Duration::from_secs(10),
+            max_inflight_forwards: 16,
+            max_tcp_connections: 64,
+            udp_recv_buffer: 0,
+        }
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
