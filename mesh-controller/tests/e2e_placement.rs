@@ -15,6 +15,7 @@ use isthmus_install::rbac;
 use isthmus_testing::env::network;
 use isthmus_testing::k8s::{apply, get};
 use isthmus_testing::mcs::MCS;
+use isthmus_testing::requests::denied;
 use isthmus_testing::{Env, eventually};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
@@ -355,12 +356,12 @@ async fn duplicated_divided_overrides_dependencies_status_and_prune() {
     member_requests.extend(rbac::propagation_member_requests());
     let hub_grants = rbac::grants_for(&hub_requests, ns_install);
     let member_grants = rbac::grants_for(&member_requests, ns_install);
-    let mut problems = denied(&hub.sim, &hub_grants, "hub");
+    let mut problems = denied(&hub.sim, "hub", &hub_grants);
     for (i, c) in env.clusters.clusters.iter().enumerate() {
         problems.extend(denied(
             c.sim.as_ref().unwrap(),
-            &member_grants,
             &format!("member {i}"),
+            &member_grants,
         ));
     }
     assert!(
@@ -388,33 +389,6 @@ async fn duplicated_divided_overrides_dependencies_status_and_prune() {
             "no {verb} {resource} recorded in member 0"
         );
     }
-}
-
-fn denied(c: &SimCluster, grants: &rbac::Grants, who: &str) -> Vec<String> {
-    let mut out: Vec<String> = c
-        .request_log()
-        .into_iter()
-        .filter(|r| !r.resource.is_empty())
-        .filter(|r| {
-            !grants.allows(
-                &r.namespace,
-                &r.group,
-                &r.resource,
-                &r.subresource,
-                &r.verb,
-                &r.name,
-            )
-        })
-        .map(|r| {
-            format!(
-                "{who}: {} {}/{}/{} {}/{}",
-                r.verb, r.group, r.resource, r.subresource, r.namespace, r.name
-            )
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[tokio::test]

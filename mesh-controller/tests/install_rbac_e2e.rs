@@ -6,7 +6,8 @@
 
 mod controller;
 
-use isthmus_install::rbac::{self, Grants};
+use isthmus_install::rbac;
+use isthmus_testing::requests::denied;
 use kube_sim::{SimCluster, SimOptions, mcs_crds};
 use serde_json::json;
 
@@ -20,35 +21,6 @@ async fn sim(name: &str, crds: bool) -> SimCluster {
     })
     .await
     .unwrap()
-}
-
-/// Every resource request `c` recorded, as `verb group/resource[/sub] ns/name`, that `grants`
-/// does not allow.
-fn denied(c: &SimCluster, grants: &Grants) -> Vec<String> {
-    let mut out: Vec<String> = c
-        .request_log()
-        .into_iter()
-        .filter(|r| !r.resource.is_empty())
-        .filter(|r| {
-            !grants.allows(
-                &r.namespace,
-                &r.group,
-                &r.resource,
-                &r.subresource,
-                &r.verb,
-                &r.name,
-            )
-        })
-        .map(|r| {
-            format!(
-                "{} {}/{}/{} {}/{}",
-                r.verb, r.group, r.resource, r.subresource, r.namespace, r.name
-            )
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,9 +68,7 @@ async fn every_request_of_the_controller_is_allowed_by_the_installed_rbac() {
         ("west", &b, &member),
         ("hub", &hub, &hub_grants),
     ] {
-        for d in denied(c, g) {
-            problems.push(format!("{name}: {d}"));
-        }
+        problems.extend(denied(c, name, g));
     }
     assert!(
         problems.is_empty(),
@@ -182,7 +152,7 @@ async fn every_request_of_the_dns_proxy_is_allowed_by_its_rbac() {
         "dns-proxy did not start its watches"
     );
     let grants = rbac::grants_for(&rbac::dns_proxy_requests(), NS);
-    let problems = denied(&member, &grants);
+    let problems = denied(&member, "dns-proxy", &grants);
     assert!(
         problems.is_empty(),
         "requests the dns-proxy RBAC would deny:\n{}",

@@ -12,6 +12,7 @@
 //! | [`tls`] | workload certificates from an Istio CA bundle and in-memory rustls handshakes |
 //! | [`manifests`] | YAML manifest streams as JSON, and lossless round trips through typed structs |
 //! | [`golden`] | golden files and folders, rewritten with `UPDATE_GOLDEN=1` |
+//! | [`requests`] | the requests a simulated cluster served that installed RBAC does not allow |
 //! | [`paths`] | the repository root and a crate's directories, whatever the working directory |
 //! | [`tools`] | finding and running external programs (`dig`, `openssl`, `kubectl`, ...) |
 //!
@@ -32,6 +33,7 @@ pub mod k8s;
 pub mod manifests;
 pub mod mcs;
 pub mod paths;
+pub mod requests;
 pub mod tls;
 pub mod tools;
 
