@@ -1,6 +1,8 @@
 //! Retry delays: one exponential backoff with jitter (`backon`'s, as kube-runtime's watcher
-//! uses it), started again once the retried work succeeds. The jitter adds a random part of
-//! each delay on top of it, so members and replicas that fail together do not retry together.
+//! uses it), started again once the retried work succeeds. Each wait is drawn between half the
+//! base delay and the base ("equal jitter", as the DNS proxy's reconnects in `mesh_proto::client`),
+//! so members and replicas that fail together do not retry together, and no wait is longer than
+//! the base schedule (`min` doubling up to `max`).
 
 use std::time::Duration;
 
@@ -15,11 +17,13 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// Delays from `min` doubling up to `max` (each with its jitter).
+    /// Delays from `min` doubling up to `max`, each drawn from its upper half.
     pub fn new(min: Duration, max: Duration) -> Self {
+        // backon's jitter adds up to one delay on top of it: half the bounds, then jitter,
+        // gives waits between half the base and the base.
         let builder = ExponentialBuilder::default()
-            .with_min_delay(min)
-            .with_max_delay(max)
+            .with_min_delay(min / 2)
+            .with_max_delay(max / 2)
             .with_factor(2.0)
             .with_jitter()
             .without_max_times();
@@ -66,16 +70,15 @@ mod tests {
         let mut floor = min;
         for _ in 0..10 {
             let d = b.next_delay();
-            // The jitter adds up to one delay on top of it.
             assert!(
-                d >= floor && d <= floor * 2,
-                "{d:?} outside {floor:?}..{:?}",
-                floor * 2
+                d >= floor / 2 && d <= floor,
+                "{d:?} outside {:?}..{floor:?}",
+                floor / 2
             );
             floor = (floor * 2).min(max);
         }
         b.reset();
         let d = b.next_delay();
-        assert!(d >= min && d <= min * 2, "{d:?}");
+        assert!(d >= min / 2 && d <= min, "{d:?}");
     }
 }
