@@ -210,17 +210,6 @@ impl InstallOptions {
     }
 }
 
-/// Whether `s` is an RFC 1123 label: 1-63 lower-case alphanumerics or `-`, starting and
-/// ending with an alphanumeric.
-pub fn is_rfc1123_label(s: &str) -> bool {
-    isthmus_api::names::rfc1123_label(s).is_ok()
-}
-
-/// Whether `s` is a valid Kubernetes label value (it becomes `topology.istio.io/network`).
-pub fn is_label_value(s: &str) -> bool {
-    isthmus_api::names::label_value_nonempty(s).is_ok()
-}
-
 fn check_image(flag: &'static str, image: &str) -> Result<(), InstallError> {
     if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(InstallError::Invalid {
@@ -235,7 +224,7 @@ impl TryFrom<InstallArgs> for InstallOptions {
     type Error = InstallError;
 
     fn try_from(a: InstallArgs) -> Result<Self, InstallError> {
-        if !is_rfc1123_label(&a.namespace) {
+        if isthmus_api::names::rfc1123_label(&a.namespace).is_err() {
             return Err(InstallError::Invalid {
                 flag: "--namespace",
                 reason: format!(
@@ -252,7 +241,7 @@ impl TryFrom<InstallArgs> for InstallOptions {
                         reason: "required with --role member".into(),
                     });
                 };
-                if !is_rfc1123_label(cluster) {
+                if isthmus_api::names::rfc1123_label(cluster).is_err() {
                     return Err(InstallError::Invalid {
                         flag: "--cluster",
                         reason: format!(
@@ -266,7 +255,7 @@ impl TryFrom<InstallArgs> for InstallOptions {
                         reason: "required with --role member".into(),
                     });
                 };
-                if !is_label_value(network) {
+                if isthmus_api::names::label_value_nonempty(network).is_err() {
                     return Err(InstallError::Invalid {
                         flag: "--network",
                         reason: format!(
@@ -553,10 +542,10 @@ mod tests {
     #[test]
     fn rfc1123_labels() {
         for ok in ["a", "cluster-1", "c0", &"a".repeat(63)] {
-            assert!(is_rfc1123_label(ok), "{ok}");
+            assert!(isthmus_api::names::rfc1123_label(ok).is_ok(), "{ok}");
         }
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
-            assert!(!is_rfc1123_label(bad), "{bad}");
+            assert!(isthmus_api::names::rfc1123_label(bad).is_err(), "{bad}");
         }
     }
 

@@ -75,11 +75,6 @@ pub enum Command {
     Run(RunArgs),
 }
 
-/// Parses a duration flag in Go's syntax (`500ms`, `5m`, `1h30m`) or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    isthmus_api::duration::parse_flag(s)
-}
-
 /// `mesh-controller run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -110,13 +105,13 @@ pub struct RunArgs {
     #[arg(long = "clusterset-cidr", value_name = "CIDR")]
     pub clusterset_cidrs: Vec<ipnet::IpNet>,
     /// How long an unreachable member's exports are kept before being withdrawn.
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = isthmus_api::duration::parse_flag)]
     pub unreachable_grace: Duration,
     /// How long all watches (or the health probe) of a member must fail before it is unreachable.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = isthmus_api::duration::parse_flag)]
     pub unreachable_after: Duration,
     /// Full resync period: re-apply everything and prune by listing.
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = isthmus_api::duration::parse_flag)]
     pub resync_period: Duration,
     /// Hold a Lease before writing (`--leader-elect=false` for a single replica).
     #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -390,17 +385,32 @@ mod tests {
 
     #[test]
     fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            isthmus_api::duration::parse_flag("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            isthmus_api::duration::parse_flag("3s").unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            isthmus_api::duration::parse_flag("5m").unwrap(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            isthmus_api::duration::parse_flag("1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            isthmus_api::duration::parse_flag("7").unwrap(),
+            Duration::from_secs(7)
+        );
         assert!(
-            parse_duration("3 days")
+            isthmus_api::duration::parse_flag("3 days")
                 .unwrap_err()
                 .contains("unknown unit")
         );
-        assert!(parse_duration("abc").is_err());
+        assert!(isthmus_api::duration::parse_flag("abc").is_err());
     }
 
     #[test]

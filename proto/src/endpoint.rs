@@ -64,6 +64,8 @@ mod tests {
     #[test]
     fn server_names() {
         assert!(check_server_name("isthmus-discovery.isthmus-system.svc").is_ok());
+        assert!(check_server_name("discovery.isthmus.test").is_ok());
+        assert!(check_server_name("127.0.0.1").is_ok());
         assert!(check_server_name("10.0.0.1").is_ok());
         let e = check_server_name("bad name").err().unwrap_or_default();
         assert!(e.contains("neither a DNS name nor an IP address"), "{e}");

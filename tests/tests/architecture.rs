@@ -197,7 +197,7 @@ fn code_of(text: &str) -> String {
 
 /// Module paths a file names: `crate::a::b...` and `super::...` (resolved against `here`),
 /// including the first segment of each item in a `crate::{a, b::c}` group.
-fn references(code: &str, here: &[String], is_dir_module: bool) -> BTreeSet<Vec<String>> {
+fn references(code: &str, here: &[String]) -> BTreeSet<Vec<String>> {
     let mut out = BTreeSet::new();
     let ident = |s: &str| -> Vec<String> {
         s.split("::")
@@ -235,7 +235,6 @@ fn references(code: &str, here: &[String], is_dir_module: bool) -> BTreeSet<Vec<
     }
     // `super::` from a file module `a::b` (b.rs) means `a`; from a directory module `a::b`
     // (b/mod.rs) it also means `a`.
-    let _ = is_dir_module;
     let parent: Vec<String> = here[..here.len().saturating_sub(1)].to_vec();
     for (i, _) in code.match_indices("super::") {
         if i > 0 {
@@ -269,11 +268,8 @@ fn sibling_edges(krate: &Crate) -> BTreeMap<Vec<String>, BTreeMap<String, BTreeS
     let mut out: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for (path, files) in &krate.modules {
         for file in files {
-            let is_dir = file
-                .file_name()
-                .is_some_and(|n| n == "mod.rs" || n == "lib.rs" || n == "main.rs");
             let code = code_of(&std::fs::read_to_string(file).unwrap());
-            for target in references(&code, path, is_dir) {
+            for target in references(&code, path) {
                 // The longest common prefix: the parent at which the two diverge.
                 let common = path.iter().zip(&target).take_while(|(a, b)| a == b).count();
                 if common >= path.len() || common >= target.len() {

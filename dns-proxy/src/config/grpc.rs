@@ -6,7 +6,8 @@ use std::time::Duration;
 use isthmus_api::names::rfc1123_label;
 
 use super::{Args, ConfigError, SourceSpec, check_grpc_url};
-use crate::source::grpc::{GrpcSource, TlsFiles, validate_server_name};
+use crate::source::grpc::{GrpcSource, TlsFiles};
+use mesh_proto::endpoint::check_server_name;
 
 /// Validates the gRPC flags: for `--source grpc:` returns its configuration; for other
 /// sources, any gRPC-only flag is an error.
@@ -57,7 +58,7 @@ pub fn grpc_source(args: &Args) -> Result<Option<GrpcSource>, ConfigError> {
             server_name: args.grpc_server_name.clone(),
         };
         if let Some(name) = &files.server_name {
-            validate_server_name(name).map_err(ConfigError::ServerName)?;
+            check_server_name(name).map_err(ConfigError::ServerName)?;
         }
         Some(files)
     } else {

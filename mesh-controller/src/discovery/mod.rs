@@ -121,16 +121,7 @@ impl DiscoveryConfig {
 
 /// Checks that `td` can be a SPIFFE trust domain.
 pub fn validate_trust_domain(td: &str) -> Result<(), DiscoveryError> {
-    let ok = !td.is_empty()
-        && td.len() <= 255
-        && td
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(DiscoveryError::TrustDomain(td.to_owned()))
-    }
+    isthmus_api::names::trust_domain(td).map_err(|_| DiscoveryError::TrustDomain(td.to_owned()))
 }
 
 fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, DiscoveryError> {

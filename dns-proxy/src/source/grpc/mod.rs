@@ -24,4 +24,4 @@ mod tls;
 pub use convert::{Converter, convert_record, to_service_set};
 pub use settings::GrpcSource;
 pub use stream::run;
-pub use tls::{GrpcError, TlsFiles, load_tls, validate_server_name};
+pub use tls::{GrpcError, TlsFiles, load_tls};

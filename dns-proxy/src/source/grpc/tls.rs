@@ -92,20 +92,3 @@ pub fn load_tls(files: &TlsFiles, cluster: &str) -> Result<ClientTls, GrpcError>
         server_name: files.server_name.clone(),
     })
 }
-
-/// Checks a `--grpc-server-name` value: a DNS name or an IP address.
-pub fn validate_server_name(name: &str) -> Result<(), String> {
-    mesh_proto::endpoint::check_server_name(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_names() {
-        assert!(validate_server_name("discovery.isthmus.test").is_ok());
-        assert!(validate_server_name("127.0.0.1").is_ok());
-        assert!(validate_server_name("bad name").is_err());
-    }
-}
