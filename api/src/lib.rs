@@ -6,6 +6,7 @@
 //! - [`crd`]: the Isthmus CRDs served by the hub: `MemberCluster` and the placement policies.
 //! - [`labels`]: well-known label keys and the values Isthmus writes.
 //! - [`names`]: syntax checks for Kubernetes names, label keys and values, addresses.
+//! - [`backoff`]: the jittered exponential backoff every retry loop uses.
 //! - [`duration`]: durations in Go's syntax (`1h30m`), as command-line flags take them.
 //! - [`yaml`]: YAML output in one style, single documents and multi-document streams.
 //!
@@ -13,6 +14,7 @@
 //! do not generate schemas; they only (de)serialize. The Isthmus CRDs are generated from [`crd`].
 
 pub mod about;
+pub mod backoff;
 pub mod crd;
 pub mod duration;
 pub mod labels;

@@ -1,84 +1,28 @@
-//! Retry delays: one exponential backoff with jitter (`backon`'s, as kube-runtime's watcher
-//! uses it), started again once the retried work succeeds. Each wait is drawn between half the
-//! base delay and the base ("equal jitter", as the DNS proxy's reconnects in `mesh_proto::client`),
-//! so members and replicas that fail together do not retry together, and no wait is longer than
-//! the base schedule (`min` doubling up to `max`).
+//! The watches' backoff: [`isthmus_api::backoff::Backoff`] as kube-runtime's watcher takes it.
 
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-
-/// A jittered exponential backoff: `min`, doubling up to `max`, never giving up.
+/// [`isthmus_api::backoff::Backoff`] for `kube::runtime::WatchStreamExt::backoff`.
 #[derive(Debug)]
-pub struct Backoff {
-    builder: ExponentialBuilder,
-    delays: backon::ExponentialBackoff,
-    max: Duration,
-}
+pub struct WatchBackoff(isthmus_api::backoff::Backoff);
 
-impl Backoff {
+impl WatchBackoff {
     /// Delays from `min` doubling up to `max`, each drawn from its upper half.
     pub fn new(min: Duration, max: Duration) -> Self {
-        // backon's jitter adds up to one delay on top of it: half the bounds, then jitter,
-        // gives waits between half the base and the base.
-        let builder = ExponentialBuilder::default()
-            .with_min_delay(min / 2)
-            .with_max_delay(max / 2)
-            .with_factor(2.0)
-            .with_jitter()
-            .without_max_times();
-        Self {
-            builder,
-            delays: builder.build(),
-            max,
-        }
-    }
-
-    /// The delay before the next attempt.
-    pub fn next_delay(&mut self) -> Duration {
-        self.delays.next().unwrap_or(self.max)
-    }
-
-    /// Starts again from the shortest delay (the work succeeded).
-    pub fn reset(&mut self) {
-        self.delays = self.builder.build();
+        Self(isthmus_api::backoff::Backoff::new(min, max))
     }
 }
 
-impl Iterator for Backoff {
+impl Iterator for WatchBackoff {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        Some(self.next_delay())
+        Some(self.0.next_delay())
     }
 }
 
-impl kube::runtime::utils::Backoff for Backoff {
+impl kube::runtime::utils::Backoff for WatchBackoff {
     fn reset(&mut self) {
-        Backoff::reset(self);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_double_within_their_bounds_and_start_over_on_reset() {
-        let (min, max) = (Duration::from_millis(200), Duration::from_secs(5));
-        let mut b = Backoff::new(min, max);
-        let mut floor = min;
-        for _ in 0..10 {
-            let d = b.next_delay();
-            assert!(
-                d >= floor / 2 && d <= floor,
-                "{d:?} outside {:?}..{floor:?}",
-                floor / 2
-            );
-            floor = (floor * 2).min(max);
-        }
-        b.reset();
-        let d = b.next_delay();
-        assert!(d >= min / 2 && d <= min, "{d:?}");
+        self.0.reset();
     }
 }

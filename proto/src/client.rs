@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use isthmus_api::backoff::Backoff;
 use tokio::sync::watch;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -254,10 +254,10 @@ pub async fn run(
         }
         // A connection that lived a while resets the backoff.
         if started.elapsed() > cfg.backoff_max {
-            backoff = reconnect_backoff(&cfg);
+            backoff.reset();
         }
         let age = state.borrow().updated_at.map(|t| t.elapsed().as_secs_f64());
-        let wait = backoff.next().unwrap_or(cfg.backoff_max);
+        let wait = backoff.next_delay();
         tracing::warn!(cluster = %cfg.cluster, url = %cfg.url, error = %err, retry_in_ms = wait.as_millis() as u64, table_age_s = ?age, "discovery watch ended; serving the last table");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -267,17 +267,10 @@ pub async fn run(
 }
 
 /// The waits between reconnects: a base delay that starts at `backoff_initial` and doubles up
-/// to `backoff_max`, each wait drawn between half the base and the base ("equal jitter"), so
-/// proxies that lost the same server do not all come back at once. The builder's jitter adds up
-/// to its current delay, so it is given half the bounds.
-fn reconnect_backoff(cfg: &ClientConfig) -> ExponentialBackoff {
-    ExponentialBuilder::new()
-        .with_min_delay(cfg.backoff_initial / 2)
-        .with_max_delay(cfg.backoff_max / 2)
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
+/// to `backoff_max`, each wait drawn between half the base and the base
+/// ([`isthmus_api::backoff`]), so proxies that lost the same server do not all come back at once.
+fn reconnect_backoff(cfg: &ClientConfig) -> Backoff {
+    Backoff::new(cfg.backoff_initial, cfg.backoff_max)
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::backoff::Backoff;
 use crate::members::{self, MemberHealth, MemberSpec};
 use crate::watch::{WatchContext, spawn_member_watches};
+use isthmus_api::backoff::Backoff;
 
 /// A member as the runtime holds it.
 pub(super) struct Member {

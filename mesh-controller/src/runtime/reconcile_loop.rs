@@ -15,9 +15,9 @@ use super::member::Member;
 use super::summary::PassSummary;
 use super::{Engine, RunConfig};
 use crate::apply::ClusterApplier;
-use crate::backoff::Backoff;
 use crate::members::Reachability;
 use crate::metrics::Metrics;
+use isthmus_api::backoff::Backoff;
 
 pub(super) struct Loop {
     pub(super) cfg: RunConfig,

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::backoff::Backoff;
+use crate::backoff::WatchBackoff;
 use crate::members::MemberHealth;
 use crate::metrics::Metrics;
 use crate::resource::api_resource;
@@ -150,8 +150,8 @@ pub const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Exponential backoff for watch retries: 200 ms doubling up to 5 s, with jitter, reset on
 /// success.
-fn backoff() -> Backoff {
-    Backoff::new(WATCH_BACKOFF_MIN, WATCH_BACKOFF_MAX)
+fn backoff() -> WatchBackoff {
+    WatchBackoff::new(WATCH_BACKOFF_MIN, WATCH_BACKOFF_MAX)
 }
 
 fn map_event<A, B>(e: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
