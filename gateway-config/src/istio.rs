@@ -590,19 +590,43 @@ impl IstiodSettings {
     }
 }
 
+/// One member as the mesh networks see it.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkMember<'a> {
+    /// Cluster name (the `fromRegistry` of its endpoints).
+    pub name: &'a str,
+    /// Network ID.
+    pub network: &'a str,
+    /// How its east-west gateway is reached.
+    pub exposure: &'a GatewayExposure,
+}
+
 /// `values.global.meshNetworks` for a clusterset, or `None` when every gateway is a
 /// LoadBalancer (Istio then finds each network's gateway from the labelled Service).
+pub fn mesh_networks(clusterset: &ClusterSet) -> Option<Value> {
+    mesh_networks_of(clusterset.members.iter().map(|m| NetworkMember {
+        name: &m.name,
+        network: &m.network,
+        exposure: &m.east_west_gateway,
+    }))
+}
+
+/// Mesh networks for any list of members, or `None` when every gateway is a LoadBalancer.
 ///
 /// Each network with at least one NodePort or Static gateway gets an entry: its endpoints
 /// come `fromRegistry` of each member cluster, and its gateways are the Static addresses
 /// (port as given, 15443 by default) and, for NodePort, the gateway Service by name on
 /// 15443 (Istio maps it to the node port and the selected nodes' addresses).
-pub fn mesh_networks(clusterset: &ClusterSet) -> Option<Value> {
+pub fn mesh_networks_of<'a>(members: impl IntoIterator<Item = NetworkMember<'a>>) -> Option<Value> {
+    let mut by_network: BTreeMap<&str, Vec<NetworkMember<'a>>> = BTreeMap::new();
+    for m in members {
+        by_network.entry(m.network).or_default().push(m);
+    }
     let mut out = Map::new();
-    for (network, members) in clusterset.networks() {
+    for (network, members) in by_network {
         let needs = members
             .iter()
-            .any(|m| !matches!(m.east_west_gateway, GatewayExposure::LoadBalancer));
+            .any(|m| !matches!(m.exposure, GatewayExposure::LoadBalancer));
         if !needs {
             continue;
         }
@@ -613,7 +637,7 @@ pub fn mesh_networks(clusterset: &ClusterSet) -> Option<Value> {
         let mut gateways: Vec<Value> = Vec::new();
         let mut registry_gateway = false;
         for m in &members {
-            match &m.east_west_gateway {
+            match m.exposure {
                 GatewayExposure::Static { addresses, port } => {
                     for a in addresses {
                         let gw = json!({"address": a, "port": port.unwrap_or(TLS_PORT)});
@@ -633,7 +657,7 @@ pub fn mesh_networks(clusterset: &ClusterSet) -> Option<Value> {
             }));
         }
         out.insert(
-            network,
+            network.to_owned(),
             json!({"endpoints": endpoints, "gateways": gateways}),
         );
     }
