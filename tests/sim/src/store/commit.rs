@@ -12,7 +12,7 @@ use super::meta::{meta_mut, now, spec_part};
 use super::names::valid_name;
 use super::object::{Stored, obj_key};
 use super::storage::{CRDS, NAMESPACES, Store};
-use super::tokens::{SECRETS, check_token_secret};
+use super::tokens::{SECRETS, check_token_secret, is_token_secret};
 use crate::apply;
 use crate::error::ApiError;
 use crate::registry::{ResourceInfo, from_crd};
@@ -214,9 +214,9 @@ impl Store {
         } else {
             EventType::Added
         };
-        let secret = *key == *SECRETS;
+        let token_secret = *key == *SECRETS && is_token_secret(&new);
         self.emit(key, etype, stored, old);
-        if let (true, Some(ns)) = (secret, ns) {
+        if let (true, Some(ns)) = (token_secret, ns) {
             // The token controller reacts to the write; the answer to it is the object as
             // written, as a real server answers before the controller acts.
             self.sync_token_secret(ns, &name);

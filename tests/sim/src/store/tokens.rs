@@ -47,7 +47,8 @@ fn annotation<'a>(secret: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn is_token_secret(secret: &Value) -> bool {
+/// Whether a Secret is of type `kubernetes.io/service-account-token`.
+pub(super) fn is_token_secret(secret: &Value) -> bool {
     secret.get("type").and_then(Value::as_str) == Some(SERVICE_ACCOUNT_TOKEN_TYPE)
 }
 
