@@ -74,6 +74,15 @@ pub enum RemoteSecretError {
     /// The secret could not be written as YAML.
     #[error("cannot write the remote secret as YAML: {0}")]
     Yaml(String),
+    /// An Istio version whose reader RBAC is not known.
+    #[error(
+        "Istio version {given:?} is not supported: give one of {} (or a release of one, e.g. 1.30.3)",
+        supported_versions()
+    )]
+    IstioVersion {
+        /// What was given.
+        given: String,
+    },
 }
 
 /// Options of [`remote_secret`].
@@ -439,9 +448,89 @@ pub fn remote_secret_yaml(secret: &Secret) -> Result<String, RemoteSecretError> 
     Ok(format!("{OUTPUT_HEADER}{body}---\n"))
 }
 
+/// The Istio minor versions whose reader RBAC this module reproduces.
+///
+/// Within each minor version the reader templates are the same in every patch release; they
+/// differ between minors (see [`reader_rbac_for`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IstioVersion {
+    /// Istio 1.28.x.
+    V1_28,
+    /// Istio 1.29.x.
+    V1_29,
+    /// Istio 1.30.x.
+    #[default]
+    V1_30,
+}
+
+impl IstioVersion {
+    /// Every supported version, oldest first.
+    pub const SUPPORTED: [IstioVersion; 3] = [Self::V1_28, Self::V1_29, Self::V1_30];
+    /// The newest supported version, the default.
+    pub const LATEST: IstioVersion = Self::V1_30;
+
+    /// `1.28`, `1.29` or `1.30`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1_28 => "1.28",
+            Self::V1_29 => "1.29",
+            Self::V1_30 => "1.30",
+        }
+    }
+
+    /// Whether the reader ClusterRole lets remote istiods read ConfigMaps (added in 1.29).
+    fn reader_reads_configmaps(self) -> bool {
+        self >= Self::V1_29
+    }
+}
+
+impl std::fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IstioVersion {
+    type Err = RemoteSecretError;
+
+    /// `1.30` or a release of it such as `1.30.3` (a leading `v` is accepted).
+    fn from_str(s: &str) -> Result<Self, RemoteSecretError> {
+        let unsupported = || RemoteSecretError::IstioVersion {
+            given: s.to_owned(),
+        };
+        let trimmed = s.trim();
+        let v = trimmed.strip_prefix('v').unwrap_or(trimmed);
+        let mut parts = v.split('.');
+        let minor = match (parts.next(), parts.next()) {
+            (Some(major), Some(minor)) => format!("{major}.{minor}"),
+            _ => return Err(unsupported()),
+        };
+        match (parts.next(), parts.next()) {
+            (None, None) => {}
+            (Some(patch), None)
+                if !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return Err(unsupported()),
+        }
+        Self::SUPPORTED
+            .into_iter()
+            .find(|known| known.as_str() == minor)
+            .ok_or_else(unsupported)
+    }
+}
+
+fn supported_versions() -> String {
+    IstioVersion::SUPPORTED.map(IstioVersion::as_str).join(", ")
+}
+
 /// The reader service account and the RBAC istiod in other clusters uses through a
-/// remote secret, as Istio's `istio-discovery` chart (`reader-clusterrole.yaml`,
-/// `reader-clusterrolebinding.yaml`) and base chart create them.
+/// remote secret, as Istio's `base` chart (`reader-serviceaccount.yaml`) and
+/// `istio-discovery` chart (`reader-clusterrole.yaml`, `reader-clusterrolebinding.yaml`)
+/// create them with default values.
+///
+/// The labels are the templates' own `app` and `app.kubernetes.io/name`. The `release` label
+/// and the chart's bookkeeping labels depend on how Istio was installed (Helm release names,
+/// istioctl) and are left out, so applying these objects over the ones Istio's charts created
+/// changes nothing.
 #[derive(Debug, Clone)]
 pub struct ReaderRbac {
     /// `istio-reader-service-account` in `istio-system`.
@@ -462,9 +551,17 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     }
 }
 
-/// The reader RBAC for a control plane revision (`None` for the default revision).
+/// The reader RBAC of the newest supported Istio ([`IstioVersion::LATEST`]) for a control
+/// plane revision (`None` for the default revision).
 pub fn reader_rbac(revision: Option<&str>) -> ReaderRbac {
-    let role_name = match revision {
+    reader_rbac_for(IstioVersion::LATEST, revision)
+}
+
+/// The reader RBAC of Istio `version` for a control plane revision (`None` for the default
+/// revision), with the MCS API group `multicluster.x-k8s.io`. Istio 1.28 does not let the
+/// reader read ConfigMaps; 1.29 and later do.
+pub fn reader_rbac_for(version: IstioVersion, revision: Option<&str>) -> ReaderRbac {
+    let role_name = match revision.filter(|r| !r.is_empty()) {
         Some(r) => format!("istio-reader-clusterrole-{r}-{ISTIO_SYSTEM}"),
         None => format!("istio-reader-clusterrole-{ISTIO_SYSTEM}"),
     };
@@ -474,9 +571,20 @@ pub fn reader_rbac(revision: Option<&str>) -> ReaderRbac {
             "app.kubernetes.io/name".to_owned(),
             "istio-reader".to_owned(),
         ),
-        ("release".to_owned(), "istiod".to_owned()),
     ]);
     let read = ["get", "list", "watch"];
+    let mut core = vec![
+        "endpoints",
+        "pods",
+        "services",
+        "nodes",
+        "replicationcontrollers",
+        "namespaces",
+        "secrets",
+    ];
+    if version.reader_reads_configmaps() {
+        core.push("configmaps");
+    }
     let rules = vec![
         rule(
             &[
@@ -491,20 +599,7 @@ pub fn reader_rbac(revision: Option<&str>) -> ReaderRbac {
             &["*"],
             &read,
         ),
-        rule(
-            &[""],
-            &[
-                "endpoints",
-                "pods",
-                "services",
-                "nodes",
-                "replicationcontrollers",
-                "namespaces",
-                "secrets",
-                "configmaps",
-            ],
-            &read,
-        ),
+        rule(&[""], &core, &read),
         rule(
             &["networking.istio.io"],
             &["workloadentries"],
@@ -535,16 +630,12 @@ pub fn reader_rbac(revision: Option<&str>) -> ReaderRbac {
             &["create"],
         ),
     ];
-    let sa_labels = BTreeMap::from([
-        ("app".to_owned(), "istio-reader".to_owned()),
-        ("release".to_owned(), "istiod".to_owned()),
-    ]);
     ReaderRbac {
         service_account: ServiceAccount {
             metadata: ObjectMeta {
                 name: Some(READER_SERVICE_ACCOUNT.to_owned()),
                 namespace: Some(ISTIO_SYSTEM.to_owned()),
-                labels: Some(sa_labels),
+                labels: Some(labels.clone()),
                 ..ObjectMeta::default()
             },
             ..ServiceAccount::default()
@@ -576,6 +667,31 @@ pub fn reader_rbac(revision: Option<&str>) -> ReaderRbac {
                 ..Subject::default()
             }]),
         },
+    }
+}
+
+/// Secret type whose `token` Kubernetes' token controller fills in.
+pub const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+/// Annotation naming the ServiceAccount of a [`SERVICE_ACCOUNT_TOKEN_TYPE`] Secret.
+pub const SERVICE_ACCOUNT_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
+
+/// The long-lived token Secret of the reader service account, as `istioctl
+/// create-remote-secret` creates it: [`READER_TOKEN_SECRET`] in `istio-system`, of type
+/// `kubernetes.io/service-account-token`, annotated with the service account's name and
+/// nothing else. Kubernetes fills in `token`, `namespace` and `ca.crt`.
+pub fn reader_token_secret() -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(READER_TOKEN_SECRET.to_owned()),
+            namespace: Some(ISTIO_SYSTEM.to_owned()),
+            annotations: Some(BTreeMap::from([(
+                SERVICE_ACCOUNT_NAME_ANNOTATION.to_owned(),
+                READER_SERVICE_ACCOUNT.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: Some(SERVICE_ACCOUNT_TOKEN_TYPE.to_owned()),
+        ..Secret::default()
     }
 }
 
@@ -774,5 +890,76 @@ stringData:
             rev.cluster_role.metadata.name.as_deref(),
             Some("istio-reader-clusterrole-canary-istio-system")
         );
+        // An empty revision is the default one, as in the chart.
+        assert_eq!(
+            reader_rbac(Some("")).cluster_role.metadata.name,
+            rbac.cluster_role.metadata.name
+        );
+    }
+
+    fn core_resources(rbac: &ReaderRbac) -> Vec<String> {
+        let rules = rbac.cluster_role.rules.as_ref().unwrap();
+        let core = rules
+            .iter()
+            .find(|r| r.api_groups.as_deref() == Some(&[String::new()][..]))
+            .unwrap();
+        core.resources.clone().unwrap()
+    }
+
+    #[test]
+    fn only_1_29_and_later_read_configmaps() {
+        let reads = |v| core_resources(&reader_rbac_for(v, None)).contains(&"configmaps".into());
+        assert!(!reads(IstioVersion::V1_28));
+        assert!(reads(IstioVersion::V1_29));
+        assert!(reads(IstioVersion::V1_30));
+        assert_eq!(
+            core_resources(&reader_rbac(None)),
+            core_resources(&reader_rbac_for(IstioVersion::LATEST, None))
+        );
+        assert_eq!(IstioVersion::default(), IstioVersion::LATEST);
+    }
+
+    #[test]
+    fn istio_versions_parse_from_minor_or_release() {
+        for (text, want) in [
+            ("1.28", IstioVersion::V1_28),
+            ("1.28.10", IstioVersion::V1_28),
+            ("v1.29.0", IstioVersion::V1_29),
+            (" 1.30 ", IstioVersion::V1_30),
+            ("1.30.3", IstioVersion::V1_30),
+        ] {
+            assert_eq!(text.parse::<IstioVersion>().unwrap(), want, "{text}");
+        }
+        for bad in [
+            "", "1", "1.27", "1.31", "2.30", "1.30.", "1.30.x", "1.30.3.1", "1.3",
+        ] {
+            let e = bad.parse::<IstioVersion>().unwrap_err().to_string();
+            assert!(e.contains("1.28, 1.29, 1.30"), "{bad}: {e}");
+        }
+        for v in IstioVersion::SUPPORTED {
+            assert_eq!(v.to_string().parse::<IstioVersion>().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn reader_token_secret_is_the_one_istioctl_creates() {
+        let s = reader_token_secret();
+        assert_eq!(
+            s.metadata.name.as_deref(),
+            Some("istio-reader-service-account-istio-remote-secret-token")
+        );
+        assert_eq!(s.metadata.namespace.as_deref(), Some("istio-system"));
+        assert_eq!(
+            s.type_.as_deref(),
+            Some("kubernetes.io/service-account-token")
+        );
+        assert_eq!(
+            s.metadata.annotations,
+            Some(BTreeMap::from([(
+                "kubernetes.io/service-account.name".to_owned(),
+                "istio-reader-service-account".to_owned()
+            )]))
+        );
+        assert!(s.data.is_none() && s.string_data.is_none());
     }
 }

@@ -15,6 +15,8 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+pub use gateway_config::remote_secret::IstioVersion;
+
 /// The version of Isthmus; image tags default to it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The namespace Isthmus installs into unless `--namespace` says otherwise.
@@ -149,6 +151,25 @@ pub struct InstallArgs {
     /// (default: the URL's host).
     #[arg(long, value_name = "NAME")]
     pub discovery_server_name: Option<String>,
+    /// Member: the Istio version whose reader RBAC (`istio-reader-service-account`) to install:
+    /// 1.28, 1.29 or 1.30, or a release of one such as 1.29.3 (default 1.30).
+    #[arg(long, value_name = "VERSION", value_parser = parse_istio_version)]
+    pub istio_version: Option<IstioVersion>,
+    /// Member: the revision of the member's istiod, which names the reader ClusterRole
+    /// `istio-reader-clusterrole-<revision>-istio-system` (default: the default revision).
+    #[arg(long, value_name = "REVISION")]
+    pub istio_revision: Option<String>,
+    /// Let the controller restart istiod when its CA or mesh networks change. Hub: the
+    /// controller runs with `--restart-istiod`. Member: the hub may get, list and patch
+    /// Deployments in istio-system.
+    #[arg(long)]
+    pub restart_istiod: bool,
+}
+
+/// `--istio-version`: a supported Istio minor version or a release of one.
+fn parse_istio_version(s: &str) -> Result<IstioVersion, String> {
+    s.parse()
+        .map_err(|e: gateway_config::remote_secret::RemoteSecretError| e.to_string())
 }
 
 /// Validated parameters.
@@ -179,6 +200,12 @@ pub struct InstallOptions {
     pub trust_domain: String,
     /// Member: `Some` when the DNS proxy streams from the controller, `None` for `kube`.
     pub dns_grpc: Option<DnsGrpc>,
+    /// Member: the Istio version whose reader RBAC is installed.
+    pub istio_version: IstioVersion,
+    /// Member: the istiod revision naming the reader ClusterRole (`None`: default revision).
+    pub istio_revision: Option<String>,
+    /// Whether the controller may restart istiod (hub: its flag; member: the RBAC for it).
+    pub restart_istiod: bool,
 }
 
 impl InstallOptions {
@@ -197,6 +224,9 @@ impl InstallOptions {
             discovery: true,
             trust_domain: isthmus_api::names::DEFAULT_TRUST_DOMAIN.into(),
             dns_grpc: None,
+            istio_version: IstioVersion::LATEST,
+            istio_revision: None,
+            restart_istiod: false,
         }
     }
 
@@ -269,6 +299,8 @@ impl TryFrom<InstallArgs> for InstallOptions {
                     ("--dns-source", a.dns_source.is_some()),
                     ("--discovery-url", a.discovery_url.is_some()),
                     ("--discovery-server-name", a.discovery_server_name.is_some()),
+                    ("--istio-version", a.istio_version.is_some()),
+                    ("--istio-revision", a.istio_revision.is_some()),
                 ] {
                     if given {
                         return Err(InstallError::Invalid {
@@ -314,6 +346,16 @@ impl TryFrom<InstallArgs> for InstallOptions {
                 "--trust-domain {trust_domain:?}: not a valid trust domain (lower-case letters, digits, '.', '-', '_')"
             ),
         })?;
+        if let Some(rev) = &a.istio_revision
+            && isthmus_api::names::rfc1123_label(rev).is_err()
+        {
+            return Err(InstallError::Invalid {
+                flag: "--istio-revision",
+                reason: format!(
+                    "{rev:?} is not an RFC 1123 label (lower-case letters, digits, '-', at most 63)"
+                ),
+            });
+        }
         let dns_grpc = dns_grpc(&a)?;
         let image = a.image.unwrap_or_else(default_controller_image);
         check_image("--image", &image)?;
@@ -332,6 +374,9 @@ impl TryFrom<InstallArgs> for InstallOptions {
             discovery: a.discovery.unwrap_or(true),
             trust_domain,
             dns_grpc,
+            istio_version: a.istio_version.unwrap_or(IstioVersion::LATEST),
+            istio_revision: a.istio_revision,
+            restart_istiod: a.restart_istiod,
         })
     }
 }
@@ -536,6 +581,9 @@ mod tests {
             dns_source: None,
             discovery_url: None,
             discovery_server_name: None,
+            istio_version: None,
+            istio_revision: None,
+            restart_istiod: false,
         }
     }
 

@@ -246,6 +246,9 @@ pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
     } else {
         args.extend(["--discovery-listen".into(), "none".into()]);
     }
+    if opts.restart_istiod {
+        args.push("--restart-istiod".into());
+    }
     args
 }
 
@@ -591,9 +594,39 @@ fn dns_proxy_service(opts: &InstallOptions) -> Value {
     })
 }
 
-/// `deploy/member/`: the member-side access for the hub and the DNS proxy.
+/// Istio's reader identity in `istio-system`, for the Istio version and revision of `opts`:
+/// ServiceAccount `istio-reader-service-account`, ClusterRole and ClusterRoleBinding
+/// `istio-reader-clusterrole[-<rev>]-istio-system`, and the token Secret
+/// `istio-reader-service-account-istio-remote-secret-token` that `istioctl
+/// create-remote-secret` would create. The controller builds remote secrets from that token.
+///
+/// Istio's charts (base and istiod) create the first three with the same names, rules and
+/// labels, and istioctl the Secret, so applying these over an existing Istio install changes
+/// nothing (the objects carry Istio's labels, not Isthmus' own, for that reason). Nothing
+/// here creates `istio-system`: Istio is installed first.
+pub fn istio_reader_objects(opts: &InstallOptions) -> Vec<Value> {
+    use gateway_config::remote_secret::{reader_rbac_for, reader_token_secret};
+    let rbac = reader_rbac_for(opts.istio_version, opts.istio_revision.as_deref());
+    // Serializing these k8s-openapi objects (string-keyed maps only) cannot fail.
+    [
+        serde_json::to_value(&rbac.service_account),
+        serde_json::to_value(&rbac.cluster_role),
+        serde_json::to_value(&rbac.cluster_role_binding),
+        serde_json::to_value(reader_token_secret()),
+    ]
+    .into_iter()
+    .filter_map(Result::ok)
+    .collect()
+}
+
+/// `deploy/member/`: the member-side access for the hub, Istio's reader identity and the DNS
+/// proxy.
 pub fn member_files(opts: &InstallOptions) -> Vec<ManifestFile> {
-    let member_grants = rbac::grants_for(&rbac::member_requests(), &opts.namespace);
+    let mut requests = rbac::member_requests();
+    if opts.restart_istiod {
+        requests.extend(rbac::restart_istiod_member_requests());
+    }
+    let member_grants = rbac::grants_for(&requests, &opts.namespace);
     let mut access = vec![
         service_account(
             MEMBER_SA,
@@ -649,6 +682,10 @@ pub fn member_files(opts: &InstallOptions) -> Vec<ManifestFile> {
         ManifestFile {
             file: "member-access.yaml",
             objects: access,
+        },
+        ManifestFile {
+            file: "istio-reader.yaml",
+            objects: istio_reader_objects(opts),
         },
         ManifestFile {
             file: "dns-proxy.yaml",

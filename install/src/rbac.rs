@@ -216,6 +216,41 @@ pub fn member_requests() -> Vec<ApiRequest> {
             .in_ns(ISTIO_NAMESPACE),
         );
     }
+    // Remote secrets carry the token of Istio's reader identity, read from its token Secret
+    // (the rule above: get on Secrets in istio-system).
+    r.push(
+        ApiRequest::new(
+            "",
+            "secrets",
+            "get",
+            "read the reader token Secret istio-reader-service-account-istio-remote-secret-token",
+        )
+        .in_ns(ISTIO_NAMESPACE),
+    );
+    // ConfigMaps, only in istio-system: istiod's root certificate is watched, the mesh
+    // networks ConfigMap is written (server-side apply) and pruned by label there.
+    for v in ["list", "watch", "get"] {
+        r.push(
+            ApiRequest::new(
+                "",
+                "configmaps",
+                v,
+                "watch istiod's istio-ca-root-cert ConfigMap",
+            )
+            .in_ns(ISTIO_NAMESPACE),
+        );
+    }
+    for v in APPLY_VERBS {
+        r.push(
+            ApiRequest::new(
+                "",
+                "configmaps",
+                v,
+                "write the isthmus-mesh-networks ConfigMap and prune it (listed by label in istio-system)",
+            )
+            .in_ns(ISTIO_NAMESPACE),
+        );
+    }
     // Prune lists every managed kind across namespaces by the ownership label.
     r.push(ApiRequest::new(
         "networking.istio.io",
@@ -251,6 +286,29 @@ pub fn member_requests() -> Vec<ApiRequest> {
         "record conflict Events on ServiceExports",
     ));
     r
+}
+
+/// Kinds the controller writes into a member only in istio-system, as (`apiVersion`, `kind`):
+/// unlike [`MEMBER_APPLIED_KINDS`], their prune lists them in istio-system alone, so
+/// [`member_requests`] grants them in a Role there and nowhere else.
+pub const MEMBER_ISTIO_SYSTEM_APPLIED_KINDS: [(&str, &str); 1] = [("v1", "ConfigMap")];
+
+/// What the controller additionally does in a member when it restarts istiod
+/// (`install --role member --restart-istiod`, with the controller's `--restart-istiod`): it
+/// finds istiod's Deployment and patches its pod template annotation, all in istio-system.
+pub fn restart_istiod_member_requests() -> Vec<ApiRequest> {
+    ["get", "list", "patch"]
+        .iter()
+        .map(|v| {
+            ApiRequest::new(
+                "apps",
+                "deployments",
+                v,
+                "restart istiod: find its Deployment and patch its pod template annotation",
+            )
+            .in_ns(ISTIO_NAMESPACE)
+        })
+        .collect()
 }
 
 /// What the controller does in the hub cluster, with its own ServiceAccount
@@ -637,9 +695,12 @@ mod tests {
 
     #[test]
     fn every_request_is_allowed_by_its_grants_and_nothing_more() {
+        let mut restarting = member_requests();
+        restarting.extend(restart_istiod_member_requests());
         for (what, reqs) in [
             ("hub", hub_requests()),
             ("member", member_requests()),
+            ("member --restart-istiod", restarting),
             ("dns-proxy", dns_proxy_requests()),
         ] {
             let g = grants_for(&reqs, "isthmus-system");
@@ -673,6 +734,74 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn configmaps_are_granted_in_istio_system_only() {
+        let g = grants_for(&member_requests(), "isthmus-system");
+        let roles = |ns: &str| g.namespaced.get(ns).cloned().unwrap_or_default();
+        for (_, kind) in MEMBER_ISTIO_SYSTEM_APPLIED_KINDS {
+            let resource = format!("{}s", kind.to_ascii_lowercase());
+            for verb in ["get", "list", "watch", "create", "patch", "delete"] {
+                assert!(
+                    rbac_allows(&roles(ISTIO_NAMESPACE), "", &resource, verb, ""),
+                    "{verb} {resource} in istio-system"
+                );
+                assert!(
+                    !rbac_allows(&g.cluster, "", &resource, verb, ""),
+                    "{verb} {resource} cluster-wide"
+                );
+                assert!(
+                    !g.allows("default", "", &resource, "", verb, "x"),
+                    "{verb} {resource} in default"
+                );
+            }
+            assert!(!rbac_allows(
+                &roles(ISTIO_NAMESPACE),
+                "",
+                &resource,
+                "update",
+                ""
+            ));
+        }
+        // The reader token Secret is readable by name in istio-system.
+        assert!(g.allows(
+            ISTIO_NAMESPACE,
+            "",
+            "secrets",
+            "",
+            "get",
+            "istio-reader-service-account-istio-remote-secret-token"
+        ));
+    }
+
+    #[test]
+    fn restarting_istiod_is_granted_only_when_asked_for() {
+        let plain = grants_for(&member_requests(), "isthmus-system");
+        let mut reqs = member_requests();
+        reqs.extend(restart_istiod_member_requests());
+        let restarting = grants_for(&reqs, "isthmus-system");
+        for verb in ["get", "list", "patch"] {
+            assert!(!plain.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
+            assert!(restarting.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
+            assert!(!restarting.allows("default", "apps", "deployments", "", verb, "istiod"));
+        }
+        for verb in ["create", "update", "delete"] {
+            assert!(!restarting.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
+        }
+        // Only the Role in istio-system changes.
+        assert_eq!(plain.cluster, restarting.cluster);
+        let istio = restarting
+            .namespaced
+            .get(ISTIO_NAMESPACE)
+            .cloned()
+            .unwrap_or_default();
+        let deployments: Vec<_> = istio
+            .iter()
+            .filter(|r| r.api_groups.as_deref() == Some(&["apps".to_owned()][..]))
+            .collect();
+        assert_eq!(deployments.len(), 1);
+        assert_eq!(deployments[0].verbs, vec!["get", "list", "patch"]);
     }
 
     #[test]

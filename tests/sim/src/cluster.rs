@@ -134,6 +134,7 @@ impl SimCluster {
         })));
         {
             let mut s = lock(&store);
+            s.set_service_account_ca(ca_pem.as_deref());
             for crd in &opts.crds {
                 let name = crd
                     .pointer("/metadata/name")

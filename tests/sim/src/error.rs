@@ -245,6 +245,7 @@ impl ApiError {
 
 fn detail_text(cause_type: &str, detail: &str) -> String {
     match cause_type {
+        "FieldValueRequired" if detail.is_empty() => "Required value".to_string(),
         "FieldValueRequired" => format!("Required value: {detail}"),
         "FieldValueInvalid" => format!("Invalid value: {detail}"),
         _ => detail.to_string(),

@@ -164,6 +164,161 @@ async fn tls_and_bearer_token_are_enforced() {
     assert_eq!((e.code, e.reason.as_str()), (401, "Unauthorized"));
 }
 
+/// A client of `sim` authenticating with `token` instead of the cluster's own.
+async fn client_with_token(sim: &SimCluster, own: &str, token: &str) -> Client {
+    let text = sim
+        .kubeconfig_yaml()
+        .replace(&format!("token: {own}"), &format!("token: {token}"));
+    let kc = Kubeconfig::from_yaml(&text).unwrap();
+    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    Client::try_from(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn token_controller_fills_service_account_token_secrets() {
+    use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+    let (sim, client) = sim_with(SimOptions {
+        tls: true,
+        token: Some("s3cret".into()),
+        ..SimOptions::default()
+    })
+    .await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "istio-system"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "istio-system");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "istio-system");
+    let token_secret = |name: &str, sa: &str| -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": sa}},
+            "type": "kubernetes.io/service-account-token",
+        }))
+        .unwrap()
+    };
+
+    // Created before its ServiceAccount: the controller deletes it.
+    secrets
+        .create(&PostParams::default(), &token_secret("early", "reader"))
+        .await
+        .unwrap();
+    assert_eq!(api_err(secrets.get("early").await.unwrap_err()).code, 404);
+
+    // Created after it: filled in with a token, the namespace, the cluster CA and the uid.
+    let sa = sas
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "reader"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let created = secrets
+        .create(
+            &PostParams::default(),
+            &token_secret("reader-token", "reader"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        created.data.is_none(),
+        "the create answer precedes the controller"
+    );
+    let filled = secrets.get("reader-token").await.unwrap();
+    let data = filled.data.clone().unwrap();
+    let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    assert_eq!(text("namespace"), "istio-system");
+    assert_eq!(text("ca.crt"), sim.ca_pem().unwrap());
+    let token = text("token");
+    assert!(!token.is_empty() && token != "s3cret");
+    assert_eq!(
+        filled.metadata.annotations.unwrap()["kubernetes.io/service-account.uid"],
+        sa.metadata.uid.unwrap()
+    );
+    // Another Secret of the same account gets another token.
+    secrets
+        .create(&PostParams::default(), &token_secret("second", "reader"))
+        .await
+        .unwrap();
+    let second = secrets.get("second").await.unwrap().data.unwrap();
+    assert_ne!(second["token"].0, token.as_bytes());
+
+    // The token authenticates as the service account.
+    sim.clear_request_log();
+    let as_reader = client_with_token(&sim, "s3cret", &token).await;
+    let listed = Api::<Namespace>::all(as_reader.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(!listed.items.is_empty());
+    let users: Vec<String> = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.resource == "namespaces")
+        .map(|r| r.user.clone())
+        .collect();
+    assert_eq!(users, vec!["system:serviceaccount:istio-system:reader"]);
+    // The cluster's own token is no service account.
+    nss.get("istio-system").await.unwrap();
+    assert_eq!(sim.request_log().last().map(|r| r.user.as_str()), Some(""));
+
+    // Deleting the account deletes its tokens, and the token stops working.
+    sas.delete("reader", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        api_err(secrets.get("reader-token").await.unwrap_err()).code,
+        404
+    );
+    assert_eq!(api_err(secrets.get("second").await.unwrap_err()).code, 404);
+    let e = api_err(
+        Api::<Namespace>::all(as_reader)
+            .list(&ListParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (401, "Unauthorized"));
+
+    // A token Secret must name its account.
+    let mut nameless = token_secret("nameless", "reader");
+    nameless.metadata.annotations = None;
+    let e = api_err(
+        secrets
+            .create(&PostParams::default(), &nameless)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+}
+
+#[tokio::test]
+async fn token_secrets_get_no_ca_without_tls() {
+    use k8s_openapi::api::core::v1::Secret;
+    let (sim, client) = sim().await;
+    sim.apply_json(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "default"}}))
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "t", "annotations": {"kubernetes.io/service-account.name": "sa"}},
+                "type": "kubernetes.io/service-account-token",
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let data = secrets.get("t").await.unwrap().data.unwrap();
+    let mut keys: Vec<&String> = data.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["namespace", "token"]);
+}
+
 #[tokio::test]
 async fn create_get_update_delete_with_conflicts() {
     let (_sim, client) = sim().await;

@@ -167,6 +167,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string(),
+        user: String::new(),
     };
     let resp = match route(&state, req, &mut record).await {
         Ok(r) => r,

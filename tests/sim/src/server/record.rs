@@ -26,4 +26,8 @@ pub struct RequestRecord {
     pub code: u16,
     /// The client's User-Agent header.
     pub user_agent: String,
+    /// The service account the request authenticated as with a token Secret's token
+    /// (`system:serviceaccount:<namespace>:<name>`); empty with the cluster's own token or
+    /// when the cluster checks no token.
+    pub user: String,
 }

@@ -48,9 +48,16 @@ pub(super) async fn route(
     record: &mut RequestRecord,
 ) -> Result<Response<Body>, ApiError> {
     if let Some(token) = &state.token {
+        // The cluster's own token, or the token of a service account's token Secret (the
+        // legacy service-account token authenticator).
         let auth = header_str(&req, header::AUTHORIZATION);
-        if auth.strip_prefix("Bearer ").map(str::trim) != Some(token.as_str()) {
-            return Err(ApiError::unauthorized());
+        match auth.strip_prefix("Bearer ").map(str::trim) {
+            Some(t) if t == token.as_str() => {}
+            Some(t) => match lock(&state.store).service_account_user(t) {
+                Some(user) => record.user = user,
+                None => return Err(ApiError::unauthorized()),
+            },
+            None => return Err(ApiError::unauthorized()),
         }
     }
     let path = req.uri().path().to_string();

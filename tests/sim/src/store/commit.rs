@@ -1,6 +1,6 @@
 //! The write path shared by every verb: server-owned metadata (uid, timestamps,
 //! resourceVersion), generation, defaulting, name validation, the CRD and namespace hooks,
-//! finalization, storage and the watch event.
+//! finalization, storage, the watch event, and the token controller's reaction to Secrets.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use super::meta::{meta_mut, now, spec_part};
 use super::names::valid_name;
 use super::object::{Stored, obj_key};
 use super::storage::{CRDS, NAMESPACES, Store};
+use super::tokens::{SECRETS, check_token_secret, is_token_secret};
 use crate::apply;
 use crate::error::ApiError;
 use crate::registry::{ResourceInfo, from_crd};
@@ -53,6 +54,7 @@ impl Store {
         {
             m.insert("type".into(), json!("Opaque"));
         }
+        check_token_secret(info, &new)?;
         let name = new
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -212,7 +214,13 @@ impl Store {
         } else {
             EventType::Added
         };
+        let token_secret = *key == *SECRETS && is_token_secret(&new);
         self.emit(key, etype, stored, old);
+        if let (true, Some(ns)) = (token_secret, ns) {
+            // The token controller reacts to the write; the answer to it is the object as
+            // written, as a real server answers before the controller acts.
+            self.sync_token_secret(ns, &name);
+        }
         Ok(new)
     }
 }

@@ -10,6 +10,7 @@ use super::event::EventType;
 use super::meta::{meta_mut, now};
 use super::object::{Stored, obj_key};
 use super::storage::{CRDS, NAMESPACES, Store};
+use super::tokens::SERVICE_ACCOUNTS;
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 
@@ -188,6 +189,9 @@ impl Store {
                     self.emit(rkey.clone(), EventType::Deleted, gone, Some(o));
                 }
             }
+        }
+        if *key == *SERVICE_ACCOUNTS {
+            self.delete_tokens_of(&old);
         }
         if propagation != Propagation::Orphan {
             self.delete_dependents(&old.uid);

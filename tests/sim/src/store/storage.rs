@@ -39,6 +39,8 @@ pub struct Store {
     pub(super) tx: broadcast::Sender<Arc<Event>>,
     /// How many stored objects name each owner uid (to skip the dependents scan on delete).
     pub(super) owned: HashMap<Box<str>, u32>,
+    /// The CA the token controller writes into token Secrets (`ca.crt`), if any.
+    pub(super) sa_root_ca: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -54,6 +56,7 @@ impl Store {
             oldest_watchable: 0,
             tx,
             owned: HashMap::new(),
+            sa_root_ca: None,
         }
     }
 
