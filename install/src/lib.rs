@@ -129,6 +129,10 @@ pub struct InstallArgs {
     /// Leave the CustomResourceDefinitions out.
     #[arg(long)]
     pub skip_crds: bool,
+    /// Print only the CustomResourceDefinitions (applied before istiod, whose MCS support
+    /// watches them).
+    #[arg(long, conflicts_with = "skip_crds")]
+    pub crds_only: bool,
     /// Propagation: the hub's controller runs in hub mode (members from MemberClusters) and
     /// may read templates and write policy status; a member lets it write the propagated kinds.
     #[arg(long)]
@@ -191,6 +195,8 @@ pub struct InstallOptions {
     pub dns_mode: DnsMode,
     /// Whether CRDs are included.
     pub crds: bool,
+    /// Whether only the CRDs are printed.
+    pub crds_only: bool,
     /// Whether propagation is set up (see [`InstallArgs::propagation`]).
     pub propagation: bool,
     /// Hub: whether the controller serves the discovery API with TLS from
@@ -220,6 +226,7 @@ impl InstallOptions {
             dns_proxy_image: default_dns_proxy_image(),
             dns_mode: DnsMode::Deployment,
             crds: true,
+            crds_only: false,
             propagation: false,
             discovery: true,
             trust_domain: isthmus_api::names::DEFAULT_TRUST_DOMAIN.into(),
@@ -370,6 +377,7 @@ impl TryFrom<InstallArgs> for InstallOptions {
             dns_proxy_image,
             dns_mode: a.dns_mode,
             crds: !a.skip_crds,
+            crds_only: a.crds_only,
             propagation: a.propagation,
             discovery: a.discovery.unwrap_or(true),
             trust_domain,
@@ -441,7 +449,9 @@ pub fn render_objects(opts: &InstallOptions) -> Result<Vec<Value>, InstallError>
             Role::Member => crds::member_crds()?,
         });
     }
-    out.extend(render_files(opts).into_iter().flat_map(|f| f.objects));
+    if !opts.crds_only {
+        out.extend(render_files(opts).into_iter().flat_map(|f| f.objects));
+    }
     Ok(out)
 }
 
@@ -475,6 +485,9 @@ pub fn render(opts: &InstallOptions) -> Result<String, InstallError> {
     );
     if let (Some(c), Some(n)) = (&opts.cluster, &opts.network) {
         head.push_str(&format!(" for cluster {c} (network {n})"));
+    }
+    if opts.crds_only {
+        head.push_str(" (CRDs only)");
     }
     head.push_str(&format!(", namespace {}\n", opts.namespace));
     Ok(head + &to_yaml_docs(&render_objects(opts)?)?)
@@ -575,6 +588,7 @@ mod tests {
             dns_proxy_image: None,
             dns_mode: DnsMode::Deployment,
             skip_crds: false,
+            crds_only: false,
             propagation: false,
             discovery: None,
             trust_domain: None,
@@ -595,6 +609,28 @@ mod tests {
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
             assert!(isthmus_api::names::rfc1123_label(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn crds_only_prints_just_the_crds() {
+        let mut a = args(Role::Member);
+        a.cluster = Some("east".into());
+        a.network = Some("net-east".into());
+        let all = render_objects(&InstallOptions::try_from(a.clone()).unwrap()).unwrap();
+        a.crds_only = true;
+        let only = render_objects(&InstallOptions::try_from(a).unwrap()).unwrap();
+        let kinds: Vec<&str> = only.iter().filter_map(|o| o["kind"].as_str()).collect();
+        assert!(kinds.len() >= 3, "{kinds:?}");
+        assert!(
+            kinds.iter().all(|k| *k == "CustomResourceDefinition"),
+            "{kinds:?}"
+        );
+        let crds_in_all: Vec<&Value> = all
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .collect();
+        assert_eq!(crds_in_all.len(), only.len());
+        assert!(all.len() > only.len());
     }
 
     #[test]
