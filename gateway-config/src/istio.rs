@@ -1,6 +1,8 @@
 //! Istio multi-network objects: the east-west gateway (three install forms), the
 //! `cross-network-gateway` Gateway, the istiod exposure for primary-remote, the network
-//! label of the system namespace, and the istiod install settings.
+//! label of the system namespace, the istiod install settings (sidecar and ambient, with the
+//! ztunnel and CNI values of the ambient data plane), and the mesh networks with istiod's
+//! checks of them.
 //!
 //! Every function is pure and deterministic: the same input gives the same object with
 //! the same field order (the order of Istio's samples), so rendered YAML diffs cleanly.
