@@ -22,7 +22,8 @@ pub enum GatewayCommand {
     ExposeServices(ExposeServicesArgs),
     /// Print the istiod exposure for primary-remote (like samples/multicluster/expose-istiod.yaml).
     ExposeIstiod(ExposeIstiodArgs),
-    /// Print a cluster's istiod install settings (meshID, clusterName, network, meshNetworks).
+    /// Print a cluster's istiod install settings (meshID, clusterName, network, meshNetworks,
+    /// MCS env, SHARED_MESH_CONFIG); with --ambient, the ambient form and its ztunnel and CNI values.
     Istiod(IstiodArgs),
     /// Print istio-remote-secret-<name> from a kubeconfig (like istioctl create-remote-secret);
     /// with --print-rbac, the reader ServiceAccount and RBAC it relies on.
@@ -110,6 +111,10 @@ pub enum IstiodForm {
     IstioOperator,
     /// Values for the `istio/istiod` Helm chart.
     HelmValues,
+    /// Values for the `istio/ztunnel` Helm chart (ambient data plane; implies --ambient).
+    ZtunnelHelmValues,
+    /// Values for the `istio/cni` Helm chart (ambient data plane; implies --ambient).
+    CniHelmValues,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +128,14 @@ pub struct IstiodArgs {
     /// Output form.
     #[arg(long, value_enum, default_value = "istio-operator")]
     pub form: IstiodForm,
+    /// The ambient form: profile `ambient` and AMBIENT_ENABLE_MULTI_NETWORK=true, as Istio's
+    /// ambient multi-network guide installs istiod.
+    #[arg(long)]
+    pub ambient: bool,
+    /// Add ENABLE_MCS_CLUSTER_LOCAL=true: `<svc>.<ns>.svc.cluster.local` then reaches the
+    /// caller's own cluster only (also set by `mcsClusterLocal: true` in the clusterset).
+    #[arg(long)]
+    pub mcs_cluster_local: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,11 +316,25 @@ fn load(path: &Path) -> Result<ClusterSet, Failure> {
 
 fn istiod(a: &IstiodArgs) -> Outcome {
     let cs = load(&a.clusterset)?;
-    let s = IstiodSettings::for_cluster(&cs, &a.cluster)
+    let mut s = IstiodSettings::for_cluster(&cs, &a.cluster)
         .map_err(|e| Failure::input(format!("--cluster: {e} ({})", a.clusterset.display())))?;
+    s.mcs_cluster_local |= a.mcs_cluster_local;
+    s.ambient = a.ambient
+        || matches!(
+            a.form,
+            IstiodForm::ZtunnelHelmValues | IstiodForm::CniHelmValues
+        );
+    if s.ambient && s.mesh_networks.is_some() {
+        eprintln!(
+            "note: ambient multi-network finds other networks' gateways from their istio-east-west \
+             Gateway only; the meshNetworks of NodePort and Static members are not used by ztunnel"
+        );
+    }
     let obj = match a.form {
         IstiodForm::IstioOperator => s.istio_operator(),
         IstiodForm::HelmValues => s.helm_values(),
+        IstiodForm::ZtunnelHelmValues => s.ztunnel_helm_values(),
+        IstiodForm::CniHelmValues => s.cni_helm_values(),
     };
     print_documents(&[obj])
 }

@@ -176,6 +176,17 @@ fn eastwest_from_a_clusterset_member() {
         "helm-values",
     ]);
     assert!(out.contains("revision: canary"), "{out}");
+    // central is Static: a NodePort Service without the node selector annotation, so
+    // istiod advertises only the listed addresses.
+    assert!(out.contains("type: NodePort"), "{out}");
+    assert!(!out.contains("traffic.istio.io/nodeSelector"), "{out}");
+    let out = stdout_ok(&["eastwest", "--clusterset", &cs, "--cluster", "central"]);
+    assert_golden(
+        &golden("cli/eastwest.central-static.istio-operator.yaml"),
+        &out,
+    );
+    assert!(out.contains("type: NodePort"), "{out}");
+    assert!(!out.contains("traffic.istio.io/nodeSelector"), "{out}");
     let err = stderr_of_bad_input(&["eastwest", "--clusterset", &cs, "--cluster", "north"]);
     assert!(err.contains("\"north\" is not a member"), "{err}");
     stderr_of_bad_input(&[
@@ -213,8 +224,93 @@ fn istiod_command_prints_both_forms() {
         "helm-values",
     ]);
     assert_golden(&golden("cli/istiod.west.helm-values.yaml"), &helm);
+    // istiod's env: the MCS switches and the shared mesh networks ConfigMap.
+    for out in [&iop, &helm] {
+        for line in [
+            "ENABLE_MCS_SERVICE_DISCOVERY: \"true\"",
+            "ENABLE_MCS_HOST: \"true\"",
+            "MCS_API_VERSION: v1alpha1",
+            "SHARED_MESH_CONFIG: isthmus-mesh-networks",
+        ] {
+            assert!(out.contains(line), "{line} missing:\n{out}");
+        }
+        assert!(!out.contains("ENABLE_MCS_CLUSTER_LOCAL"), "{out}");
+        assert!(!out.contains("ambient"), "{out}");
+    }
     let err = stderr_of_bad_input(&["istiod", "--clusterset", &cs, "--cluster", "north"]);
     assert!(err.contains("\"north\" is not a member"), "{err}");
+    let err = stderr_of_bad_input(&[
+        "istiod",
+        "--clusterset",
+        &cs,
+        "--cluster",
+        "west",
+        "--form",
+        "ztunnel",
+    ]);
+    assert!(err.contains("ztunnel"), "{err}");
+}
+
+#[test]
+fn istiod_command_mcs_cluster_local_and_ambient() {
+    let cs = testdata("clusterset.yaml");
+    let base = ["istiod", "--clusterset", cs.as_str(), "--cluster", "west"];
+    let with = |extra: &[&str]| stdout_ok(&[&base[..], extra].concat());
+    for form in ["istio-operator", "helm-values"] {
+        let out = with(&["--form", form, "--mcs-cluster-local"]);
+        assert!(
+            out.contains("ENABLE_MCS_CLUSTER_LOCAL: \"true\""),
+            "{form}:\n{out}"
+        );
+    }
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "cli/istiod.west.ambient.istio-operator.yaml",
+            &["--ambient"],
+        ),
+        (
+            "cli/istiod.west.ambient.helm-values.yaml",
+            &["--ambient", "--form", "helm-values"],
+        ),
+        (
+            "cli/ztunnel.west.helm-values.yaml",
+            &["--form", "ztunnel-helm-values"],
+        ),
+        (
+            "cli/ztunnel.west.helm-values.yaml",
+            &["--ambient", "--form", "ztunnel-helm-values"],
+        ),
+        (
+            "cli/istio-cni.helm-values.yaml",
+            &["--form", "cni-helm-values"],
+        ),
+    ];
+    for (file, extra) in cases {
+        assert_golden(&golden(file), &with(extra));
+    }
+    let iop = with(&["--ambient"]);
+    assert!(iop.contains("profile: ambient"), "{iop}");
+    assert!(iop.contains("AMBIENT_ENABLE_MULTI_NETWORK"), "{iop}");
+    let helm = with(&["--ambient", "--form", "helm-values"]);
+    assert!(
+        helm.contains("AMBIENT_ENABLE_MULTI_NETWORK: \"true\""),
+        "{helm}"
+    );
+    // The ambient form is what the rendered istiod.ambient.* files hold.
+    let rendered =
+        std::fs::read_to_string(golden("clusterset/west/istiod.ambient.helm-values.yaml")).unwrap();
+    assert!(rendered.ends_with(&helm), "{rendered}\n---\n{helm}");
+    // The test clusterset has NodePort and Static members: ztunnel does not use meshNetworks,
+    // and the command says so.
+    let out = run(&[&base[..], &["--ambient"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: ambient multi-network"), "{err}");
+    let out = run(&base);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -29,6 +29,11 @@ pub struct ClusterSet {
     pub mesh_id: String,
     /// SPIFFE trust domain shared by every member.
     pub trust_domain: String,
+    /// `mcsClusterLocal`: istiod gets `ENABLE_MCS_CLUSTER_LOCAL=true`, so
+    /// `<svc>.<ns>.svc.cluster.local` reaches the caller's own cluster only (as the MCS
+    /// specification defines `cluster.local`). Off by default: it changes what existing
+    /// clients of `cluster.local` names reach.
+    pub mcs_cluster_local: bool,
     /// Member clusters, in file order.
     pub members: Vec<Member>,
 }
@@ -191,6 +196,7 @@ struct RawClusterSet {
     #[serde(rename = "meshID")]
     mesh_id: Option<String>,
     trust_domain: Option<String>,
+    mcs_cluster_local: Option<bool>,
     members: Option<Vec<RawMember>>,
 }
 
@@ -426,13 +432,49 @@ impl RawClusterSet {
             seen.insert(member.name.clone(), name_field);
             members.push(member);
         }
+        check_static_addresses_per_network(ctx, &members)?;
         Ok(ClusterSet {
             name,
             mesh_id,
             trust_domain,
+            mcs_cluster_local: self.mcs_cluster_local.unwrap_or(false),
             members,
         })
     }
+}
+
+/// A Static gateway address and port belong to one network: the same `address:port` listed
+/// for two networks would send one network's traffic to the other's gateway.
+fn check_static_addresses_per_network(
+    ctx: &Ctx<'_>,
+    members: &[Member],
+) -> Result<(), ClusterSetError> {
+    let mut owner: BTreeMap<(String, u16), (&str, String)> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        let GatewayExposure::Static { addresses, port } = &m.east_west_gateway else {
+            continue;
+        };
+        let port = port.unwrap_or(crate::istio::TLS_PORT);
+        for (j, a) in addresses.iter().enumerate() {
+            let field = format!("members[{i}].eastWestGateway.addresses[{j}]");
+            let key = (a.trim_end_matches('.').to_ascii_lowercase(), port);
+            match owner.get(&key) {
+                Some((network, first)) if *network != m.network => {
+                    return Err(ctx.invalid(
+                        field,
+                        format!(
+                            "{a}:{port} is already the gateway of network {network:?} ({first}); an address and port belong to one network"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    owner.insert(key, (m.network.as_str(), field));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl RawMember {
@@ -568,7 +610,14 @@ impl RawGateway {
                 let mut seen = BTreeSet::new();
                 for (i, a) in addresses.iter().enumerate() {
                     let field = format!("{at}.addresses[{i}]");
-                    ctx.check(&field, a, names::address(a))?;
+                    // istiod drops the whole mesh networks when one gateway address is
+                    // invalid, so it must be refused here.
+                    crate::istio::check_gateway_address(a).map_err(|e| match e {
+                        crate::istio::IstioError::Invalid { reason, .. } => {
+                            ctx.invalid(field.clone(), format!("{a:?} {reason}"))
+                        }
+                        other => ctx.invalid(field.clone(), other.to_string()),
+                    })?;
                     if !seen.insert(a.as_str()) {
                         return Err(ctx.invalid(field, format!("{a:?} is listed twice")));
                     }
@@ -835,6 +884,69 @@ members:
                 "{gw}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn mcs_cluster_local_is_an_opt_in() {
+        let cs = parse("meshID: m\nmembers:\n- name: a\n  network: n\n").unwrap();
+        assert!(!cs.mcs_cluster_local);
+        let cs =
+            parse("meshID: m\nmcsClusterLocal: true\nmembers:\n- name: a\n  network: n\n").unwrap();
+        assert!(cs.mcs_cluster_local);
+        let e = parse("meshID: m\nmcsClusterLocal: sometimes\nmembers:\n- name: a\n  network: n\n")
+            .unwrap_err();
+        assert_eq!(e.field(), Some("mcsClusterLocal"), "{e}");
+    }
+
+    #[test]
+    fn static_addresses_are_checked_as_istiod_checks_gateway_addresses() {
+        // istiod (`validateNetwork`) refuses a DNS name whose last label is all digits, and
+        // then ignores the whole mesh networks: refused at the input.
+        let e = parse("meshID: m\nmembers:\n- name: a\n  network: n\n  eastWestGateway: {exposure: Static, addresses: [192.0.2.1, gw.123]}\n")
+            .unwrap_err();
+        assert_eq!(
+            e.field(),
+            Some("members[0].eastWestGateway.addresses[1]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\"gw.123\""), "{e}");
+        for ok in ["gw.example.com.", "2001:db8::1", "GW.example.com"] {
+            parse(&format!(
+                "meshID: m\nmembers:\n- name: a\n  network: n\n  eastWestGateway: {{exposure: Static, addresses: ['{ok}']}}\n"
+            ))
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_static_address_and_port_belong_to_one_network() {
+        let two = |gw_b: &str, net_b: &str| {
+            parse(&format!(
+                "meshID: m\nmembers:\n- name: a\n  network: n1\n  eastWestGateway: {{exposure: Static, addresses: [192.0.2.1]}}\n- name: b\n  network: {net_b}\n  eastWestGateway: {gw_b}\n"
+            ))
+        };
+        let e = two("{exposure: Static, addresses: [192.0.2.1]}", "n2").unwrap_err();
+        assert_eq!(
+            e.field(),
+            Some("members[1].eastWestGateway.addresses[0]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\"n1\""), "{e}");
+        // The same explicit port as the default is the same gateway.
+        assert!(
+            two(
+                "{exposure: Static, addresses: [192.0.2.1], port: 15443}",
+                "n2"
+            )
+            .is_err()
+        );
+        // Another port on the same address, or the same gateway for one network, is fine.
+        two(
+            "{exposure: Static, addresses: [192.0.2.1], port: 15444}",
+            "n2",
+        )
+        .unwrap();
+        two("{exposure: Static, addresses: [192.0.2.1]}", "n1").unwrap();
     }
 
     #[test]

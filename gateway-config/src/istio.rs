@@ -1,6 +1,8 @@
 //! Istio multi-network objects: the east-west gateway (three install forms), the
 //! `cross-network-gateway` Gateway, the istiod exposure for primary-remote, the network
-//! label of the system namespace, and the istiod install settings.
+//! label of the system namespace, the istiod install settings (sidecar and ambient, with the
+//! ztunnel and CNI values of the ambient data plane), and the mesh networks with istiod's
+//! checks of them.
 //!
 //! Every function is pure and deterministic: the same input gives the same object with
 //! the same field order (the order of Istio's samples), so rendered YAML diffs cleanly.
@@ -40,6 +42,20 @@ pub const WEBHOOK_PORT: u16 = 15017;
 pub const STATUS_PORT: u16 = 15021;
 /// HBONE port of the ambient east-west gateway.
 pub const HBONE_PORT: u16 = 15008;
+/// Service type of the east-west gateway of a member with `Static` exposure: `NodePort`
+/// without the `traffic.istio.io/nodeSelector` annotation.
+///
+/// istiod advertises a network gateway from every Service labelled
+/// `topology.istio.io/network` that has a load-balancer ingress address or `externalIPs`,
+/// or that is a NodePort Service carrying that annotation
+/// (`pilot/pkg/serviceregistry/kube/conversion.go`, `controller/network.go`
+/// `extractGatewaysInner`), beside the gateways of the mesh networks (`pilot/pkg/model/network.go`
+/// `reload`). A Static member must be reached at its listed addresses only, so its Service
+/// must give istiod no address: a LoadBalancer Service would add the load balancer's. A
+/// NodePort Service without the annotation gives none, and the external load balancer or NAT
+/// in front of the gateway can still reach it on the node port (a ClusterIP Service would
+/// leave it only the pod addresses).
+pub const STATIC_SERVICE_TYPE: &str = "NodePort";
 
 /// Errors from the generators' inputs.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +181,7 @@ fn eastwest_ports(tls_node_port: Option<u16>) -> Value {
 /// component `istio-eastwestgateway`, and, unless single-cluster, the network label, the
 /// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and `values.global.network`. NodePort exposure
 /// adds the Service type, the fixed node port and the `traffic.istio.io/nodeSelector`
-/// annotation.
+/// annotation; Static exposure adds the Service type [`STATIC_SERVICE_TYPE`] only.
 pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
     let mut spec = Map::new();
     spec.insert(
@@ -186,7 +202,12 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
             annotations =
                 Some(json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }));
         }
-        GatewayExposure::LoadBalancer | GatewayExposure::Static { .. } => {
+        GatewayExposure::Static { .. } => {
+            // Not advertisable by istiod: see `STATIC_SERVICE_TYPE`.
+            service.insert("type".into(), json!(STATIC_SERVICE_TYPE));
+            service.insert("ports".into(), eastwest_ports(None));
+        }
+        GatewayExposure::LoadBalancer => {
             service.insert("ports".into(), eastwest_ports(None));
         }
     }
@@ -241,7 +262,8 @@ pub fn eastwest_istio_operator(p: &EastWestParams) -> Value {
 /// `ISTIO_META_REQUESTED_NETWORK_VIEW` env and the four east-west ports; the chart's default
 /// labels for this name are already `app: istio-eastwestgateway, istio: eastwestgateway`
 /// and its default Service type is `LoadBalancer`, so neither is repeated. A NodePort
-/// gateway adds the Service type and the node selector annotation. The chart ignores
+/// gateway adds the Service type and the node selector annotation, a Static one the Service
+/// type [`STATIC_SERVICE_TYPE`] without the annotation. The chart ignores
 /// `service.ports` when `networkGateway` is set, so a fixed node port is expressed by
 /// leaving `networkGateway` unset and giving the labels, env and ports explicitly.
 pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
@@ -276,21 +298,27 @@ pub fn eastwest_helm_values(p: &EastWestParams) -> Value {
         }
         (None, None) => {}
     }
-    if let GatewayExposure::NodePort {
-        node_selector,
-        node_port,
-    } = &p.exposure
-    {
-        let mut service = Map::new();
-        service.insert(
-            "annotations".into(),
-            json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }),
-        );
-        service.insert("type".into(), json!("NodePort"));
-        if node_port.is_some() {
-            service.insert("ports".into(), eastwest_ports(*node_port));
+    match &p.exposure {
+        GatewayExposure::NodePort {
+            node_selector,
+            node_port,
+        } => {
+            let mut service = Map::new();
+            service.insert(
+                "annotations".into(),
+                json!({ NODE_SELECTOR_ANNOTATION: node_selector_json(node_selector) }),
+            );
+            service.insert("type".into(), json!("NodePort"));
+            if node_port.is_some() {
+                service.insert("ports".into(), eastwest_ports(*node_port));
+            }
+            v.insert("service".into(), Value::Object(service));
         }
-        v.insert("service".into(), Value::Object(service));
+        GatewayExposure::Static { .. } => {
+            // Not advertisable by istiod: see `STATIC_SERVICE_TYPE`.
+            v.insert("service".into(), json!({"type": STATIC_SERVICE_TYPE}));
+        }
+        GatewayExposure::LoadBalancer => {}
     }
     Value::Object(v)
 }
@@ -500,7 +528,41 @@ pub fn network_namespace(network: &str) -> Namespace {
     }
 }
 
+/// Name of the ConfigMap in `istio-system` whose `meshNetworks` key istiod reads ahead of its
+/// own mesh networks, through [`SHARED_MESH_CONFIG_ENV`]. The controller keeps it in sync.
+pub const MESH_NETWORKS_CONFIGMAP: &str = "isthmus-mesh-networks";
+/// Key holding the mesh networks document, in that ConfigMap as in istiod's own `istio`
+/// ConfigMap (`MeshNetworksKey` in Istio's `pkg/config/mesh/kubemesh/watcher.go`).
+pub const MESH_NETWORKS_KEY: &str = "meshNetworks";
+/// istiod env naming an extra ConfigMap, in istiod's namespace, that istiod reads mesh
+/// config and mesh networks from (`SharedMeshConfig` in `pilot/pkg/features/pilot.go`).
+pub const SHARED_MESH_CONFIG_ENV: &str = "SHARED_MESH_CONFIG";
+/// istiod env: only exported services are reachable from other clusters
+/// (`pilot/pkg/features/experimental.go`).
+pub const ENABLE_MCS_SERVICE_DISCOVERY_ENV: &str = "ENABLE_MCS_SERVICE_DISCOVERY";
+/// istiod env: a `<svc>.<ns>.svc.clusterset.local` service with the ServiceImport's IPs;
+/// needs [`ENABLE_MCS_SERVICE_DISCOVERY_ENV`] (`pilot/pkg/features/experimental.go`).
+pub const ENABLE_MCS_HOST_ENV: &str = "ENABLE_MCS_HOST";
+/// istiod env: `cluster.local` names reach the caller's own cluster only; needs
+/// [`ENABLE_MCS_HOST_ENV`] (`pilot/pkg/features/experimental.go`).
+pub const ENABLE_MCS_CLUSTER_LOCAL_ENV: &str = "ENABLE_MCS_CLUSTER_LOCAL";
+/// istiod env: the MCS API version istiod watches (`pilot/pkg/features/experimental.go`).
+pub const MCS_API_VERSION_ENV: &str = "MCS_API_VERSION";
+/// The MCS API version written to [`MCS_API_VERSION_ENV`]: istiod's default, served by the
+/// MCS CRDs Isthmus installs (they serve `v1alpha1` and `v1beta1`).
+pub const MCS_API_VERSION: &str = "v1alpha1";
+/// istiod env switching on ambient multi-network (`pilot/pkg/features/ambient.go`; read only
+/// when `PILOT_ENABLE_AMBIENT` is on, which the `ambient` profile sets).
+pub const AMBIENT_ENABLE_MULTI_NETWORK_ENV: &str = "AMBIENT_ENABLE_MULTI_NETWORK";
+/// Install profile of the ambient data plane (istioctl `spec.profile`, Helm `profile`).
+pub const AMBIENT_PROFILE: &str = "ambient";
+
 /// The istiod install settings of one cluster.
+///
+/// Every output carries `meshID`, `multiCluster.clusterName` and `network` (as Istio's
+/// multi-primary multi-network guides) and istiod's environment ([`IstiodSettings::env`]):
+/// the MCS switches, so istiod routes ServiceImport IPs for `clusterset.local` names, and
+/// `SHARED_MESH_CONFIG`, so istiod also reads the mesh networks the controller writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IstiodSettings {
     /// `values.global.meshID`.
@@ -515,10 +577,17 @@ pub struct IstiodSettings {
     pub trust_domain: String,
     /// `values.global.meshNetworks`, when some gateway has no load-balancer address.
     pub mesh_networks: Option<Value>,
+    /// Adds `ENABLE_MCS_CLUSTER_LOCAL=true`: `<svc>.<ns>.svc.cluster.local` then reaches the
+    /// caller's own cluster only, as the MCS specification defines `cluster.local`.
+    pub mcs_cluster_local: bool,
+    /// The ambient form: profile `ambient` and `AMBIENT_ENABLE_MULTI_NETWORK=true`, as
+    /// Istio's ambient multi-primary multi-network guide installs istiod.
+    pub ambient: bool,
 }
 
 impl IstiodSettings {
-    /// Settings for one member of a clusterset.
+    /// Settings for one member of a clusterset (the sidecar form; set
+    /// [`IstiodSettings::ambient`] for the ambient one).
     pub fn for_member(clusterset: &ClusterSet, member: &Member) -> Self {
         Self {
             mesh_id: clusterset.mesh_id.clone(),
@@ -527,6 +596,8 @@ impl IstiodSettings {
             revision: member.revision.clone(),
             trust_domain: clusterset.trust_domain.clone(),
             mesh_networks: mesh_networks(clusterset),
+            mcs_cluster_local: clusterset.mcs_cluster_local,
+            ambient: false,
         }
     }
 
@@ -536,6 +607,45 @@ impl IstiodSettings {
             .member(cluster)
             .ok_or_else(|| IstioError::UnknownMember(cluster.to_owned()))?;
         Ok(Self::for_member(clusterset, member))
+    }
+
+    /// istiod's environment, in the order written. Values are strings, as container env
+    /// values are:
+    /// - `ENABLE_MCS_SERVICE_DISCOVERY`, `ENABLE_MCS_HOST`: `"true"`; with both istiod
+    ///   builds `<svc>.<ns>.svc.clusterset.local` from each ServiceImport and routes its
+    ///   `spec.ips` (`serviceimportcache.go`), and a cluster's endpoints reach other
+    ///   clusters only while the Service is exported there (`serviceexportcache.go`);
+    /// - `ENABLE_MCS_CLUSTER_LOCAL`: `"true"`, only with [`IstiodSettings::mcs_cluster_local`];
+    /// - `MCS_API_VERSION`: [`MCS_API_VERSION`], written out so an Istio with another
+    ///   default keeps reading the version the CRDs serve;
+    /// - `SHARED_MESH_CONFIG`: [`MESH_NETWORKS_CONFIGMAP`];
+    /// - ambient form only: `AMBIENT_ENABLE_MULTI_NETWORK`: `"true"`.
+    pub fn env(&self) -> Vec<(&'static str, &'static str)> {
+        let mut env = vec![
+            (ENABLE_MCS_SERVICE_DISCOVERY_ENV, "true"),
+            (ENABLE_MCS_HOST_ENV, "true"),
+        ];
+        if self.mcs_cluster_local {
+            env.push((ENABLE_MCS_CLUSTER_LOCAL_ENV, "true"));
+        }
+        env.push((MCS_API_VERSION_ENV, MCS_API_VERSION));
+        env.push((SHARED_MESH_CONFIG_ENV, MESH_NETWORKS_CONFIGMAP));
+        if self.ambient {
+            env.push((AMBIENT_ENABLE_MULTI_NETWORK_ENV, "true"));
+        }
+        env
+    }
+
+    /// The env as a map, for `values.pilot.env` (IstioOperator) and `env` (Helm). Without
+    /// `AMBIENT_ENABLE_MULTI_NETWORK` when `with_ambient` is false.
+    fn env_map(&self, with_ambient: bool) -> Value {
+        Value::Object(
+            self.env()
+                .into_iter()
+                .filter(|(k, _)| with_ambient || *k != AMBIENT_ENABLE_MULTI_NETWORK_ENV)
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect(),
+        )
     }
 
     fn global(&self) -> Value {
@@ -557,18 +667,38 @@ impl IstiodSettings {
             .then(|| json!({"trustDomain": self.trust_domain}))
     }
 
-    /// The settings as an `IstioOperator` for `istioctl install -f` (as the `cluster1.yaml`
-    /// of Istio's multi-primary multi-network guide).
+    /// The settings as an `IstioOperator` for `istioctl install -f` (no metadata, as the
+    /// `cluster1.yaml` of Istio's multi-primary multi-network guides).
+    ///
+    /// The env goes to `values.pilot.env`, as Istio's MCS integration tests pass it
+    /// (`tests/integration/pilot/mcs/discoverability/discoverability_test.go`); istioctl
+    /// hands `pilot.*` to the istiod chart, which copies it to the top level
+    /// (`templates/zzy_descope_legacy.yaml`) where the Deployment reads `.Values.env`. The
+    /// ambient form adds `profile: ambient` and puts `AMBIENT_ENABLE_MULTI_NETWORK` under
+    /// `components.pilot.k8s.env`, as the ambient guide's `cluster1.yaml`.
     pub fn istio_operator(&self) -> Value {
         let mut spec = Map::new();
+        if self.ambient {
+            spec.insert("profile".into(), json!(AMBIENT_PROFILE));
+        }
         if let Some(r) = &self.revision {
             spec.insert("revision".into(), json!(r));
         }
         if let Some(mc) = self.mesh_config() {
             spec.insert("meshConfig".into(), mc);
         }
-        spec.insert("values".into(), json!({"global": self.global()}));
-        // No metadata, as the `cluster1.yaml` of Istio's guide.
+        if self.ambient {
+            spec.insert(
+                "components".into(),
+                json!({"pilot": {"k8s": {"env": [
+                    {"name": AMBIENT_ENABLE_MULTI_NETWORK_ENV, "value": "true"}
+                ]}}}),
+            );
+        }
+        spec.insert(
+            "values".into(),
+            json!({"global": self.global(), "pilot": {"env": self.env_map(false)}}),
+        );
         json!({
             "apiVersion": "install.istio.io/v1alpha1",
             "kind": "IstioOperator",
@@ -576,9 +706,16 @@ impl IstiodSettings {
         })
     }
 
-    /// The settings as values for the `istio/istiod` Helm chart.
+    /// The settings as values for the `istio/istiod` Helm chart. The chart reads istiod's
+    /// env from the top-level `env` (`templates/deployment.yaml`, `.Values.env`; the 1.30
+    /// chart keeps the former `pilot.*` values at the top level). The ambient form adds
+    /// `profile: ambient` and `AMBIENT_ENABLE_MULTI_NETWORK`, as the ambient guide's
+    /// `helm install istiod ... --set profile=ambient --set env.AMBIENT_ENABLE_MULTI_NETWORK="true"`.
     pub fn helm_values(&self) -> Value {
         let mut v = Map::new();
+        if self.ambient {
+            v.insert("profile".into(), json!(AMBIENT_PROFILE));
+        }
         if let Some(r) = &self.revision {
             v.insert("revision".into(), json!(r));
         }
@@ -586,7 +723,33 @@ impl IstiodSettings {
             v.insert("meshConfig".into(), mc);
         }
         v.insert("global".into(), self.global());
+        v.insert("env".into(), self.env_map(true));
         Value::Object(v)
+    }
+
+    /// Values for the `istio/ztunnel` Helm chart of the ambient data plane, as the ambient
+    /// guide installs it (`--set multiCluster.clusterName=<cluster> --set
+    /// global.network=<network>`), plus `revision` when there is one. Without the cluster
+    /// name ztunnel reports cluster `Kubernetes` (`templates/daemonset.yaml`,
+    /// `ISTIO_META_CLUSTER_ID`); the chart copies `global.*` to the top level, where it
+    /// reads `network` (`templates/zzz_profile.yaml`).
+    pub fn ztunnel_helm_values(&self) -> Value {
+        let mut v = Map::new();
+        if let Some(r) = &self.revision {
+            v.insert("revision".into(), json!(r));
+        }
+        v.insert(
+            "multiCluster".into(),
+            json!({"clusterName": self.cluster_name}),
+        );
+        v.insert("global".into(), json!({"network": self.network}));
+        Value::Object(v)
+    }
+
+    /// Values for the `istio/cni` Helm chart of the ambient data plane, as the ambient guide
+    /// installs it (`--set profile=ambient`).
+    pub fn cni_helm_values(&self) -> Value {
+        json!({"profile": AMBIENT_PROFILE})
     }
 }
 
@@ -662,6 +825,206 @@ pub fn mesh_networks_of<'a>(members: impl IntoIterator<Item = NetworkMember<'a>>
         );
     }
     (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// The document istiod parses from the [`MESH_NETWORKS_KEY`] key of a ConfigMap:
+/// `networks:` followed by `networks` (the value [`mesh_networks_of`] returns), the shape of
+/// Istio's `MeshNetworks` (`mesh.ParseMeshNetworks` in `pkg/config/mesh/mesh.go`) and what the
+/// istiod chart writes into its own ConfigMap (`networks:` over `global.meshNetworks`, or
+/// `networks: {}`).
+///
+/// For the `meshNetworks` key of the [`MESH_NETWORKS_CONFIGMAP`] ConfigMap. istiod takes the
+/// first source that has the key (that ConfigMap, then its own) and falls back to the last
+/// valid networks (empty at start) when the document is invalid, so check the networks with
+/// [`validate_mesh_networks`] first. An empty object gives `networks: {}`, which also wins over
+/// istiod's own networks. The YAML is in the project's one style; should the serializer ever
+/// fail, the JSON text is returned instead (JSON is YAML, and istiod reads it alike).
+pub fn mesh_networks_yaml(networks: &Value) -> String {
+    let doc = json!({ "networks": networks });
+    isthmus_api::yaml::to_string(&doc).unwrap_or_else(|_| doc.to_string())
+}
+
+/// Checks `address` as istiod checks a mesh-networks gateway address
+/// (`validateNetwork` in `pkg/config/validation/agent/validation.go`): an IP address, or
+/// (with `RESOLVE_HOSTNAME_GATEWAYS`, on by default in `pilot/pkg/features/pilot.go`) a DNS
+/// name: dot-separated RFC 1123 labels, at most 253 characters, one trailing dot allowed,
+/// and a last label that is not all digits. Stricter than istiod in two corners: DNS names
+/// are checked in lowercase form and IPv6 zones (`%eth0`) are refused.
+pub fn check_gateway_address(address: &str) -> Result<(), IstioError> {
+    let invalid = |reason: &str| IstioError::Invalid {
+        field: "address".into(),
+        value: address.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let lower = address.to_ascii_lowercase();
+    let name = lower.strip_suffix('.').unwrap_or(&lower);
+    if names::rfc1123_subdomain(name).is_err() {
+        return Err(invalid("is neither an IP address nor a DNS name"));
+    }
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if last.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid(
+            "is not an IP address, and as a DNS name its last label is all digits, which istiod refuses",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks mesh networks (the value of `values.global.meshNetworks`, or what goes under
+/// `networks:` in [`mesh_networks_yaml`]) as istiod does before using them
+/// (`ValidateMeshNetworks`/`validateNetwork` in `pkg/config/validation/agent/validation.go`),
+/// plus the shape of Istio's `MeshNetworks` (`mesh/v1alpha1/network.proto` of istio/api):
+/// an object of networks, each with `endpoints` (one of `fromRegistry`, a DNS-1123 label, or
+/// `fromCidr`, an IP or CIDR) and `gateways` (one of `address`, see
+/// [`check_gateway_address`], or `registryServiceName`, a DNS name; `port` 1-65535).
+/// istiod drops invalid mesh networks as a whole, so one bad entry loses every gateway.
+pub fn validate_mesh_networks(networks: &Value) -> Result<(), IstioError> {
+    let bad = |field: String, value: &Value, reason: &str| IstioError::Invalid {
+        field,
+        value: match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        reason: reason.to_owned(),
+    };
+    let Some(networks) = networks.as_object() else {
+        return Err(bad(
+            "networks".into(),
+            networks,
+            "is not an object of networks",
+        ));
+    };
+    for (name, network) in networks {
+        let at = format!("networks.{name}");
+        let Some(fields) = network.as_object() else {
+            return Err(bad(at, network, "is not a network object"));
+        };
+        if let Some(k) = fields
+            .keys()
+            .find(|k| !["endpoints", "gateways"].contains(&k.as_str()))
+        {
+            return Err(bad(
+                format!("{at}.{k}"),
+                &fields[k],
+                "is not a field of a network",
+            ));
+        }
+        let list = |key: &str| -> Result<Vec<Value>, IstioError> {
+            match fields.get(key) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => Ok(items.clone()),
+                Some(other) => Err(bad(format!("{at}.{key}"), other, "is not a list")),
+            }
+        };
+        for (i, e) in list("endpoints")?.iter().enumerate() {
+            let at = format!("{at}.endpoints[{i}]");
+            match one_of(e, &["fromRegistry", "fromCidr"]) {
+                Some(("fromRegistry", Value::String(r))) => {
+                    // Istio's IsDNS1123Label also admits upper case.
+                    if names::rfc1123_label(&r.to_ascii_lowercase()).is_err() {
+                        return Err(bad(
+                            format!("{at}.fromRegistry"),
+                            &json!(r),
+                            "is not a DNS-1123 label",
+                        ));
+                    }
+                }
+                Some(("fromCidr", Value::String(c))) => {
+                    if !is_ip_or_cidr(c) {
+                        return Err(bad(
+                            format!("{at}.fromCidr"),
+                            &json!(c),
+                            "is not an IP address or CIDR block",
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        at,
+                        e,
+                        "needs exactly one of fromRegistry, fromCidr (strings)",
+                    ));
+                }
+            }
+        }
+        for (i, g) in list("gateways")?.iter().enumerate() {
+            let at = format!("{at}.gateways[{i}]");
+            match one_of(g, &["address", "registryServiceName"]) {
+                Some(("address", Value::String(a))) => {
+                    check_gateway_address(a).map_err(|e| match e {
+                        IstioError::Invalid { value, reason, .. } => IstioError::Invalid {
+                            field: format!("{at}.address"),
+                            value,
+                            reason,
+                        },
+                        other => other,
+                    })?;
+                }
+                Some(("registryServiceName", Value::String(n))) => {
+                    let lower = n.to_ascii_lowercase();
+                    if names::rfc1123_subdomain(lower.strip_suffix('.').unwrap_or(&lower)).is_err()
+                    {
+                        return Err(bad(
+                            format!("{at}.registryServiceName"),
+                            &json!(n),
+                            "is not a DNS name",
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        at,
+                        g,
+                        "needs exactly one of address, registryServiceName (strings)",
+                    ));
+                }
+            }
+            match g.get("port").and_then(Value::as_u64) {
+                Some(p) if (1..=65535).contains(&p) => {}
+                _ => {
+                    return Err(bad(
+                        format!("{at}.port"),
+                        g.get("port").unwrap_or(&Value::Null),
+                        "is not a port number in 1..65535",
+                    ));
+                }
+            }
+            if let Some(k) = g.as_object().and_then(|o| {
+                o.keys().find(|k| {
+                    !["address", "registryServiceName", "port", "locality"].contains(&k.as_str())
+                })
+            }) {
+                return Err(bad(
+                    format!("{at}.{k}"),
+                    &g[k],
+                    "is not a field of a network gateway",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one key of `obj` among `keys` and its value, or `None` when there is not exactly one.
+fn one_of<'v>(obj: &'v Value, keys: &[&'static str]) -> Option<(&'static str, &'v Value)> {
+    let mut found = keys.iter().filter_map(|k| obj.get(*k).map(|v| (*k, v)));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// An IP address, or an IP prefix `a.b.c.d/n` / `x::/n` with a valid length.
+fn is_ip_or_cidr(s: &str) -> bool {
+    match s.split_once('/') {
+        None => s.parse::<std::net::IpAddr>().is_ok(),
+        Some((ip, len)) => match (ip.parse::<std::net::IpAddr>(), len.parse::<u8>()) {
+            (Ok(std::net::IpAddr::V4(_)), Ok(l)) => l <= 32 && !len.starts_with('+'),
+            (Ok(std::net::IpAddr::V6(_)), Ok(l)) => l <= 128 && !len.starts_with('+'),
+            _ => false,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -927,6 +1290,280 @@ mod tests {
             hosts.hosts(),
             ["*.shop.svc.cluster.local", "*.shop.svc.clusterset.local"]
         );
+    }
+
+    fn golden_like() -> ClusterSet {
+        ClusterSet::from_yaml(
+            "meshID: m\ntrustDomain: example.org\nmembers:\n- {name: a, network: n1, revision: canary}\n- {name: b, network: n2, eastWestGateway: {exposure: Static, addresses: [192.0.2.1, gw.example.com.], port: 443}}\n- {name: c, network: n2, eastWestGateway: {exposure: NodePort, nodeSelector: {x: y}}}\n",
+            Path::new("cs.yaml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn istiod_env_has_the_mcs_switches_and_the_shared_mesh_config() {
+        let cs = golden_like();
+        let s = IstiodSettings::for_cluster(&cs, "a").unwrap();
+        assert_eq!(
+            s.env(),
+            [
+                ("ENABLE_MCS_SERVICE_DISCOVERY", "true"),
+                ("ENABLE_MCS_HOST", "true"),
+                ("MCS_API_VERSION", "v1alpha1"),
+                ("SHARED_MESH_CONFIG", "isthmus-mesh-networks"),
+            ]
+        );
+        let env = json!({
+            "ENABLE_MCS_SERVICE_DISCOVERY": "true",
+            "ENABLE_MCS_HOST": "true",
+            "MCS_API_VERSION": "v1alpha1",
+            "SHARED_MESH_CONFIG": "isthmus-mesh-networks",
+        });
+        // IstioOperator: values.pilot.env, as Istio's MCS integration tests; Helm: env.
+        let iop = s.istio_operator();
+        assert_eq!(iop["spec"]["values"]["pilot"]["env"], env);
+        assert!(iop["spec"].get("profile").is_none());
+        assert!(iop["spec"].get("components").is_none());
+        let helm = s.helm_values();
+        assert_eq!(helm["env"], env);
+        assert!(helm.get("pilot").is_none());
+        assert!(helm.get("profile").is_none());
+        // Key order of the Helm values: revision, meshConfig, global, env.
+        let keys: Vec<&String> = helm.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["revision", "meshConfig", "global", "env"]);
+
+        let mut local = s.clone();
+        local.mcs_cluster_local = true;
+        assert_eq!(
+            local.env()[2],
+            ("ENABLE_MCS_CLUSTER_LOCAL", "true"),
+            "{:?}",
+            local.env()
+        );
+        assert_eq!(
+            local.helm_values()["env"]["ENABLE_MCS_CLUSTER_LOCAL"],
+            "true"
+        );
+        assert_eq!(
+            local.istio_operator()["spec"]["values"]["pilot"]["env"]["ENABLE_MCS_CLUSTER_LOCAL"],
+            "true"
+        );
+        // Every env value is a string.
+        for (k, v) in local.helm_values()["env"].as_object().unwrap() {
+            assert!(v.is_string(), "{k}: {v}");
+        }
+    }
+
+    #[test]
+    fn clusterset_field_turns_on_mcs_cluster_local() {
+        let cs = ClusterSet::from_yaml(
+            "meshID: m\nmcsClusterLocal: true\nmembers:\n- {name: a, network: n}\n",
+            Path::new("cs.yaml"),
+        )
+        .unwrap();
+        let s = IstiodSettings::for_cluster(&cs, "a").unwrap();
+        assert!(s.mcs_cluster_local);
+        assert_eq!(s.helm_values()["env"]["ENABLE_MCS_CLUSTER_LOCAL"], "true");
+    }
+
+    #[test]
+    fn ambient_form_matches_the_ambient_guide() {
+        let cs = golden_like();
+        let mut s = IstiodSettings::for_cluster(&cs, "a").unwrap();
+        s.ambient = true;
+        let iop = s.istio_operator();
+        assert_eq!(iop["spec"]["profile"], "ambient");
+        assert_eq!(
+            iop["spec"]["components"]["pilot"]["k8s"]["env"],
+            json!([{"name": "AMBIENT_ENABLE_MULTI_NETWORK", "value": "true"}])
+        );
+        // The multi-network env is given once, where the guide gives it.
+        assert!(
+            iop["spec"]["values"]["pilot"]["env"]
+                .get("AMBIENT_ENABLE_MULTI_NETWORK")
+                .is_none()
+        );
+        assert_eq!(
+            iop["spec"]["values"]["pilot"]["env"]["ENABLE_MCS_HOST"],
+            "true"
+        );
+        let helm = s.helm_values();
+        assert_eq!(helm["profile"], "ambient");
+        assert_eq!(helm["env"]["AMBIENT_ENABLE_MULTI_NETWORK"], "true");
+        assert_eq!(helm["global"]["multiCluster"]["clusterName"], "a");
+        assert_eq!(
+            s.ztunnel_helm_values(),
+            json!({"revision": "canary", "multiCluster": {"clusterName": "a"}, "global": {"network": "n1"}})
+        );
+        assert_eq!(s.cni_helm_values(), json!({"profile": "ambient"}));
+        // The sidecar form has none of it.
+        s.ambient = false;
+        assert!(!s.helm_values().to_string().contains("AMBIENT"));
+        assert!(!s.istio_operator().to_string().contains("ambient"));
+    }
+
+    /// What makes istiod advertise a Service as a network gateway
+    /// (`pilot/pkg/serviceregistry/kube/conversion.go`): a load balancer (or the default
+    /// type of the charts, LoadBalancer), `externalIPs`, or NodePort with the node selector
+    /// annotation.
+    fn advertisable(service_type: Option<&str>, annotations: Option<&Value>, spec: &Value) -> bool {
+        let node_selector = annotations
+            .and_then(|a| a.get(NODE_SELECTOR_ANNOTATION))
+            .is_some();
+        match service_type {
+            None | Some("LoadBalancer") => true,
+            Some("NodePort") if node_selector => true,
+            _ => spec.get("externalIPs").is_some(),
+        }
+    }
+
+    #[test]
+    fn static_gateway_service_cannot_be_advertised_by_istiod() {
+        let mut p = params();
+        p.exposure = GatewayExposure::Static {
+            addresses: vec!["192.0.2.1".into()],
+            port: Some(443),
+        };
+        let iop = eastwest_istio_operator(&p);
+        let k8s = &iop["spec"]["components"]["ingressGateways"][0]["k8s"];
+        assert_eq!(k8s["service"]["type"], "NodePort");
+        assert!(k8s.get("serviceAnnotations").is_none());
+        assert!(!advertisable(
+            k8s["service"]["type"].as_str(),
+            k8s.get("serviceAnnotations"),
+            &k8s["service"]
+        ));
+        // Still the east-west gateway otherwise: label, env, the four ports (no fixed node port).
+        assert_eq!(
+            k8s["service"]["ports"],
+            eastwest_istio_operator(&params())["spec"]["components"]["ingressGateways"][0]["k8s"]["service"]
+                ["ports"]
+        );
+        let helm = eastwest_helm_values(&p);
+        assert_eq!(
+            helm,
+            json!({"name": "istio-eastwestgateway", "networkGateway": "network1", "service": {"type": "NodePort"}})
+        );
+        assert!(!advertisable(
+            helm["service"]["type"].as_str(),
+            helm["service"].get("annotations"),
+            &helm["service"]
+        ));
+        // The other exposures stay advertisable, as they must.
+        assert!(advertisable(None, None, &json!({})));
+        let lb = eastwest_helm_values(&params());
+        assert!(advertisable(
+            lb.pointer("/service/type").and_then(Value::as_str),
+            lb.pointer("/service/annotations"),
+            &json!({})
+        ));
+        let mut np = params();
+        np.exposure = GatewayExposure::NodePort {
+            node_selector: BTreeMap::from([("a".into(), "b".into())]),
+            node_port: None,
+        };
+        let np = eastwest_helm_values(&np);
+        assert!(advertisable(
+            np["service"]["type"].as_str(),
+            np["service"].get("annotations"),
+            &np["service"]
+        ));
+    }
+
+    #[test]
+    fn mesh_networks_yaml_is_the_document_istiod_parses() {
+        let mn = mesh_networks(&golden_like()).unwrap();
+        let text = mesh_networks_yaml(&mn);
+        assert!(text.starts_with("networks:\n"), "{text}");
+        let back: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, json!({"networks": mn}));
+        assert_eq!(mesh_networks_yaml(&json!({})), "networks: {}\n");
+        validate_mesh_networks(&mn).unwrap();
+    }
+
+    #[test]
+    fn gateway_addresses_as_istiod_checks_them() {
+        for ok in [
+            "192.0.2.1",
+            "2001:db8::1",
+            "gw.example.com",
+            "gw.example.com.",
+            "GW.Example.com",
+            "a1.b2",
+            "localhost",
+        ] {
+            check_gateway_address(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "gw.123",
+            "1.2.3",
+            "300.1.1.1",
+            "a..b",
+            "bad host",
+            "-a.example.com",
+            "fe80::1%eth0",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(check_gateway_address(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mesh_network_validation_catches_what_istiod_refuses() {
+        let good = json!({"n": {"endpoints": [{"fromRegistry": "a"}, {"fromCidr": "10.0.0.0/8"}], "gateways": [{"address": "192.0.2.1", "port": 15443}, {"registryServiceName": "istio-eastwestgateway.istio-system.svc.cluster.local", "port": 15443}]}});
+        validate_mesh_networks(&good).unwrap();
+        let cases = [
+            (
+                json!({"n": {"endpoints": [{"fromRegistry": "Bad_Name"}]}}),
+                "networks.n.endpoints[0].fromRegistry",
+            ),
+            (
+                json!({"n": {"endpoints": [{"fromCidr": "10.0.0.0/33"}]}}),
+                "networks.n.endpoints[0].fromCidr",
+            ),
+            (
+                json!({"n": {"endpoints": [{"fromRegistry": "a", "fromCidr": "10.0.0.0/8"}]}}),
+                "networks.n.endpoints[0]",
+            ),
+            (
+                json!({"n": {"gateways": [{"address": "gw.123", "port": 1}]}}),
+                "networks.n.gateways[0].address",
+            ),
+            (
+                json!({"n": {"gateways": [{"address": "192.0.2.1", "port": 0}]}}),
+                "networks.n.gateways[0].port",
+            ),
+            (
+                json!({"n": {"gateways": [{"address": "192.0.2.1", "port": 65536}]}}),
+                "networks.n.gateways[0].port",
+            ),
+            (
+                json!({"n": {"gateways": [{"address": "192.0.2.1"}]}}),
+                "networks.n.gateways[0].port",
+            ),
+            (
+                json!({"n": {"gateways": [{"registryServiceName": "a b", "port": 1}]}}),
+                "networks.n.gateways[0].registryServiceName",
+            ),
+            (
+                json!({"n": {"gateways": [{"adress": "192.0.2.1", "port": 1}]}}),
+                "networks.n.gateways[0]",
+            ),
+            (
+                json!({"n": {"gateways": [{"address": "192.0.2.1", "port": 1, "weight": 1}]}}),
+                "networks.n.gateways[0].weight",
+            ),
+            (json!({"n": {"endpoint": []}}), "networks.n.endpoint"),
+            (json!({"n": []}), "networks.n"),
+            (json!([]), "networks"),
+        ];
+        for (value, field) in cases {
+            match validate_mesh_networks(&value) {
+                Err(IstioError::Invalid { field: f, .. }) => assert_eq!(f, field, "{value}"),
+                other => panic!("{value}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //! | file | content |
 //! |---|---|
 //! | `namespace.yaml` | `istio-system` Namespace labelled with the cluster's network |
-//! | `istiod.istio-operator.yaml` | istiod settings (meshID, clusterName, network, meshNetworks) as IstioOperator |
+//! | `istiod.istio-operator.yaml` | istiod settings (meshID, clusterName, network, meshNetworks, env) as IstioOperator |
 //! | `istiod.helm-values.yaml` | the same as values for the `istio/istiod` chart |
+//! | `istiod.ambient.istio-operator.yaml` | the ambient form of the istiod settings (profile `ambient`, `AMBIENT_ENABLE_MULTI_NETWORK`) |
+//! | `istiod.ambient.helm-values.yaml` | the same as values for the `istio/istiod` chart |
+//! | `istio-cni.ambient.helm-values.yaml` | values for the `istio/cni` chart (ambient) |
+//! | `ztunnel.ambient.helm-values.yaml` | values for the `istio/ztunnel` chart (ambient: cluster name, network) |
 //! | `eastwest-gateway.istio-operator.yaml` | east-west gateway for `istioctl install -f` |
 //! | `eastwest-gateway.helm-values.yaml` | east-west gateway values for the `istio/gateway` chart |
 //! | `eastwest-gateway.gateway-api.yaml` | ambient east-west Gateway (Gateway API) |
@@ -235,6 +239,52 @@ fn render_member(
             &[istiod.helm_values()],
         )?,
     );
+    let ambient = IstiodSettings {
+        ambient: true,
+        ..istiod
+    };
+    let f = "istiod.ambient.istio-operator.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header("istiod install settings, ambient mode (istioctl install -f)"),
+            &[ambient.istio_operator()],
+        )?,
+    );
+    let f = "istiod.ambient.helm-values.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "istiod install settings, ambient mode (helm install istiod istio/istiod -n istio-system -f)",
+            ),
+            &[ambient.helm_values()],
+        )?,
+    );
+    let f = "istio-cni.ambient.helm-values.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "CNI node agent, ambient mode (helm install istio-cni istio/cni -n istio-system -f)",
+            ),
+            &[ambient.cni_helm_values()],
+        )?,
+    );
+    let f = "ztunnel.ambient.helm-values.yaml";
+    add(
+        f,
+        to_yaml_documents(
+            f,
+            &header(
+                "ztunnel, ambient mode (helm install ztunnel istio/ztunnel -n istio-system -f)",
+            ),
+            &[ambient.ztunnel_helm_values()],
+        )?,
+    );
 
     let ew = EastWestParams::for_member(cs, m);
     let f = "eastwest-gateway.istio-operator.yaml";
@@ -388,7 +438,7 @@ mod tests {
         let r = render(&cs).unwrap();
         assert_eq!(
             r.files.len(),
-            3 * 8,
+            3 * 12,
             "{:?}",
             r.files.iter().map(|f| &f.path).collect::<Vec<_>>()
         );

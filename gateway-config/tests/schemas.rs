@@ -2,13 +2,17 @@
 //! - Istio CRD objects against the CRD's `openAPIV3Schema` (Istio 1.30.3), made strict;
 //! - `istio/gateway` Helm values against the chart's `values.schema.json`;
 //! - Kubernetes core objects by a strict round trip through their k8s-openapi type;
-//! - `IstioOperator`, istiod Helm values and the Gateway API Gateway against strict serde
-//!   structs written from Istio's install API and the Gateway API (no schema is published
-//!   for them in the copied files).
+//! - `IstioOperator` and the istiod, ztunnel and CNI Helm values against the structures
+//!   istioctl and the charts read them with (`tests/support/istio_install.rs`, vendored
+//!   copies in `tests/schemas/istio/`; `install_structures.rs` has the details);
+//! - the Gateway API Gateway against strict serde structs written from the Gateway API.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // The strict structs below exist to reject unknown fields; not every field is read.
 #![allow(dead_code)]
+
+#[path = "support/istio_install.rs"]
+mod istio_install;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -141,185 +145,15 @@ fn check_core_object(obj: &Value, what: &str) {
     }
 }
 
-// ---- IstioOperator (install.istio.io/v1alpha1), field names as in Istio's operator API ----
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IstioOperator {
-    api_version: String,
-    kind: String,
-    metadata: Option<IopMetadata>,
-    spec: IopSpec,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IopMetadata {
-    name: Option<String>,
-    namespace: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IopSpec {
-    revision: Option<String>,
-    profile: Option<String>,
-    mesh_config: Option<MeshConfig>,
-    components: Option<IopComponents>,
-    values: Option<IstioValues>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MeshConfig {
-    trust_domain: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IopComponents {
-    ingress_gateways: Option<Vec<GatewayComponent>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GatewayComponent {
-    name: String,
-    namespace: Option<String>,
-    label: Option<BTreeMap<String, String>>,
-    enabled: Option<bool>,
-    k8s: Option<KubernetesResources>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct KubernetesResources {
-    env: Option<Vec<EnvVar>>,
-    service: Option<Value>,
-    service_annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvVar {
-    name: String,
-    value: String,
-}
-
-/// `values` of IstioOperator, and the istiod Helm chart's values: the fields we write.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IstioValues {
-    revision: Option<String>,
-    mesh_config: Option<MeshConfig>,
-    gateways: Option<GatewaysValues>,
-    global: Option<GlobalValues>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GatewaysValues {
-    #[serde(rename = "istio-ingressgateway")]
-    istio_ingressgateway: IngressGatewayValues,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IngressGatewayValues {
-    injection_template: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct GlobalValues {
-    #[serde(rename = "meshID")]
-    mesh_id: Option<String>,
-    network: Option<String>,
-    multi_cluster: Option<MultiCluster>,
-    mesh_networks: Option<BTreeMap<String, MeshNetwork>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MultiCluster {
-    cluster_name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MeshNetwork {
-    endpoints: Vec<NetworkEndpoints>,
-    gateways: Vec<NetworkGateway>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NetworkEndpoints {
-    from_registry: Option<String>,
-    from_cidr: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NetworkGateway {
-    address: Option<String>,
-    registry_service_name: Option<String>,
-    port: u16,
-}
+// ---- IstioOperator and istiod/ztunnel/CNI Helm values: tests/support/istio_install.rs ----
 
 fn check_istio_operator(obj: &Value, what: &str) {
-    let iop: IstioOperator =
-        serde_json::from_value(obj.clone()).unwrap_or_else(|e| panic!("{what}: {e}\n{obj}"));
-    assert_eq!(iop.api_version, "install.istio.io/v1alpha1");
-    assert_eq!(iop.kind, "IstioOperator");
-    let _ = (
-        &iop.metadata,
-        &iop.spec.revision,
-        &iop.spec.profile,
-        &iop.spec.mesh_config,
-    );
-    for gw in iop
-        .spec
-        .components
-        .iter()
-        .flat_map(|c| c.ingress_gateways.iter().flatten())
-    {
-        let _ = (&gw.name, &gw.namespace, &gw.label, &gw.enabled);
-        if let Some(k8s) = &gw.k8s {
-            let _ = (&k8s.env, &k8s.service_annotations);
-            if let Some(service) = &k8s.service {
-                strict_round_trip::<k8s_openapi::api::core::v1::ServiceSpec>(service, what);
-            }
-        }
-    }
-    check_values(iop.spec.values.as_ref(), what);
+    istio_install::check_istio_operator(obj).unwrap_or_else(|e| panic!("{what}: {e}\n{obj}"));
 }
 
-fn check_values(values: Option<&IstioValues>, what: &str) {
-    let Some(values) = values else { return };
-    let _ = (&values.revision, &values.mesh_config, &values.gateways);
-    if let Some(global) = &values.global {
-        let _ = (&global.mesh_id, &global.network, &global.multi_cluster);
-        for (name, net) in global.mesh_networks.iter().flatten() {
-            assert!(
-                !net.endpoints.is_empty(),
-                "{what}: meshNetworks.{name} has no endpoints"
-            );
-            for e in &net.endpoints {
-                assert!(
-                    e.from_registry.is_some() != e.from_cidr.is_some(),
-                    "{what}: {name}: one endpoint source"
-                );
-            }
-            for g in &net.gateways {
-                assert!(
-                    g.address.is_some() != g.registry_service_name.is_some(),
-                    "{what}: {name}: one gateway source"
-                );
-                assert!(g.port > 0);
-            }
-        }
-    }
+fn check_istiod_helm_values(values: &Value, what: &str) {
+    istio_install::check_istiod_helm_values(values)
+        .unwrap_or_else(|e| panic!("{what}: {e}\n{values}"));
 }
 
 // ---- Gateway API Gateway (gateway.networking.k8s.io/v1), the fields we write ----
@@ -398,12 +232,6 @@ fn check_gateway_helm_values(values: &Value, what: &str) {
     }
 }
 
-fn check_istiod_helm_values(values: &Value, what: &str) {
-    let v: IstioValues =
-        serde_json::from_value(values.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
-    check_values(Some(&v), what);
-}
-
 /// Checks one object by its apiVersion/kind.
 fn check_object(obj: &Value, what: &str) -> String {
     let api_version = obj["apiVersion"]
@@ -438,9 +266,19 @@ fn check_rendered(cs: &ClusterSet) -> BTreeMap<String, usize> {
                     check_gateway_helm_values(doc, &what);
                     "helm istio/gateway values".to_owned()
                 }
-                "istiod.helm-values.yaml" => {
+                "istiod.helm-values.yaml" | "istiod.ambient.helm-values.yaml" => {
                     check_istiod_helm_values(doc, &what);
                     "helm istio/istiod values".to_owned()
+                }
+                "ztunnel.ambient.helm-values.yaml" => {
+                    istio_install::check_ztunnel_helm_values(doc)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    "helm istio/ztunnel values".to_owned()
+                }
+                "istio-cni.ambient.helm-values.yaml" => {
+                    istio_install::check_cni_helm_values(doc)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    "helm istio/cni values".to_owned()
                 }
                 _ => check_object(doc, &what),
             };
@@ -461,6 +299,8 @@ fn rendered_golden_clusterset_objects_match_their_schemas() {
         "v1 Secret",
         "helm istio/gateway values",
         "helm istio/istiod values",
+        "helm istio/ztunnel values",
+        "helm istio/cni values",
     ] {
         assert!(seen.contains_key(kind), "no {kind} was checked: {seen:?}");
     }
@@ -583,11 +423,11 @@ fn schema_checks_catch_mistakes() {
             .unwrap()
             .is_valid(&bad["spec"])
     );
-    // An unknown IstioOperator field fails the strict struct.
+    // An unknown IstioOperator field fails the operator structure.
     let mut iop =
         istio::eastwest_istio_operator(&EastWestParams::new(Some("c"), "n", None, None).unwrap());
     iop["spec"]["values"]["global"]["routerMode"] = json!("sni-dnat");
-    assert!(serde_json::from_value::<IstioOperator>(iop).is_err());
+    assert!(istio_install::check_istio_operator(&iop).is_err());
     // A Helm value the chart does not know fails the chart schema.
     let mut values =
         istio::eastwest_helm_values(&EastWestParams::new(Some("c"), "n", None, None).unwrap());

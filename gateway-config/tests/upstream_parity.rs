@@ -1,16 +1,24 @@
-//! Field-by-field parity with Istio's own multicluster artifacts.
+//! Field-by-field parity with Istio's own multicluster artifacts (Istio 1.30.3).
 //!
 //! Each expected document below is what Istio prints or ships for the same input:
-//! `samples/multicluster/gen-eastwest-gateway.sh` for each flag combination,
-//! `expose-services.yaml`, `expose-istiod.yaml`, `expose-istiod-rev.yaml.tmpl`, and the
-//! values the multi-network guide passes to the `istio/gateway` chart. The comparison is
-//! of whole parsed documents, so an extra, missing or renamed field fails. The only fields
-//! allowed to differ are the deliberate differences listed in docs/gateway-config.md
-//! ("Differences from the upstream artifacts"); each is named and checked here too.
+//! `samples/multicluster/gen-eastwest-gateway.sh` for each flag combination (with
+//! `--ambient` too), `expose-services.yaml`, `expose-istiod.yaml`,
+//! `expose-istiod-rev.yaml.tmpl`, and the values the multi-network guide passes to the
+//! `istio/gateway` chart. The comparison is of whole parsed documents, so an extra, missing
+//! or renamed field fails. The only fields allowed to differ are the deliberate differences
+//! listed in docs/gateway-config.md ("Differences from the upstream artifacts"); each is
+//! named and checked here too.
+//!
+//! The istiod settings are compared with what Istio's multi-network guides (sidecar and
+//! ambient) and Istio's MCS integration tests install istiod with: every path those set is
+//! in ours, with the same value.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway_config::istio::{self, EastWestParams, ExposeHosts};
+use std::path::Path;
+
+use gateway_config::clusterset::ClusterSet;
+use gateway_config::istio::{self, EastWestParams, ExposeHosts, IstiodSettings};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -103,17 +111,13 @@ fn eastwest_helm_values_equal_the_guide() {
 }
 
 #[test]
-fn eastwest_gateway_api_equals_the_ambient_script_but_for_the_api_version() {
+fn eastwest_gateway_api_equals_the_ambient_script() {
+    // `gen-eastwest-gateway.sh --network network1 --ambient` at 1.30.3.
     let p = EastWestParams::new(None, "network1", None, None).unwrap();
-    let mut ours = istio::eastwest_gateway_api(&p);
-    // Deliberate: the GA version of the same schema instead of the script's v1beta1.
     assert_eq!(
-        take(&mut ours, &["apiVersion"]),
-        Some(json!("gateway.networking.k8s.io/v1"))
-    );
-    assert_eq!(
-        ours,
+        istio::eastwest_gateway_api(&p),
         json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
             "kind": "Gateway",
             "metadata": {
                 "name": "istio-eastwestgateway",
@@ -207,26 +211,25 @@ fn upstream_istiod_vs(api_version: &str, name: &str, host: &str, sni: &[String])
     })
 }
 
-/// Drops the deliberate differences of the istiod exposure: the namespace (the samples are
-/// applied with `-n istio-system`) and, for the revision template, the API version (ours is
-/// `networking.istio.io/v1`, the template's `v1alpha3`; same schema).
-fn without_deliberate(mut docs: Vec<Value>, template_version: &str) -> Vec<Value> {
+/// Drops the deliberate difference of the istiod exposure: the namespace (the samples are
+/// applied with `-n istio-system`).
+fn without_deliberate(mut docs: Vec<Value>) -> Vec<Value> {
     for d in &mut docs {
         assert_eq!(
             take(d, &["metadata", "namespace"]),
             Some(json!("istio-system"))
         );
-        assert_eq!(d["apiVersion"], "networking.istio.io/v1");
-        d["apiVersion"] = json!(template_version);
     }
     docs
 }
 
 #[test]
-fn expose_istiod_equals_the_samples_but_for_namespace_and_version() {
+fn expose_istiod_equals_the_samples_but_for_the_namespace() {
+    // `expose-istiod.yaml` and `expose-istiod-rev.yaml.tmpl` at 1.30.3 both use
+    // networking.istio.io/v1.
     let v1 = "networking.istio.io/v1";
     assert_eq!(
-        without_deliberate(istio::expose_istiod(None), v1),
+        without_deliberate(istio::expose_istiod(None)),
         [
             upstream_istiod_gateway(v1),
             upstream_istiod_vs(
@@ -237,13 +240,12 @@ fn expose_istiod_equals_the_samples_but_for_namespace_and_version() {
             ),
         ]
     );
-    let v1alpha3 = "networking.istio.io/v1alpha3";
     assert_eq!(
-        without_deliberate(istio::expose_istiod(Some("canary")), v1alpha3),
+        without_deliberate(istio::expose_istiod(Some("canary"))),
         [
-            upstream_istiod_gateway(v1alpha3),
+            upstream_istiod_gateway(v1),
             upstream_istiod_vs(
-                v1alpha3,
+                v1,
                 "istiod-vs-canary",
                 "istiod-canary.istio-system.svc.cluster.local",
                 &[
@@ -252,5 +254,178 @@ fn expose_istiod_equals_the_samples_but_for_namespace_and_version() {
                 ]
             ),
         ]
+    );
+}
+
+// ---- istiod settings against Istio's guides and Istio's own MCS tests ----
+
+/// Every path of `upstream` is in `ours` with the same value; a list of `upstream` is matched
+/// element by element (each element must be in ours' list).
+fn assert_contains(ours: &Value, upstream: &Value, path: &str) {
+    match upstream {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let at = format!("{path}.{k}");
+                let o = ours
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{at}: missing in ours:\n{ours:#}"));
+                assert_contains(o, v, &at);
+            }
+        }
+        Value::Array(items) => {
+            let mine = ours
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: not a list in ours"));
+            for item in items {
+                assert!(mine.contains(item), "{path}: {item} missing in {ours}");
+            }
+        }
+        scalar => assert_eq!(ours, scalar, "{path}"),
+    }
+}
+
+fn guide_member(ambient: bool, mcs_cluster_local: bool) -> IstiodSettings {
+    let cs = ClusterSet::from_yaml(
+        "meshID: mesh1\nmembers:\n- {name: cluster1, network: network1}\n- {name: cluster2, network: network2}\n",
+        Path::new("guide.yaml"),
+    )
+    .unwrap();
+    let mut s = IstiodSettings::for_cluster(&cs, "cluster1").unwrap();
+    s.ambient = ambient;
+    s.mcs_cluster_local = mcs_cluster_local;
+    s
+}
+
+/// Istio's "Install Multi-Primary on different networks" (istio.io,
+/// `content/en/docs/setup/install/multicluster/multi-primary_multi-network/index.md`):
+/// `cluster1.yaml` for istioctl, and `helm install istiod istio/istiod --set
+/// global.meshID=mesh1 --set global.multiCluster.clusterName=cluster1 --set
+/// global.network=network1`.
+#[test]
+fn istiod_settings_carry_the_multi_network_guide_settings() {
+    let s = guide_member(false, false);
+    let cluster1_yaml = json!({
+        "apiVersion": "install.istio.io/v1alpha1",
+        "kind": "IstioOperator",
+        "spec": {"values": {"global": {
+            "meshID": "mesh1",
+            "multiCluster": {"clusterName": "cluster1"},
+            "network": "network1",
+        }}},
+    });
+    let iop = s.istio_operator();
+    assert_contains(&iop, &cluster1_yaml, "");
+    // No metadata, as cluster1.yaml; nothing beyond the guide but values.pilot.env.
+    assert!(iop.get("metadata").is_none());
+    let spec_keys: Vec<&String> = iop["spec"].as_object().unwrap().keys().collect();
+    assert_eq!(spec_keys, ["values"]);
+    let values_keys: Vec<&String> = iop["spec"]["values"].as_object().unwrap().keys().collect();
+    assert_eq!(values_keys, ["global", "pilot"]);
+    let helm_sets = json!({"global": {
+        "meshID": "mesh1",
+        "multiCluster": {"clusterName": "cluster1"},
+        "network": "network1",
+    }});
+    assert_contains(&s.helm_values(), &helm_sets, "");
+}
+
+/// The values Istio's own MCS integration tests install istiod with
+/// (`tests/integration/pilot/mcs/discoverability/discoverability_test.go`,
+/// `enableMCSServiceDiscovery`, at 1.30.3): `values.pilot.env` with
+/// `ENABLE_MCS_SERVICE_DISCOVERY`, `ENABLE_MCS_HOST`, `ENABLE_MCS_CLUSTER_LOCAL` (all `"true"`),
+/// `MCS_API_GROUP` and `MCS_API_VERSION` (the test's settings; `v1alpha1` by default). Ours
+/// has the same paths and values; the deliberate differences: `MCS_API_GROUP` is left at
+/// istiod's default `multicluster.x-k8s.io` (`pilot/pkg/features/experimental.go`), and
+/// `ENABLE_MCS_CLUSTER_LOCAL` only with the opt-in.
+#[test]
+fn istiod_env_carries_the_mcs_test_settings() {
+    let mcs_test_values = json!({"values": {"pilot": {"env": {
+        "ENABLE_MCS_SERVICE_DISCOVERY": "true",
+        "ENABLE_MCS_HOST": "true",
+        "ENABLE_MCS_CLUSTER_LOCAL": "true",
+        "MCS_API_VERSION": "v1alpha1",
+    }}}});
+    let local = guide_member(false, true);
+    let iop = local.istio_operator();
+    assert_contains(&iop["spec"], &mcs_test_values, "spec");
+    assert!(
+        iop.pointer("/spec/values/pilot/env/MCS_API_GROUP")
+            .is_none()
+    );
+    // The Helm chart reads the same env at the top level.
+    assert_contains(
+        &local.helm_values(),
+        &mcs_test_values["values"]["pilot"],
+        "",
+    );
+    // Without the opt-in, everything but ENABLE_MCS_CLUSTER_LOCAL.
+    let mut without = mcs_test_values.clone();
+    take(
+        &mut without,
+        &["values", "pilot", "env", "ENABLE_MCS_CLUSTER_LOCAL"],
+    )
+    .unwrap();
+    let plain = guide_member(false, false);
+    assert_contains(&plain.istio_operator()["spec"], &without, "spec");
+    assert!(
+        plain
+            .helm_values()
+            .pointer("/env/ENABLE_MCS_CLUSTER_LOCAL")
+            .is_none()
+    );
+    // And the shared mesh networks ConfigMap, in both forms.
+    assert_eq!(
+        plain.istio_operator()["spec"]["values"]["pilot"]["env"]["SHARED_MESH_CONFIG"],
+        "isthmus-mesh-networks"
+    );
+    assert_eq!(
+        plain.helm_values()["env"]["SHARED_MESH_CONFIG"],
+        "isthmus-mesh-networks"
+    );
+}
+
+/// Istio's "Install ambient multi-primary on different networks" (istio.io,
+/// `content/en/docs/ambient/install/multicluster/multi-primary_multi-network/index.md`):
+/// `cluster1.yaml` (profile `ambient`, `components.pilot.k8s.env`
+/// `AMBIENT_ENABLE_MULTI_NETWORK=true`, the three globals), and with Helm `istio/istiod
+/// --set global.meshID=mesh1 --set global.multiCluster.clusterName=cluster1 --set
+/// global.network=network1 --set profile=ambient --set env.AMBIENT_ENABLE_MULTI_NETWORK="true"`,
+/// `istio/cni --set profile=ambient`, `istio/ztunnel --set multiCluster.clusterName=cluster1
+/// --set global.network=network1`.
+#[test]
+fn ambient_settings_carry_the_ambient_guide_settings() {
+    let s = guide_member(true, false);
+    let cluster1_yaml = json!({
+        "kind": "IstioOperator",
+        "spec": {
+            "profile": "ambient",
+            "components": {"pilot": {"k8s": {"env": [
+                {"name": "AMBIENT_ENABLE_MULTI_NETWORK", "value": "true"},
+            ]}}},
+            "values": {"global": {
+                "meshID": "mesh1",
+                "multiCluster": {"clusterName": "cluster1"},
+                "network": "network1",
+            }},
+        },
+    });
+    let iop = s.istio_operator();
+    assert_contains(&iop, &cluster1_yaml, "");
+    // The guide's apiVersion reads `insall.istio.io/v1alpha1`, a typo; ours is the real group.
+    assert_eq!(iop["apiVersion"], "install.istio.io/v1alpha1");
+    let istiod_sets = json!({
+        "global": {
+            "meshID": "mesh1",
+            "multiCluster": {"clusterName": "cluster1"},
+            "network": "network1",
+        },
+        "profile": "ambient",
+        "env": {"AMBIENT_ENABLE_MULTI_NETWORK": "true"},
+    });
+    assert_contains(&s.helm_values(), &istiod_sets, "");
+    assert_eq!(s.cni_helm_values(), json!({"profile": "ambient"}));
+    assert_eq!(
+        s.ztunnel_helm_values(),
+        json!({"multiCluster": {"clusterName": "cluster1"}, "global": {"network": "network1"}})
     );
 }

@@ -242,7 +242,8 @@ pub(crate) fn to_offset(
     })
 }
 
-/// A random positive 128-bit serial number.
+/// A random positive serial number of 16 bytes (126 random bits: the top bit is cleared so
+/// it is positive, the next one set so it is always 16 bytes long).
 pub(crate) fn random_serial() -> Result<SerialNumber, CaError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| CaError::Crypto {

@@ -55,23 +55,25 @@ impl RotationStep {
     pub fn preconditions(self) -> &'static [&'static str] {
         match self {
             RotationStep::AddNewRoot => &[
-                "istiod runs with ISTIO_MULTIROOT_MESH=true in every cluster (Helm: pilot.env; \
-                 IstioOperator: values.pilot.env)",
+                "istiod runs with ISTIO_MULTIROOT_MESH=true in every cluster (Helm: env; \
+                 IstioOperator: values.pilot.env); without it istiod ignores a changed \
+                 root-cert.pem",
                 "meshConfig.defaultConfig.proxyMetadata has PROXY_CONFIG_XDS_AGENT: \"true\", so \
                  proxies take trust-bundle changes from istiod without a restart",
                 "`isthmus ca verify` passes for every cluster's current bundle",
             ],
             RotationStep::SwitchIntermediate => &[
                 "step 1 bundles are applied as the cacerts Secret in EVERY cluster",
-                "istiod restarted in every cluster (kubectl -n istio-system rollout restart \
-                 deployment/istiod), unless it runs with AUTO_RELOAD_PLUGIN_CERTS=true",
+                "istiod in every cluster has reloaded the files (it watches the mounted cacerts and \
+                 logs \"Istiod has detected the newly added intermediate CA\") or was restarted \
+                 (kubectl -n istio-system rollout restart deployment/istiod)",
                 "every workload in every cluster (sidecars, gateways, ztunnel, waypoints) trusts \
                  both roots: `istioctl proxy-config secret <pod> -o json` shows both in ROOTCA; \
                  restart any that show one",
             ],
             RotationStep::DropOldRoot => &[
-                "step 2 bundles are applied in EVERY cluster and istiod restarted (unless \
-                 AUTO_RELOAD_PLUGIN_CERTS=true)",
+                "step 2 bundles are applied in EVERY cluster and istiod has reloaded them (or was \
+                 restarted)",
                 "every workload certificate in every cluster was re-issued by the new \
                  intermediate: wait one workload-certificate lifetime (24h by default) or restart \
                  the workloads; `istioctl proxy-config secret <pod>` shows the new issuer",
@@ -86,19 +88,20 @@ impl RotationStep {
         match self {
             RotationStep::AddNewRoot => &[
                 "apply OUT/<cluster>/cacerts.yaml (or create the Secret from the files) in each \
-                 cluster, then restart istiod unless AUTO_RELOAD_PLUGIN_CERTS=true",
+                 cluster; istiod reloads the mounted files once the kubelet updates them (or \
+                 restart istiod)",
                 "wait until every workload trusts both roots in every cluster, then run step 2 \
                  with --bundle-dir pointing at this step's OUT",
             ],
             RotationStep::SwitchIntermediate => &[
-                "apply each cluster's new bundle and restart istiod as in step 1",
+                "apply each cluster's new bundle and let istiod reload it as in step 1",
                 "wait until every workload certificate is re-issued by the new intermediates \
                  (24h by default, or restart workloads), then run step 3 with --bundle-dir \
                  pointing at this step's OUT",
             ],
             RotationStep::DropOldRoot => &[
-                "apply each cluster's bundle and restart istiod as before; workloads then trust \
-                 only the new root",
+                "apply each cluster's bundle and let istiod reload it as before; workloads then \
+                 trust only the new root",
                 "the old root key can be retired once `isthmus ca verify` passes everywhere",
             ],
         }
@@ -395,5 +398,15 @@ mod tests {
         let text = RotationStep::AddNewRoot.preconditions().join(" ");
         assert!(text.contains("ISTIO_MULTIROOT_MESH=true"));
         assert!(text.contains("PROXY_CONFIG_XDS_AGENT"));
+        // Istio 1.30 has no AUTO_RELOAD_PLUGIN_CERTS: istiod always watches a plugged-in
+        // cacerts (pilot/pkg/bootstrap/istio_ca.go).
+        for s in [
+            RotationStep::AddNewRoot,
+            RotationStep::SwitchIntermediate,
+            RotationStep::DropOldRoot,
+        ] {
+            let all = [s.preconditions(), s.after()].concat().join(" ");
+            assert!(!all.contains("AUTO_RELOAD"), "{all}");
+        }
     }
 }
