@@ -182,6 +182,10 @@ pub struct RenderArgs {
     /// Render the built-in 3-cluster, 2-network example clusterset.
     #[arg(long)]
     pub example: bool,
+    /// Leave remote secrets out and read no kubeconfig: the controller writes them from each
+    /// member's Istio reader token.
+    #[arg(long)]
+    pub no_remote_secrets: bool,
 }
 
 /// A command failure: the message and whether the input was at fault.
@@ -402,8 +406,13 @@ fn render_cmd(a: &RenderArgs) -> Outcome {
         (Some(path), false) => (load(path)?, path.clone()),
         (None, false) => return Err(Failure::input("--clusterset or --example is required")),
     };
-    let rendered =
-        render::render(&cs).map_err(|e| Failure::input(format!("{}: {e}", origin.display())))?;
+    let secrets = if a.no_remote_secrets {
+        render::RemoteSecrets::FromController
+    } else {
+        render::RemoteSecrets::FromKubeconfigs
+    };
+    let rendered = render::render_with(&cs, secrets)
+        .map_err(|e| Failure::input(format!("{}: {e}", origin.display())))?;
     for n in &rendered.notes {
         eprintln!("note: {n}");
     }

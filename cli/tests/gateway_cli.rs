@@ -444,6 +444,50 @@ fn render_to(args: &[&str]) -> Output {
 }
 
 #[test]
+fn render_without_remote_secrets_reads_no_kubeconfig() {
+    // A clusterset naming kubeconfigs that do not exist: with --no-remote-secrets they are
+    // never read, and no member gets a remote-secrets.yaml.
+    let tmp = tempfile::tempdir().unwrap();
+    let cs = tmp.path().join("clusterset.yaml");
+    std::fs::write(
+        &cs,
+        "meshID: m\nmembers:\n- {name: a, network: n1, kubeconfig: missing-a.kubeconfig}\n- {name: b, network: n2, kubeconfig: missing-b.kubeconfig}\n",
+    )
+    .unwrap();
+    let cs = cs.display().to_string();
+    let out_dir = tmp.path().join("out");
+    let out_str = out_dir.display().to_string();
+    let failed = render_to(&["--clusterset", &cs, "--output", &out_str]);
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("missing-a.kubeconfig"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let out = render_to(&[
+        "--clusterset",
+        &cs,
+        "--output",
+        &out_str,
+        "--no-remote-secrets",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = list_files(&out_dir);
+    assert!(
+        files.contains(&PathBuf::from("a/istiod.helm-values.yaml")),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f.ends_with("remote-secrets.yaml")),
+        "{files:?}"
+    );
+}
+
+#[test]
 fn render_writes_the_golden_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");

@@ -134,8 +134,30 @@ fn to_value<T: Serialize>(file: &str, obj: &T) -> Result<Value, RenderError> {
 /// Renders all files for a clusterset. Reads the members' kubeconfigs (to build remote
 /// secrets); touches nothing else on disk.
 pub fn render(cs: &ClusterSet) -> Result<Rendered, RenderError> {
+    render_with(cs, RemoteSecrets::FromKubeconfigs)
+}
+
+/// Where remote secrets come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteSecrets {
+    /// Rendered from the members' `kubeconfig:` files (which should hold Istio's reader
+    /// identity, never an admin credential).
+    FromKubeconfigs,
+    /// Not rendered, and kubeconfigs not read: the controller writes them from each member's
+    /// reader token.
+    FromController,
+}
+
+/// [`render`], choosing where remote secrets come from.
+pub fn render_with(
+    cs: &ClusterSet,
+    remote_secrets: RemoteSecrets,
+) -> Result<Rendered, RenderError> {
     let mut rendered = Rendered::default();
-    let secrets = member_secrets(cs, &mut rendered.notes)?;
+    let secrets = match remote_secrets {
+        RemoteSecrets::FromKubeconfigs => member_secrets(cs, &mut rendered.notes)?,
+        RemoteSecrets::FromController => BTreeMap::new(),
+    };
     for member in &cs.members {
         render_member(cs, member, &secrets, &mut rendered)?;
     }
