@@ -551,7 +551,8 @@ fn cluster_with_fields(name: &str, provider: &str, region: &str, zones: &[&str])
 
 #[test]
 fn cluster_matches() {
-    // pkg/util/selector_test.go TestClusterMatches (field selector cases) and matchZones.
+    // pkg/util/selector_test.go: TestClusterMatches (its cluster1 with zones zone1..zone3,
+    // region1, provider1 and foo=bar) and Test_matchZones.
     let field = |key: &str, op: &str, values: &[&str]| {
         let values: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
         format!(
@@ -559,52 +560,147 @@ fn cluster_matches() {
             values.join(", ")
         )
     };
-    let c = || cluster_with_fields("m1", "aws", "us-east-1", &["us-east-1a", "us-east-1b"]);
+    let named = |rest: String| {
+        rest.replace(
+            "clusterAffinity:\n",
+            "clusterAffinity:\n  clusterNames: [cluster1]\n",
+        )
+    };
+    let labelled = |rest: String| {
+        rest.replace(
+            "clusterAffinity:\n",
+            "clusterAffinity:\n  labelSelector: {matchLabels: {foo: bar}}\n",
+        )
+    };
+    let zones = ["zone1", "zone2", "zone3"];
+    let c = || {
+        cluster_with_fields(
+            "cluster1",
+            "provider1",
+            "region1",
+            &["zone1", "zone2", "zone3"],
+        )
+        .with_label("foo", "bar")
+    };
+    let with_zones = |z: &[&str]| cluster_with_fields("cluster1", "p", "r", z);
     let cases: Vec<(&str, String, ClusterInfo, bool)> = vec![
-        ("provider In matches", field("provider", "In", &["aws"]), c(), true),
-        ("provider In mismatches", field("provider", "In", &["gcp"]), c(), false),
-        ("region NotIn matches", field("region", "NotIn", &["eu-west-1"]), c(), true),
-        ("region NotIn mismatches", field("region", "NotIn", &["us-east-1"]), c(), false),
         (
-            "matchZones/In must contain all zones",
-            field("zone", "In", &["us-east-1a", "us-east-1b", "us-east-1c"]),
+            "TestClusterMatches/test cluster names and field selector(zone & region)",
+            named(field("zone", "In", &zones)).replace(
+                "values: [\"zone1\", \"zone2\", \"zone3\"]}\n",
+                "values: [\"zone1\", \"zone2\", \"zone3\"]}\n      - {key: region, operator: In, values: [region1]}\n",
+            ),
             c(),
             true,
         ),
         (
-            "matchZones/In missing one zone",
-            field("zone", "In", &["us-east-1a"]),
-            c(),
-            false,
-        ),
-        (
-            "matchZones/In with no zones",
-            field("zone", "In", &["us-east-1a"]),
-            cluster_with_fields("m1", "aws", "us-east-1", &[]),
-            false,
-        ),
-        (
-            "matchZones/NotIn must contain none of the zones",
-            field("zone", "NotIn", &["us-east-1c"]),
+            "TestClusterMatches/test cluster names and field selector(provider)",
+            named(field("provider", "In", &["provider1"])),
             c(),
             true,
         ),
         (
-            "matchZones/NotIn containing one zone",
-            field("zone", "NotIn", &["us-east-1b"]),
+            "TestClusterMatches/test cluster names and field selector(zone not in)",
+            named(field("zone", "NotIn", &zones)),
             c(),
             false,
+        ),
+        (
+            "TestClusterMatches/test cluster names and field selector(region not in)",
+            named(field("region", "NotIn", &["region1"])),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(zone)",
+            labelled(field("zone", "In", &zones)),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(zone not in)",
+            labelled(field("zone", "NotIn", &zones)),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(provider) [NotIn]",
+            labelled(field("provider", "NotIn", &["provider1"])),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test field selector zone matched",
+            field("zone", "In", &zones),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test field selector zone partially matched",
+            named(field("zone", "NotIn", &zones)),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test field selector zone not matched (one listed zone is enough)",
+            named(field("zone", "In", &["zone2"])),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test field selector region matched",
+            field("region", "In", &["region1"]),
+            c(),
+            true,
+        ),
+        (
+            "Test_matchZones/empty zones for In operator",
+            field("zone", "In", &["foo"]),
+            with_zones(&[]),
+            false,
+        ),
+        (
+            "Test_matchZones/overlapping zones for In operator",
+            field("zone", "In", &["foo"]),
+            with_zones(&["foo", "bar"]),
+            true,
+        ),
+        (
+            "Test_matchZones/all zones for In operator",
+            field("zone", "In", &["foo", "bar"]),
+            with_zones(&["foo", "bar"]),
+            true,
+        ),
+        (
+            "Test_matchZones/empty zones for NotIn operator",
+            field("zone", "NotIn", &["foo"]),
+            with_zones(&[]),
+            true,
+        ),
+        (
+            "Test_matchZones/partial zones for NotIn operator",
+            field("zone", "NotIn", &["foo"]),
+            with_zones(&["foo", "bar"]),
+            false,
+        ),
+        (
+            // pkg/apis/cluster/mutation/mutation.go MutateCluster: a single spec.zone becomes
+            // spec.zones, so it is matched as the cluster's only zone
+            "MutateCluster/deprecated spec.zone moves into spec.zones",
+            field("zone", "In", &["foo"]),
+            ClusterInfo::new("cluster1").with_location("p", "r", "foo"),
+            true,
         ),
         (
             "label and field and name together",
-            "clusterAffinity:\n  clusterNames: [m1]\n  labelSelector: {matchLabels: {env: prod}}\n  fieldSelector:\n    matchExpressions:\n      - {key: provider, operator: In, values: [aws]}\n".into(),
-            c().with_label("env", "prod"),
+            "clusterAffinity:\n  clusterNames: [cluster1]\n  labelSelector: {matchLabels: {foo: bar}}\n  fieldSelector:\n    matchExpressions:\n      - {key: provider, operator: In, values: [provider1]}\n".into(),
+            c(),
             true,
         ),
         (
-            "label mismatch fails the whole affinity",
-            "clusterAffinity:\n  clusterNames: [m1]\n  labelSelector: {matchLabels: {env: prod}}\n".into(),
-            c().with_label("env", "dev"),
+            "TestClusterMatches/test cluster names and label selector not matched",
+            "clusterAffinity:\n  clusterNames: [cluster1]\n  labelSelector: {matchLabels: {foo: unmatched}}\n".into(),
+            c(),
             false,
         ),
     ];
