@@ -114,3 +114,111 @@ pub(super) fn group_score(
         target * UNIT + score / used.max(1)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// pkg/scheduler/core/spreadconstraint/group_clusters_test.go `generateClusterScores`
+    fn group<'a>(
+        cluster: &'a ClusterInfo,
+        scores: &[i64],
+        available: &[i64],
+    ) -> Vec<Candidate<'a>> {
+        scores
+            .iter()
+            .zip(available)
+            .map(|(&score, &available)| Candidate {
+                cluster,
+                tier: 0,
+                score,
+                available,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calc_group_score() {
+        // group_clusters_test.go Test_CalcGroupScore: (id, group 1, group 2, replicas,
+        // duplicated, minGroups, group 1 wins)
+        let c = ClusterInfo::new("member");
+        type Group = (&'static [i64], &'static [i64]);
+        let cases: &[(u32, Group, Group, i64, bool, usize, bool)] = &[
+            (
+                1,
+                (&[100, 100, 0, 0, 0], &[30, 30, 30, 30, 30]),
+                (&[100; 5], &[30, 30, 30, 10, 10]),
+                20,
+                true,
+                0,
+                true,
+            ),
+            (
+                2,
+                (&[100, 100, 0, 0, 0], &[30, 30, 30, 10, 10]),
+                (&[100; 5], &[30, 30, 30, 10, 10]),
+                20,
+                true,
+                0,
+                false,
+            ),
+            (
+                3,
+                (&[100, 100, 0, 0, 0], &[30, 30, 30, 10, 10]),
+                (&[100; 5], &[10, 10, 10, 5, 5]),
+                100,
+                false,
+                2,
+                true,
+            ),
+            (
+                4,
+                (&[100, 100, 0, 0, 0], &[10, 10, 10, 10, 5]),
+                (&[100; 5], &[10, 10, 10, 5, 5]),
+                100,
+                false,
+                2,
+                true,
+            ),
+            (
+                5,
+                (&[100, 100, 0, 0, 0], &[10, 10, 10, 5, 5]),
+                (&[100; 5], &[10, 10, 10, 5, 5]),
+                100,
+                false,
+                2,
+                false,
+            ),
+            (
+                6,
+                (&[0; 5], &[100; 5]),
+                (&[100; 5], &[50; 5]),
+                100,
+                false,
+                2,
+                false,
+            ),
+        ];
+        for &(id, g1, g2, replicas, duplicated, min_groups, group1_wins) in cases {
+            let (a, b) = (group(&c, g1.0, g1.1), group(&c, g2.0, g2.1));
+            let idx: Vec<usize> = (0..5).collect();
+            let s1 = group_score(&a, &idx, duplicated, replicas, min_groups, 0);
+            let s2 = group_score(&b, &idx, duplicated, replicas, min_groups, 0);
+            assert_eq!(s1 >= s2, group1_wins, "case {id}: {s1} vs {s2}");
+        }
+        // the worked examples in calcGroupScore's comments: 100 replicas, minGroups 2
+        let g1 = group(&c, &[100; 5], &[10, 10, 10, 10, 5]);
+        let g2 = group(&c, &[0; 4], &[40, 30, 10, 10]);
+        assert_eq!(group_score(&g1, &[0, 1, 2, 3, 4], false, 100, 2, 1), 45_100);
+        assert_eq!(group_score(&g2, &[0, 1, 2, 3], false, 100, 2, 1), 50_000);
+        let g1 = group(&c, &[100; 5], &[40, 40, 10, 10, 5]);
+        let g2 = group(&c, &[0; 4], &[100, 100, 10, 10]);
+        assert_eq!(group_score(&g1, &[0, 1, 2, 3, 4], false, 100, 2, 1), 50_100);
+        assert_eq!(group_score(&g2, &[0, 1, 2, 3], false, 100, 2, 1), 50_000);
+        // Test_CalcGroupScoreForDuplicate: no clusters, or none holding the replicas: 0
+        assert_eq!(group_score(&[], &[], true, 10, 1, 0), 0);
+        let short = group(&c, &[50, 50], &[5, 5]);
+        assert_eq!(group_score(&short, &[0, 1], true, 10, 1, 0), 0);
+    }
+}
