@@ -61,8 +61,8 @@ fn tables() -> Vec<(String, Table)> {
         .into_iter()
         .map(|p| {
             let text = std::fs::read_to_string(&p).unwrap();
-            let table: Table = serde_saphyr::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let table: Table =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (p.file_name().unwrap().to_string_lossy().into_owned(), table)
         })
         .collect()
@@ -160,7 +160,11 @@ fn karmada_parity_tables_through_the_binary() {
             for (cluster, fields) in &want.manifests {
                 let m = &out["manifests"][cluster];
                 for (pointer, value) in fields {
-                    assert_eq!(m.pointer(pointer), Some(value), "{what}: {cluster} {pointer}");
+                    assert_eq!(
+                        m.pointer(pointer),
+                        Some(value),
+                        "{what}: {cluster} {pointer}"
+                    );
                 }
             }
             count += 1;
