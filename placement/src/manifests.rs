@@ -36,11 +36,12 @@ pub fn render_manifests(
         .and_then(|c| i32::try_from(c).ok());
     let completions_split: BTreeMap<String, i32> = match completions {
         Some(total) => {
-            let weights: Vec<(String, i64, i32)> = placements
+            // Karmada's divideReplicasByJobCompletions: completions by the clusters' replicas
+            let weights: Vec<(String, i64)> = placements
                 .iter()
-                .map(|(n, r)| (n.clone(), i64::from(*r), 0))
+                .map(|(n, r)| (n.clone(), i64::from(*r)))
                 .collect();
-            divide::take_by_weight(total, weights, &[])
+            divide::dispense(total, &weights, &[], resource.tie_break())
                 .into_iter()
                 .collect()
         }

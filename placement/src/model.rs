@@ -86,9 +86,21 @@ pub struct ClusterAffinityTerm {
     /// The group itself.
     #[serde(flatten)]
     pub affinity: ClusterAffinity,
-    /// Accepted for compatibility; see docs/placement.md.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overflow_affinities: Vec<serde_json::Value>,
+    /// Overflow tiers used in order once the group's clusters are full (`None` when the
+    /// field is absent; Karmada distinguishes an empty list from an absent one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow_affinities: Option<Vec<OverflowClusterAffinity>>,
+}
+
+/// An overflow tier of a `clusterAffinities` group (`OverflowClusterAffinity`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverflowClusterAffinity {
+    /// Name of the tier.
+    pub affinity_name: String,
+    /// The tier's clusters.
+    #[serde(flatten)]
+    pub affinity: ClusterAffinity,
 }
 
 /// A toleration of cluster taints.

@@ -45,6 +45,8 @@ pub struct Resource {
     pub namespace: String,
     /// Name.
     pub name: String,
+    /// `metadata.uid` (empty when the template has none); Karmada breaks replica ties with it.
+    pub uid: String,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Desired replicas (0 for objects that are not workloads).
@@ -56,6 +58,17 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// Whether Karmada treats the template as a workload (`IsWorkload`): it has replicas or
+    /// per-replica requests.
+    pub fn is_workload(&self) -> bool {
+        self.replicas > 0 || self.requirements.is_some()
+    }
+
+    /// The tie order of replica apportionment for this template (from its UID).
+    pub fn tie_break(&self) -> crate::divide::TieBreak {
+        crate::divide::TieBreak::from_uid(&self.uid)
+    }
+
     /// Read a resource template from its JSON form.
     pub fn from_value(object: Value) -> Result<Self, ResourceError> {
         let s = |p: &str| {
@@ -68,6 +81,7 @@ impl Resource {
         let api_version = s("/apiVersion");
         let kind = s("/kind");
         let name = s("/metadata/name");
+        let uid = s("/metadata/uid");
         let mut namespace = s("/metadata/namespace");
         if namespace.is_empty() && !is_cluster_scoped(&api_version, &kind) {
             // like kubectl, a namespaced object without a namespace lives in `default`
@@ -88,6 +102,12 @@ impl Resource {
             path: path.to_string(),
             message,
         };
+        if object
+            .pointer("/metadata/uid")
+            .is_some_and(|u| !u.is_null() && !u.is_string())
+        {
+            return Err(field("metadata.uid", "must be a string".into()));
+        }
         let mut labels = BTreeMap::new();
         if let Some(l) = object.pointer("/metadata/labels").filter(|v| !v.is_null()) {
             let map = l
@@ -148,6 +168,7 @@ impl Resource {
             kind,
             namespace,
             name,
+            uid,
             labels,
             replicas,
             requirements,

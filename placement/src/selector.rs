@@ -152,11 +152,14 @@ pub fn label_selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, Str
 
 fn field_requirement_matches(r: &FieldSelectorRequirement, cluster: &ClusterInfo) -> bool {
     if r.key == "zone" {
-        // Karmada's zone rule: In needs every zone listed, NotIn needs none listed.
+        // Karmada's `matchZones` over the cluster's zones (`spec.zones`, or the single
+        // `spec.zone` that its cluster webhook moves into `zones`): In needs a listed zone,
+        // NotIn none.
         let zones = cluster.all_zones();
+        let listed = |z: &&str| r.values.iter().any(|v| v == z);
         return match r.operator.as_str() {
-            "In" => !zones.is_empty() && zones.iter().all(|z| r.values.iter().any(|v| v == z)),
-            "NotIn" => zones.iter().all(|z| !r.values.iter().any(|v| v == z)),
+            "In" => zones.iter().any(listed),
+            "NotIn" => !zones.iter().any(listed),
             "Exists" => !zones.is_empty(),
             "DoesNotExist" => zones.is_empty(),
             _ => false,

@@ -128,8 +128,9 @@ fn static_weight_cases() {
 }
 
 #[test]
-fn static_weight_ties_keep_previous_assignment() {
-    // 1 replica over equal weights: the cluster that held it before keeps it.
+fn static_weight_ties_follow_the_uid() {
+    // 1 replica over equal weights: like Karmada's dispenser, the tie goes by name in the
+    // order the template's UID gives (ascending without a UID), whatever ran before.
     let p = placement("replicaScheduling:\n  replicaSchedulingType: Divided\n");
     let got = schedule(
         &p,
@@ -139,6 +140,10 @@ fn static_weight_ties_keep_previous_assignment() {
         None,
     )
     .unwrap();
+    assert_eq!(got.placements, map(&[("member1", 1)]));
+    let mut odd = deployment("d", 1, None);
+    odd.uid = "d43fdeeb-d750-4e2b-bee3-64eb94534f4c".into();
+    let got = schedule(&p, &odd, &members(3), &BTreeMap::new(), None).unwrap();
     assert_eq!(got.placements, map(&[("member3", 1)]));
     // Webster is house-monotone: scaling 5 -> 6 by 1:1:1 only adds one replica.
     let before = schedule(

@@ -72,14 +72,19 @@ fn cluster_affinity_rules() {
             "clusterAffinity:\n  fieldSelector:\n    matchExpressions:\n      - {key: region, operator: NotIn, values: [eu-west-1]}\n",
             &["member2", "member4"],
         ),
-        // zone In needs every zone of the cluster listed
+        // zone In needs one of the cluster's zones listed (a single `zone` counts as its
+        // only zone), NotIn none of them
         (
             "clusterAffinity:\n  fieldSelector:\n    matchExpressions:\n      - {key: zone, operator: In, values: [ap-1a, eu-west-1a]}\n",
-            &["member1"],
+            &["member1", "member4"],
         ),
         (
-            "clusterAffinity:\n  fieldSelector:\n    matchExpressions:\n      - {key: zone, operator: In, values: [ap-1a, ap-1b]}\n",
+            "clusterAffinity:\n  fieldSelector:\n    matchExpressions:\n      - {key: zone, operator: In, values: [ap-1b]}\n",
             &["member4"],
+        ),
+        (
+            "clusterAffinity:\n  fieldSelector:\n    matchExpressions:\n      - {key: zone, operator: NotIn, values: [ap-1b, eu-west-1b]}\n",
+            &["member1", "member2"],
         ),
         // every non-empty rule must match
         (

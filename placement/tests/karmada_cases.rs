@@ -263,6 +263,230 @@ fn validate_propagation_spec() {
 }
 
 #[test]
+fn validate_overflow_affinities() {
+    // pkg/util/validation/validation_test.go TestValidatePlacement (overflow cases),
+    // TestValidateOverflowAffinities, and pkg/util/policy_test.go TestIsOverflowSupport
+    // (through the strategy rule). (upstream case, placement, expected error substrings)
+    let primary = |overflow: &str| {
+        format!(
+            "clusterAffinities:\n  - affinityName: primary\n    clusterNames: [member1]\n    overflowAffinities:\n{overflow}"
+        )
+    };
+    let one = "      - {affinityName: overflow-1, clusterNames: [member2]}\n";
+    let two = "      - {affinityName: overflow-1, clusterNames: [member2]}\n      - {affinityName: overflow-2, clusterNames: [member3]}\n";
+    let dynamic = "replicaScheduling:\n  replicaSchedulingType: Divided\n  replicaDivisionPreference: Weighted\n  weightPreference: {dynamicWeight: AvailableReplicas}\n";
+    let aggregated = "replicaScheduling:\n  replicaSchedulingType: Divided\n  replicaDivisionPreference: Aggregated\n";
+    let strategy_error =
+        "overflowAffinities can only be used together with dynamic weight or aggregated scheduling";
+    let inline_error =
+        "overflowAffinities can only be used together with the inline ClusterAffinity";
+    let unique_error = "overflow affinity name must be unique and must not duplicate the primary group's affinityName";
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "TestValidatePlacement/overflowAffinities rejected when replicaScheduling is nil",
+            primary(one),
+            vec![strategy_error],
+        ),
+        (
+            "TestValidatePlacement/overflowAffinities rejected with static weight scheduling",
+            primary(one) + "replicaScheduling:\n  replicaSchedulingType: Divided\n  replicaDivisionPreference: Weighted\n  weightPreference:\n    staticWeightList:\n      - {targetCluster: {clusterNames: [member1]}, weight: 1}\n",
+            vec![strategy_error],
+        ),
+        (
+            "TestValidatePlacement/overflowAffinities allowed with dynamic weight scheduling",
+            primary(one) + dynamic,
+            vec![],
+        ),
+        (
+            "TestValidatePlacement/overflowAffinities allowed with aggregated scheduling",
+            primary(one) + aggregated,
+            vec![],
+        ),
+        (
+            "TestValidatePlacement/multiple affinities, only one has overflow rejected",
+            "clusterAffinities:\n  - {affinityName: group1, clusterNames: [member1]}\n  - affinityName: group2\n    clusterNames: [member2]\n    overflowAffinities:\n      - {affinityName: overflow-1, clusterNames: [member3]}\n".into(),
+            vec![strategy_error],
+        ),
+        (
+            "TestValidatePlacement/no overflow affinities with unsupported scheduling, no error",
+            "clusterAffinities:\n  - {affinityName: primary, clusterNames: [member1]}\n".into(),
+            vec![],
+        ),
+        (
+            "TestIsOverflowSupport/Divided with Weighted but nil WeightPreference",
+            primary(one) + "replicaScheduling:\n  replicaSchedulingType: Divided\n  replicaDivisionPreference: Weighted\n",
+            vec![strategy_error],
+        ),
+        (
+            "TestIsOverflowSupport/Duplicated scheduling type",
+            primary(one) + "replicaScheduling:\n  replicaSchedulingType: Duplicated\n",
+            vec![strategy_error],
+        ),
+        (
+            "TestValidateOverflowAffinities/valid overflow affinities",
+            primary(two) + dynamic,
+            vec![],
+        ),
+        (
+            "TestValidateOverflowAffinities/overflow affinities without ClusterAffinity",
+            "clusterAffinities:\n  - affinityName: primary\n    overflowAffinities:\n      - {affinityName: overflow-1, clusterNames: [member2]}\n".to_string() + dynamic,
+            vec![inline_error],
+        ),
+        (
+            "TestValidateOverflowAffinities/duplicate overflow affinity names",
+            primary("      - {affinityName: overflow-1, clusterNames: [member2]}\n      - {affinityName: overflow-1, clusterNames: [member3]}\n") + dynamic,
+            vec![unique_error],
+        ),
+        (
+            "TestValidateOverflowAffinities/overflow affinity name duplicates primary group's affinityName",
+            primary("      - {affinityName: primary, clusterNames: [member2]}\n") + dynamic,
+            vec![unique_error],
+        ),
+        (
+            "TestValidateOverflowAffinities/multiple errors: empty ClusterAffinity and duplicate names",
+            "clusterAffinities:\n  - affinityName: primary\n    overflowAffinities:\n      - {affinityName: overflow-1, clusterNames: [member2]}\n      - {affinityName: overflow-1, clusterNames: [member3]}\n".to_string() + dynamic,
+            vec![inline_error, unique_error],
+        ),
+        (
+            "ValidateOverflowAffinities: an overflow tier's field selector is validated",
+            primary("      - affinityName: overflow-1\n        fieldSelector:\n          matchExpressions:\n            - {key: foo, operator: In, values: [x]}\n") + dynamic,
+            vec!["overflowAffinities[0].fieldSelector: unsupported key \"foo\", must be provider, region, or zone"],
+        ),
+        (
+            "ValidateOverflowAffinities: an overflow name is a label key",
+            primary("      - {affinityName: \"-bad-\", clusterNames: [member2]}\n") + dynamic,
+            vec!["overflowAffinities[0].affinityName: Invalid value"],
+        ),
+    ];
+    for (name, placement, want) in cases {
+        let spec = format!("{SELECT_DEPLOYMENTS}placement:\n{}", indent(&placement, 2));
+        let got = load_error(&pp_doc(&spec));
+        match (want.is_empty(), got) {
+            (true, None) => {}
+            (true, Some(e)) => panic!("{name}: expected valid, got {e}"),
+            (false, None) => panic!("{name}: expected errors {want:?}"),
+            (false, Some(e)) => {
+                for w in &want {
+                    assert!(e.contains(w), "{name}: want {w:?} in {e:?}");
+                }
+                // like the upstream tests, exactly these errors
+                assert_eq!(e.matches("; ").count() + 1, want.len(), "{name}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dispenser_allocate_by_weight() {
+    // pkg/util/helper/binding_test.go Test_dispenser_AllocateByWeight: new replicas, the
+    // initial assignment (its replicas count as seats held), the weights, the UID and the
+    // result.
+    use isthmus_placement::divide::{TieBreak, dispense};
+    const EMPTY: &str = "";
+    const EVEN: &str = "4858ca61-3ff8-4095-8267-f3d059d8074c";
+    const ODD: &str = "d43fdeeb-d750-4e2b-bee3-64eb94534f4c";
+    type Case<'a> = (
+        &'a str,
+        i32,
+        &'a [(&'a str, i32)],
+        &'a [(&'a str, i64)],
+        &'a str,
+        &'a [(&'a str, i32)],
+    );
+    let abc: &[(&str, i32)] = &[("A", 1), ("B", 2), ("C", 3)];
+    let w123: &[(&str, i64)] = &[("A", 1), ("B", 2), ("C", 3)];
+    let cases: &[Case<'_>] = &[
+        (
+            "Scale up 6 replicas",
+            6,
+            abc,
+            w123,
+            EMPTY,
+            &[("A", 2), ("B", 4), ("C", 6)],
+        ),
+        (
+            "Scale up 3 replicas",
+            3,
+            abc,
+            w123,
+            EMPTY,
+            &[("A", 2), ("B", 3), ("C", 4)],
+        ),
+        (
+            "Scale up 2 replicas",
+            2,
+            abc,
+            w123,
+            EMPTY,
+            &[("A", 1), ("B", 3), ("C", 4)],
+        ),
+        (
+            "HA scenario with weight 2:1: assign 1 replica",
+            1,
+            &[],
+            &[("A", 2), ("B", 1)],
+            EMPTY,
+            &[("A", 1), ("B", 0)],
+        ),
+        (
+            "HA scenario with weight 2:1: assign 2 replicas",
+            2,
+            &[],
+            &[("A", 2), ("B", 1)],
+            EMPTY,
+            &[("A", 1), ("B", 1)],
+        ),
+        (
+            "HA scenario with weight 2:1: assign 3 replicas",
+            3,
+            &[],
+            &[("A", 2), ("B", 1)],
+            EMPTY,
+            &[("A", 2), ("B", 1)],
+        ),
+        (
+            "brand new assign 5 replicas",
+            5,
+            &[],
+            &[("A", 170), ("B", 110), ("C", 60)],
+            EMPTY,
+            &[("A", 2), ("B", 2), ("C", 1)],
+        ),
+        (
+            "brand new assign 6 replicas",
+            6,
+            &[],
+            &[("A", 170), ("B", 110), ("C", 60)],
+            EMPTY,
+            &[("A", 3), ("B", 2), ("C", 1)],
+        ),
+        (
+            "brand new assign 5 replicas with odd uuid",
+            5,
+            &[],
+            &[("A", 1), ("B", 1)],
+            ODD,
+            &[("A", 2), ("B", 3)],
+        ),
+        (
+            "brand new assign 5 replicas with even uuid",
+            5,
+            &[],
+            &[("A", 1), ("B", 1)],
+            EVEN,
+            &[("A", 3), ("B", 2)],
+        ),
+    ];
+    for (name, replicas, init, weights, uid, want) in cases {
+        let init: Vec<(String, i32)> = init.iter().map(|(n, r)| ((*n).into(), *r)).collect();
+        let weights: Vec<(String, i64)> = weights.iter().map(|(n, w)| ((*n).into(), *w)).collect();
+        let got = dispense(*replicas, &weights, &init, TieBreak::from_uid(uid));
+        let want: Vec<(String, i32)> = want.iter().map(|(n, r)| ((*n).into(), *r)).collect();
+        assert_eq!(got, want, "Test_dispenser_AllocateByWeight/{name}");
+    }
+}
+
+#[test]
 fn validate_override_spec() {
     let cases: &[(&str, &str, &str)] = &[
         (
@@ -551,7 +775,8 @@ fn cluster_with_fields(name: &str, provider: &str, region: &str, zones: &[&str])
 
 #[test]
 fn cluster_matches() {
-    // pkg/util/selector_test.go TestClusterMatches (field selector cases) and matchZones.
+    // pkg/util/selector_test.go: TestClusterMatches (its cluster1 with zones zone1..zone3,
+    // region1, provider1 and foo=bar) and Test_matchZones.
     let field = |key: &str, op: &str, values: &[&str]| {
         let values: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
         format!(
@@ -559,52 +784,147 @@ fn cluster_matches() {
             values.join(", ")
         )
     };
-    let c = || cluster_with_fields("m1", "aws", "us-east-1", &["us-east-1a", "us-east-1b"]);
+    let named = |rest: String| {
+        rest.replace(
+            "clusterAffinity:\n",
+            "clusterAffinity:\n  clusterNames: [cluster1]\n",
+        )
+    };
+    let labelled = |rest: String| {
+        rest.replace(
+            "clusterAffinity:\n",
+            "clusterAffinity:\n  labelSelector: {matchLabels: {foo: bar}}\n",
+        )
+    };
+    let zones = ["zone1", "zone2", "zone3"];
+    let c = || {
+        cluster_with_fields(
+            "cluster1",
+            "provider1",
+            "region1",
+            &["zone1", "zone2", "zone3"],
+        )
+        .with_label("foo", "bar")
+    };
+    let with_zones = |z: &[&str]| cluster_with_fields("cluster1", "p", "r", z);
     let cases: Vec<(&str, String, ClusterInfo, bool)> = vec![
-        ("provider In matches", field("provider", "In", &["aws"]), c(), true),
-        ("provider In mismatches", field("provider", "In", &["gcp"]), c(), false),
-        ("region NotIn matches", field("region", "NotIn", &["eu-west-1"]), c(), true),
-        ("region NotIn mismatches", field("region", "NotIn", &["us-east-1"]), c(), false),
         (
-            "matchZones/In must contain all zones",
-            field("zone", "In", &["us-east-1a", "us-east-1b", "us-east-1c"]),
+            "TestClusterMatches/test cluster names and field selector(zone & region)",
+            named(field("zone", "In", &zones)).replace(
+                "values: [\"zone1\", \"zone2\", \"zone3\"]}\n",
+                "values: [\"zone1\", \"zone2\", \"zone3\"]}\n      - {key: region, operator: In, values: [region1]}\n",
+            ),
             c(),
             true,
         ),
         (
-            "matchZones/In missing one zone",
-            field("zone", "In", &["us-east-1a"]),
-            c(),
-            false,
-        ),
-        (
-            "matchZones/In with no zones",
-            field("zone", "In", &["us-east-1a"]),
-            cluster_with_fields("m1", "aws", "us-east-1", &[]),
-            false,
-        ),
-        (
-            "matchZones/NotIn must contain none of the zones",
-            field("zone", "NotIn", &["us-east-1c"]),
+            "TestClusterMatches/test cluster names and field selector(provider)",
+            named(field("provider", "In", &["provider1"])),
             c(),
             true,
         ),
         (
-            "matchZones/NotIn containing one zone",
-            field("zone", "NotIn", &["us-east-1b"]),
+            "TestClusterMatches/test cluster names and field selector(zone not in)",
+            named(field("zone", "NotIn", &zones)),
             c(),
             false,
+        ),
+        (
+            "TestClusterMatches/test cluster names and field selector(region not in)",
+            named(field("region", "NotIn", &["region1"])),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(zone)",
+            labelled(field("zone", "In", &zones)),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(zone not in)",
+            labelled(field("zone", "NotIn", &zones)),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test label selector and field selector(provider) [NotIn]",
+            labelled(field("provider", "NotIn", &["provider1"])),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test field selector zone matched",
+            field("zone", "In", &zones),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test field selector zone partially matched",
+            named(field("zone", "NotIn", &zones)),
+            c(),
+            false,
+        ),
+        (
+            "TestClusterMatches/test field selector zone not matched (one listed zone is enough)",
+            named(field("zone", "In", &["zone2"])),
+            c(),
+            true,
+        ),
+        (
+            "TestClusterMatches/test field selector region matched",
+            field("region", "In", &["region1"]),
+            c(),
+            true,
+        ),
+        (
+            "Test_matchZones/empty zones for In operator",
+            field("zone", "In", &["foo"]),
+            with_zones(&[]),
+            false,
+        ),
+        (
+            "Test_matchZones/overlapping zones for In operator",
+            field("zone", "In", &["foo"]),
+            with_zones(&["foo", "bar"]),
+            true,
+        ),
+        (
+            "Test_matchZones/all zones for In operator",
+            field("zone", "In", &["foo", "bar"]),
+            with_zones(&["foo", "bar"]),
+            true,
+        ),
+        (
+            "Test_matchZones/empty zones for NotIn operator",
+            field("zone", "NotIn", &["foo"]),
+            with_zones(&[]),
+            true,
+        ),
+        (
+            "Test_matchZones/partial zones for NotIn operator",
+            field("zone", "NotIn", &["foo"]),
+            with_zones(&["foo", "bar"]),
+            false,
+        ),
+        (
+            // pkg/apis/cluster/mutation/mutation.go MutateCluster: a single spec.zone becomes
+            // spec.zones, so it is matched as the cluster's only zone
+            "MutateCluster/deprecated spec.zone moves into spec.zones",
+            field("zone", "In", &["foo"]),
+            ClusterInfo::new("cluster1").with_location("p", "r", "foo"),
+            true,
         ),
         (
             "label and field and name together",
-            "clusterAffinity:\n  clusterNames: [m1]\n  labelSelector: {matchLabels: {env: prod}}\n  fieldSelector:\n    matchExpressions:\n      - {key: provider, operator: In, values: [aws]}\n".into(),
-            c().with_label("env", "prod"),
+            "clusterAffinity:\n  clusterNames: [cluster1]\n  labelSelector: {matchLabels: {foo: bar}}\n  fieldSelector:\n    matchExpressions:\n      - {key: provider, operator: In, values: [provider1]}\n".into(),
+            c(),
             true,
         ),
         (
-            "label mismatch fails the whole affinity",
-            "clusterAffinity:\n  clusterNames: [m1]\n  labelSelector: {matchLabels: {env: prod}}\n".into(),
-            c().with_label("env", "dev"),
+            "TestClusterMatches/test cluster names and label selector not matched",
+            "clusterAffinity:\n  clusterNames: [cluster1]\n  labelSelector: {matchLabels: {foo: unmatched}}\n".into(),
+            c(),
             false,
         ),
     ];

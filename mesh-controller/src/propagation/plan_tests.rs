@@ -181,6 +181,31 @@ fn divided_static_weights_split_the_replicas() {
 }
 
 #[test]
+fn equal_weights_break_ties_by_the_template_uid() {
+    // Karmada's dispenser (pkg/util/helper/binding_test.go Test_dispenser_AllocateByWeight,
+    // "brand new assign 5 replicas with odd/even uuid"): the hub template's metadata.uid
+    // decides which of two equal clusters gets the odd replica.
+    let policies = || {
+        vec![policy(
+            "div",
+            json!({"resourceSelectors": selectors(),
+                "placement": {"clusterAffinity": {"clusterNames": ["east", "west"]},
+                    "replicaScheduling": {"replicaSchedulingType": "Divided"}}}),
+        )]
+    };
+    for (uid, east, west) in [
+        ("d43fdeeb-d750-4e2b-bee3-64eb94534f4c", 2, 3),
+        ("4858ca61-3ff8-4095-8267-f3d059d8074c", 3, 2),
+    ] {
+        let mut web = deployment("web", 5);
+        web["metadata"]["uid"] = uid.into();
+        let p = Run::new(policies(), vec![web]).plan(&BTreeMap::new(), Instant::now());
+        assert_eq!(replicas(&p, "east", "web"), Some(east), "{uid}");
+        assert_eq!(replicas(&p, "west", "web"), Some(west), "{uid}");
+    }
+}
+
+#[test]
 fn overrides_change_the_copy_of_the_targeted_cluster_only() {
     let mut r = Run::new(
         vec![policy(

@@ -51,6 +51,9 @@ fn placement_errors(p: &Placement, errs: &mut Vec<String>) {
                 "spec.placement.clusterAffinities[{i}].fieldSelector: {e}"
             ));
         }
+        if let Some(overflow) = &t.overflow_affinities {
+            overflow_errors(p, i, t, overflow, errs);
+        }
     }
     for (i, t) in p.cluster_tolerations.iter().enumerate() {
         if !matches!(t.operator.as_str(), "" | "Equal" | "Exists") {
@@ -90,6 +93,67 @@ fn placement_errors(p: &Placement, errs: &mut Vec<String>) {
             errs.push(format!(
                 "spec.placement.workloadAffinity: Invalid value: {a:?}: affinity and antiAffinity must not use the same groupByLabelKey"
             ));
+        }
+    }
+}
+
+/// Karmada's `IsOverflowSchedulingAllowed` after its defaulting (`Divided`, and `Weighted`
+/// for a divided strategy without a preference): aggregated, or weighted by dynamic weight.
+fn overflow_allowed(p: &Placement) -> bool {
+    let Some(rs) = &p.replica_scheduling else {
+        return false;
+    };
+    if !matches!(rs.replica_scheduling_type.as_str(), "" | "Divided") {
+        return false;
+    }
+    match rs.replica_division_preference.as_str() {
+        "Aggregated" => true,
+        "" | "Weighted" => rs
+            .weight_preference
+            .as_ref()
+            .is_some_and(|w| !w.dynamic_weight.is_empty()),
+        _ => false,
+    }
+}
+
+/// Karmada's `ValidateOverflowAffinities` and the strategy rule of `ValidatePlacement` for
+/// the overflow tiers of `clusterAffinities[i]`.
+fn overflow_errors(
+    p: &Placement,
+    i: usize,
+    term: &crate::model::ClusterAffinityTerm,
+    overflow: &[crate::model::OverflowClusterAffinity],
+    errs: &mut Vec<String>,
+) {
+    let path = format!("spec.placement.clusterAffinities[{i}].overflowAffinities");
+    if !overflow_allowed(p) {
+        errs.push(format!(
+            "{path}: overflowAffinities can only be used together with dynamic weight or aggregated scheduling"
+        ));
+    }
+    let a = &term.affinity;
+    if a.label_selector.is_none()
+        && a.field_selector.is_none()
+        && a.cluster_names.is_empty()
+        && a.exclude.is_empty()
+    {
+        errs.push(format!(
+            "{path}: overflowAffinities can only be used together with the inline ClusterAffinity"
+        ));
+    }
+    let mut names = std::collections::BTreeSet::from([term.affinity_name.as_str()]);
+    for (j, o) in overflow.iter().enumerate() {
+        if let Err(e) = selector::validate_qualified_name(&o.affinity_name) {
+            errs.push(format!("{path}[{j}].affinityName: Invalid value: {e}"));
+        }
+        if !names.insert(o.affinity_name.as_str()) {
+            errs.push(format!(
+                "{path}[{j}].affinityName: Invalid value: {:?}: overflow affinity name must be unique and must not duplicate the primary group's affinityName",
+                o.affinity_name
+            ));
+        }
+        if let Err(e) = selector::validate_affinity(&o.affinity) {
+            errs.push(format!("{path}[{j}].fieldSelector: {e}"));
         }
     }
 }

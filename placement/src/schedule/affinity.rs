@@ -1,6 +1,6 @@
 //! The scheduling entry point and cluster affinity groups: the placement's one
-//! `clusterAffinity`, or its `clusterAffinities` tried in order from the observed one; each
-//! attempt filters, selects and assigns.
+//! `clusterAffinity`, or its `clusterAffinities` tried in order from the observed one (each
+//! with its overflow tiers); each attempt filters, selects and assigns.
 
 use std::collections::BTreeMap;
 
@@ -9,14 +9,17 @@ use super::filter::filter_cluster;
 use super::outcome::{Decision, ScheduleError};
 use super::spread::select_clusters;
 use super::strategy::strategy_of;
+use super::tiers::{AffinityGroup, Tiered};
 use crate::cluster::ClusterInfo;
-use crate::model::{ClusterAffinity, Placement};
+use crate::model::Placement;
 use crate::resource::Resource;
 
 /// Schedule `resource` with `placement` over `clusters`.
 ///
 /// `previous` is the last round's cluster -> replicas; `observed_affinity` the affinity group
-/// used last time (scheduling starts from it and fails over to later groups).
+/// used last time (scheduling starts from it and fails over to later groups). A group's
+/// overflow tiers take the replicas its primary clusters cannot hold; the decision names the
+/// group, never a tier.
 pub fn schedule(
     placement: &Placement,
     resource: &Resource,
@@ -25,9 +28,9 @@ pub fn schedule(
     observed_affinity: Option<&str>,
 ) -> Result<Decision, ScheduleError> {
     if placement.cluster_affinities.is_empty() {
-        let affinity = placement.cluster_affinity.as_ref();
-        let placements = try_affinity(placement, affinity, resource, clusters, previous)
-            .map_err(|f| f.into_error(placement, affinity, resource, clusters, previous))?;
+        let group = AffinityGroup::single(placement.cluster_affinity.as_ref());
+        let placements = try_affinity(placement, group, resource, clusters, previous)
+            .map_err(|f| f.into_error(placement, group, resource, clusters, previous))?;
         return Ok(Decision {
             placements,
             observed_affinity: None,
@@ -48,7 +51,7 @@ pub fn schedule(
         tried.push(term.affinity_name.clone());
         match try_affinity(
             placement,
-            Some(&term.affinity),
+            AffinityGroup::term(term),
             resource,
             clusters,
             previous,
@@ -70,7 +73,7 @@ pub fn schedule(
     let first = match first {
         Some((i, f)) => f.into_error(
             placement,
-            Some(&terms[i].affinity),
+            AffinityGroup::term(&terms[i]),
             resource,
             clusters,
             previous,
@@ -96,7 +99,7 @@ impl Failure {
     fn into_error(
         self,
         placement: &Placement,
-        affinity: Option<&ClusterAffinity>,
+        group: AffinityGroup<'_>,
         resource: &Resource,
         clusters: &[ClusterInfo],
         previous: &BTreeMap<String, i32>,
@@ -108,7 +111,8 @@ impl Failure {
                 filtered: clusters
                     .iter()
                     .filter_map(|c| {
-                        filter_cluster(placement, affinity, resource, c, previous)
+                        filter_cluster(placement, group, resource, c, previous)
+                            .err()
                             .map(|r| (c.name.clone(), r.to_string()))
                     })
                     .collect(),
@@ -119,14 +123,18 @@ impl Failure {
 
 fn try_affinity(
     placement: &Placement,
-    affinity: Option<&ClusterAffinity>,
+    group: AffinityGroup<'_>,
     resource: &Resource,
     clusters: &[ClusterInfo],
     previous: &BTreeMap<String, i32>,
 ) -> Result<BTreeMap<String, i32>, Failure> {
-    let feasible: Vec<&ClusterInfo> = clusters
+    let feasible: Vec<Tiered<'_>> = clusters
         .iter()
-        .filter(|c| filter_cluster(placement, affinity, resource, c, previous).is_none())
+        .filter_map(|cluster| {
+            filter_cluster(placement, group, resource, cluster, previous)
+                .ok()
+                .map(|tier| Tiered { cluster, tier })
+        })
         .collect();
     if feasible.is_empty() {
         return Err(Failure::NoFit);
@@ -134,5 +142,13 @@ fn try_affinity(
     let strategy = strategy_of(placement);
     let selected = select_clusters(placement, strategy, resource, &feasible, previous)
         .map_err(Failure::Error)?;
-    assign_replicas(placement, strategy, resource, &selected, previous).map_err(Failure::Error)
+    assign_replicas(
+        placement,
+        strategy,
+        resource,
+        &selected,
+        previous,
+        group.tiered(),
+    )
+    .map_err(Failure::Error)
 }

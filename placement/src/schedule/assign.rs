@@ -1,25 +1,29 @@
 //! Replica assignment over the selected clusters: duplicated, by static weights, or by
-//! available replicas (dynamic weights or aggregated), starting from the previous result.
+//! available replicas (dynamic weights or aggregated), starting from the previous result;
+//! with overflow tiers, tier by tier.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::estimate::available_for;
 use super::outcome::ScheduleError;
 use super::strategy::Strategy;
+use super::tiers::Tiered;
 use crate::cluster::ClusterInfo;
-use crate::divide;
+use crate::divide::{self, TieBreak};
 use crate::model::Placement;
 use crate::resource::Resource;
 use crate::selector;
 
 /// Replicas per selected cluster for the strategy: every cluster gets 0 when the workload has
-/// no replicas, else clusters given none are left out.
+/// no replicas, else clusters given none are left out. With `tiered` (the affinity group has
+/// overflow tiers) the tiers are filled in order, as Karmada's `assignWorkloadReplicas` does.
 pub(super) fn assign_replicas(
     placement: &Placement,
     strategy: Strategy,
     resource: &Resource,
-    selected: &[&ClusterInfo],
+    selected: &[Tiered<'_>],
     previous: &BTreeMap<String, i32>,
+    tiered: bool,
 ) -> Result<BTreeMap<String, i32>, ScheduleError> {
     if selected.is_empty() {
         return Err(ScheduleError::NoClusterFit {
@@ -28,11 +32,84 @@ pub(super) fn assign_replicas(
         });
     }
     if resource.replicas <= 0 {
-        return Ok(selected.iter().map(|c| (c.name.clone(), 0)).collect());
+        return Ok(selected
+            .iter()
+            .map(|t| (t.cluster.name.clone(), 0))
+            .collect());
     }
-    let replicas = resource.replicas;
-    let result: Vec<(String, i32)> = match strategy {
-        Strategy::Duplicated => selected
+    let tie = resource.tie_break();
+    let result = if tiered {
+        assign_tiers(placement, strategy, resource, selected, previous, tie)?
+    } else {
+        let clusters: Vec<&ClusterInfo> = selected.iter().map(|t| t.cluster).collect();
+        assign_count(
+            placement,
+            strategy,
+            resource.replicas,
+            resource,
+            &clusters,
+            previous,
+            tie,
+        )?
+    };
+    Ok(result.into_iter().filter(|(_, r)| *r > 0).collect())
+}
+
+/// Karmada's overflow assignment: each tier (primary first) takes as many of the remaining
+/// replicas as its clusters can hold (their estimate plus what they run already), assigned
+/// with the strategy among the tier's clusters; scaling down therefore empties the last tiers
+/// first. Replicas left after the last tier fail the schedule.
+fn assign_tiers(
+    placement: &Placement,
+    strategy: Strategy,
+    resource: &Resource,
+    selected: &[Tiered<'_>],
+    previous: &BTreeMap<String, i32>,
+    tie: TieBreak,
+) -> Result<Vec<(String, i32)>, ScheduleError> {
+    let mut tiers: BTreeMap<u32, Vec<&ClusterInfo>> = BTreeMap::new();
+    for t in selected {
+        tiers.entry(t.tier).or_default().push(t.cluster);
+    }
+    let mut remaining = i64::from(resource.replicas);
+    let mut room_total = 0i64;
+    let mut out = Vec::new();
+    for clusters in tiers.values() {
+        let room: i64 = clusters
+            .iter()
+            .map(|c| {
+                available_for(c, resource) + i64::from(previous.get(&c.name).copied().unwrap_or(0))
+            })
+            .sum();
+        room_total += room;
+        let target = i32::try_from(remaining.min(room).max(0)).unwrap_or(0);
+        let part = assign_count(
+            placement, strategy, target, resource, clusters, previous, tie,
+        )?;
+        out.extend(part.into_iter().filter(|(_, r)| *r > 0));
+        remaining -= i64::from(target);
+        if remaining <= 0 {
+            return Ok(out);
+        }
+    }
+    Err(ScheduleError::InsufficientReplicas {
+        available: room_total,
+        requested: i64::from(resource.replicas),
+    })
+}
+
+/// `replicas` over `clusters` with the strategy.
+fn assign_count(
+    placement: &Placement,
+    strategy: Strategy,
+    replicas: i32,
+    resource: &Resource,
+    clusters: &[&ClusterInfo],
+    previous: &BTreeMap<String, i32>,
+    tie: TieBreak,
+) -> Result<Vec<(String, i32)>, ScheduleError> {
+    Ok(match strategy {
+        Strategy::Duplicated => clusters
             .iter()
             .map(|c| (c.name.clone(), replicas))
             .collect(),
@@ -43,8 +120,8 @@ pub(super) fn assign_replicas(
                 .and_then(|r| r.weight_preference.as_ref())
                 .map(|w| w.static_weight_list.as_slice())
                 .unwrap_or(&[]);
-            let mut weights: Vec<(String, i64, i32)> = Vec::with_capacity(selected.len());
-            for c in selected {
+            let mut weights: Vec<(String, i64)> = Vec::with_capacity(clusters.len());
+            for c in clusters {
                 let w = rules
                     .iter()
                     .filter(|r| selector::cluster_matches(c, &r.target_cluster))
@@ -52,73 +129,60 @@ pub(super) fn assign_replicas(
                     .max()
                     .unwrap_or(0);
                 if w > 0 {
-                    weights.push((
-                        c.name.clone(),
-                        w,
-                        previous.get(&c.name).copied().unwrap_or(0),
-                    ));
+                    weights.push((c.name.clone(), w));
                 }
             }
             if weights.is_empty() {
-                weights = selected
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.name.clone(),
-                            1,
-                            previous.get(&c.name).copied().unwrap_or(0),
-                        )
-                    })
-                    .collect();
+                weights = clusters.iter().map(|c| (c.name.clone(), 1)).collect();
             }
-            divide::take_by_weight(replicas, weights, &[])
+            divide::dispense(replicas, &weights, &[], tie)
         }
         Strategy::DynamicWeight | Strategy::Aggregated => {
-            assign_dynamic(strategy, resource, selected, previous)?
+            assign_dynamic(strategy, replicas, resource, clusters, previous, tie)?
         }
-    };
-    Ok(result.into_iter().filter(|(_, r)| *r > 0).collect())
+    })
 }
 
-/// (cluster, weight, previous replicas)
-type Weights = Vec<(String, i64, i32)>;
+/// (cluster, weight)
+type Weights = Vec<(String, i64)>;
 
-fn sort_desc(list: &mut [(String, i64, i32)]) {
+fn sort_desc(list: &mut [(String, i64)]) {
     list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 }
 
+/// Karmada's steady dynamic assignment (`assignByDynamicStrategy`).
 fn assign_dynamic(
     strategy: Strategy,
+    replicas: i32,
     resource: &Resource,
-    selected: &[&ClusterInfo],
+    clusters: &[&ClusterInfo],
     previous: &BTreeMap<String, i32>,
+    tie: TieBreak,
 ) -> Result<Vec<(String, i32)>, ScheduleError> {
-    let replicas = resource.replicas;
-    // previous result restricted to clusters still selected
-    let scheduled: Vec<(String, i32)> = selected
+    // previous result restricted to these clusters
+    let scheduled: Vec<(String, i32)> = clusters
         .iter()
         .filter_map(|c| previous.get(&c.name).map(|r| (c.name.clone(), *r)))
         .collect();
     let assigned: i64 = scheduled.iter().map(|(_, r)| i64::from(*r)).sum();
-    let last = |name: &str| previous.get(name).copied().unwrap_or(0);
     let (target, mut available, init): (i32, Weights, Vec<(String, i32)>) =
         if assigned > i64::from(replicas) {
             // scale down: the previous result is the weight, start from nothing
-            let mut avail: Vec<(String, i64, i32)> = scheduled
+            let mut avail: Weights = scheduled
                 .iter()
-                .map(|(n, r)| (n.clone(), i64::from(*r), *r))
+                .map(|(n, r)| (n.clone(), i64::from(*r)))
                 .collect();
             sort_desc(&mut avail);
             (replicas, avail, Vec::new())
         } else if assigned < i64::from(replicas) {
             // scale up (first schedule included): only the new replicas are divided
-            let mut avail: Vec<(String, i64, i32)> = selected
+            let mut avail: Weights = clusters
                 .iter()
-                .map(|c| (c.name.clone(), available_for(c, resource), last(&c.name)))
+                .map(|c| (c.name.clone(), available_for(c, resource)))
                 .collect();
             sort_desc(&mut avail);
             let delta = i32::try_from(i64::from(replicas) - assigned).unwrap_or(replicas);
-            (delta, avail, scheduled.clone())
+            (delta, avail, scheduled)
         } else {
             return Ok(scheduled);
         };
@@ -154,5 +218,6 @@ fn assign_dynamic(
         }
         available.truncate(cut);
     }
-    Ok(divide::take_by_weight(target, available, &init))
+    let added = divide::dispense(target, &available, &[], tie);
+    Ok(divide::merge(&init, &added))
 }

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::taints::tolerates;
+use super::tiers::AffinityGroup;
 use crate::cluster::ClusterInfo;
-use crate::model::{ClusterAffinity, Placement};
+use crate::model::Placement;
 use crate::resource::Resource;
-use crate::selector;
 
 /// Why a cluster was filtered out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,23 +35,27 @@ impl std::fmt::Display for FilterReason {
     }
 }
 
-/// Why `cluster` is filtered out for the placement and affinity, or `None` when it fits.
+/// The cluster's affinity tier when it fits, else why it is filtered out. Like Karmada's
+/// filter plugins, in order: API enablement, taints (`NoSchedule` and `NoExecute` keep a
+/// cluster out, `PreferNoSchedule` does not), cluster affinity (the group's primary affinity
+/// or, for workloads, one of its overflow tiers) and spread properties.
 pub(super) fn filter_cluster(
     placement: &Placement,
-    affinity: Option<&ClusterAffinity>,
+    group: AffinityGroup<'_>,
     resource: &Resource,
     cluster: &ClusterInfo,
     previous: &BTreeMap<String, i32>,
-) -> Option<FilterReason> {
+) -> Result<u32, FilterReason> {
     // Like Karmada, a cluster already in the previous result skips the API check (its API
     // list may be momentarily incomplete) and the taint check (the controller evicts from
     // NoExecute clusters).
     let placed = previous.contains_key(&cluster.name);
     if !placed && !cluster.serves(&resource.api_version, &resource.kind) {
-        return Some(FilterReason::ApiNotEnabled);
+        return Err(FilterReason::ApiNotEnabled);
     }
     if !placed {
         for taint in &cluster.taints {
+            // Karmada's taint-toleration plugin filters on these two effects only
             if taint.effect != "NoSchedule" && taint.effect != "NoExecute" {
                 continue;
             }
@@ -60,19 +64,17 @@ pub(super) fn filter_cluster(
                 .iter()
                 .any(|t| tolerates(t, taint))
             {
-                return Some(FilterReason::UntoleratedTaint(taint.to_string()));
+                return Err(FilterReason::UntoleratedTaint(taint.to_string()));
             }
         }
     }
-    if let Some(a) = affinity
-        && !selector::cluster_matches(cluster, a)
-    {
-        return Some(FilterReason::AffinityMismatch);
-    }
+    let Some(tier) = group.tier(cluster, resource.is_workload()) else {
+        return Err(FilterReason::AffinityMismatch);
+    };
     for sc in &placement.spread_constraints {
         if !sc.spread_by_label.is_empty() {
             if !cluster.labels.contains_key(&sc.spread_by_label) {
-                return Some(FilterReason::MissingSpreadProperty(format!(
+                return Err(FilterReason::MissingSpreadProperty(format!(
                     "label {}",
                     sc.spread_by_label
                 )));
@@ -81,16 +83,16 @@ pub(super) fn filter_cluster(
         }
         match sc.spread_by_field.as_str() {
             "provider" if cluster.provider.is_empty() => {
-                return Some(FilterReason::MissingSpreadProperty("provider".into()));
+                return Err(FilterReason::MissingSpreadProperty("provider".into()));
             }
             "region" if cluster.region.is_empty() => {
-                return Some(FilterReason::MissingSpreadProperty("region".into()));
+                return Err(FilterReason::MissingSpreadProperty("region".into()));
             }
             "zone" if cluster.zone.is_empty() && cluster.zones.is_empty() => {
-                return Some(FilterReason::MissingSpreadProperty("zones".into()));
+                return Err(FilterReason::MissingSpreadProperty("zones".into()));
             }
             _ => {}
         }
     }
-    None
+    Ok(tier)
 }

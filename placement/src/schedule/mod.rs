@@ -9,6 +9,7 @@ mod score;
 mod spread;
 mod strategy;
 mod taints;
+mod tiers;
 
 pub use affinity::schedule;
 pub use estimate::max_available_replicas;

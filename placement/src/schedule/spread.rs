@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::outcome::ScheduleError;
 use super::score::{group_score, ranked_candidates};
 use super::strategy::Strategy;
+use super::tiers::Tiered;
 use crate::cluster::ClusterInfo;
 use crate::model::{Placement, SpreadConstraint};
 use crate::resource::Resource;
@@ -60,14 +61,14 @@ fn min_groups(sc: &SpreadConstraint) -> usize {
 }
 
 /// The feasible clusters the spread constraints keep (all of them when there are none or
-/// they are ignored).
+/// they are ignored). Clusters of earlier overflow tiers rank first.
 pub(super) fn select_clusters<'a>(
     placement: &Placement,
     strategy: Strategy,
     resource: &Resource,
-    feasible: &[&'a ClusterInfo],
+    feasible: &[Tiered<'a>],
     previous: &BTreeMap<String, i32>,
-) -> Result<Vec<&'a ClusterInfo>, ScheduleError> {
+) -> Result<Vec<Tiered<'a>>, ScheduleError> {
     if placement.spread_constraints.is_empty() || ignore_spread(placement, strategy) {
         return Ok(feasible.to_vec());
     }
@@ -111,7 +112,14 @@ pub(super) fn select_clusters<'a>(
                 let room = idx.iter().map(|&i| cands[i].available).sum();
                 (
                     *v,
-                    group_score(&cands, idx, need, resource, min_groups(sc)),
+                    group_score(
+                        &cands,
+                        idx,
+                        strategy == Strategy::Duplicated,
+                        i64::from(resource.replicas),
+                        min_groups(sc),
+                        cluster_sc.map_or(0, min_groups),
+                    ),
                     room,
                     idx.len(),
                 )
@@ -284,6 +292,9 @@ pub(super) fn select_clusters<'a>(
         .iter()
         .zip(&picked)
         .filter(|(_, p)| **p)
-        .map(|(c, _)| c.cluster)
+        .map(|(c, _)| Tiered {
+            cluster: c.cluster,
+            tier: c.tier,
+        })
         .collect())
 }
