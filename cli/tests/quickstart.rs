@@ -123,6 +123,8 @@ fn commands(program: &str) -> Vec<Vec<String>> {
             "/tmp/qs/admin/clusterset.yaml",
         ),
         ("\"$WORK/istio\"", "/tmp/qs/istio"),
+        ("\"$QS/clusterset.yaml\"", "/tmp/qs/clusterset.yaml"),
+        ("\"$ISTIO_VERSION\"", "1.30"),
         ("\"$c\"", "east"),
     ];
     script()
@@ -142,10 +144,40 @@ fn commands(program: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
+fn istio_is_installed_in_the_order_that_works() {
+    // CRDs and cacerts before istiod, then the gateway, then Isthmus; remote secrets come from
+    // the controller, never from the admin kubeconfigs.
+    let s = script();
+    let at = |needle: &str| {
+        s.find(needle)
+            .unwrap_or_else(|| panic!("kind.sh lacks {needle:?}"))
+    };
+    let crds = at("--crds-only");
+    let cacerts = at("isthmus ca issue");
+    let istiod = at("istiod.istio-operator.yaml");
+    let gateway = at("eastwest-gateway.istio-operator.yaml");
+    let member = at("--istio-version");
+    assert!(
+        crds < istiod && cacerts < istiod,
+        "CRDs and cacerts before istiod"
+    );
+    assert!(
+        istiod < gateway && gateway < member,
+        "istiod, gateway, then Isthmus"
+    );
+    assert!(s.contains("--no-remote-secrets"));
+    assert!(!s.contains("remote-secrets.yaml"));
+    // The last step reaches the service by its clusterset name.
+    let last_curl = s.rfind("curl ").unwrap();
+    assert!(s[last_curl..].contains("helloworld.sample.svc.clusterset.local"));
+}
+
+#[test]
 fn isthmus_commands_parse_and_installs_validate() {
     let cmds = commands("isthmus");
-    // ca init, ca issue, gateway render, two installs, and ca leaf for the discovery server
-    assert_eq!(cmds.len(), 6, "{cmds:?}");
+    // gateway render, ca init, ca issue, three installs (CRDs first, member, hub), and ca leaf
+    // for the discovery server
+    assert_eq!(cmds.len(), 7, "{cmds:?}");
     for c in cmds {
         let cli = isthmus::app::Cli::try_parse_from(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
         if let isthmus::app::Command::Install(args) = cli.command {

@@ -31,39 +31,39 @@ docker build --target dns-proxy -t "isthmus/dns-proxy:$VERSION" "$ROOT"
 echo "== create the clusters"
 for c in "${CLUSTERS[@]}"; do
   kind get clusters | grep -qx "isthmus-$c" || kind create cluster --name "isthmus-$c"
-  # Host access for this script; in-cluster access (docker network addresses) for istiod.
-  kind get kubeconfig --name "isthmus-$c" > "$WORK/admin/$c.host.kubeconfig"
+  # Host access for this script; in-cluster (docker network) addresses for the controller,
+  # which also puts them into the remote secrets istiod uses.
+  kind get kubeconfig --name "isthmus-$c" > "$WORK/admin/$c.kubeconfig"
   kind get kubeconfig --internal --name "isthmus-$c" > "$WORK/admin/$c.kubeconfig.internal"
-  cp "$WORK/admin/$c.host.kubeconfig" "$WORK/admin/$c.kubeconfig"
   kind load docker-image --name "isthmus-$c" "isthmus/mesh-controller:$VERSION" "isthmus/dns-proxy:$VERSION"
   kc "$c" label node --all isthmus.io/gateway=true --overwrite
 done
 
-echo "== one root CA, one intermediate per cluster (Istio's cacerts)"
+ISTIO_VERSION=$(istioctl version --remote=false 2>/dev/null | grep -oE '[0-9]+\.[0-9]+' | head -n1)
+echo "== istioctl $ISTIO_VERSION; the Istio settings of every member, from the clusterset"
+# Remote secrets are not rendered: the controller writes them from each member's reader token.
+isthmus gateway render --clusterset "$QS/clusterset.yaml" --output "$WORK/istio" --no-remote-secrets
+
+echo "== before istiod: the MCS CRDs, istio-system with its network, and cacerts"
+# istiod picks plugged-in cacerts or a self-signed root once, at start: cacerts goes first.
 [ -f "$WORK/ca/root/root-cert.pem" ] || isthmus ca init --out "$WORK/ca/root"
 for c in "${CLUSTERS[@]}"; do
-  kc "$c" create namespace istio-system --dry-run=client -o yaml | kc "$c" apply -f -
+  isthmus install --role member --cluster "$c" --network "${NETWORK[$c]}" --crds-only | kc "$c" apply -f -
+  kc "$c" apply -f "$WORK/istio/$c/namespace.yaml"
   isthmus ca issue --root "$WORK/ca/root" --cluster "$c" --format secret --out - --force | kc "$c" apply -f -
 done
 
-echo "== Istio with the generated east-west gateways"
-# Remote secrets carry the in-cluster (docker network) addresses of the other clusters.
-cp "$QS/clusterset.yaml" "$WORK/admin/clusterset.yaml"
-for c in "${CLUSTERS[@]}"; do cp "$WORK/admin/$c.kubeconfig.internal" "$WORK/admin/$c.kubeconfig"; done
-isthmus gateway render --clusterset "$WORK/admin/clusterset.yaml" --output "$WORK/istio"
-for c in "${CLUSTERS[@]}"; do cp "$WORK/admin/$c.host.kubeconfig" "$WORK/admin/$c.kubeconfig"; done
+echo "== istiod with the generated settings (MCS hosts on), then the east-west gateways"
 for c in "${CLUSTERS[@]}"; do
-  kc "$c" apply -f "$WORK/istio/$c/namespace.yaml"
   istioctl --kubeconfig "$WORK/admin/$c.kubeconfig" install -y -f "$WORK/istio/$c/istiod.istio-operator.yaml"
   istioctl --kubeconfig "$WORK/admin/$c.kubeconfig" install -y -f "$WORK/istio/$c/eastwest-gateway.istio-operator.yaml"
   kc "$c" apply -f "$WORK/istio/$c/expose-services.yaml"
-  if [ -f "$WORK/istio/$c/remote-secrets.yaml" ]; then kc "$c" apply -f "$WORK/istio/$c/remote-secrets.yaml"; fi
 done
 
-echo "== Isthmus in every member, then the controller in $HUB"
+echo "== Isthmus in every member (with Istio's reader identity), then the controller in $HUB"
 cp "$QS/clusterset.yaml" "$WORK/isthmus/clusterset.yaml"
 for c in "${CLUSTERS[@]}"; do
-  isthmus install --role member --cluster "$c" --network "${NETWORK[$c]}" | kc "$c" apply -f -
+  isthmus install --role member --cluster "$c" --network "${NETWORK[$c]}" --istio-version "$ISTIO_VERSION" | kc "$c" apply -f -
   server=$(kubectl --kubeconfig "$WORK/admin/$c.kubeconfig.internal" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
   KUBECONFIG="$WORK/admin/$c.kubeconfig" "$ROOT/deploy/scripts/mint-member-kubeconfig.sh" "$c" "$server" > "$WORK/isthmus/$c.kubeconfig"
   kc "$c" -n isthmus-system rollout status deployment/isthmus-dns-proxy --timeout=180s
