@@ -8,7 +8,11 @@ use gateway_config::clusterset::{ClusterSet, GatewayExposure};
 use isthmus_api::names;
 
 use crate::model::{IstioWiring, MemberInfo, MemberStatus};
-use isthmus_api::crd::{EastWestGatewaySpec, MemberCluster, MemberClusterStatus};
+use crate::root_of_trust;
+use isthmus_api::crd::{
+    EastWestGatewaySpec, MemberCluster, MemberClusterCondition, MemberClusterStatus,
+};
+use jiff::Timestamp;
 
 /// Errors reading a MemberCluster.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,7 +47,8 @@ pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// The Istio wiring settings of a clusterset (no root CA: `cacerts` unmanaged).
+/// The Istio wiring settings of a clusterset: no root CA (`cacerts` unmanaged), no istiod
+/// restarts, no mesh networks ConfigMap; the live controller turns on what its flags ask for.
 pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
     IstioWiring {
         mesh_id: cs.mesh_id.clone(),
@@ -51,6 +56,8 @@ pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
         expose_hosts: gateway_config::istio::ExposeHosts::All,
         root: None,
         renewal: gateway_config::ca::RenewalPolicy::default(),
+        restart_istiod: false,
+        mesh_networks: false,
     }
 }
 
@@ -140,18 +147,41 @@ pub fn single_network(names: &[String], network: &str) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// A MemberCluster's status from the controller's view of the member.
-impl From<&MemberStatus> for MemberClusterStatus {
-    fn from(s: &MemberStatus) -> Self {
-        Self {
-            reachable: s.reachable,
-            withdrawn: s.withdrawn,
-            gateway_addresses: s.gateway_addresses.clone(),
-            gateway_port: s.gateway_port,
-            exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
-            imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
-            notes: s.notes.clone(),
-        }
+/// A MemberCluster's status from the controller's view of the member at `now`. A condition
+/// keeps the `lastTransitionTime` it has in `previous` (the stored status) while its status
+/// stays the same.
+pub fn member_cluster_status(
+    s: &MemberStatus,
+    previous: Option<&MemberClusterStatus>,
+    now: Timestamp,
+) -> MemberClusterStatus {
+    let mut conditions = Vec::new();
+    if let Some(r) = &s.root_of_trust {
+        let status = r.trust.condition_status();
+        let since = previous
+            .and_then(|p| {
+                p.conditions
+                    .iter()
+                    .find(|c| c.type_ == root_of_trust::CONDITION_TYPE && c.status == status)
+            })
+            .map_or_else(|| now.to_string(), |c| c.last_transition_time.clone());
+        conditions.push(MemberClusterCondition {
+            type_: root_of_trust::CONDITION_TYPE.to_owned(),
+            status: status.to_owned(),
+            reason: r.trust.reason().to_owned(),
+            message: r.message.clone(),
+            last_transition_time: since,
+        });
+    }
+    MemberClusterStatus {
+        reachable: s.reachable,
+        withdrawn: s.withdrawn,
+        gateway_addresses: s.gateway_addresses.clone(),
+        gateway_port: s.gateway_port,
+        exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
+        imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
+        notes: s.notes.clone(),
+        conditions,
     }
 }
 
