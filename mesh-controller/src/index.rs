@@ -960,6 +960,117 @@ mod tests {
         assert!(i.set_reachability("east", Reachability::Reachable).unwrap());
     }
 
+    fn secret(data: &[(&str, &[u8])], labels: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                namespace: Some("istio-system".into()),
+                name: Some("s".into()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| ((*k).to_owned(), k8s_openapi::ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn reader_token_secrets_are_projected_or_rejected_with_the_field() {
+        let s = secret(&[("token", b"abc\n"), ("ca.crt", b"PEM")], &[]);
+        assert_eq!(
+            project_reader_token("east", &s).unwrap(),
+            ("abc".to_owned(), Some("PEM".to_owned()))
+        );
+        let s = secret(&[("token", b"abc")], &[]);
+        assert_eq!(project_reader_token("east", &s).unwrap().1, None);
+        for bad in [
+            secret(&[], &[]),
+            secret(&[("token", b"  ")], &[]),
+            secret(&[("token", b"a b")], &[]),
+            secret(&[("token", &[0xff, 0xfe])], &[]),
+        ] {
+            let e = project_reader_token("east", &bad).unwrap_err().to_string();
+            assert!(
+                e.contains("data.token") && e.contains("istio-system/s"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn cacerts_and_the_published_root_are_projected() {
+        let mut s = secret(
+            &[("ca-cert.pem", b"C"), ("root-cert.pem", b"R")],
+            &[(MANAGED_BY, MANAGED_BY_VALUE)],
+        );
+        s.metadata.name = Some("cacerts".into());
+        let o = project_cacerts("east", &s).unwrap();
+        assert!(o.owned);
+        assert_eq!(
+            (o.bundle.ca_cert.as_str(), o.bundle.root_cert.as_str()),
+            ("C", "R")
+        );
+        s.metadata.labels = None;
+        assert!(!project_cacerts("east", &s).unwrap().owned);
+        let mut cm = ConfigMap {
+            metadata: meta("istio-system", "istio-ca-root-cert"),
+            data: Some(BTreeMap::from([(CA_ROOT_KEY.to_owned(), "PEM".to_owned())])),
+            ..ConfigMap::default()
+        };
+        assert_eq!(project_ca_root("east", &cm).unwrap(), "PEM");
+        cm.data = None;
+        let e = project_ca_root("east", &cm).unwrap_err().to_string();
+        assert!(e.contains("data.root-cert.pem"), "{e}");
+    }
+
+    #[test]
+    fn failed_reads_never_replace_what_was_read() {
+        let mut i = index();
+        let gone = || IstioFact::CaRoot(Observed::Unreadable("refused".into()));
+        assert!(i.apply_istio("east", gone()).unwrap());
+        assert!(
+            i.apply_istio("east", IstioFact::CaRoot(Observed::Present("PEM".into())))
+                .unwrap()
+        );
+        assert!(!i.apply_istio("east", gone()).unwrap());
+        assert_eq!(
+            i.member("east").unwrap().istio.ca_root,
+            Observed::Present("PEM".into())
+        );
+        assert!(
+            i.apply_istio("east", IstioFact::CaRoot(Observed::Absent))
+                .unwrap()
+        );
+        // The cacerts read seed the bundle to reuse only when none is known.
+        let read = |ca: &str| {
+            IstioFact::CaCerts(Observed::Present(ObservedCaCerts {
+                owned: true,
+                bundle: gateway_config::ca::CaCerts {
+                    ca_cert: ca.into(),
+                    ..Default::default()
+                },
+            }))
+        };
+        i.apply_istio("east", read("first")).unwrap();
+        i.apply_istio("east", read("second")).unwrap();
+        assert_eq!(
+            i.member("east").unwrap().cacerts.as_ref().unwrap().ca_cert,
+            "first"
+        );
+        assert!(
+            i.apply_istio("nope", IstioFact::Reader(Observed::Absent))
+                .is_err()
+        );
+    }
+
     #[test]
     fn imports_record_ownership() {
         let mut i = index();

@@ -207,3 +207,44 @@ pub async fn client_from_kubeconfig(
     let config = config_from_kubeconfig(member, kubeconfig, context, origin).await?;
     client_from_config(member, config)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_endpoint_has_server_and_ca_but_no_credentials() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["api".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster:\n    server: https://192.0.2.9:6443\n    certificate-authority-data: {}\n    tls-server-name: api.internal\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user:\n    token: controller-secret\n",
+            B64.encode(ca.pem())
+        );
+        let spec = MemberSpec {
+            name: "east".into(),
+            network: "n".into(),
+            kubeconfig: None,
+            kubeconfig_yaml: Some(KubeconfigText {
+                origin: "test".into(),
+                yaml,
+            }),
+            context: None,
+        };
+        let (_, endpoint) = connect(&spec).await.unwrap();
+        assert_eq!(endpoint.server, "https://192.0.2.9:6443");
+        assert_eq!(endpoint.tls_server_name.as_deref(), Some("api.internal"));
+        assert!(!endpoint.insecure);
+        let pem = endpoint.ca_pem.unwrap();
+        let der = x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap()
+            .contents;
+        assert_eq!(der, ca.der().to_vec());
+        assert!(!format!("{pem}{}", endpoint.server).contains("controller-secret"));
+    }
+}

@@ -652,6 +652,66 @@ mod tests {
     }
 
     #[test]
+    fn the_published_root_is_indexed_and_planned_cacerts_are_kept() {
+        let root =
+            gateway_config::ca::RootCa::generate(&Default::default(), Timestamp::now()).unwrap();
+        let mut cfg = ReconcileConfig::default();
+        cfg.istio = Some(model::IstioWiring {
+            mesh_id: "m".into(),
+            trust_domain: "cluster.local".into(),
+            expose_hosts: gateway_config::istio::ExposeHosts::All,
+            root: Some(Arc::new(root)),
+            renewal: Default::default(),
+            restart_istiod: false,
+            mesh_networks: true,
+        });
+        let engine = IndexEngine::new(vec![MemberInfo::new("east", "n1")], cfg);
+        let cm = |data: serde_json::Value| {
+            obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": CA_ROOT_CONFIGMAP, "namespace": "istio-system"},
+                "data": data}))
+        };
+        let root_of = |e: &IndexEngine| e.snapshot().members["east"].istio.ca_root.clone();
+        assert!(engine.replace(
+            "east",
+            WatchKind::IstioCaRoot,
+            vec![cm(json!({"root-cert.pem": "PEM"}))]
+        ));
+        assert_eq!(root_of(&engine), Observed::Present("PEM".into()));
+        // Without its key it is not usable, and said so.
+        assert!(engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert!(matches!(root_of(&engine), Observed::Invalid(_)));
+        // Malformed: skipped, the last reading stays.
+        assert!(!engine.apply("east", WatchKind::IstioCaRoot, cm(json!(["x"]))));
+        assert!(engine.delete("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert_eq!(root_of(&engine), Observed::Absent);
+        assert!(engine.replace(
+            "east",
+            WatchKind::IstioCaRoot,
+            vec![cm(json!({"root-cert.pem": "PEM"}))]
+        ));
+        assert!(engine.replace("east", WatchKind::IstioCaRoot, Vec::new()));
+        assert_eq!(root_of(&engine), Observed::Absent);
+
+        // cacerts are planned once read, and the next pass plans the same bundle.
+        let cacerts = |e: &IndexEngine| {
+            e.last_shared().and_then(|d| {
+                d.member_objects[0]
+                    .iter()
+                    .find(|o| o.key.kind == "Secret" && o.key.name == "cacerts")
+                    .map(|o| o.fingerprint)
+            })
+        };
+        engine.plan(&[], Timestamp::now());
+        assert_eq!(cacerts(&engine), None);
+        assert!(engine.observe("east", IstioFact::CaCerts(Observed::Absent)));
+        engine.plan(&[], Timestamp::now());
+        let first = cacerts(&engine).unwrap();
+        engine.plan(&[], Timestamp::now());
+        assert_eq!(cacerts(&engine), Some(first));
+    }
+
+    #[test]
     fn malformed_objects_are_skipped() {
         let engine = IndexEngine::new(
             vec![MemberInfo::new("east", "n1")],
