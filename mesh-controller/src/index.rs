@@ -247,7 +247,7 @@ pub fn project_reader_token(
         match data.and_then(|d| d.get(key)) {
             None => Ok(None),
             Some(b) => String::from_utf8(b.0.clone())
-                .map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()))
+                .map(|t| Some(t).filter(|t| !t.trim().is_empty()))
                 .map_err(|_| invalid(field, "is not UTF-8 text")),
         }
     };
@@ -257,6 +257,7 @@ pub fn project_reader_token(
             "is missing or empty (the service-account token controller has not filled it in yet)",
         )
     })?;
+    let token = token.trim().to_owned();
     if token.chars().any(char::is_whitespace) {
         return Err(invalid("data.token", "holds whitespace"));
     }

@@ -655,16 +655,18 @@ mod tests {
     fn the_published_root_is_indexed_and_planned_cacerts_are_kept() {
         let root =
             gateway_config::ca::RootCa::generate(&Default::default(), Timestamp::now()).unwrap();
-        let mut cfg = ReconcileConfig::default();
-        cfg.istio = Some(model::IstioWiring {
-            mesh_id: "m".into(),
-            trust_domain: "cluster.local".into(),
-            expose_hosts: gateway_config::istio::ExposeHosts::All,
-            root: Some(Arc::new(root)),
-            renewal: Default::default(),
-            restart_istiod: false,
-            mesh_networks: true,
-        });
+        let cfg = ReconcileConfig {
+            istio: Some(model::IstioWiring {
+                mesh_id: "m".into(),
+                trust_domain: "cluster.local".into(),
+                expose_hosts: gateway_config::istio::ExposeHosts::All,
+                root: Some(Arc::new(root)),
+                renewal: Default::default(),
+                restart_istiod: false,
+                mesh_networks: true,
+            }),
+            ..ReconcileConfig::default()
+        };
         let engine = IndexEngine::new(vec![MemberInfo::new("east", "n1")], cfg);
         let cm = |data: serde_json::Value| {
             obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
