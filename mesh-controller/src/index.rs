@@ -305,11 +305,16 @@ pub fn project_ca_root(cluster: &str, cm: &ConfigMap) -> Result<String, IndexErr
         })
 }
 
-/// Stores a read: a failed read (`Unreadable`) never replaces what was read before.
+/// Stores a read. A failed read (`Unreadable`) never replaces what was read before, and an
+/// unusable object (`Invalid`) never replaces a usable one: it is skipped, the last usable
+/// reading stays.
 fn observe<T: PartialEq>(slot: &mut Observed<T>, value: Observed<T>) -> bool {
-    if matches!(value, Observed::Unreadable(_))
-        && !matches!(slot, Observed::Unknown | Observed::Unreadable(_))
-    {
+    let keep = match value {
+        Observed::Unreadable(_) => !matches!(slot, Observed::Unknown | Observed::Unreadable(_)),
+        Observed::Invalid(_) => matches!(slot, Observed::Present(_)),
+        _ => false,
+    };
+    if keep {
         return false;
     }
     set(slot, value)
@@ -490,8 +495,9 @@ impl Index {
     }
 
     /// Records an Istio fact about a member. A failed read never replaces what was read
-    /// before: a member that stops answering keeps its last reader token (the remote secrets
-    /// other members hold for it stay) and its last `cacerts`. A `cacerts` bundle read from
+    /// before, nor an unusable object a usable one: a member that stops answering, or whose
+    /// token Secret is being recreated, keeps its last reader token (the remote secrets other
+    /// members hold for it stay) and its last `cacerts`; a deleted object is forgotten. A `cacerts` bundle read from
     /// the member becomes [`MemberState::cacerts`] when the controller has none yet.
     pub fn apply_istio(&mut self, cluster: &str, fact: IstioFact) -> Result<bool, IndexError> {
         let st = self.state(cluster)?;
@@ -1046,9 +1052,24 @@ mod tests {
             i.member("east").unwrap().istio.ca_root,
             Observed::Present("PEM".into())
         );
+        // An unusable object is skipped while a usable one was read.
+        assert!(
+            !i.apply_istio(
+                "east",
+                IstioFact::CaRoot(Observed::Invalid("no key".into()))
+            )
+            .unwrap()
+        );
         assert!(
             i.apply_istio("east", IstioFact::CaRoot(Observed::Absent))
                 .unwrap()
+        );
+        assert!(
+            i.apply_istio(
+                "east",
+                IstioFact::CaRoot(Observed::Invalid("no key".into()))
+            )
+            .unwrap()
         );
         // The cacerts read seed the bundle to reuse only when none is known.
         let read = |ca: &str| {

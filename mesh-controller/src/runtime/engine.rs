@@ -680,13 +680,15 @@ mod tests {
             vec![cm(json!({"root-cert.pem": "PEM"}))]
         ));
         assert_eq!(root_of(&engine), Observed::Present("PEM".into()));
-        // Without its key it is not usable, and said so.
-        assert!(engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
-        assert!(matches!(root_of(&engine), Observed::Invalid(_)));
-        // Malformed: skipped, the last reading stays.
+        // Without its key, or malformed: skipped, the last reading stays.
+        assert!(!engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
         assert!(!engine.apply("east", WatchKind::IstioCaRoot, cm(json!(["x"]))));
+        assert_eq!(root_of(&engine), Observed::Present("PEM".into()));
         assert!(engine.delete("east", WatchKind::IstioCaRoot, cm(json!({}))));
         assert_eq!(root_of(&engine), Observed::Absent);
+        // Unusable when nothing usable was read: said so.
+        assert!(engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert!(matches!(root_of(&engine), Observed::Invalid(_)));
         assert!(engine.replace(
             "east",
             WatchKind::IstioCaRoot,

@@ -60,11 +60,13 @@ impl IstioReader {
     /// Reads both Secrets now and every `refresh` until `cancel` fires; a change wakes the
     /// reconcile loop.
     pub(super) async fn run(self, cancel: CancellationToken) {
+        // The last problem logged per Secret: each is logged once, not on every read.
+        let mut logged: [Option<String>; 2] = [None, None];
         loop {
             let reader = self.read_reader().await;
             let cacerts = self.read_cacerts().await;
             let mut changed = false;
-            for (what, why, fact) in [
+            let reads = [
                 (
                     READER_TOKEN_SECRET,
                     problem(&reader).map(str::to_owned),
@@ -75,12 +77,15 @@ impl IstioReader {
                     problem(&cacerts).map(str::to_owned),
                     IstioFact::CaCerts(cacerts),
                 ),
-            ] {
-                let c = self.engine.observe(&self.cluster, fact);
-                if c && let Some(why) = why {
-                    warn!(cluster = %self.cluster, secret = %format!("{ISTIO_SYSTEM}/{what}"), error = %why, "cannot use the Secret");
+            ];
+            for (slot, (what, why, fact)) in logged.iter_mut().zip(reads) {
+                if let Some(why) = &why
+                    && slot.as_ref() != Some(why)
+                {
+                    warn!(cluster = %self.cluster, secret = %format!("{ISTIO_SYSTEM}/{what}"), error = %why, "cannot use the Secret; skipped");
                 }
-                changed |= c;
+                *slot = why;
+                changed |= self.engine.observe(&self.cluster, fact);
             }
             if changed {
                 self.notify.notify_one();
