@@ -264,6 +264,49 @@ mod tests {
     }
 
     #[test]
+    fn the_root_of_trust_condition_keeps_its_transition_time_while_unchanged() {
+        use crate::root_of_trust::{RootOfTrust, Trust};
+        let t1 = Timestamp::from_second(1_800_000_000).unwrap();
+        let t2 = Timestamp::from_second(1_800_000_600).unwrap();
+        let verdict = |trust| RootOfTrust {
+            trust,
+            clusterset: "ab".into(),
+            published: vec!["cd".into()],
+            message: "m".into(),
+        };
+        let mut st = MemberStatus {
+            reachable: true,
+            root_of_trust: Some(verdict(Trust::ForeignRoot)),
+            ..MemberStatus::default()
+        };
+        let first = member_cluster_status(&st, None, t1);
+        let c = &first.conditions[0];
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
+            ("IstioRootOfTrust", "False", "ForeignRoot")
+        );
+        assert_eq!(c.last_transition_time, t1.to_string());
+        let same = member_cluster_status(&st, Some(&first), t2);
+        assert_eq!(same.conditions[0].last_transition_time, t1.to_string());
+        st.root_of_trust = Some(verdict(Trust::ClustersetRoot));
+        let flipped = member_cluster_status(&st, Some(&same), t2);
+        assert_eq!(
+            (
+                flipped.conditions[0].status.as_str(),
+                flipped.conditions[0].last_transition_time.clone()
+            ),
+            ("True", t2.to_string())
+        );
+        // Without the clusterset CA: no condition.
+        st.root_of_trust = None;
+        assert!(
+            member_cluster_status(&st, Some(&flipped), t2)
+                .conditions
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn clusterset_members_keep_file_order() {
         let cs = ClusterSet::from_yaml(
             "meshID: m\nmembers:\n- name: b\n  network: n1\n- name: a\n  network: n2\n",

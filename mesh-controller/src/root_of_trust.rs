@@ -81,12 +81,25 @@ pub fn fingerprint(der: &[u8]) -> String {
         .collect()
 }
 
+/// A PEM bundle that cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("PEM block {block}: {problem}")]
+pub struct PemError {
+    /// Zero-based position of the block.
+    pub block: usize,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
 /// The DER bytes of every `CERTIFICATE` block of a PEM bundle, in order; an error names the
 /// block that cannot be decoded. Other blocks are skipped.
-pub fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+pub fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, PemError> {
     let mut out = Vec::new();
     for (i, block) in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()).enumerate() {
-        let block = block.map_err(|e| format!("PEM block {i}: {e}"))?;
+        let block = block.map_err(|e| PemError {
+            block: i,
+            problem: e.to_string(),
+        })?;
         if block.label == "CERTIFICATE" {
             out.push(block.contents);
         }
