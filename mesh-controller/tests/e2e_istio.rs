@@ -18,7 +18,9 @@ use gateway_config::ca::RootCa;
 use gateway_config::clusterset::GatewayExposure;
 use gateway_config::remote_secret::READER_TOKEN_SECRET;
 use isthmus_api::crd::MemberCluster;
+use isthmus_install::rbac;
 use isthmus_testing::env::network;
+use isthmus_testing::requests::denied;
 use isthmus_testing::{Env, eventually, http};
 use kube::CustomResourceExt;
 use kube_sim::{SimCluster, SimOptions};
@@ -160,6 +162,35 @@ fn requests(sim: &SimCluster, resource: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks that every request `sim` served is allowed by the member RBAC of today's install, or
+/// is one the Istio wiring adds, all namespaced to `istio-system`: ConfigMaps
+/// (`get`/`list`/`watch`/`create`/`patch`/`delete`) and, with `--restart-istiod`, Deployments
+/// (`list`/`patch`).
+fn assert_only_istio_additions(sim: &SimCluster, restart: bool) {
+    let grants = rbac::grants_for(&rbac::member_requests(), "isthmus-system");
+    let beyond: Vec<String> = denied(sim, "controller", &grants)
+        .into_iter()
+        .filter(|line| {
+            let mut parts = line.split(' ').skip(1);
+            let (verb, resource, object) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let configmap = resource == "/configmaps/"
+                && ["get", "list", "watch", "create", "patch", "delete"].contains(&verb);
+            let deployment =
+                restart && resource == "apps/deployments/" && ["list", "patch"].contains(&verb);
+            !((configmap || deployment) && object.starts_with("istio-system/"))
+        })
+        .collect();
+    assert!(
+        beyond.is_empty(),
+        "requests outside the member RBAC and the Istio additions:\n{}",
+        beyond.join("\n")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_secrets_carry_each_members_reader_token() {
     let env = Env::simulated(2).await;
@@ -229,6 +260,7 @@ async fn remote_secrets_carry_each_members_reader_token() {
             );
         }
         assert_eq!(requests(sim, "deployments"), Vec::<String>::new());
+        assert_only_istio_additions(sim, false);
     }
 }
 
@@ -296,6 +328,7 @@ async fn a_static_gateway_gives_every_member_the_mesh_networks() {
         for r in requests(env.sim(i), "configmaps") {
             assert!(r.contains(" istio-system/"), "{r}");
         }
+        assert_only_istio_additions(env.sim(i), false);
     }
     handle.shutdown().await;
 }
@@ -554,6 +587,8 @@ async fn a_foreign_root_is_reported_and_istiod_restarted_once() {
             "{r}"
         );
     }
+    assert_only_istio_additions(m1, true);
+    assert_only_istio_additions(m2, true);
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
@@ -607,5 +642,6 @@ async fn without_restart_istiod_nothing_is_patched() {
     })
     .await;
     assert!(requests(m, "deployments").is_empty());
+    assert_only_istio_additions(m, false);
     handle.shutdown().await;
 }
