@@ -96,8 +96,9 @@ pub struct MemberInfo {
     pub labels: BTreeMap<String, String>,
     /// How the member's east-west gateway is reached from other networks.
     pub exposure: GatewayExposure,
-    /// Kubeconfig of the member's `istio-reader-service-account`, used to build the remote
-    /// secrets other members get. `None`: no remote secret for this member (noted in status).
+    /// Kubeconfig of a reader identity of the member (`spec.readerKubeconfigSecretRef`), used
+    /// instead of its reader token Secret to build the remote secrets other members get.
+    /// `None`: the reader token Secret read from the member ([`IstioState::reader`]).
     pub reader_kubeconfig: Option<Arc<Vec<u8>>>,
 }
 

@@ -30,7 +30,7 @@ pub enum RegistryError {
 }
 
 /// The members of a (validated) clusterset file, in file order. Reader kubeconfigs are not
-/// part of the file; set [`MemberInfo::reader_kubeconfig`] to get remote secrets.
+/// part of the file: remote secrets come from each member's reader token Secret.
 pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
     cs.members
         .iter()
