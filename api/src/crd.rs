@@ -133,6 +133,31 @@ pub struct MemberClusterStatus {
     /// Notes (missing kubeconfig, gateway without address...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Conditions, by `type`: `IstioRootOfTrust` (whether the member's istiod publishes the
+    /// clusterset root) when the controller runs the clusterset CA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<MemberClusterCondition>,
+}
+
+/// One condition of a MemberCluster's status, shaped as Kubernetes conditions are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberClusterCondition {
+    /// Condition type, e.g. `IstioRootOfTrust`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    #[schemars(extend("enum" = ["True", "False", "Unknown"]))]
+    pub status: String,
+    /// CamelCase reason of the status.
+    pub reason: String,
+    /// Human-readable details.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    pub last_transition_time: String,
 }
 
 /// API group of the placement policy kinds served by the hub.

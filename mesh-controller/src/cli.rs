@@ -2,19 +2,20 @@
 //! install, render, gateway, ca, place) is the `isthmus` CLI.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gateway_config::ca::RootCa;
 use gateway_config::clusterset::ClusterSet;
 use tracing::{error, info};
 
 use crate::leader::LeaseConfig;
 use crate::members::MemberSpec;
 use crate::metrics::Metrics;
-use crate::model::ReconcileConfig;
+use crate::model::{IstioWiring, ReconcileConfig};
 use crate::runtime::engine::IndexEngine;
 use crate::runtime::{self, LeaderMode, RunConfig};
 
@@ -92,9 +93,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub hub_kubeconfig: Option<PathBuf>,
     /// Also manage the Istio multi-network wiring (network labels, east-west Gateway, remote
-    /// secrets) described in the clusterset file; needs Istio's CRDs in the members.
+    /// secrets from each member's reader token, the mesh networks ConfigMap) of the clusterset
+    /// file or the MemberClusters; needs Istio's CRDs in the members.
     #[arg(long)]
     pub istio_wiring: bool,
+    /// Run the clusterset CA from this directory (`root-cert.pem`, `root-key.pem`, as
+    /// `isthmus ca init` writes them): every member gets its `cacerts` intermediate, and its
+    /// status says whether its istiod publishes the clusterset root. Needs --istio-wiring.
+    #[arg(long, value_name = "DIR", requires = "istio_wiring")]
+    pub ca_root: Option<PathBuf>,
+    /// Restart a member's istiod that still publishes a foreign root once the controller has
+    /// plugged its `cacerts`: the pod template of its istiod Deployment(s) in istio-system gets
+    /// the annotation `isthmus.io/root-fingerprint` (a rollout; once per root). Needs --ca-root.
+    #[arg(long, requires = "ca_root")]
+    pub restart_istiod: bool,
+    /// How often each member's reader token Secret and `cacerts` are read (--istio-wiring).
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = isthmus_api::duration::parse_flag)]
+    pub istio_refresh: Duration,
     /// Clusterset name in hub mode (the `clusterset.k8s.io` ClusterProperty).
     #[arg(long, value_name = "NAME", default_value = "clusterset")]
     pub clusterset_name: String,
@@ -233,6 +248,55 @@ fn reconcile_config(args: &RunArgs) -> ReconcileConfig {
     rcfg
 }
 
+/// Reads the clusterset root of `--ca-root` (`root-cert.pem`, `root-key.pem`).
+fn load_root(dir: &Path) -> Result<RootCa, CliError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .map(|text| (text, path.display().to_string()))
+            .map_err(|e| CliError::Flag {
+                flag: "--ca-root",
+                reason: format!("cannot read {}: {e}", path.display()),
+            })
+    };
+    let (cert, cert_path) = read("root-cert.pem")?;
+    let (key, key_path) = read("root-key.pem")?;
+    RootCa::from_pem(&cert, &key, &cert_path, &key_path, jiff::Timestamp::now()).map_err(|e| {
+        CliError::Flag {
+            flag: "--ca-root",
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// `base` with what the flags turn on: the mesh networks ConfigMap, the clusterset CA and
+/// istiod restarts.
+fn istio_wiring(args: &RunArgs, mut base: IstioWiring) -> Result<IstioWiring, CliError> {
+    base.mesh_networks = true;
+    base.restart_istiod = args.restart_istiod;
+    if let Some(dir) = &args.ca_root {
+        base.root = Some(Arc::new(load_root(dir)?));
+    }
+    Ok(base)
+}
+
+/// The Istio wiring of hub mode: the members' networks, gateways and revisions come from their
+/// MemberClusters.
+fn hub_istio_wiring(args: &RunArgs) -> Result<IstioWiring, CliError> {
+    istio_wiring(
+        args,
+        IstioWiring {
+            mesh_id: args.clusterset_name.clone(),
+            trust_domain: gateway_config::clusterset::DEFAULT_TRUST_DOMAIN.to_owned(),
+            expose_hosts: gateway_config::istio::ExposeHosts::All,
+            root: None,
+            renewal: gateway_config::ca::RenewalPolicy::default(),
+            restart_istiod: false,
+            mesh_networks: false,
+        },
+    )
+}
+
 fn run_config(
     args: &RunArgs,
     clusterset: String,
@@ -245,6 +309,11 @@ fn run_config(
     cfg.unreachable_after = args.unreachable_after;
     cfg.unreachable_grace = args.unreachable_grace;
     cfg.resync_period = args.resync_period;
+    if args.istio_wiring {
+        cfg.istio = Some(crate::runtime::IstioReads {
+            refresh: args.istio_refresh,
+        });
+    }
     if args.leader_elect {
         let identity = args.identity.clone().unwrap_or_else(default_identity);
         cfg.leader = LeaderMode::Lease {
@@ -261,6 +330,10 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         let hub = crate::members::client_for("hub", hub_path, None)
             .await
             .map_err(runtime::RuntimeError::from)?;
+        let mut reconcile = reconcile_config(&args);
+        if args.istio_wiring {
+            reconcile.istio = Some(hub_istio_wiring(&args)?);
+        }
         let cfg = crate::runtime::hub::HubConfig {
             clusterset: args.clusterset_name.clone(),
             run: run_config(
@@ -269,7 +342,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                 Vec::new(),
                 Some(hub_path.clone()),
             )?,
-            reconcile: reconcile_config(&args),
+            reconcile,
             refresh: Duration::from_secs(10),
         };
         info!(hub = %hub_path.display(), leader_elect = args.leader_elect, "starting in hub mode");
@@ -292,7 +365,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let cs = ClusterSet::load(path)?;
     let mut rcfg = reconcile_config(&args);
     if args.istio_wiring {
-        rcfg.istio = Some(crate::registry::istio_wiring(&cs));
+        rcfg.istio = Some(istio_wiring(&args, crate::registry::istio_wiring(&cs))?);
     }
     let metrics = Arc::new(Metrics::new());
     let engine = Arc::new(
@@ -441,6 +514,57 @@ mod tests {
         .unwrap();
         let Command::Run(args) = cli.command;
         assert!(args.leader_elect);
+    }
+
+    #[test]
+    fn istio_flags_parse_and_need_each_other() {
+        let args = run_args(&[]);
+        assert!(!args.istio_wiring && !args.restart_istiod && args.ca_root.is_none());
+        assert_eq!(args.istio_refresh, Duration::from_secs(30));
+        assert!(
+            run_config(&args, "cs".into(), Vec::new(), None)
+                .unwrap()
+                .istio
+                .is_none()
+        );
+        // --restart-istiod needs --ca-root, which needs --istio-wiring.
+        for bad in [
+            vec!["--restart-istiod"],
+            vec!["--ca-root", "root"],
+            vec!["--restart-istiod", "--istio-wiring"],
+        ] {
+            let mut argv = vec!["mesh-controller", "run", "--clusterset", "cs.yaml"];
+            argv.extend(bad.iter().copied());
+            assert!(Cli::try_parse_from(&argv).is_err(), "{bad:?}");
+        }
+        let args = run_args(&[
+            "--istio-wiring",
+            "--ca-root",
+            "root",
+            "--restart-istiod",
+            "--istio-refresh",
+            "2s",
+        ]);
+        assert!(args.restart_istiod);
+        let cfg = run_config(&args, "cs".into(), Vec::new(), None).unwrap();
+        assert_eq!(cfg.istio.unwrap().refresh, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_clusterset_root_is_loaded_from_ca_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let root = RootCa::generate(&gateway_config::ca::RootOptions::default(), now).unwrap();
+        std::fs::write(dir.path().join("root-cert.pem"), root.cert_pem()).unwrap();
+        let path = dir.path().to_str().unwrap();
+        let args = run_args(&["--istio-wiring", "--ca-root", path, "--restart-istiod"]);
+        // Without the key the flag is refused, naming the file.
+        let e = hub_istio_wiring(&args).unwrap_err().to_string();
+        assert!(e.contains("--ca-root") && e.contains("root-key.pem"), "{e}");
+        std::fs::write(dir.path().join("root-key.pem"), root.key_pem()).unwrap();
+        let w = hub_istio_wiring(&args).unwrap();
+        assert!(w.restart_istiod && w.mesh_networks);
+        assert!(w.root.unwrap().cert().same_as(root.cert()));
     }
 
     fn run_args(extra: &[&str]) -> RunArgs {

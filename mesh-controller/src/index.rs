@@ -16,17 +16,19 @@ use isthmus_api::labels::{
 };
 use isthmus_api::mcs::{self, ServiceExportSpec, ServiceExportStatus, ServiceImportSpec};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::{
-    ClusterName, EndpointObj, ExportObj, GatewayObj, ImportObj, McsVersion, MemberInfo,
-    MemberState, NsName, PortObj, Reachability, ServiceObj, SliceObj, SlicePortObj, Snapshot,
+    ClusterName, EndpointObj, ExportObj, GatewayObj, ImportObj, IstioFact, McsVersion, MemberInfo,
+    MemberState, NsName, Observed, ObservedCaCerts, PortObj, Reachability, ServiceObj, SliceObj,
+    SlicePortObj, Snapshot,
 };
+use crate::root_of_trust::CA_ROOT_KEY;
 
 /// Errors projecting an object into the index.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IndexError {
     /// The cluster is not a registered member.
     #[error("cluster {cluster}: not a registered member")]
@@ -227,6 +229,97 @@ pub fn project_gateway(svc: &Service) -> GatewayObj {
     }
 }
 
+/// The reader token Secret, projected: `data.token` (required: the token controller fills it
+/// in) and `data["ca.crt"]` (optional PEM).
+pub fn project_reader_token(
+    cluster: &str,
+    secret: &Secret,
+) -> Result<(String, Option<String>), IndexError> {
+    let invalid = |field, problem: &str| IndexError::Invalid {
+        cluster: cluster.to_owned(),
+        kind: "Secret",
+        object: object_name(&secret.metadata),
+        field,
+        problem: problem.to_owned(),
+    };
+    let data = secret.data.as_ref();
+    let text = |key: &str, field| -> Result<Option<String>, IndexError> {
+        match data.and_then(|d| d.get(key)) {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b.0.clone())
+                .map(|t| Some(t).filter(|t| !t.trim().is_empty()))
+                .map_err(|_| invalid(field, "is not UTF-8 text")),
+        }
+    };
+    let token = text("token", "data.token")?.ok_or_else(|| {
+        invalid(
+            "data.token",
+            "is missing or empty (the service-account token controller has not filled it in yet)",
+        )
+    })?;
+    let token = token.trim().to_owned();
+    if token.chars().any(char::is_whitespace) {
+        return Err(invalid("data.token", "holds whitespace"));
+    }
+    let ca = text("ca.crt", "data.ca.crt")?;
+    Ok((token, ca))
+}
+
+/// A `cacerts` Secret, projected: its four parts and whether it carries the ownership label.
+pub fn project_cacerts(cluster: &str, secret: &Secret) -> Result<ObservedCaCerts, IndexError> {
+    let what = format!(
+        "cluster {cluster}: Secret {}",
+        object_name(&secret.metadata)
+    );
+    let bundle = gateway_config::ca::CaCerts::from_secret(secret, &what).map_err(|e| {
+        IndexError::Invalid {
+            cluster: cluster.to_owned(),
+            kind: "Secret",
+            object: object_name(&secret.metadata),
+            field: "data",
+            problem: e.to_string(),
+        }
+    })?;
+    let owned = secret
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY))
+        .is_some_and(|v| v == MANAGED_BY_VALUE);
+    Ok(ObservedCaCerts { owned, bundle })
+}
+
+/// The `istio-ca-root-cert` ConfigMap, projected: its `root-cert.pem`.
+pub fn project_ca_root(cluster: &str, cm: &ConfigMap) -> Result<String, IndexError> {
+    cm.data
+        .as_ref()
+        .and_then(|d| d.get(CA_ROOT_KEY))
+        .filter(|pem| !pem.trim().is_empty())
+        .cloned()
+        .ok_or_else(|| IndexError::Invalid {
+            cluster: cluster.to_owned(),
+            kind: "ConfigMap",
+            object: object_name(&cm.metadata),
+            field: "data.root-cert.pem",
+            problem: "is missing or empty".to_owned(),
+        })
+}
+
+/// Stores a read. A failed read (`Unreadable`) never replaces what was read before, and an
+/// unusable object (`Invalid`) never replaces a usable one: it is skipped, the last usable
+/// reading stays.
+fn observe<T: PartialEq>(slot: &mut Observed<T>, value: Observed<T>) -> bool {
+    let keep = match value {
+        Observed::Unreadable(_) => !matches!(slot, Observed::Unknown | Observed::Unreadable(_)),
+        Observed::Invalid(_) => matches!(slot, Observed::Present(_)),
+        _ => false,
+    };
+    if keep {
+        return false;
+    }
+    set(slot, value)
+}
+
 /// Whether an EndpointSlice was written by an MCS controller (ours or another's): such slices
 /// are imports, never the source of an export.
 pub fn is_mcs_slice(meta: &ObjectMeta) -> bool {
@@ -399,6 +492,26 @@ impl Index {
         cacerts: Option<CaCerts>,
     ) -> Result<bool, IndexError> {
         Ok(set(&mut self.state(cluster)?.cacerts, cacerts))
+    }
+
+    /// Records an Istio fact about a member. A failed read never replaces what was read
+    /// before, nor an unusable object a usable one: a member that stops answering, or whose
+    /// token Secret is being recreated, keeps its last reader token (the remote secrets other
+    /// members hold for it stay) and its last `cacerts`; a deleted object is forgotten. A `cacerts` bundle read from
+    /// the member becomes [`MemberState::cacerts`] when the controller has none yet.
+    pub fn apply_istio(&mut self, cluster: &str, fact: IstioFact) -> Result<bool, IndexError> {
+        let st = self.state(cluster)?;
+        Ok(match fact {
+            IstioFact::Reader(v) => observe(&mut st.istio.reader, v),
+            IstioFact::CaRoot(v) => observe(&mut st.istio.ca_root, v),
+            IstioFact::CaCerts(v) => {
+                if let (Observed::Present(o), None) = (&v, &st.cacerts) {
+                    st.cacerts = Some(o.bundle.clone());
+                }
+                observe(&mut st.istio.cacerts, v)
+            }
+            IstioFact::Istiod(v) => set(&mut st.istio.istiod, Some(v)),
+        })
     }
 
     /// Indexes a Namespace.
@@ -852,6 +965,132 @@ mod tests {
             Reachability::Unreachable { since: t1 }
         );
         assert!(i.set_reachability("east", Reachability::Reachable).unwrap());
+    }
+
+    fn secret(data: &[(&str, &[u8])], labels: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                namespace: Some("istio-system".into()),
+                name: Some("s".into()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| ((*k).to_owned(), k8s_openapi::ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn reader_token_secrets_are_projected_or_rejected_with_the_field() {
+        let s = secret(&[("token", b"abc\n"), ("ca.crt", b"PEM")], &[]);
+        assert_eq!(
+            project_reader_token("east", &s).unwrap(),
+            ("abc".to_owned(), Some("PEM".to_owned()))
+        );
+        let s = secret(&[("token", b"abc")], &[]);
+        assert_eq!(project_reader_token("east", &s).unwrap().1, None);
+        for bad in [
+            secret(&[], &[]),
+            secret(&[("token", b"  ")], &[]),
+            secret(&[("token", b"a b")], &[]),
+            secret(&[("token", &[0xff, 0xfe])], &[]),
+        ] {
+            let e = project_reader_token("east", &bad).unwrap_err().to_string();
+            assert!(
+                e.contains("data.token") && e.contains("istio-system/s"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn cacerts_and_the_published_root_are_projected() {
+        let mut s = secret(
+            &[("ca-cert.pem", b"C"), ("root-cert.pem", b"R")],
+            &[(MANAGED_BY, MANAGED_BY_VALUE)],
+        );
+        s.metadata.name = Some("cacerts".into());
+        let o = project_cacerts("east", &s).unwrap();
+        assert!(o.owned);
+        assert_eq!(
+            (o.bundle.ca_cert.as_str(), o.bundle.root_cert.as_str()),
+            ("C", "R")
+        );
+        s.metadata.labels = None;
+        assert!(!project_cacerts("east", &s).unwrap().owned);
+        let mut cm = ConfigMap {
+            metadata: meta("istio-system", "istio-ca-root-cert"),
+            data: Some(BTreeMap::from([(CA_ROOT_KEY.to_owned(), "PEM".to_owned())])),
+            ..ConfigMap::default()
+        };
+        assert_eq!(project_ca_root("east", &cm).unwrap(), "PEM");
+        cm.data = None;
+        let e = project_ca_root("east", &cm).unwrap_err().to_string();
+        assert!(e.contains("data.root-cert.pem"), "{e}");
+    }
+
+    #[test]
+    fn failed_reads_never_replace_what_was_read() {
+        let mut i = index();
+        let gone = || IstioFact::CaRoot(Observed::Unreadable("refused".into()));
+        assert!(i.apply_istio("east", gone()).unwrap());
+        assert!(
+            i.apply_istio("east", IstioFact::CaRoot(Observed::Present("PEM".into())))
+                .unwrap()
+        );
+        assert!(!i.apply_istio("east", gone()).unwrap());
+        assert_eq!(
+            i.member("east").unwrap().istio.ca_root,
+            Observed::Present("PEM".into())
+        );
+        // An unusable object is skipped while a usable one was read.
+        assert!(
+            !i.apply_istio(
+                "east",
+                IstioFact::CaRoot(Observed::Invalid("no key".into()))
+            )
+            .unwrap()
+        );
+        assert!(
+            i.apply_istio("east", IstioFact::CaRoot(Observed::Absent))
+                .unwrap()
+        );
+        assert!(
+            i.apply_istio(
+                "east",
+                IstioFact::CaRoot(Observed::Invalid("no key".into()))
+            )
+            .unwrap()
+        );
+        // The cacerts read seed the bundle to reuse only when none is known.
+        let read = |ca: &str| {
+            IstioFact::CaCerts(Observed::Present(ObservedCaCerts {
+                owned: true,
+                bundle: gateway_config::ca::CaCerts {
+                    ca_cert: ca.into(),
+                    ..Default::default()
+                },
+            }))
+        };
+        i.apply_istio("east", read("first")).unwrap();
+        i.apply_istio("east", read("second")).unwrap();
+        assert_eq!(
+            i.member("east").unwrap().cacerts.as_ref().unwrap().ca_cert,
+            "first"
+        );
+        assert!(
+            i.apply_istio("nope", IstioFact::Reader(Observed::Absent))
+                .is_err()
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod propagation;
 pub mod reconcile;
 pub mod registry;
 pub mod resource;
+pub mod root_of_trust;
 pub mod runtime;
 pub mod server;
 pub mod watch;

@@ -107,6 +107,11 @@ pub struct Metrics {
     pub member_reachable: Family<ClusterLabels, Gauge>,
     /// Per member: 1 for the MCS API version it serves and the controller uses.
     pub member_mcs_version: Family<ClusterVersionLabels, Gauge>,
+    /// Per member, while the controller runs the clusterset CA: 1 when its istiod publishes a
+    /// root other than the clusterset root, 0 otherwise.
+    pub member_istio_foreign_root: Family<ClusterLabels, Gauge>,
+    /// istiod Deployments restarted (pod template annotated), by member.
+    pub istiod_restarts: Family<ClusterLabels, Counter>,
     /// The discovery publisher's counters, read at scrape time.
     pub discovery: Arc<DiscoveryStats>,
     /// Time to turn one pass's desired state into name tables and hand the changes to the
@@ -215,6 +220,8 @@ impl Metrics {
         let leader = Gauge::default();
         let member_reachable = Family::<ClusterLabels, Gauge>::default();
         let member_mcs_version = Family::<ClusterVersionLabels, Gauge>::default();
+        let member_istio_foreign_root = Family::<ClusterLabels, Gauge>::default();
+        let istiod_restarts = Family::<ClusterLabels, Counter>::default();
         let discovery = Arc::new(DiscoveryStats::default());
         let discovery_publish_duration = Histogram::new(exponential_buckets(0.00005, 2.0, 16));
         let discovery_skipped = Family::<ClusterLabels, Counter>::default();
@@ -281,6 +288,16 @@ impl Metrics {
             "1 for the MCS API version the member serves (discovery: v1beta1 preferred)",
             member_mcs_version.clone(),
         );
+        registry.register(
+            "member_istio_foreign_root",
+            "1 when the member's istiod publishes a root other than the clusterset root (while the controller runs the clusterset CA)",
+            member_istio_foreign_root.clone(),
+        );
+        registry.register(
+            "istiod_restarts",
+            "istiod Deployments restarted for the clusterset root (pod template annotated)",
+            istiod_restarts.clone(),
+        );
         registry.register_collector(Box::new(discovery.clone()));
         registry.register(
             "discovery_publish_duration_seconds",
@@ -309,6 +326,8 @@ impl Metrics {
             leader,
             member_reachable,
             member_mcs_version,
+            member_istio_foreign_root,
+            istiod_restarts,
             discovery,
             discovery_publish_duration,
             discovery_skipped,

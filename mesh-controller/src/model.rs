@@ -21,6 +21,8 @@ use k8s_openapi::api::core::v1::SessionAffinityConfig;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::Value;
 
+use crate::root_of_trust::RootOfTrust;
+
 /// A member cluster's ID (its name in the clusterset).
 pub type ClusterName = String;
 
@@ -94,8 +96,9 @@ pub struct MemberInfo {
     pub labels: BTreeMap<String, String>,
     /// How the member's east-west gateway is reached from other networks.
     pub exposure: GatewayExposure,
-    /// Kubeconfig of the member's `istio-reader-service-account`, used to build the remote
-    /// secrets other members get. `None`: no remote secret for this member (noted in status).
+    /// Kubeconfig of a reader identity of the member (`spec.readerKubeconfigSecretRef`), used
+    /// instead of its reader token Secret to build the remote secrets other members get.
+    /// `None`: the reader token Secret read from the member ([`IstioState::reader`]).
     pub reader_kubeconfig: Option<Arc<Vec<u8>>>,
 }
 
@@ -241,6 +244,119 @@ pub struct GatewayObj {
     pub external_ips: Vec<String>,
 }
 
+/// What the controller knows of one object it reads from a member.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Observed<T> {
+    /// Not read yet.
+    #[default]
+    Unknown,
+    /// Read: it does not exist.
+    Absent,
+    /// Read and usable.
+    Present(T),
+    /// Read, but it cannot be used (the reason names the field).
+    Invalid(String),
+    /// Could not be read (the request failed) and nothing was read before.
+    Unreadable(String),
+}
+
+impl<T> Observed<T> {
+    /// The value, when present.
+    pub fn present(&self) -> Option<&T> {
+        match self {
+            Self::Present(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether it was read (present, absent or invalid) or its read failed.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Self::Unknown)
+    }
+}
+
+/// How the controller reaches a member's API server (from its own kubeconfig for it), without
+/// the controller's credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    /// API server URL.
+    pub server: String,
+    /// PEM of the certificate authorities the controller verifies the server with.
+    pub ca_pem: Option<String>,
+    /// `tls-server-name`, when set.
+    pub tls_server_name: Option<String>,
+    /// The kubeconfig skips TLS verification.
+    pub insecure: bool,
+}
+
+/// The member's reader identity: its `istio-reader-service-account` token (from the Secret
+/// `istio-system/istio-reader-service-account-istio-remote-secret-token`) and where its API
+/// server is. `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReaderAccess {
+    /// The API server, as the controller reaches it.
+    pub endpoint: ApiEndpoint,
+    /// `data.token`.
+    pub token: String,
+    /// `data.ca.crt` (PEM), preferred over the endpoint's CA when present.
+    pub ca_crt: Option<String>,
+}
+
+impl fmt::Debug for ReaderAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReaderAccess")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"<redacted>")
+            .field("ca_crt", &self.ca_crt.as_ref().map(String::len))
+            .finish()
+    }
+}
+
+/// A member's `istio-system/cacerts` Secret, as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedCaCerts {
+    /// It carries the Isthmus ownership label (the controller wrote it).
+    pub owned: bool,
+    /// Its four parts.
+    pub bundle: CaCerts,
+}
+
+/// What restarting a member's istiod found (reported back by the live half).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IstiodState {
+    /// Every istiod Deployment of the member's revision carries the restart annotation with
+    /// this root fingerprint on its pod template.
+    Annotated(String),
+    /// No istiod Deployment of the member's revision in `istio-system`.
+    NotFound,
+}
+
+/// Istio state of a member the controller reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IstioState {
+    /// The reader token Secret.
+    pub reader: Observed<ReaderAccess>,
+    /// `root-cert.pem` of `istio-system/istio-ca-root-cert` (what istiod publishes).
+    pub ca_root: Observed<String>,
+    /// `istio-system/cacerts`.
+    pub cacerts: Observed<ObservedCaCerts>,
+    /// The istiod Deployments, after a restart was asked for.
+    pub istiod: Option<IstiodState>,
+}
+
+/// One Istio fact about a member, as the live half reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IstioFact {
+    /// The reader token Secret.
+    Reader(Observed<ReaderAccess>),
+    /// `root-cert.pem` of `istio-ca-root-cert`.
+    CaRoot(Observed<String>),
+    /// The `cacerts` Secret.
+    CaCerts(Observed<ObservedCaCerts>),
+    /// The istiod Deployments after a restart.
+    Istiod(IstiodState),
+}
+
 /// Everything indexed for one member.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemberState {
@@ -264,8 +380,11 @@ pub struct MemberState {
     pub gateway: Option<GatewayObj>,
     /// External/internal addresses of the nodes the NodePort exposure selects.
     pub node_addresses: Vec<String>,
-    /// The member's current `istio-system/cacerts`, when any.
+    /// The `istio-system/cacerts` bundle the member holds, or was last given: what
+    /// [`gateway_config::ca::desired_cacerts`] reuses while it is good.
     pub cacerts: Option<CaCerts>,
+    /// Istio objects the controller reads from the member.
+    pub istio: IstioState,
     /// When the member's watches last completed a full list.
     pub last_sync: Option<Timestamp>,
 }
@@ -290,6 +409,12 @@ pub struct IstioWiring {
     pub root: Option<Arc<RootCa>>,
     /// When intermediates are renewed.
     pub renewal: RenewalPolicy,
+    /// Restart a member's istiod once its `cacerts` hold the clusterset chain while it still
+    /// publishes a foreign root (needs `root`).
+    pub restart_istiod: bool,
+    /// Write the `isthmus-mesh-networks` ConfigMap into every member when some gateway is
+    /// Static or NodePort (read by istiods run with `SHARED_MESH_CONFIG` naming it).
+    pub mesh_networks: bool,
 }
 
 /// Reconcile settings.
@@ -377,7 +502,26 @@ pub struct MemberStatus {
     pub imports: usize,
     /// Human-readable notes (missing kubeconfig, gateway without address...).
     pub notes: Vec<String>,
+    /// Whether its istiod publishes the clusterset root; `None` when the controller does not
+    /// run the clusterset CA.
+    pub root_of_trust: Option<RootOfTrust>,
+    /// Its istiod Deployments are to be restarted (see [`IstiodRestart`]).
+    pub restart_istiod: Option<IstiodRestart>,
 }
+
+/// A restart of a member's istiod: the pod template of every istiod Deployment of its revision
+/// gets the annotation [`ROOT_FINGERPRINT_ANNOTATION`] with the clusterset root's fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IstiodRestart {
+    /// SHA-256 fingerprint of the clusterset root.
+    pub fingerprint: String,
+    /// The member's Istio revision (`istio.io/rev`); `None`: the default revision.
+    pub revision: Option<String>,
+}
+
+/// Pod template annotation that restarts istiod, valued with the clusterset root's
+/// fingerprint: a changed pod template is a rollout, an equal one is no second restart.
+pub const ROOT_FINGERPRINT_ANNOTATION: &str = "isthmus.io/root-fingerprint";
 
 /// Counts for logs and metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::model::DesiredObject;
+use crate::model::{DesiredObject, IstiodRestart};
 
 /// The desired state of one member.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,6 +28,12 @@ pub struct ClusterPlan {
     /// (deleting a namespace deletes its objects), so they are written again even when
     /// unchanged.
     pub rewrite_namespaces: BTreeSet<String>,
+    /// Whether the member's istiod is known to publish a root other than the clusterset root
+    /// (`None`: the controller does not run the clusterset CA).
+    pub foreign_root: Option<bool>,
+    /// The member's istiod Deployments to restart (their pod template annotated with the
+    /// clusterset root's fingerprint); never owned, never pruned.
+    pub restart_istiod: Option<IstiodRestart>,
 }
 
 impl ClusterPlan {

@@ -8,7 +8,11 @@ use gateway_config::clusterset::{ClusterSet, GatewayExposure};
 use isthmus_api::names;
 
 use crate::model::{IstioWiring, MemberInfo, MemberStatus};
-use isthmus_api::crd::{EastWestGatewaySpec, MemberCluster, MemberClusterStatus};
+use crate::root_of_trust;
+use isthmus_api::crd::{
+    EastWestGatewaySpec, MemberCluster, MemberClusterCondition, MemberClusterStatus,
+};
+use jiff::Timestamp;
 
 /// Errors reading a MemberCluster.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -26,7 +30,7 @@ pub enum RegistryError {
 }
 
 /// The members of a (validated) clusterset file, in file order. Reader kubeconfigs are not
-/// part of the file; set [`MemberInfo::reader_kubeconfig`] to get remote secrets.
+/// part of the file: remote secrets come from each member's reader token Secret.
 pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
     cs.members
         .iter()
@@ -43,7 +47,8 @@ pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// The Istio wiring settings of a clusterset (no root CA: `cacerts` unmanaged).
+/// The Istio wiring settings of a clusterset: no root CA (`cacerts` unmanaged), no istiod
+/// restarts, no mesh networks ConfigMap; the live controller turns on what its flags ask for.
 pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
     IstioWiring {
         mesh_id: cs.mesh_id.clone(),
@@ -51,6 +56,8 @@ pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
         expose_hosts: gateway_config::istio::ExposeHosts::All,
         root: None,
         renewal: gateway_config::ca::RenewalPolicy::default(),
+        restart_istiod: false,
+        mesh_networks: false,
     }
 }
 
@@ -140,18 +147,41 @@ pub fn single_network(names: &[String], network: &str) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// A MemberCluster's status from the controller's view of the member.
-impl From<&MemberStatus> for MemberClusterStatus {
-    fn from(s: &MemberStatus) -> Self {
-        Self {
-            reachable: s.reachable,
-            withdrawn: s.withdrawn,
-            gateway_addresses: s.gateway_addresses.clone(),
-            gateway_port: s.gateway_port,
-            exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
-            imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
-            notes: s.notes.clone(),
-        }
+/// A MemberCluster's status from the controller's view of the member at `now`. A condition
+/// keeps the `lastTransitionTime` it has in `previous` (the stored status) while its status
+/// stays the same.
+pub fn member_cluster_status(
+    s: &MemberStatus,
+    previous: Option<&MemberClusterStatus>,
+    now: Timestamp,
+) -> MemberClusterStatus {
+    let mut conditions = Vec::new();
+    if let Some(r) = &s.root_of_trust {
+        let status = r.trust.condition_status();
+        let since = previous
+            .and_then(|p| {
+                p.conditions
+                    .iter()
+                    .find(|c| c.type_ == root_of_trust::CONDITION_TYPE && c.status == status)
+            })
+            .map_or_else(|| now.to_string(), |c| c.last_transition_time.clone());
+        conditions.push(MemberClusterCondition {
+            type_: root_of_trust::CONDITION_TYPE.to_owned(),
+            status: status.to_owned(),
+            reason: r.trust.reason().to_owned(),
+            message: r.message.clone(),
+            last_transition_time: since,
+        });
+    }
+    MemberClusterStatus {
+        reachable: s.reachable,
+        withdrawn: s.withdrawn,
+        gateway_addresses: s.gateway_addresses.clone(),
+        gateway_port: s.gateway_port,
+        exports: u32::try_from(s.exports).unwrap_or(u32::MAX),
+        imports: u32::try_from(s.imports).unwrap_or(u32::MAX),
+        notes: s.notes.clone(),
+        conditions,
     }
 }
 
@@ -230,6 +260,49 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("spec.network")
+        );
+    }
+
+    #[test]
+    fn the_root_of_trust_condition_keeps_its_transition_time_while_unchanged() {
+        use crate::root_of_trust::{RootOfTrust, Trust};
+        let t1 = Timestamp::from_second(1_800_000_000).unwrap();
+        let t2 = Timestamp::from_second(1_800_000_600).unwrap();
+        let verdict = |trust| RootOfTrust {
+            trust,
+            clusterset: "ab".into(),
+            published: vec!["cd".into()],
+            message: "m".into(),
+        };
+        let mut st = MemberStatus {
+            reachable: true,
+            root_of_trust: Some(verdict(Trust::ForeignRoot)),
+            ..MemberStatus::default()
+        };
+        let first = member_cluster_status(&st, None, t1);
+        let c = &first.conditions[0];
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
+            ("IstioRootOfTrust", "False", "ForeignRoot")
+        );
+        assert_eq!(c.last_transition_time, t1.to_string());
+        let same = member_cluster_status(&st, Some(&first), t2);
+        assert_eq!(same.conditions[0].last_transition_time, t1.to_string());
+        st.root_of_trust = Some(verdict(Trust::ClustersetRoot));
+        let flipped = member_cluster_status(&st, Some(&same), t2);
+        assert_eq!(
+            (
+                flipped.conditions[0].status.as_str(),
+                flipped.conditions[0].last_transition_time.clone()
+            ),
+            ("True", t2.to_string())
+        );
+        // Without the clusterset CA: no condition.
+        st.root_of_trust = None;
+        assert!(
+            member_cluster_status(&st, Some(&flipped), t2)
+                .conditions
+                .is_empty()
         );
     }
 

@@ -25,7 +25,7 @@ mod writes;
 
 pub use applier::{ClusterApplier, SyncReport};
 pub use error::{ApplyError, error_class};
-pub use prune::{NEVER_PRUNED, prune_kinds};
+pub use prune::{NAMESPACED_LISTINGS, NEVER_PRUNED, listing_namespace, prune_kinds};
 pub use status::conflict_of;
 pub use version::to_served_version;
 

@@ -25,6 +25,19 @@ const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// holds user objects).
 pub const NEVER_PRUNED: &[&str] = &["Namespace"];
 
+/// Kinds the controller writes in one namespace only, as (`apiVersion`, kind, namespace):
+/// listed for pruning in that namespace alone, as the member grants them there only (the
+/// `isthmus-mesh-networks` ConfigMap of `istio-system`).
+pub const NAMESPACED_LISTINGS: &[(&str, &str, &str)] = &[("v1", "ConfigMap", "istio-system")];
+
+/// The namespace a prune listing of `kind` is limited to, if any ([`NAMESPACED_LISTINGS`]).
+pub fn listing_namespace(api_version: &str, kind: &str) -> Option<&'static str> {
+    NAMESPACED_LISTINGS
+        .iter()
+        .find(|(a, k, _)| *a == api_version && *k == kind)
+        .map(|(_, _, ns)| *ns)
+}
+
 /// The kinds a full pass lists for pruning: the managed kinds and the desired ones, sorted,
 /// without the [`NEVER_PRUNED`] kinds.
 pub fn prune_kinds(
@@ -213,7 +226,10 @@ async fn list_owned(
     };
     for (api_version, kind) in kinds {
         let ar = api_resource(&api_version, &kind);
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let api: Api<DynamicObject> = match listing_namespace(&api_version, &kind) {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+            None => Api::all_with(client.clone(), &ar),
+        };
         let lp = ListParams::default().labels(&selector);
         let left = LIST_TIMEOUT.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, api.list(&lp)).await {
@@ -278,6 +294,8 @@ mod tests {
                 ("networking.istio.io/v1".to_owned(), "Gateway".to_owned()),
             ]
         );
+        assert_eq!(listing_namespace("v1", "ConfigMap"), Some("istio-system"));
+        assert_eq!(listing_namespace("v1", "Secret"), None);
         assert_eq!(
             prune_selector(),
             "app.kubernetes.io/managed-by=isthmus,!placement.isthmus.io/template"

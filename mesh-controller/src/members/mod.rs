@@ -9,6 +9,7 @@ mod mcs_version;
 pub use about::cluster_properties;
 pub use client::{
     KubeconfigText, MemberError, MemberSpec, client_for, client_for_spec, client_from_kubeconfig,
+    connect, endpoint_of,
 };
 pub use health::{MemberHealth, MemberStatus, Reachability};
 pub use mcs_version::{discover_mcs_version, pick_mcs_version};

@@ -105,6 +105,9 @@ pub struct PassContext<'a> {
     pub active: Vec<bool>,
     /// The family of VIPs when neither the Services nor the ranges say otherwise.
     pub default_family: &'static str,
+    /// The mesh networks ConfigMap every member gets (`Ok(None)`: none), when Istio wiring
+    /// writes it.
+    pub mesh_networks: Result<Option<Value>, String>,
 }
 
 impl<'a> PassContext<'a> {
@@ -123,6 +126,10 @@ impl<'a> PassContext<'a> {
                 .clusterset_cidrs
                 .first()
                 .map_or("IPv4", |c| vip::family_of(&c.network())),
+            mesh_networks: match &cfg.istio {
+                Some(w) if w.mesh_networks => istio::mesh_networks_configmap(snap),
+                _ => Ok(None),
+            },
         }
     }
 
@@ -343,11 +350,26 @@ pub fn member_part(
     };
     let mut objects = Vec::new();
     if let Some(wiring) = &ctx.cfg.istio {
-        objects = istio::objects(ctx.snap, member, wiring, ctx.now, &mut mstatus)
-            .into_iter()
-            .filter_map(shared)
-            .collect();
+        let mesh_networks = match &ctx.mesh_networks {
+            Ok(m) => m.as_ref(),
+            Err(e) => {
+                mstatus.notes.push(e.clone());
+                None
+            }
+        };
+        objects = istio::objects(
+            ctx.snap,
+            member,
+            wiring,
+            mesh_networks,
+            ctx.now,
+            &mut mstatus,
+        )
+        .into_iter()
+        .filter_map(shared)
+        .collect();
         istio::gateway_address(member, &mut mstatus);
+        istio::root_of_trust(member, wiring, &mut mstatus);
     }
     (objects, mstatus)
 }
@@ -367,5 +389,7 @@ pub use incremental::{Reconciler, SharedDesired};
 mod fixtures;
 #[cfg(test)]
 mod incremental_tests;
+#[cfg(test)]
+mod istio_tests;
 #[cfg(test)]
 mod tests;

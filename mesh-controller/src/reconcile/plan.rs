@@ -7,6 +7,7 @@ use tracing::warn;
 use super::SharedDesired;
 use crate::model::Snapshot;
 use crate::plan::{ClusterPlan, EventWrite, Plan, StatusWrite};
+use crate::root_of_trust::Trust;
 
 /// The plan of a pass: per member, references to the shared desired objects, the
 /// ServiceExport statuses and the events.
@@ -22,6 +23,14 @@ pub fn to_plan(desired: &SharedDesired, snap: &Snapshot) -> Plan {
     let mut clusters: BTreeMap<String, ClusterPlan> = BTreeMap::new();
     for (cluster, objects) in desired.members.iter().zip(desired.objects_by_member()) {
         clusters.entry(cluster.clone()).or_default().shared = objects;
+    }
+    for (cluster, st) in &desired.member_status {
+        let cp = clusters.entry(cluster.clone()).or_default();
+        cp.foreign_root = st
+            .root_of_trust
+            .as_ref()
+            .map(|r| r.trust == Trust::ForeignRoot);
+        cp.restart_istiod.clone_from(&st.restart_istiod);
     }
     for (cluster, key, status) in desired.export_statuses() {
         let status = match serde_json::to_value(status) {

@@ -764,17 +764,19 @@ fn reconcile_is_deterministic() {
     assert_eq!(a.export_status, b.export_status);
 }
 
-fn wiring(root: Option<Arc<gateway_config::ca::RootCa>>) -> IstioWiring {
+pub(super) fn wiring(root: Option<Arc<gateway_config::ca::RootCa>>) -> IstioWiring {
     IstioWiring {
         mesh_id: "mesh1".into(),
         trust_domain: "cluster.local".into(),
         expose_hosts: gateway_config::istio::ExposeHosts::All,
         root,
         renewal: gateway_config::ca::RenewalPolicy::default(),
+        restart_istiod: false,
+        mesh_networks: true,
     }
 }
 
-const KUBECONFIG: &str = r#"apiVersion: v1
+pub(super) const KUBECONFIG: &str = r#"apiVersion: v1
 kind: Config
 current-context: r
 clusters:
@@ -799,6 +801,13 @@ fn istio_wiring_objects() {
     w.index.upsert_member(info);
     let root = gateway_config::ca::RootCa::generate(&Default::default(), now()).unwrap();
     w.cfg.istio = Some(wiring(Some(Arc::new(root))));
+    // cacerts are planned once the member's own were read.
+    assert!(find(&w.run(), "c1", "Secret", "istio-system", "cacerts").is_none());
+    for c in ["c1", "c2", "c3"] {
+        w.index
+            .apply_istio(c, IstioFact::CaCerts(Observed::Absent))
+            .unwrap();
+    }
     let d = w.run();
     let ns = find(&d, "c1", "Namespace", "", "istio-system")
         .or_else(|| {

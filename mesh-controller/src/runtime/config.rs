@@ -49,6 +49,28 @@ pub struct RunConfig {
     pub leader: LeaderMode,
     /// Serve ClusterSet discovery over gRPC (every replica, leader or not).
     pub discovery: Option<crate::discovery::DiscoveryConfig>,
+    /// Read what the Istio wiring needs from every member (with `ReconcileConfig::istio`).
+    pub istio: Option<IstioReads>,
+}
+
+/// What the live half reads from every member for the Istio wiring: the
+/// `istio-ca-root-cert` ConfigMap of `istio-system` (watched), and the reader token Secret
+/// and `cacerts` (read by name every `refresh`: the member grants `get` on them only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IstioReads {
+    /// Period of the Secret reads (a rotated reader token reaches the remote secrets within it).
+    pub refresh: Duration,
+}
+
+/// Default [`IstioReads::refresh`].
+pub const DEFAULT_ISTIO_REFRESH: Duration = Duration::from_secs(30);
+
+impl Default for IstioReads {
+    fn default() -> Self {
+        Self {
+            refresh: DEFAULT_ISTIO_REFRESH,
+        }
+    }
 }
 
 impl RunConfig {
@@ -68,6 +90,7 @@ impl RunConfig {
             write_timeout: Duration::from_secs(30),
             leader: LeaderMode::Disabled,
             discovery: None,
+            istio: None,
         }
     }
 }

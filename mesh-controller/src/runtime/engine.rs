@@ -9,21 +9,25 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use gateway_config::ca::{CACERTS_NAMESPACE, CACERTS_SECRET_NAME, CaCerts};
 use isthmus_api::labels::ENDPOINTSLICE_SERVICE_NAME;
 use isthmus_api::mcs;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DynamicObject;
 use tracing::{debug, info, warn};
 
-use crate::index::{Index, IndexError, is_mcs_slice};
+use crate::index::{Index, IndexError, is_mcs_slice, project_ca_root};
 use crate::members::{MemberStatus, Reachability};
 use crate::metrics::Metrics;
-use crate::model::{self, Desired, McsVersion, MemberInfo, NsName, ReconcileConfig, Snapshot};
+use crate::model::{
+    self, Desired, IstioFact, McsVersion, MemberInfo, NsName, Observed, ReconcileConfig, Snapshot,
+};
 use crate::plan::Plan;
 use crate::reconcile::plan::to_plan;
 use crate::reconcile::{Reconciler, SharedDesired};
+use crate::root_of_trust::{CA_ROOT_CONFIGMAP, Trust};
 use crate::runtime::Engine;
 use crate::watch::{Sink, WatchError, WatchKind, typed};
 
@@ -41,6 +45,8 @@ pub struct IndexEngine {
     last: Mutex<Option<Arc<Desired>>>,
     last_shared: Mutex<Option<Arc<SharedDesired>>>,
     notes: Mutex<BTreeMap<String, Vec<String>>>,
+    /// The last logged root-of-trust verdict per member.
+    trust: Mutex<BTreeMap<String, Trust>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +123,7 @@ impl IndexEngine {
             last: Mutex::new(None),
             last_shared: Mutex::new(None),
             notes: Mutex::new(BTreeMap::new()),
+            trust: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -244,6 +251,18 @@ impl IndexEngine {
             WatchKind::Gateway => {
                 index.apply_gateway_service(cluster, &typed::<Service>(cluster, kind, obj)?)?
             }
+            WatchKind::IstioCaRoot => {
+                let cm = typed::<ConfigMap>(cluster, kind, obj)?;
+                let seen = match project_ca_root(cluster, &cm) {
+                    Ok(pem) => Observed::Present(pem),
+                    Err(e) => {
+                        // Unusable, and said so in the member's status.
+                        self.skipped(cluster, kind, &Skip::Index(e.clone()));
+                        Observed::Invalid(e.to_string())
+                    }
+                };
+                index.apply_istio(cluster, IstioFact::CaRoot(seen))?
+            }
             WatchKind::ServiceExport => {
                 let obj = with_spec(obj);
                 let key = ns_name(&obj);
@@ -308,6 +327,9 @@ impl IndexEngine {
             WatchKind::Service => index.delete_service(cluster, key),
             WatchKind::EndpointSlice => index.delete_slice(cluster, key),
             WatchKind::Gateway => index.delete_gateway_service(cluster),
+            WatchKind::IstioCaRoot => {
+                index.apply_istio(cluster, IstioFact::CaRoot(Observed::Absent))
+            }
             WatchKind::ServiceExport => index.delete_export(cluster, key),
             WatchKind::ServiceImport => index.delete_import(cluster, key),
         }
@@ -333,7 +355,7 @@ impl IndexEngine {
                         .map(|n| NsName::new(svc.namespace.clone(), n.clone()))
                 })
                 .collect(),
-            WatchKind::Gateway => BTreeSet::new(),
+            WatchKind::Gateway | WatchKind::IstioCaRoot => BTreeSet::new(),
             WatchKind::ServiceExport => st.exports.keys().cloned().collect(),
             WatchKind::ServiceImport => st.imports.keys().cloned().collect(),
         }
@@ -359,6 +381,23 @@ impl Sink for IndexEngine {
                     }
                 },
                 None => index.delete_gateway_service(cluster).unwrap_or(false),
+            };
+        }
+        if kind == WatchKind::IstioCaRoot {
+            let chosen = objects
+                .into_iter()
+                .find(|o| o.metadata.name.as_deref() == Some(CA_ROOT_CONFIGMAP));
+            return match chosen {
+                Some(o) => match self.apply_one(&mut index, cluster, kind, o) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.skipped(cluster, kind, &e);
+                        false
+                    }
+                },
+                None => index
+                    .apply_istio(cluster, IstioFact::CaRoot(Observed::Absent))
+                    .unwrap_or(false),
             };
         }
         let listed: BTreeSet<NsName> = objects
@@ -428,7 +467,83 @@ impl Sink for IndexEngine {
     }
 }
 
+impl IndexEngine {
+    /// Remembers the `cacerts` bundles this pass planned as the ones the members hold, so the
+    /// next pass plans the same intermediate instead of issuing another before the member's
+    /// Secret is read again.
+    fn keep_planned_cacerts(&self, desired: &SharedDesired) {
+        let mut index = lock(&self.index);
+        for (cluster, objects) in desired.members.iter().zip(&desired.member_objects) {
+            let Some(obj) = objects.iter().find(|o| {
+                o.key.kind == "Secret"
+                    && o.key.namespace == CACERTS_NAMESPACE
+                    && o.key.name == CACERTS_SECRET_NAME
+            }) else {
+                continue;
+            };
+            let bundle = serde_json::from_value::<Secret>(obj.body.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|secret| {
+                    CaCerts::from_secret(&secret, "planned cacerts").map_err(|e| e.to_string())
+                });
+            match bundle {
+                Ok(b) => {
+                    let _ = index.set_cacerts(cluster, Some(b));
+                }
+                Err(e) => {
+                    warn!(cluster = %cluster, error = %e, "cannot read back the planned cacerts")
+                }
+            }
+        }
+    }
+
+    /// Logs every member's root-of-trust verdict when it changes.
+    fn log_root_of_trust(&self, desired: &SharedDesired) {
+        let mut seen = lock(&self.trust);
+        for (cluster, st) in &desired.member_status {
+            let Some(r) = &st.root_of_trust else {
+                continue;
+            };
+            if seen.get(cluster) == Some(&r.trust) {
+                continue;
+            }
+            seen.insert(cluster.clone(), r.trust);
+            let published = r.published.join(",");
+            match r.trust {
+                Trust::ForeignRoot => warn!(
+                    cluster = %cluster,
+                    clusterset_root = %r.clusterset,
+                    published = %published,
+                    restart = st.restart_istiod.is_some(),
+                    "istiod publishes a foreign root"
+                ),
+                Trust::ClustersetRoot => info!(
+                    cluster = %cluster,
+                    clusterset_root = %r.clusterset,
+                    "istiod publishes the clusterset root"
+                ),
+                Trust::NotPublished => info!(
+                    cluster = %cluster,
+                    clusterset_root = %r.clusterset,
+                    reason = %r.message,
+                    "istiod's root is not known"
+                ),
+            }
+        }
+    }
+}
+
 impl Engine for IndexEngine {
+    fn observe(&self, cluster: &str, fact: IstioFact) -> bool {
+        match lock(&self.index).apply_istio(cluster, fact) {
+            Ok(changed) => changed,
+            Err(e) => {
+                debug!(error = %e, "Istio fact for an unknown member");
+                false
+            }
+        }
+    }
+
     fn plan(&self, members: &[MemberStatus], now: Timestamp) -> Plan {
         let mut reconciler = lock(&self.reconciler);
         let (snap, dirty) = {
@@ -471,6 +586,10 @@ impl Engine for IndexEngine {
                     notes.insert(cluster.clone(), st.notes.clone());
                 }
             }
+        }
+        if self.cfg.istio.as_ref().is_some_and(|w| w.root.is_some()) {
+            self.keep_planned_cacerts(&desired);
+            self.log_root_of_trust(&desired);
         }
         let mut plan = to_plan(&desired, &snap);
         if !rewrite_namespaces.is_empty() {
@@ -530,6 +649,70 @@ mod tests {
         let mut changed = svc;
         changed.data["spec"]["ports"] = json!([{"port": 81}]);
         assert!(engine.apply("east", WatchKind::Service, changed));
+    }
+
+    #[test]
+    fn the_published_root_is_indexed_and_planned_cacerts_are_kept() {
+        let root =
+            gateway_config::ca::RootCa::generate(&Default::default(), Timestamp::now()).unwrap();
+        let cfg = ReconcileConfig {
+            istio: Some(model::IstioWiring {
+                mesh_id: "m".into(),
+                trust_domain: "cluster.local".into(),
+                expose_hosts: gateway_config::istio::ExposeHosts::All,
+                root: Some(Arc::new(root)),
+                renewal: Default::default(),
+                restart_istiod: false,
+                mesh_networks: true,
+            }),
+            ..ReconcileConfig::default()
+        };
+        let engine = IndexEngine::new(vec![MemberInfo::new("east", "n1")], cfg);
+        let cm = |data: serde_json::Value| {
+            obj(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": CA_ROOT_CONFIGMAP, "namespace": "istio-system"},
+                "data": data}))
+        };
+        let root_of = |e: &IndexEngine| e.snapshot().members["east"].istio.ca_root.clone();
+        assert!(engine.replace(
+            "east",
+            WatchKind::IstioCaRoot,
+            vec![cm(json!({"root-cert.pem": "PEM"}))]
+        ));
+        assert_eq!(root_of(&engine), Observed::Present("PEM".into()));
+        // Without its key, or malformed: skipped, the last reading stays.
+        assert!(!engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert!(!engine.apply("east", WatchKind::IstioCaRoot, cm(json!(["x"]))));
+        assert_eq!(root_of(&engine), Observed::Present("PEM".into()));
+        assert!(engine.delete("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert_eq!(root_of(&engine), Observed::Absent);
+        // Unusable when nothing usable was read: said so.
+        assert!(engine.apply("east", WatchKind::IstioCaRoot, cm(json!({}))));
+        assert!(matches!(root_of(&engine), Observed::Invalid(_)));
+        assert!(engine.replace(
+            "east",
+            WatchKind::IstioCaRoot,
+            vec![cm(json!({"root-cert.pem": "PEM"}))]
+        ));
+        assert!(engine.replace("east", WatchKind::IstioCaRoot, Vec::new()));
+        assert_eq!(root_of(&engine), Observed::Absent);
+
+        // cacerts are planned once read, and the next pass plans the same bundle.
+        let cacerts = |e: &IndexEngine| {
+            e.last_shared().and_then(|d| {
+                d.member_objects[0]
+                    .iter()
+                    .find(|o| o.key.kind == "Secret" && o.key.name == "cacerts")
+                    .map(|o| o.fingerprint)
+            })
+        };
+        engine.plan(&[], Timestamp::now());
+        assert_eq!(cacerts(&engine), None);
+        assert!(engine.observe("east", IstioFact::CaCerts(Observed::Absent)));
+        engine.plan(&[], Timestamp::now());
+        let first = cacerts(&engine).unwrap();
+        engine.plan(&[], Timestamp::now());
+        assert_eq!(cacerts(&engine), Some(first));
     }
 
     #[test]

@@ -178,13 +178,29 @@ async fn write_statuses(hub: &Client, handle: &runtime::ControllerHandle, engine
         return;
     };
     let api: Api<MemberCluster> = Api::all(hub.clone());
+    // The stored statuses, for stable condition transition times.
+    let previous: BTreeMap<String, MemberClusterStatus> = match api
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .filter_map(|mc| Some((mc.metadata.name?, mc.status?)))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot read the MemberClusters' statuses; condition times restart");
+            BTreeMap::new()
+        }
+    };
+    let now = jiff::Timestamp::now();
     let members: BTreeMap<String, Reachability> = handle
         .members()
         .into_iter()
         .map(|m| (m.name, m.reachability))
         .collect();
     for (name, st) in &desired.member_status {
-        let mut status = MemberClusterStatus::from(st);
+        let mut status = registry::member_cluster_status(st, previous.get(name), now);
         status.reachable = matches!(members.get(name), Some(Reachability::Reachable));
         let body = json!({
             "apiVersion": "isthmus.io/v1alpha1",

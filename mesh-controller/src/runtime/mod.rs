@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 mod handle;
 pub mod hub;
+mod istio;
 mod member;
 mod pass;
 mod readiness;
@@ -21,11 +22,13 @@ mod write;
 use jiff::Timestamp;
 
 use crate::members::MemberStatus;
+use crate::model::IstioFact;
 use crate::plan::Plan;
 use crate::watch::Sink;
-pub use config::{LeaderMode, RunConfig};
+pub use config::{DEFAULT_ISTIO_REFRESH, IstioReads, LeaderMode, RunConfig};
 pub use error::RuntimeError;
 pub use handle::ControllerHandle;
+pub use istio::{ISTIOD_SELECTOR, RESTART_FIELD_MANAGER, REVISION_LABEL};
 pub use start::start;
 pub use summary::PassSummary;
 
@@ -33,4 +36,7 @@ pub use summary::PassSummary;
 pub trait Engine: Sink {
     /// Reconciles the current snapshot, given the members' status, at `now`.
     fn plan(&self, members: &[MemberStatus], now: Timestamp) -> Plan;
+
+    /// Records an Istio fact read from `cluster`; whether it changed what is known.
+    fn observe(&self, cluster: &str, fact: IstioFact) -> bool;
 }

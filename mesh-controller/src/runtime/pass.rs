@@ -26,6 +26,22 @@ impl Loop {
         self.metrics
             .conflicts
             .set(i64::try_from(plan.conflicts).unwrap_or(i64::MAX));
+        for (cluster, cp) in &plan.clusters {
+            let labels = crate::metrics::ClusterLabels {
+                cluster: cluster.clone(),
+            };
+            match cp.foreign_root {
+                Some(foreign) => {
+                    self.metrics
+                        .member_istio_foreign_root
+                        .get_or_create(&labels)
+                        .set(i64::from(foreign));
+                }
+                None => {
+                    self.metrics.member_istio_foreign_root.remove(&labels);
+                }
+            }
+        }
         let is_leader = *self.leader.borrow();
         self.metrics.leader.set(i64::from(is_leader));
         let pending: Vec<&str> = statuses

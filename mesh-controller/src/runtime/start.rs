@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span};
 
 use super::handle::ControllerHandle;
+use super::istio::IstioReader;
 use super::member::{Member, member_supervisor, probe};
 use super::readiness::readiness;
 use super::reconcile_loop::Loop;
@@ -69,8 +70,9 @@ pub async fn start(
     });
 
     let mut members = Vec::new();
+    let mut endpoints = Vec::new();
     for spec in &cfg.members {
-        let client = members::client_for_spec(spec).await?;
+        let (client, endpoint) = members::connect(spec).await?;
         let health = MemberHealth::new(&spec.name, &spec.network);
         health.register_watch("Discovery");
         members.push(Member {
@@ -78,6 +80,7 @@ pub async fn start(
             client,
             health,
         });
+        endpoints.push(endpoint);
     }
 
     // Per member: discovery, then watches; and a health probe.
@@ -90,6 +93,7 @@ pub async fn start(
             metrics: metrics.clone(),
             sink: sink.clone(),
             watch_timeout: cfg.watch_timeout,
+            istio: cfg.istio.is_some(),
         };
         let cancel_m = cancel.clone();
         let span = info_span!("member", cluster = %m.spec.name);
@@ -103,6 +107,26 @@ pub async fn start(
             )
             .instrument(info_span!("probe", cluster = %m.spec.name)),
         );
+    }
+
+    // The Secrets the Istio wiring reads by name.
+    if let Some(reads) = &cfg.istio {
+        for (m, endpoint) in members.iter().zip(endpoints) {
+            let reader = IstioReader {
+                cluster: m.spec.name.clone(),
+                client: m.client.clone(),
+                endpoint,
+                engine: engine.clone(),
+                notify: notify.clone(),
+                metrics: metrics.clone(),
+                refresh: reads.refresh,
+            };
+            tasks.spawn(
+                reader
+                    .run(cancel.clone())
+                    .instrument(info_span!("istio-reads", cluster = %m.spec.name)),
+            );
+        }
     }
 
     // Leader election.

@@ -9,10 +9,11 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tracing::{Instrument, error, info_span, warn};
 
+use super::istio::restart_istiod;
 use super::reconcile_loop::Loop;
-use crate::apply::{ClusterApplier, SyncReport, to_served_version};
+use crate::apply::{ClusterApplier, SyncReport, error_class, to_served_version};
 use crate::members::{self, MemberStatus, Reachability};
-use crate::model::DesiredObject;
+use crate::model::{DesiredObject, IstioFact, IstiodState};
 use crate::plan::ClusterPlan;
 
 /// Writes in flight at once over all members (each member also has its own bound).
@@ -21,14 +22,19 @@ pub(super) const WRITES_IN_FLIGHT: usize = 1024;
 /// Background prune listings in flight at once over all members.
 pub(super) const LISTINGS_IN_FLIGHT: usize = 4;
 
-/// The MCS kinds and imported slices pruned on full passes.
-fn managed_kinds(mcs_version: Option<&str>) -> Vec<(String, String)> {
+/// The kinds full passes list for pruning even when none is desired: the MCS kinds and
+/// imported slices, and with Istio wiring the mesh networks ConfigMap (listed in
+/// `istio-system` only).
+fn managed_kinds(mcs_version: Option<&str>, istio: bool) -> Vec<(String, String)> {
     let mut kinds = vec![("discovery.k8s.io/v1".to_owned(), "EndpointSlice".to_owned())];
     if let Some(v) = mcs_version {
         kinds.push((
             format!("{}/{v}", isthmus_api::mcs::GROUP),
             "ServiceImport".to_owned(),
         ));
+    }
+    if istio {
+        kinds.push(("v1".to_owned(), "ConfigMap".to_owned()));
     }
     kinds
 }
@@ -113,7 +119,7 @@ impl Loop {
                 ClusterApplier::new(
                     &m.spec.name,
                     m.client.clone(),
-                    managed_kinds(st.mcs_version.as_deref()),
+                    managed_kinds(st.mcs_version.as_deref(), self.cfg.istio.is_some()),
                 )
                 .with_limit(limit)
                 .with_list_limit(list_limit)
@@ -128,13 +134,14 @@ impl Loop {
                     }
                 }
             }
-            jobs.push((applier, objects, sts, evs, member_full));
+            let restart = cp.restart_istiod.map(|r| (m.client.clone(), r));
+            jobs.push((applier, objects, sts, evs, member_full, restart));
         }
         full_for.retain(|n| !jobs.iter().any(|(a, ..)| a.cluster() == n));
         let metrics = self.metrics.clone();
-        let mut set: JoinSet<(ClusterApplier, SyncReport)> = JoinSet::new();
+        let mut set: JoinSet<(ClusterApplier, SyncReport, Option<IstiodState>)> = JoinSet::new();
         let timeout = self.cfg.write_timeout;
-        for (mut applier, objects, sts, evs, member_full) in jobs {
+        for (mut applier, objects, sts, evs, member_full, restart) in jobs {
             let metrics = metrics.clone();
             let span = info_span!("apply", cluster = %applier.cluster(), full = member_full);
             set.spawn(
@@ -142,7 +149,7 @@ impl Loop {
                     // A member that accepts connections but stops answering must not hold
                     // the other members' writes: the pass for it is cut short and retried.
                     let sync = applier.sync(objects, &sts, &evs, member_full, &metrics);
-                    let report = match tokio::time::timeout(timeout, sync).await {
+                    let mut report = match tokio::time::timeout(timeout, sync).await {
                         Ok(report) => report,
                         Err(_) => {
                             warn!(cluster = %applier.cluster(), ?timeout, "writes to the member timed out; retrying on the next pass");
@@ -155,17 +162,47 @@ impl Loop {
                             }
                         }
                     };
-                    (applier, report)
+                    let mut istiod = None;
+                    if let Some((client, req)) = restart {
+                        let cluster = applier.cluster().to_owned();
+                        let r = tokio::time::timeout(
+                            timeout,
+                            restart_istiod(&cluster, &client, &req, &metrics),
+                        )
+                        .await;
+                        match r {
+                            Ok(Ok(state)) => istiod = Some(state),
+                            Ok(Err(e)) => {
+                                warn!(cluster = %cluster, error = %e, "cannot restart istiod; retrying on the next pass");
+                                metrics.apply_error(&cluster, "Deployment", error_class(&e));
+                                report.errors += 1;
+                            }
+                            Err(_) => {
+                                warn!(cluster = %cluster, ?timeout, "restarting istiod timed out; retrying on the next pass");
+                                metrics.apply_error(&cluster, "Deployment", "timeout");
+                                report.errors += 1;
+                            }
+                        }
+                    }
+                    (applier, report, istiod)
                 }
                 .instrument(span),
             );
         }
         let mut reports = Vec::new();
         while let Some(res) = set.join_next().await {
-            let Ok((applier, report)) = res else {
+            let Ok((applier, report, istiod)) = res else {
                 error!("an apply task panicked");
                 continue;
             };
+            if let Some(state) = istiod
+                && self
+                    .engine
+                    .observe(applier.cluster(), IstioFact::Istiod(state))
+            {
+                // The next pass sees the restart (and stops asking for it).
+                self.notify.notify_one();
+            }
             self.appliers.insert(applier.cluster().to_owned(), applier);
             reports.push(report);
         }
@@ -179,11 +216,12 @@ mod tests {
 
     #[test]
     fn managed_kinds_follow_the_served_mcs_version() {
-        let k = managed_kinds(Some("v1alpha1"));
+        let k = managed_kinds(Some("v1alpha1"), false);
         assert!(k.contains(&(
             "multicluster.x-k8s.io/v1alpha1".into(),
             "ServiceImport".into()
         )));
-        assert_eq!(managed_kinds(None).len(), 1);
+        assert_eq!(managed_kinds(None, false).len(), 1);
+        assert!(managed_kinds(None, true).contains(&("v1".into(), "ConfigMap".into())));
     }
 }

@@ -48,6 +48,9 @@ pub enum WatchKind {
     Namespace,
     /// The east-west gateway `Service` in `istio-system` (`istio=eastwestgateway`).
     Gateway,
+    /// The `istio-ca-root-cert` ConfigMap in `istio-system` (the root istiod publishes),
+    /// with Istio wiring only; it does not count for the member's health.
+    IstioCaRoot,
 }
 
 impl WatchKind {
@@ -70,7 +73,14 @@ impl WatchKind {
             Self::EndpointSlice => "EndpointSlice",
             Self::Namespace => "Namespace",
             Self::Gateway => "GatewayService",
+            Self::IstioCaRoot => "IstioCaRootConfigMap",
         }
+    }
+
+    /// Whether the watch counts for the member's health (reachability, readiness): not the
+    /// Istio watches, which a member installed without their permissions cannot list.
+    pub fn counts_for_health(&self) -> bool {
+        !matches!(self, Self::IstioCaRoot)
     }
 }
 
@@ -140,6 +150,8 @@ pub struct WatchContext {
     pub sink: Arc<dyn Sink>,
     /// Server-side timeout of each watch request.
     pub watch_timeout: Duration,
+    /// Also watch what the Istio wiring reads ([`WatchKind::IstioCaRoot`]).
+    pub istio: bool,
 }
 
 /// First delay before a failed watch is retried; doubled (with jitter) up to
@@ -170,12 +182,15 @@ pub fn spawn_member_watches(
     tasks: &mut JoinSet<()>,
     cancel: &CancellationToken,
 ) {
-    for kind in WatchKind::ALL {
+    let istio = ctx.istio.then_some(WatchKind::IstioCaRoot);
+    for kind in WatchKind::ALL.into_iter().chain(istio) {
         let is_mcs = matches!(kind, WatchKind::ServiceExport | WatchKind::ServiceImport);
         if is_mcs && ctx.mcs_version.is_none() {
             continue;
         }
-        ctx.health.register_watch(kind.as_str());
+        if kind.counts_for_health() {
+            ctx.health.register_watch(kind.as_str());
+        }
         let ctx = ctx.clone();
         let cancel = cancel.clone();
         let span = info_span!("watch", cluster = %ctx.cluster, kind = kind.as_str());
@@ -199,6 +214,11 @@ fn watcher_config(ctx: &WatchContext, kind: WatchKind) -> watcher::Config {
         // Imported slices (ours, or another MCS implementation's) are never sources: leave
         // them out server-side instead of decoding every echo of what the controller wrote.
         WatchKind::EndpointSlice => cfg.labels(IMPORTED_SLICE_EXCLUSION),
+        // As istiod's namespace controller watches it.
+        WatchKind::IstioCaRoot => cfg.fields(&format!(
+            "metadata.name={}",
+            crate::root_of_trust::CA_ROOT_CONFIGMAP
+        )),
         _ => cfg,
     }
 }
@@ -232,14 +252,16 @@ async fn run_watch(ctx: WatchContext, kind: WatchKind) {
                     "ServiceImport",
                 ),
                 WatchKind::EndpointSlice => ("discovery.k8s.io/v1".to_owned(), "EndpointSlice"),
+                WatchKind::IstioCaRoot => ("v1".to_owned(), "ConfigMap"),
                 _ => ("v1".to_owned(), "Service"),
             };
             let ar = api_resource(&api_version, k);
-            let api: Api<DynamicObject> = if kind == WatchKind::Gateway {
-                Api::namespaced_with(ctx.client.clone(), ISTIO_NAMESPACE, &ar)
-            } else {
-                Api::all_with(ctx.client.clone(), &ar)
-            };
+            let api: Api<DynamicObject> =
+                if matches!(kind, WatchKind::Gateway | WatchKind::IstioCaRoot) {
+                    Api::namespaced_with(ctx.client.clone(), ISTIO_NAMESPACE, &ar)
+                } else {
+                    Api::all_with(ctx.client.clone(), &ar)
+                };
             let stream = watcher::watcher(api, cfg).backoff(backoff()).map(move |r| {
                 r.map(|e| {
                     map_event(e, |mut o: DynamicObject| {
@@ -275,6 +297,7 @@ where
     S: Stream<Item = Result<Event<DynamicObject>, watcher::Error>>,
 {
     let labels = Metrics::ck(&ctx.cluster, kind.as_str());
+    let health = kind.counts_for_health().then_some(&ctx.health);
     let events = ctx.metrics.watch_events.get_or_create(&labels).clone();
     let errors = ctx.metrics.watch_errors.get_or_create(&labels).clone();
     let mut buffer: Vec<DynamicObject> = Vec::new();
@@ -287,29 +310,39 @@ where
                     Event::Init => {
                         debug!("relist started");
                         buffer.clear();
-                        ctx.health.watch_ok(kind.as_str(), false);
+                        if let Some(h) = health {
+                            h.watch_ok(kind.as_str(), false);
+                        }
                     }
                     Event::InitApply(o) => buffer.push(o),
                     Event::InitDone => {
                         let objects = std::mem::take(&mut buffer);
                         debug!(objects = objects.len(), "relist done");
                         ctx.sink.replace(&ctx.cluster, kind, objects);
-                        ctx.health.watch_ok(kind.as_str(), true);
+                        if let Some(h) = health {
+                            h.watch_ok(kind.as_str(), true);
+                        }
                     }
                     Event::Apply(o) => {
                         ctx.sink.apply(&ctx.cluster, kind, o);
-                        ctx.health.watch_ok(kind.as_str(), false);
+                        if let Some(h) = health {
+                            h.watch_ok(kind.as_str(), false);
+                        }
                     }
                     Event::Delete(o) => {
                         ctx.sink.delete(&ctx.cluster, kind, o);
-                        ctx.health.watch_ok(kind.as_str(), false);
+                        if let Some(h) = health {
+                            h.watch_ok(kind.as_str(), false);
+                        }
                     }
                 }
             }
             Err(e) => {
                 errors.inc();
                 warn!(error = %e, "watch failed; retrying with backoff");
-                ctx.health.watch_failed(kind.as_str(), &e.to_string());
+                if let Some(h) = health {
+                    h.watch_failed(kind.as_str(), &e.to_string());
+                }
             }
         }
     }
