@@ -163,11 +163,21 @@ pub struct InstallArgs {
     /// `istio-reader-clusterrole-<revision>-istio-system` (default: the default revision).
     #[arg(long, value_name = "REVISION")]
     pub istio_revision: Option<String>,
-    /// Let the controller restart istiod when its CA or mesh networks change. Hub: the
-    /// controller runs with `--restart-istiod`. Member: the hub may get, list and patch
-    /// Deployments in istio-system.
+    /// Let the controller restart a member's istiod that publishes a foreign root once it has
+    /// plugged `cacerts` there. Hub: the controller runs with `--restart-istiod` (needs
+    /// `--clusterset-ca`). Member: the hub may get, list and patch Deployments in istio-system.
     #[arg(long)]
     pub restart_istiod: bool,
+    /// Hub: the controller manages the members' Istio wiring (network label, east-west
+    /// Gateway, remote secrets from the reader tokens, mesh networks ConfigMap): default true;
+    /// `--istio-wiring=false` leaves Istio alone.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub istio_wiring: Option<bool>,
+    /// Hub: the controller runs the clusterset CA from the Secret `isthmus-ca-root`
+    /// (`root-cert.pem`, `root-key.pem` of `isthmus ca init`): every member gets its `cacerts`
+    /// intermediate and a root-of-trust verdict against the clusterset root.
+    #[arg(long)]
+    pub clusterset_ca: bool,
 }
 
 /// `--istio-version`: a supported Istio minor version or a release of one.
@@ -212,6 +222,10 @@ pub struct InstallOptions {
     pub istio_revision: Option<String>,
     /// Whether the controller may restart istiod (hub: its flag; member: the RBAC for it).
     pub restart_istiod: bool,
+    /// Hub: whether the controller manages the members' Istio wiring.
+    pub istio_wiring: bool,
+    /// Hub: whether the controller runs the clusterset CA from [`manifests::CA_ROOT_SECRET`].
+    pub clusterset_ca: bool,
 }
 
 impl InstallOptions {
@@ -234,6 +248,8 @@ impl InstallOptions {
             istio_version: IstioVersion::LATEST,
             istio_revision: None,
             restart_istiod: false,
+            istio_wiring: true,
+            clusterset_ca: false,
         }
     }
 
@@ -334,6 +350,8 @@ impl TryFrom<InstallArgs> for InstallOptions {
             for (flag, given) in [
                 ("--discovery", a.discovery.is_some()),
                 ("--trust-domain", a.trust_domain.is_some()),
+                ("--istio-wiring", a.istio_wiring.is_some()),
+                ("--clusterset-ca", a.clusterset_ca),
             ] {
                 if given {
                     return Err(InstallError::Invalid {
@@ -363,6 +381,21 @@ impl TryFrom<InstallArgs> for InstallOptions {
                 ),
             });
         }
+        let istio_wiring = a.istio_wiring.unwrap_or(true);
+        if a.role == Role::Hub {
+            if a.clusterset_ca && !istio_wiring {
+                return Err(InstallError::Invalid {
+                    flag: "--clusterset-ca",
+                    reason: "the clusterset CA writes cacerts through the Istio wiring: drop --istio-wiring=false".into(),
+                });
+            }
+            if a.restart_istiod && !a.clusterset_ca {
+                return Err(InstallError::Invalid {
+                    flag: "--restart-istiod",
+                    reason: "the controller restarts istiod only after plugging the clusterset cacerts: add --clusterset-ca".into(),
+                });
+            }
+        }
         let dns_grpc = dns_grpc(&a)?;
         let image = a.image.unwrap_or_else(default_controller_image);
         check_image("--image", &image)?;
@@ -385,6 +418,8 @@ impl TryFrom<InstallArgs> for InstallOptions {
             istio_version: a.istio_version.unwrap_or(IstioVersion::LATEST),
             istio_revision: a.istio_revision,
             restart_istiod: a.restart_istiod,
+            istio_wiring,
+            clusterset_ca: a.clusterset_ca,
         })
     }
 }
@@ -598,6 +633,8 @@ mod tests {
             istio_version: None,
             istio_revision: None,
             restart_istiod: false,
+            istio_wiring: None,
+            clusterset_ca: false,
         }
     }
 
@@ -609,6 +646,45 @@ mod tests {
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
             assert!(isthmus_api::names::rfc1123_label(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hub_istio_wiring_clusterset_ca_and_restarts() {
+        let args_of =
+            |a: InstallArgs| manifests::controller_args(&InstallOptions::try_from(a).unwrap());
+        let has = |args: &[String], flag: &str| args.iter().any(|a| a == flag);
+        // Istio wiring is on by default, the CA and restarts are not.
+        let default = args_of(args(Role::Hub));
+        assert!(has(&default, "--istio-wiring"));
+        assert!(!has(&default, "--ca-root") && !has(&default, "--restart-istiod"));
+        let mut a = args(Role::Hub);
+        a.istio_wiring = Some(false);
+        assert!(!has(&args_of(a), "--istio-wiring"));
+        // The CA mounts its Secret and passes its directory.
+        let mut a = args(Role::Hub);
+        a.clusterset_ca = true;
+        a.restart_istiod = true;
+        let opts = InstallOptions::try_from(a).unwrap();
+        let got = manifests::controller_args(&opts);
+        let at = got.iter().position(|x| x == "--ca-root").unwrap();
+        assert_eq!(got[at + 1], manifests::CA_ROOT_DIR);
+        assert!(has(&got, "--restart-istiod"));
+        let text = render(&opts).unwrap();
+        assert!(text.contains(manifests::CA_ROOT_SECRET), "{text}");
+        // Restarts need the CA; the CA needs the wiring; neither is a member flag.
+        let mut a = args(Role::Hub);
+        a.restart_istiod = true;
+        let e = InstallOptions::try_from(a).err().map(|e| e.to_string());
+        assert!(e.unwrap().starts_with("--restart-istiod:"));
+        let mut a = args(Role::Hub);
+        a.clusterset_ca = true;
+        a.istio_wiring = Some(false);
+        assert!(InstallOptions::try_from(a).is_err());
+        let mut a = args(Role::Member);
+        a.cluster = Some("east".into());
+        a.network = Some("n".into());
+        a.clusterset_ca = true;
+        assert!(InstallOptions::try_from(a).is_err());
     }
 
     #[test]

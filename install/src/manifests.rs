@@ -50,6 +50,10 @@ pub const DISCOVERY_PORT: u16 = 8443;
 /// The `kubernetes.io/tls` Secret (with `ca.crt`) holding the controller's server certificate,
 /// as `isthmus ca leaf --server-dns ... --format secret` names it.
 pub const DISCOVERY_TLS_SECRET: &str = "isthmus-discovery-tls";
+/// Secret holding the clusterset root (`root-cert.pem`, `root-key.pem`) with `--clusterset-ca`.
+pub const CA_ROOT_SECRET: &str = "isthmus-ca-root";
+/// Where [`CA_ROOT_SECRET`] is mounted in the controller's pods.
+pub const CA_ROOT_DIR: &str = "/etc/isthmus/ca-root";
 /// Where [`DISCOVERY_TLS_SECRET`] is mounted in the controller's pods.
 pub const DISCOVERY_TLS_DIR: &str = "/etc/isthmus/discovery-tls";
 /// The `kubernetes.io/tls` Secret (with `ca.crt`) holding a DNS proxy's client certificate, as
@@ -246,6 +250,12 @@ pub fn controller_args(opts: &InstallOptions) -> Vec<String> {
     } else {
         args.extend(["--discovery-listen".into(), "none".into()]);
     }
+    if opts.istio_wiring {
+        args.push("--istio-wiring".into());
+    }
+    if opts.clusterset_ca {
+        args.extend(["--ca-root".into(), CA_ROOT_DIR.into()]);
+    }
     if opts.restart_istiod {
         args.push("--restart-istiod".into());
     }
@@ -348,6 +358,9 @@ fn controller_deployment(opts: &InstallOptions) -> Value {
                 json!({ "name": "grpc", "containerPort": DISCOVERY_PORT, "protocol": "TCP" }),
             );
         }
+    }
+    if opts.clusterset_ca {
+        add_secret_volume(&mut d, "ca-root", CA_ROOT_SECRET, CA_ROOT_DIR);
     }
     if opts.propagation {
         // hub mode reads no clusterset file

@@ -297,14 +297,14 @@ pub const MEMBER_ISTIO_SYSTEM_APPLIED_KINDS: [(&str, &str); 1] = [("v1", "Config
 /// (`install --role member --restart-istiod`, with the controller's `--restart-istiod`): it
 /// finds istiod's Deployment and patches its pod template annotation, all in istio-system.
 pub fn restart_istiod_member_requests() -> Vec<ApiRequest> {
-    ["get", "list", "patch"]
+    ["list", "patch"]
         .iter()
         .map(|v| {
             ApiRequest::new(
                 "apps",
                 "deployments",
                 v,
-                "restart istiod: find its Deployment and patch its pod template annotation",
+                "restart istiod: list its Deployments by label and patch their pod template annotation",
             )
             .in_ns(ISTIO_NAMESPACE)
         })
@@ -781,12 +781,12 @@ mod tests {
         let mut reqs = member_requests();
         reqs.extend(restart_istiod_member_requests());
         let restarting = grants_for(&reqs, "isthmus-system");
-        for verb in ["get", "list", "patch"] {
+        for verb in ["list", "patch"] {
             assert!(!plain.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
             assert!(restarting.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
             assert!(!restarting.allows("default", "apps", "deployments", "", verb, "istiod"));
         }
-        for verb in ["create", "update", "delete"] {
+        for verb in ["get", "create", "update", "delete"] {
             assert!(!restarting.allows(ISTIO_NAMESPACE, "apps", "deployments", "", verb, "istiod"));
         }
         // Only the Role in istio-system changes.
@@ -801,7 +801,7 @@ mod tests {
             .filter(|r| r.api_groups.as_deref() == Some(&["apps".to_owned()][..]))
             .collect();
         assert_eq!(deployments.len(), 1);
-        assert_eq!(deployments[0].verbs, vec!["get", "list", "patch"]);
+        assert_eq!(deployments[0].verbs, vec!["list", "patch"]);
     }
 
     #[test]

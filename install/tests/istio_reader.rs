@@ -202,7 +202,10 @@ fn istio_system_role(objs: &[Value]) -> Value {
 fn restart_istiod_adds_the_controller_flag_and_the_member_rbac() {
     let hub = objects(&[], &["--role", "hub", "--skip-crds"]);
     assert!(!controller_args(&hub).contains(&"--restart-istiod".to_owned()));
-    let hub = objects(&["--restart-istiod"], &["--role", "hub", "--skip-crds"]);
+    let hub = objects(
+        &["--restart-istiod", "--clusterset-ca"],
+        &["--role", "hub", "--skip-crds"],
+    );
     assert_eq!(
         controller_args(&hub)
             .iter()
@@ -211,7 +214,8 @@ fn restart_istiod_adds_the_controller_flag_and_the_member_rbac() {
         1
     );
 
-    let deployments = json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]});
+    let deployments =
+        json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "patch"]});
     let plain = istio_system_role(&member(&[]));
     assert!(!plain.as_array().unwrap().contains(&deployments), "{plain}");
     let restarting = istio_system_role(&member(&["--restart-istiod"]));

@@ -162,6 +162,11 @@ pub fn assess(published: Option<&str>, clusterset_root: &[u8]) -> RootOfTrust {
     }
 }
 
+/// The root a `cacerts` bundle's `cert-chain.pem` ends at (DER), if it holds any certificate.
+pub fn chain_root(cacerts: &CaCerts) -> Option<Vec<u8>> {
+    pem_certificates(&cacerts.cert_chain).ok()?.pop()
+}
+
 /// Whether a `cacerts` bundle holds the clusterset chain: its `cert-chain.pem` ends with the
 /// clusterset root and its `root-cert.pem` holds it.
 pub fn holds_clusterset_chain(cacerts: &CaCerts, clusterset_root: &[u8]) -> bool {

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use gateway_config::ca::desired_cacerts;
 use gateway_config::clusterset::GatewayExposure;
 use gateway_config::istio::{
-    ISTIO_SYSTEM, NetworkMember, TLS_PORT, expose_services, mesh_networks_of, network_namespace,
+    ISTIO_SYSTEM, MESH_NETWORKS_CONFIGMAP, MESH_NETWORKS_KEY, NetworkMember, TLS_PORT,
+    expose_services, mesh_networks_of, mesh_networks_yaml, network_namespace,
+    validate_mesh_networks,
 };
 use gateway_config::remote_secret::{READER_TOKEN_SECRET, RemoteSecretOptions, remote_secret};
 use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
@@ -21,13 +23,6 @@ use crate::model::{
     ROOT_FINGERPRINT_ANNOTATION, ReaderAccess, Snapshot,
 };
 use crate::root_of_trust::{self, CA_ROOT_CONFIGMAP, Trust};
-
-/// The ConfigMap in `istio-system` holding the mesh networks istiod reads with
-/// `SHARED_MESH_CONFIG` set to its name (Istio's `pilot/pkg/bootstrap/mesh.go`).
-pub const MESH_NETWORKS_CONFIGMAP: &str = "isthmus-mesh-networks";
-/// The key of the mesh networks document in [`MESH_NETWORKS_CONFIGMAP`]
-/// (`pkg/config/mesh/kubemesh/watcher.go` `MeshNetworksKey`).
-pub const MESH_NETWORKS_KEY: &str = "meshNetworks";
 
 fn owned(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -108,8 +103,11 @@ pub fn mesh_networks_configmap(snap: &Snapshot) -> Result<Option<Value>, String>
     let Some(networks) = networks else {
         return Ok(None);
     };
-    let doc = isthmus_api::yaml::to_string(&json!({ "networks": networks }))
-        .map_err(|e| format!("{MESH_NETWORKS_CONFIGMAP}: cannot write the mesh networks: {e}"))?;
+    // istiod replaces invalid mesh networks with its last valid ones (empty at start), so an
+    // invalid document is never written.
+    validate_mesh_networks(&networks)
+        .map_err(|e| format!("{MESH_NETWORKS_CONFIGMAP}: not written: {e}"))?;
+    let doc = mesh_networks_yaml(&networks);
     Ok(Some(owned(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -191,6 +189,7 @@ fn reader_source(other: &MemberState) -> Result<(Vec<u8>, String), String> {
 /// with notes, and whether its istiod is to be restarted.
 pub fn root_of_trust(member: &MemberState, wiring: &IstioWiring, status: &mut MemberStatus) {
     let Some(root) = &wiring.root else {
+        plugged_root_of_trust(member, status);
         return;
     };
     let der = root.cert().cert_der();
@@ -250,6 +249,49 @@ pub fn root_of_trust(member: &MemberState, wiring: &IstioWiring, status: &mut Me
                 }
             }
         }
+    }
+    status.root_of_trust = Some(verdict);
+}
+
+/// Without a clusterset CA in the controller, the reference is the root that the member's own
+/// `cacerts` chain ends at (plugged by hand, `isthmus ca issue`): an istiod publishing another
+/// root started before `cacerts` existed (`pilot/pkg/bootstrap/istio_ca.go` decides once, at
+/// start). Nothing is restarted in this mode; the note says how.
+fn plugged_root_of_trust(member: &MemberState, status: &mut MemberStatus) {
+    let Some(cacerts) = member.istio.cacerts.present() else {
+        return;
+    };
+    let Some(root) = root_of_trust::chain_root(&cacerts.bundle) else {
+        return;
+    };
+    let published = member.istio.ca_root.present().map(String::as_str);
+    let mut verdict = root_of_trust::assess(published, &root);
+    let plugged = &verdict.clusterset;
+    match verdict.trust {
+        Trust::ClustersetRoot => {
+            verdict.message =
+                format!("istiod publishes sha256:{plugged}, the root of {ISTIO_SYSTEM}/cacerts");
+        }
+        Trust::ForeignRoot => {
+            let listed = verdict
+                .published
+                .iter()
+                .map(|f| format!("sha256:{f}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let deployment = member
+                .info
+                .revision
+                .as_deref()
+                .map_or_else(|| "istiod".to_owned(), |r| format!("istiod-{r}"));
+            verdict.message = format!(
+                "istiod publishes {listed}, not sha256:{plugged}, the root of {ISTIO_SYSTEM}/cacerts: it started before cacerts existed and signs with a root of its own"
+            );
+            status.notes.push(format!(
+                "istiod publishes a root other than {ISTIO_SYSTEM}/cacerts': restart it (`kubectl -n {ISTIO_SYSTEM} rollout restart deployment/{deployment}`)"
+            ));
+        }
+        Trust::NotPublished => {}
     }
     status.root_of_trust = Some(verdict);
 }

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use gateway_config::ca::{CaCerts, IntermediateOptions, RootCa, issue_intermediate};
 use gateway_config::clusterset::GatewayExposure;
-use gateway_config::istio::{NetworkMember, mesh_networks_of};
+use gateway_config::istio::{
+    MESH_NETWORKS_CONFIGMAP, MESH_NETWORKS_KEY, NetworkMember, mesh_networks_of,
+};
 use gateway_config::remote_secret::READER_TOKEN_SECRET;
 use isthmus_api::labels::{MANAGED_BY, MANAGED_BY_VALUE};
 use serde_json::{Value, json};
 
 use super::fixtures::*;
-use super::istio::{MESH_NETWORKS_CONFIGMAP, MESH_NETWORKS_KEY, reader_kubeconfig};
+use super::istio::reader_kubeconfig;
 use super::tests::{KUBECONFIG, wiring};
 use crate::model::*;
 use crate::root_of_trust::{Trust, fingerprint};
@@ -256,7 +258,7 @@ fn the_root_of_trust_of_every_member() {
     ca_root(&mut w, "c1", Observed::Present(foreign.cert_pem()));
     ca_root(&mut w, "c2", Observed::Present(root.cert_pem()));
     ca_root(&mut w, "c4", Observed::Absent);
-    // Without the clusterset CA nothing is said.
+    // Without the clusterset CA, and no cacerts to compare with, nothing is said.
     w.cfg.istio = Some(wiring(None));
     assert!(w.run().member_status["c1"].root_of_trust.is_none());
     w.cfg.istio = Some(wiring(Some(Arc::new(root))));
@@ -282,6 +284,39 @@ fn the_root_of_trust_of_every_member() {
     assert_eq!(plan.clusters["c1"].foreign_root, Some(true));
     assert_eq!(plan.clusters["c2"].foreign_root, Some(false));
     assert_eq!(plan.clusters["c3"].foreign_root, Some(false));
+}
+
+#[test]
+fn without_the_clusterset_ca_the_root_of_cacerts_is_the_reference() {
+    // cacerts plugged by hand (`isthmus ca issue`), no CA in the controller: an istiod that
+    // publishes another root started before cacerts existed.
+    let root = generated_root();
+    let own = generated_root();
+    let bundle = issue_intermediate(&root, "c1", &IntermediateOptions::default(), now()).unwrap();
+    let mut w = world(&["c1", "c2", "c3"]);
+    w.cfg.istio = Some(wiring(None));
+    for c in ["c1", "c2"] {
+        cacerts(&mut w, c, false, bundle.clone());
+    }
+    ca_root(&mut w, "c1", Observed::Present(own.cert_pem()));
+    ca_root(&mut w, "c2", Observed::Present(root.cert_pem()));
+    ca_root(&mut w, "c3", Observed::Present(own.cert_pem()));
+    let d = w.run();
+    let c1 = d.member_status["c1"].root_of_trust.clone().unwrap();
+    assert_eq!(c1.trust, Trust::ForeignRoot);
+    assert_eq!(c1.clusterset, fingerprint(root.cert().cert_der()));
+    assert!(
+        c1.message.contains("istio-system/cacerts"),
+        "{}",
+        c1.message
+    );
+    assert!(notes(&d, "c1").contains("rollout restart deployment/istiod"));
+    // Nothing is restarted without the clusterset CA.
+    assert!(d.member_status["c1"].restart_istiod.is_none());
+    let c2 = d.member_status["c2"].root_of_trust.clone().unwrap();
+    assert_eq!(c2.trust, Trust::ClustersetRoot);
+    // No cacerts at all: nothing to compare with.
+    assert!(d.member_status["c3"].root_of_trust.is_none());
 }
 
 #[test]
