@@ -125,14 +125,18 @@ pub fn trust_domain(s: &str) -> Check {
     }
 }
 
-/// An IP address or a DNS name.
+/// An IP address or a DNS name: dot-separated RFC 1123 labels (checked in lowercase), at most
+/// 253 characters, one trailing dot allowed, and a last label that is not all digits (a name
+/// such as `gw.123` is refused, as istiod refuses it for a gateway address in
+/// `pkg/config/validation/agent/validation.go`). IPv6 zones (`%eth0`) are refused.
 pub fn address(s: &str) -> Check {
     if s.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
     let lower = s.to_ascii_lowercase();
     let name = lower.strip_suffix('.').unwrap_or(&lower);
-    if rfc1123_subdomain(name).is_ok() && !name.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if rfc1123_subdomain(name).is_ok() && !last.chars().all(|c| c.is_ascii_digit()) {
         return Ok(());
     }
     fail(NameError::Address)
@@ -175,7 +179,14 @@ mod tests {
         ] {
             assert!(address(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "not an address", "1.2.3.400", "a..b"] {
+        for bad in [
+            "",
+            "not an address",
+            "1.2.3.400",
+            "a..b",
+            "gw.123",
+            "fe80::1%eth0",
+        ] {
             assert!(address(bad).is_err(), "{bad}");
         }
         assert!(trust_domain("cluster.local").is_ok());

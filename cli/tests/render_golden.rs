@@ -52,6 +52,34 @@ fn basic_clusterset_matches_golden() {
 }
 
 #[test]
+fn a_static_member_gives_every_istiod_its_gateway_address_once() {
+    // istiod reads `meshNetworks` from the `isthmus-mesh-networks` ConfigMap (named in its
+    // SHARED_MESH_CONFIG); the Static member's address must be there, once, in every member.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r = render(&args("basic", true, &out)).unwrap();
+    write(&out, &r).unwrap();
+    let files = tree(&out);
+    for member in ["east", "west", "north"] {
+        let path = format!("{member}/configmap-istio-system-isthmus-mesh-networks.yaml");
+        let cm: serde_json::Value = serde_saphyr::from_str(&files[&path]).unwrap();
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(cm["data"]["meshNetworks"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            doc["networks"]["net-west"]["gateways"],
+            serde_json::json!([{"address": "gw.west.example.com", "port": 443}]),
+            "{path}"
+        );
+        assert_eq!(
+            doc["networks"]["net-west"]["endpoints"],
+            serde_json::json!([{"fromRegistry": "west"}])
+        );
+        // The LoadBalancer network needs no entry: istiod finds its gateway itself.
+        assert!(doc["networks"].get("net-east").is_none(), "{path}");
+    }
+}
+
+#[test]
 fn folders_without_clusterset_match_golden() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");

@@ -17,6 +17,9 @@ pub const API_VERSION: &str = "isthmus.io/v1alpha1";
 pub const KIND: &str = "ClusterSet";
 /// Clusterset name used when the file does not give one.
 pub const DEFAULT_NAME: &str = "clusterset";
+/// The east-west gateway's mTLS port (15443), the default port of a `Static` gateway
+/// (`istio::TLS_PORT` names the same port).
+pub const GATEWAY_TLS_PORT: u16 = 15443;
 /// Trust domain used when the file does not give one.
 pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 
@@ -454,7 +457,7 @@ fn check_static_addresses_per_network(
         let GatewayExposure::Static { addresses, port } = &m.east_west_gateway else {
             continue;
         };
-        let port = port.unwrap_or(crate::istio::TLS_PORT);
+        let port = port.unwrap_or(GATEWAY_TLS_PORT);
         for (j, a) in addresses.iter().enumerate() {
             let field = format!("members[{i}].eastWestGateway.addresses[{j}]");
             let key = (a.trim_end_matches('.').to_ascii_lowercase(), port);
@@ -612,11 +615,11 @@ impl RawGateway {
                     let field = format!("{at}.addresses[{i}]");
                     // istiod drops the whole mesh networks when one gateway address is
                     // invalid, so it must be refused here.
-                    crate::istio::check_gateway_address(a).map_err(|e| match e {
-                        crate::istio::IstioError::Invalid { reason, .. } => {
-                            ctx.invalid(field.clone(), format!("{a:?} {reason}"))
-                        }
-                        other => ctx.invalid(field.clone(), other.to_string()),
+                    names::address(a).map_err(|_| {
+                        ctx.invalid(
+                            field.clone(),
+                            format!("{a:?} is neither an IP address nor a DNS name istiod accepts (a DNS name's last label must not be all digits)"),
+                        )
                     })?;
                     if !seen.insert(a.as_str()) {
                         return Err(ctx.invalid(field, format!("{a:?} is listed twice")));

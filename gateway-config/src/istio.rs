@@ -33,7 +33,7 @@ pub const CROSS_NETWORK_GATEWAY: &str = "cross-network-gateway";
 /// Gateway class of Istio's ambient east-west gateway.
 pub const EASTWEST_GATEWAY_CLASS: &str = "istio-east-west";
 /// Port carrying mTLS traffic between networks (SNI routed, `AUTO_PASSTHROUGH`).
-pub const TLS_PORT: u16 = 15443;
+pub const TLS_PORT: u16 = crate::clusterset::GATEWAY_TLS_PORT;
 /// Port of istiod's XDS/CA over TLS.
 pub const ISTIOD_PORT: u16 = 15012;
 /// Port exposing istiod's webhook on the gateway.
@@ -851,26 +851,11 @@ pub fn mesh_networks_yaml(networks: &Value) -> String {
 /// and a last label that is not all digits. Stricter than istiod in two corners: DNS names
 /// are checked in lowercase form and IPv6 zones (`%eth0`) are refused.
 pub fn check_gateway_address(address: &str) -> Result<(), IstioError> {
-    let invalid = |reason: &str| IstioError::Invalid {
+    names::address(address).map_err(|_| IstioError::Invalid {
         field: "address".into(),
         value: address.to_owned(),
-        reason: reason.to_owned(),
-    };
-    if address.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(());
-    }
-    let lower = address.to_ascii_lowercase();
-    let name = lower.strip_suffix('.').unwrap_or(&lower);
-    if names::rfc1123_subdomain(name).is_err() {
-        return Err(invalid("is neither an IP address nor a DNS name"));
-    }
-    let last = name.rsplit('.').next().unwrap_or(name);
-    if last.chars().all(|c| c.is_ascii_digit()) {
-        return Err(invalid(
-            "is not an IP address, and as a DNS name its last label is all digits, which istiod refuses",
-        ));
-    }
-    Ok(())
+        reason: "is neither an IP address nor a DNS name istiod accepts (a DNS name's last label must not be all digits)".into(),
+    })
 }
 
 /// Checks mesh networks (the value of `values.global.meshNetworks`, or what goes under

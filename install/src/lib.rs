@@ -610,6 +610,7 @@ pub fn run(args: InstallArgs) -> ExitCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

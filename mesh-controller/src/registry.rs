@@ -47,8 +47,9 @@ pub fn from_clusterset(cs: &ClusterSet) -> Vec<MemberInfo> {
         .collect()
 }
 
-/// The Istio wiring settings of a clusterset: no root CA (`cacerts` unmanaged), no istiod
-/// restarts, no mesh networks ConfigMap; the live controller turns on what its flags ask for.
+/// The Istio wiring settings of a clusterset: the mesh networks ConfigMap, no root CA
+/// (`cacerts` unmanaged) and no istiod restarts; the live controller turns on what its flags
+/// ask for.
 pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
     IstioWiring {
         mesh_id: cs.mesh_id.clone(),
@@ -57,7 +58,7 @@ pub fn istio_wiring(cs: &ClusterSet) -> IstioWiring {
         root: None,
         renewal: gateway_config::ca::RenewalPolicy::default(),
         restart_istiod: false,
-        mesh_networks: false,
+        mesh_networks: true,
     }
 }
 

@@ -52,6 +52,15 @@ fn istio_gateway_crd() -> Value {
 
 /// The reader token Secret as `isthmus install --role member` creates it, with `data` filled
 /// in as the service-account token controller does.
+/// Istio's reader ServiceAccount: the token Secret belongs to it (the simulator's token
+/// controller deletes a token Secret whose ServiceAccount does not exist, as Kubernetes does).
+fn reader_service_account() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "istio-reader-service-account", "namespace": ISTIO_SYSTEM}
+    })
+}
+
 fn reader_token_secret(token: &str, ca: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret",
@@ -197,6 +206,7 @@ async fn remote_secrets_carry_each_members_reader_token() {
     for i in 0..2 {
         let sim = env.sim(i);
         sim.apply_json(istio_gateway_crd()).unwrap();
+        sim.apply_json(reader_service_account()).unwrap();
         let ca = sim.ca_pem().unwrap();
         sim.apply_json(reader_token_secret(
             &format!("reader-of-{}", env.names[i]),

@@ -12,7 +12,7 @@ use super::meta::{meta_mut, now, spec_part};
 use super::names::valid_name;
 use super::object::{Stored, obj_key};
 use super::storage::{CRDS, NAMESPACES, Store};
-use super::tokens::{SECRETS, check_token_secret, is_token_secret};
+use super::token_secret::{SECRETS, check_token_secret, is_token_secret};
 use crate::apply;
 use crate::error::ApiError;
 use crate::registry::{ResourceInfo, from_crd};

@@ -10,7 +10,7 @@ use super::event::EventType;
 use super::meta::{meta_mut, now};
 use super::object::{Stored, obj_key};
 use super::storage::{CRDS, NAMESPACES, Store};
-use super::tokens::SERVICE_ACCOUNTS;
+use super::token_secret::SERVICE_ACCOUNTS;
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 

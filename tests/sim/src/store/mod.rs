@@ -6,7 +6,7 @@
 //! object (`object`), change events (`event`), lists and continue tokens (`list`), watch start,
 //! history and compaction (`watch`), the write verbs and seeding (`write`), the write path they
 //! share (`commit`), deletion with finalizers and propagation (`delete`), the service-account
-//! token controller (`tokens`), and the pure helpers for metadata (`meta`) and names (`names`).
+//! token controller (`tokens`) and what a token Secret is (`token_secret`), and the pure helpers for metadata (`meta`) and names (`names`).
 
 mod commit;
 mod delete;
@@ -16,6 +16,7 @@ mod meta;
 mod names;
 mod object;
 mod storage;
+mod token_secret;
 mod tokens;
 mod watch;
 mod write;
@@ -26,7 +27,7 @@ pub use event::{Event, EventType};
 pub use list::ListPage;
 pub use object::Stored;
 pub use storage::{Store, StoreLimits};
-pub use tokens::{
+pub use token_secret::{
     SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, SERVICE_ACCOUNT_UID_ANNOTATION,
 };
 pub use watch::{WatchInit, WatchStart};

@@ -23,34 +23,14 @@ use super::commit::WriteOpts;
 use super::delete::Propagation;
 use super::object::Stored;
 use super::storage::Store;
-use crate::error::ApiError;
+use super::token_secret::{
+    SECRETS, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_UID_ANNOTATION, SERVICE_ACCOUNTS,
+    annotation, is_token_secret,
+};
 use crate::registry::ResourceInfo;
 
-/// The Secret type the token controller fills in.
-pub const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
-/// Annotation naming the ServiceAccount of a token Secret.
-pub const SERVICE_ACCOUNT_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
-/// Annotation with the uid of the ServiceAccount of a token Secret.
-pub const SERVICE_ACCOUNT_UID_ANNOTATION: &str = "kubernetes.io/service-account.uid";
-/// Storage key of Secrets.
-pub(super) const SECRETS: &str = "/secrets";
-/// Storage key of ServiceAccounts.
-pub(super) const SERVICE_ACCOUNTS: &str = "/serviceaccounts";
 /// Field manager of the controller's updates.
 const MANAGER: &str = "kube-controller-manager";
-
-fn annotation<'a>(secret: &'a Value, key: &str) -> Option<&'a str> {
-    secret
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(key))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-/// Whether a Secret is of type `kubernetes.io/service-account-token`.
-pub(super) fn is_token_secret(secret: &Value) -> bool {
-    secret.get("type").and_then(Value::as_str) == Some(SERVICE_ACCOUNT_TOKEN_TYPE)
-}
 
 /// The decoded bytes of `data.<key>`, empty when missing or not base64.
 fn data_bytes(secret: &Value, key: &str) -> Vec<u8> {
@@ -68,28 +48,6 @@ fn belongs_to(secret: &Value, sa: &Stored) -> bool {
     is_token_secret(secret)
         && annotation(secret, SERVICE_ACCOUNT_NAME_ANNOTATION) == Some(&*sa.name)
         && annotation(secret, SERVICE_ACCOUNT_UID_ANNOTATION).is_none_or(|u| u == &*sa.uid)
-}
-
-/// The API server's validation of a token Secret: it must name its ServiceAccount.
-pub(super) fn check_token_secret(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
-    if *info.key() != *SECRETS
-        || !is_token_secret(obj)
-        || annotation(obj, SERVICE_ACCOUNT_NAME_ANNOTATION).is_some()
-    {
-        return Ok(());
-    }
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Err(ApiError::invalid(
-        "",
-        "Secret",
-        name,
-        &format!("metadata.annotations[{SERVICE_ACCOUNT_NAME_ANNOTATION}]"),
-        "FieldValueRequired",
-        "",
-    ))
 }
 
 impl Store {
@@ -252,6 +210,7 @@ fn new_token() -> String {
 mod tests {
     use super::*;
     use crate::store::StoreLimits;
+    use crate::store::token_secret::SERVICE_ACCOUNT_TOKEN_TYPE;
 
     fn store() -> Store {
         Store::new(StoreLimits {
