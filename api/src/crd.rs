@@ -103,7 +103,9 @@ pub struct MemberClusterSpec {
     /// Kubeconfig the controller uses to reach the member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_secret_ref: Option<SecretKeyRef>,
-    /// Kubeconfig of the member's `istio-reader-service-account`, for remote secrets.
+    /// Kubeconfig of a reader identity of the member (Istio's `istio-reader-service-account`,
+    /// never an admin credential), for the remote secrets other members get; when unset the
+    /// controller reads the token of the member's `istio-reader-service-account` token Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_kubeconfig_secret_ref: Option<SecretKeyRef>,
 }
