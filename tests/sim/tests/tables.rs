@@ -92,7 +92,11 @@ async fn lists_are_tables_with_list_metadata() {
     assert_eq!(column_names(&page), ["Name", "Data", "Age"]);
     let name_col = &page["columnDefinitions"][0];
     assert_eq!(
-        (&name_col["type"], &name_col["format"], &name_col["priority"]),
+        (
+            &name_col["type"],
+            &name_col["format"],
+            &name_col["priority"]
+        ),
         (&json!("string"), &json!("name"), &json!(0))
     );
     assert_eq!(row_names(&page), ["a", "b"]);
@@ -118,9 +122,13 @@ async fn lists_are_tables_with_list_metadata() {
     );
 
     // Label selectors and cluster-wide lists work as for plain lists.
-    let all = get(&client, "/api/v1/configmaps?labelSelector=app%3Dx", KUBECTL_ACCEPT)
-        .await
-        .unwrap();
+    let all = get(
+        &client,
+        "/api/v1/configmaps?labelSelector=app%3Dx",
+        KUBECTL_ACCEPT,
+    )
+    .await
+    .unwrap();
     assert_eq!(row_names(&all), ["a", "b", "c"]);
 }
 
@@ -139,25 +147,43 @@ async fn get_and_include_object() {
     assert_eq!(one["rows"].as_array().unwrap().len(), 1);
     assert_eq!(one["rows"][0]["cells"][0], "c");
 
-    let whole = get(&client, &format!("{uri}?includeObject=Object"), KUBECTL_ACCEPT)
-        .await
-        .unwrap();
+    let whole = get(
+        &client,
+        &format!("{uri}?includeObject=Object"),
+        KUBECTL_ACCEPT,
+    )
+    .await
+    .unwrap();
     assert_eq!(whole["rows"][0]["object"], stored);
-    let none = get(&client, &format!("{uri}?includeObject=None"), KUBECTL_ACCEPT)
-        .await
-        .unwrap();
+    let none = get(
+        &client,
+        &format!("{uri}?includeObject=None"),
+        KUBECTL_ACCEPT,
+    )
+    .await
+    .unwrap();
     assert_eq!(none["rows"][0]["object"], Value::Null);
-    let meta = get(&client, &format!("{uri}?includeObject=Metadata"), KUBECTL_ACCEPT)
-        .await
-        .unwrap();
+    let meta = get(
+        &client,
+        &format!("{uri}?includeObject=Metadata"),
+        KUBECTL_ACCEPT,
+    )
+    .await
+    .unwrap();
     assert_eq!(meta["rows"][0]["object"]["metadata"], stored["metadata"]);
 
-    let Err(Error::Api(e)) = get(&client, &format!("{uri}?includeObject=All"), KUBECTL_ACCEPT).await
+    let Err(Error::Api(e)) =
+        get(&client, &format!("{uri}?includeObject=All"), KUBECTL_ACCEPT).await
     else {
         panic!("an unknown includeObject must fail");
     };
     assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
-    assert!(e.message.contains("includeObject: Unsupported value: \"All\""), "{}", e.message);
+    assert!(
+        e.message
+            .contains("includeObject: Unsupported value: \"All\""),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
@@ -173,7 +199,10 @@ async fn negotiation_falls_back_through_the_accept_list() {
     .await
     .unwrap();
     assert_eq!(beta["apiVersion"], "meta.k8s.io/v1beta1");
-    assert_eq!(beta["rows"][0]["object"]["apiVersion"], "meta.k8s.io/v1beta1");
+    assert_eq!(
+        beta["rows"][0]["object"]["apiVersion"],
+        "meta.k8s.io/v1beta1"
+    );
 
     // An unknown Table version or kind is skipped for the next alternative.
     let fallback = get(
@@ -192,7 +221,12 @@ async fn negotiation_falls_back_through_the_accept_list() {
     .await
     .unwrap();
     assert_eq!(plain["kind"], "ConfigMap");
-    let Err(Error::Api(e)) = get(&client, uri, "application/json;as=Widget;v=v1;g=meta.k8s.io").await
+    let Err(Error::Api(e)) = get(
+        &client,
+        uri,
+        "application/json;as=Widget;v=v1;g=meta.k8s.io",
+    )
+    .await
     else {
         panic!("nothing acceptable must be 406");
     };
@@ -215,8 +249,10 @@ async fn negotiation_falls_back_through_the_accept_list() {
         .header("Accept", KUBECTL_ACCEPT)
         .header("Content-Type", "application/json")
         .body(
-            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}))
-                .unwrap(),
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
+            )
+            .unwrap(),
         )
         .unwrap();
     let created: Value = serde_json::from_str(&client.request_text(req).await.unwrap()).unwrap();
@@ -230,7 +266,9 @@ async fn watch_events_are_one_row_tables_with_headers_once() {
     let watch_client = client.clone();
     let watch = tokio::spawn(async move {
         let req = http::Request::builder()
-            .uri("/api/v1/namespaces/t/configmaps?watch=true&labelSelector=app%3Dx&timeoutSeconds=3")
+            .uri(
+                "/api/v1/namespaces/t/configmaps?watch=true&labelSelector=app%3Dx&timeoutSeconds=3",
+            )
             .header("Accept", KUBECTL_ACCEPT)
             .body(Vec::new())
             .unwrap();
@@ -281,7 +319,10 @@ async fn watch_events_are_one_row_tables_with_headers_once() {
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["rows"].as_array().unwrap().len(), 1);
         let row_meta = &t["rows"][0]["object"]["metadata"];
-        assert_eq!(t["metadata"]["resourceVersion"], row_meta["resourceVersion"]);
+        assert_eq!(
+            t["metadata"]["resourceVersion"],
+            row_meta["resourceVersion"]
+        );
         if i == 0 {
             assert_eq!(column_names(t), ["Name", "Data", "Age"]);
         } else {
@@ -309,9 +350,13 @@ async fn custom_resources_print_their_crd_columns() {
         "spec": {"size": 3, "color": "blue"},
         "status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}]}}))
         .unwrap();
-    let t = get(&client, "/apis/example.com/v1/namespaces/default/widgets", KUBECTL_ACCEPT)
-        .await
-        .unwrap();
+    let t = get(
+        &client,
+        "/apis/example.com/v1/namespaces/default/widgets",
+        KUBECTL_ACCEPT,
+    )
+    .await
+    .unwrap();
     assert_eq!(column_names(&t), ["Name", "Size", "Ready", "Color"]);
     assert_eq!(t["columnDefinitions"][3]["priority"], 1);
     assert_eq!(t["rows"][0]["cells"], json!(["w", 3, "True", "blue"]));

@@ -56,7 +56,12 @@ fn namespace(obj: &Value, now: Timestamp) -> Row {
 
 const SECRET: &[Column] = &[
     Column::name(),
-    Column::new("Type", "string", 0, "Used to facilitate programmatic handling of secret data."),
+    Column::new(
+        "Type",
+        "string",
+        0,
+        "Used to facilitate programmatic handling of secret data.",
+    ),
     Column::new("Data", "string", 0, "Number of data entries."),
     AGE,
 ];
@@ -72,7 +77,12 @@ fn secret(obj: &Value, now: Timestamp) -> Row {
 
 const CONFIG_MAP: &[Column] = &[
     Column::name(),
-    Column::new("Data", "string", 0, "Number of data and binaryData entries."),
+    Column::new(
+        "Data",
+        "string",
+        0,
+        "Number of data and binaryData entries.",
+    ),
     AGE,
 ];
 
@@ -86,7 +96,12 @@ fn config_map(obj: &Value, now: Timestamp) -> Row {
 
 const SERVICE_ACCOUNT: &[Column] = &[
     Column::name(),
-    Column::new("Secrets", "string", 0, "Number of secrets the service account lists."),
+    Column::new(
+        "Secrets",
+        "string",
+        0,
+        "Number of secrets the service account lists.",
+    ),
     AGE,
 ];
 
@@ -100,7 +115,12 @@ fn service_account(obj: &Value, now: Timestamp) -> Row {
 
 const LEASE: &[Column] = &[
     Column::name(),
-    Column::new("Holder", "string", 0, "Identity of the holder of the lease."),
+    Column::new(
+        "Holder",
+        "string",
+        0,
+        "Identity of the holder of the lease.",
+    ),
     AGE,
 ];
 
@@ -118,7 +138,12 @@ const ROLE_BINDING: &[Column] = &[
     AGE,
     Column::new("Users", "string", 1, "Users in the binding"),
     Column::new("Groups", "string", 1, "Groups in the binding"),
-    Column::new("ServiceAccounts", "string", 1, "ServiceAccounts in the binding"),
+    Column::new(
+        "ServiceAccounts",
+        "string",
+        1,
+        "ServiceAccounts in the binding",
+    ),
 ];
 
 fn role_binding(obj: &Value, now: Timestamp) -> Row {
@@ -203,17 +228,26 @@ mod tests {
         let ns = json!({"metadata": {"name": "shop", "creationTimestamp": "2024-05-01T11:00:00Z"},
             "status": {"phase": "Active"}});
         assert_eq!(names(NAMESPACE), ["Name", "Status", "Age"]);
-        assert_eq!(namespace(&ns, now()).cells, vec![json!("shop"), json!("Active"), json!("60m")]);
+        assert_eq!(
+            namespace(&ns, now()).cells,
+            vec![json!("shop"), json!("Active"), json!("60m")]
+        );
 
         let s = json!({"metadata": {"name": "tok"}, "type": "kubernetes.io/service-account-token",
             "data": {"token": "eA==", "ca.crt": "eA==", "namespace": "eA=="}});
         assert_eq!(names(SECRET), ["Name", "Type", "Data", "Age"]);
         assert_eq!(
             secret(&s, now()).cells,
-            vec![json!("tok"), json!("kubernetes.io/service-account-token"), json!(3), json!("<unknown>")]
+            vec![
+                json!("tok"),
+                json!("kubernetes.io/service-account-token"),
+                json!(3),
+                json!("<unknown>")
+            ]
         );
 
-        let cm = json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "binaryData": {"b": "AA=="}});
+        let cm =
+            json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "binaryData": {"b": "AA=="}});
         assert_eq!(config_map(&cm, now()).cells[1], json!(2));
 
         let sa = json!({"metadata": {"name": "sa"}, "secrets": [{"name": "a"}]});

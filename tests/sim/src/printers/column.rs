@@ -94,4 +94,3 @@ impl Row {
 
 /// The cells of one object, computed at `now` (ages are relative).
 pub(super) type RowFn = fn(&Value, Timestamp) -> Row;
-

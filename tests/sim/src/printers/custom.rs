@@ -172,7 +172,12 @@ mod tests {
             "spec": {"type": "ClusterSetIP", "ips": ["10.42.0.1"]}});
         assert_eq!(
             c.cells(&si, now()),
-            vec![json!("cart"), json!("ClusterSetIP"), json!("[\"10.42.0.1\"]"), json!("90s")]
+            vec![
+                json!("cart"),
+                json!("ClusterSetIP"),
+                json!("[\"10.42.0.1\"]"),
+                json!("90s")
+            ]
         );
         let headless = json!({"metadata": {"name": "db"}, "spec": {"type": "Headless"}});
         assert_eq!(

@@ -12,15 +12,40 @@ use super::fields::{object_name, text};
 use super::format::{since, timestamp};
 
 pub(super) const EVENT: &[Column] = &[
-    Column::new("Last Seen", "string", 0, "Time since the event was last seen."),
+    Column::new(
+        "Last Seen",
+        "string",
+        0,
+        "Time since the event was last seen.",
+    ),
     Column::new("Type", "string", 0, "Type of this event (Normal, Warning)."),
-    Column::new("Reason", "string", 0, "Why the action was taken, machine-readable."),
+    Column::new(
+        "Reason",
+        "string",
+        0,
+        "Why the action was taken, machine-readable.",
+    ),
     Column::new("Object", "string", 0, "The object this event is about."),
-    Column::new("Subobject", "string", 1, "The part of the object, like a container."),
+    Column::new(
+        "Subobject",
+        "string",
+        1,
+        "The part of the object, like a container.",
+    ),
     Column::new("Source", "string", 1, "The component reporting this event."),
     Column::new("Message", "string", 0, "A human-readable description."),
-    Column::new("First Seen", "string", 1, "Time since the event was first seen."),
-    Column::new("Count", "string", 1, "The number of times the event occurred."),
+    Column::new(
+        "First Seen",
+        "string",
+        1,
+        "Time since the event was first seen.",
+    ),
+    Column::new(
+        "Count",
+        "string",
+        1,
+        "The number of times the event occurred.",
+    ),
     Column::name_with_priority(1),
 ];
 

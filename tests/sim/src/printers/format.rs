@@ -375,7 +375,9 @@ mod tests {
         assert_eq!(selector_string(Some(&json!({}))).unwrap(), "");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
         assert_eq!(
-            format_label_selector(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Near"}]}))),
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+            )),
             "<error>"
         );
     }

@@ -126,10 +126,7 @@ impl<'a> Parser<'a> {
                 }
                 self.pos += 2;
                 nodes.push(Node::Recursive);
-                if self
-                    .peek()
-                    .is_some_and(|c| c == '_' || c.is_alphanumeric())
-                {
+                if self.peek().is_some_and(|c| c == '_' || c.is_alphanumeric()) {
                     nodes.push(self.field());
                 }
                 continue;
@@ -465,7 +462,12 @@ fn select<'a>(input: &[Cow<'a, Value>], s: &Slice) -> Result<Results<'a>, JsonPa
         let items: &[Value] = match value.as_ref() {
             Value::Null => continue,
             Value::Array(a) => a,
-            other => return Err(eval_err(format!("{} is not array or slice", kind_name(other)))),
+            other => {
+                return Err(eval_err(format!(
+                    "{} is not array or slice",
+                    kind_name(other)
+                )));
+            }
         };
         let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let mut start = s.start.unwrap_or(0);
@@ -508,7 +510,13 @@ fn select<'a>(input: &[Cow<'a, Value>], s: &Slice) -> Result<Results<'a>, JsonPa
             Some(Value::Array(a)) => {
                 out.extend(a[from..to].iter().step_by(step).map(Cow::Borrowed));
             }
-            _ => out.extend(items[from..to].iter().step_by(step).cloned().map(Cow::Owned)),
+            _ => out.extend(
+                items[from..to]
+                    .iter()
+                    .step_by(step)
+                    .cloned()
+                    .map(Cow::Owned),
+            ),
         }
     }
     Ok(out)
@@ -667,7 +675,10 @@ mod tests {
         let o = obj();
         assert_eq!(find(".spec.type", &o).unwrap(), vec![json!("ClusterSetIP")]);
         assert_eq!(find("$.spec.replicas", &o).unwrap(), vec![json!(3)]);
-        assert_eq!(find(".spec.missing.deeper", &o).unwrap(), Vec::<Value>::new());
+        assert_eq!(
+            find(".spec.missing.deeper", &o).unwrap(),
+            Vec::<Value>::new()
+        );
         assert_eq!(find(".spec.nothing", &o).unwrap(), vec![Value::Null]);
         // A field of a list selects nothing (no error).
         assert_eq!(find(".spec.ports.port", &o).unwrap(), Vec::<Value>::new());
@@ -680,7 +691,10 @@ mod tests {
             Vec::<Value>::new(),
             "a quoted key is read as a field path, so its dots split it"
         );
-        assert_eq!(find(".spec['type']", &o).unwrap(), vec![json!("ClusterSetIP")]);
+        assert_eq!(
+            find(".spec['type']", &o).unwrap(),
+            vec![json!("ClusterSetIP")]
+        );
     }
 
     #[test]
@@ -704,10 +718,7 @@ mod tests {
             find(".spec.ips[2]", &o),
             Err(JsonPathError::Eval(_))
         ));
-        assert!(matches!(
-            find(".spec[*]", &o),
-            Err(JsonPathError::Eval(_))
-        ));
+        assert!(matches!(find(".spec[*]", &o), Err(JsonPathError::Eval(_))));
         assert_eq!(find(".spec.ips[1:1]", &o).unwrap(), Vec::<Value>::new());
         // An index into something missing selects nothing.
         assert_eq!(find(".spec.absent[0]", &o).unwrap(), Vec::<Value>::new());
@@ -744,10 +755,7 @@ mod tests {
     #[test]
     fn recursive_descent_finds_nested_fields() {
         let o = obj();
-        assert_eq!(
-            find("..port", &o).unwrap(),
-            vec![json!(80), json!(443)]
-        );
+        assert_eq!(find("..port", &o).unwrap(), vec![json!(80), json!(443)]);
         assert_eq!(find("..name", &o).unwrap()[0], json!("web"));
     }
 

@@ -26,7 +26,7 @@ mod table;
 mod workload;
 
 pub use column::{Column, Row};
-pub use printer::Printer;
 pub use format::human_duration;
 pub use jsonpath::{JsonPath, JsonPathError};
+pub use printer::Printer;
 pub use table::{IncludeObject, TableError, TableMeta, TableOptions, table};

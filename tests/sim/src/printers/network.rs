@@ -23,7 +23,12 @@ pub(super) const SERVICE: &[Column] = &[
     Column::name(),
     Column::new("Type", "string", 0, "How the Service is exposed."),
     Column::new("Cluster-IP", "string", 0, "The IP address of the service."),
-    Column::new("External-IP", "string", 0, "External addresses of the service."),
+    Column::new(
+        "External-IP",
+        "string",
+        0,
+        "External addresses of the service.",
+    ),
     Column::new("Port(s)", "string", 0, "The ports the service exposes."),
     AGE,
     Column::new("Selector", "string", 1, "The pods the service routes to."),
@@ -170,7 +175,11 @@ fn format_endpoints(obj: &Value) -> String {
         }
         for p in ports {
             total += addresses.len();
-            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0).to_string();
+            let port = p
+                .get("port")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .to_string();
             for a in addresses {
                 if shown.len() == LIST_MAX {
                     more = true;
@@ -260,7 +269,15 @@ mod tests {
         let names: Vec<String> = SERVICE.iter().map(|c| c.name.to_string()).collect();
         assert_eq!(
             names,
-            ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"]
+            [
+                "Name",
+                "Type",
+                "Cluster-IP",
+                "External-IP",
+                "Port(s)",
+                "Age",
+                "Selector"
+            ]
         );
         assert_eq!(SERVICE[6].priority, 1);
         let svc = json!({"metadata": {"name": "web", "creationTimestamp": "2024-05-01T11:57:00Z"},
@@ -302,7 +319,11 @@ mod tests {
         );
         let cluster_ip = json!({"spec": {"externalIPs": ["203.0.113.7", "203.0.113.8"]}});
         let row = service(&cluster_ip, now());
-        assert_eq!(row.cells[1], json!("ClusterIP"), "a missing type is the default");
+        assert_eq!(
+            row.cells[1],
+            json!("ClusterIP"),
+            "a missing type is the default"
+        );
         assert_eq!(row.cells[2], json!("<none>"));
         assert_eq!(row.cells[3], json!("203.0.113.7,203.0.113.8"));
         assert_eq!(row.cells[4], json!("<none>"));

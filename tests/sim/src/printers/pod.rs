@@ -14,14 +14,39 @@ use super::format::{since, timestamp};
 
 pub(super) const POD: &[Column] = &[
     Column::name(),
-    Column::new("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
-    Column::new("Status", "string", 0, "The aggregate status of the containers in this pod."),
-    Column::new("Restarts", "string", 0, "Container restarts, and how long ago the last one was."),
+    Column::new(
+        "Ready",
+        "string",
+        0,
+        "The aggregate readiness state of this pod for accepting traffic.",
+    ),
+    Column::new(
+        "Status",
+        "string",
+        0,
+        "The aggregate status of the containers in this pod.",
+    ),
+    Column::new(
+        "Restarts",
+        "string",
+        0,
+        "Container restarts, and how long ago the last one was.",
+    ),
     AGE,
     Column::new("IP", "string", 1, "The IP address of the pod."),
     Column::new("Node", "string", 1, "The node the pod runs on."),
-    Column::new("Nominated Node", "string", 1, "The node the scheduler nominated for the pod."),
-    Column::new("Readiness Gates", "string", 1, "Readiness gates that are true."),
+    Column::new(
+        "Nominated Node",
+        "string",
+        1,
+        "The node the scheduler nominated for the pod.",
+    ),
+    Column::new(
+        "Readiness Gates",
+        "string",
+        1,
+        "Readiness gates that are true.",
+    ),
 ];
 
 /// Whether a condition of this type has status `True`.
@@ -60,7 +85,10 @@ fn terminated_reason(terminated: &Value, prefix: &str) -> String {
     if !reason.is_empty() {
         return format!("{prefix}{reason}");
     }
-    let signal = terminated.get("signal").and_then(Value::as_i64).unwrap_or(0);
+    let signal = terminated
+        .get("signal")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if signal != 0 {
         format!("{prefix}Signal:{signal}")
     } else {
@@ -85,10 +113,14 @@ pub(super) fn pod(obj: &Value, now: Timestamp) -> Row {
         reason = "SchedulingGated".into();
     }
     let conditions = match phase {
-        "Succeeded" => vec![json!({"type": "Completed", "status": "True", "reason": "Succeeded",
-            "message": "The pod has completed successfully."})],
-        "Failed" => vec![json!({"type": "Completed", "status": "True", "reason": "Failed",
-            "message": "The pod failed."})],
+        "Succeeded" => vec![
+            json!({"type": "Completed", "status": "True", "reason": "Succeeded",
+            "message": "The pod has completed successfully."}),
+        ],
+        "Failed" => vec![
+            json!({"type": "Completed", "status": "True", "reason": "Failed",
+            "message": "The pod failed."}),
+        ],
         _ => Vec::new(),
     };
     let init_specs = list(obj, "/spec/initContainers");
@@ -106,7 +138,10 @@ pub(super) fn pod(obj: &Value, now: Timestamp) -> Row {
     let mut all = Restarts::default();
     let mut sidecars = Restarts::default();
     let mut initializing = false;
-    for (i, cs) in list(obj, "/status/initContainerStatuses").iter().enumerate() {
+    for (i, cs) in list(obj, "/status/initContainerStatuses")
+        .iter()
+        .enumerate()
+    {
         all.add(cs);
         let sidecar = restartable(text(cs, "/name"));
         if sidecar {
@@ -114,8 +149,7 @@ pub(super) fn pod(obj: &Value, now: Timestamp) -> Row {
         }
         let terminated = cs.pointer("/state/terminated");
         let waiting_reason = text(cs, "/state/waiting/reason");
-        if terminated.is_some_and(|t| t.get("exitCode").and_then(Value::as_i64).unwrap_or(0) == 0)
-        {
+        if terminated.is_some_and(|t| t.get("exitCode").and_then(Value::as_i64).unwrap_or(0) == 0) {
             continue;
         }
         if sidecar && cs.get("started").and_then(Value::as_bool) == Some(true) {
@@ -221,12 +255,27 @@ pub(super) const NODE: &[Column] = &[
     Column::new("Status", "string", 0, "The status of the node"),
     Column::new("Roles", "string", 0, "The roles of the node"),
     AGE,
-    Column::new("Version", "string", 0, "Kubelet version reported by the node."),
+    Column::new(
+        "Version",
+        "string",
+        0,
+        "Kubelet version reported by the node.",
+    ),
     Column::new("Internal-IP", "string", 1, "The node's internal address."),
     Column::new("External-IP", "string", 1, "The node's external address."),
     Column::new("OS-Image", "string", 1, "OS image reported by the node."),
-    Column::new("Kernel-Version", "string", 1, "Kernel version reported by the node."),
-    Column::new("Container-Runtime", "string", 1, "Container runtime version reported by the node."),
+    Column::new(
+        "Kernel-Version",
+        "string",
+        1,
+        "Kernel version reported by the node.",
+    ),
+    Column::new(
+        "Container-Runtime",
+        "string",
+        1,
+        "Container runtime version reported by the node.",
+    ),
 ];
 
 pub(super) fn node(obj: &Value, now: Timestamp) -> Row {
@@ -353,7 +402,10 @@ mod tests {
                 "initContainerStatuses": [{"name": "proxy", "started": true, "ready": true, "restartCount": 1,
                     "state": {"running": {}}}],
                 "containerStatuses": [running("a", 0)]}});
-        assert_eq!(pod(&sidecar, now()).cells[1..4], [json!("2/2"), json!("Running"), json!("1")]);
+        assert_eq!(
+            pod(&sidecar, now()).cells[1..4],
+            [json!("2/2"), json!("Running"), json!("1")]
+        );
         let deleting = json!({"metadata": {"deletionTimestamp": "2024-05-01T11:59:00Z"},
             "status": {"phase": "Running"}});
         assert_eq!(pod(&deleting, now()).cells[2], json!("Terminating"));
@@ -388,6 +440,9 @@ mod tests {
                 json!("<unknown>"),
             ]
         );
-        assert_eq!(node(&json!({}), now()).cells[1..3], [json!("Unknown"), json!("<none>")]);
+        assert_eq!(
+            node(&json!({}), now()).cells[1..3],
+            [json!("Unknown"), json!("<none>")]
+        );
     }
 }

@@ -61,14 +61,12 @@ impl Printer {
             Cells::Builtin(f) => f(obj, now),
             Cells::Custom(c) => Row::new(c.cells(obj, now)),
             Cells::Default => {
-                let created = timestamp(obj.pointer("/metadata/creationTimestamp"))
-                    .map_or_else(
-                        || "0001-01-01T00:00:00Z".to_string(),
-                        |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    );
+                let created = timestamp(obj.pointer("/metadata/creationTimestamp")).map_or_else(
+                    || "0001-01-01T00:00:00Z".to_string(),
+                    |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                );
                 Row::new(vec![json!(object_name(obj)), json!(created)])
             }
         }
     }
 }
-

@@ -135,7 +135,10 @@ mod tests {
             IncludeObject::from_query(Some("Object")),
             Ok(IncludeObject::Object)
         );
-        assert_eq!(IncludeObject::from_query(Some("None")), Ok(IncludeObject::None));
+        assert_eq!(
+            IncludeObject::from_query(Some("None")),
+            Ok(IncludeObject::None)
+        );
         let e = IncludeObject::from_query(Some("All")).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -163,7 +166,14 @@ mod tests {
             api_version: "meta.k8s.io/v1",
             include: IncludeObject::Metadata,
         };
-        let t = table(&printer, std::slice::from_ref(&cm), &meta, opts, true, now());
+        let t = table(
+            &printer,
+            std::slice::from_ref(&cm),
+            &meta,
+            opts,
+            true,
+            now(),
+        );
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
         assert_eq!(
@@ -187,7 +197,14 @@ mod tests {
             api_version: "meta.k8s.io/v1beta1",
             include: IncludeObject::Object,
         };
-        let t = table(&printer, std::slice::from_ref(&cm), &meta, whole, false, now());
+        let t = table(
+            &printer,
+            std::slice::from_ref(&cm),
+            &meta,
+            whole,
+            false,
+            now(),
+        );
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1beta1");
         assert_eq!(t["columnDefinitions"], Value::Null);
         assert_eq!(t["rows"][0]["object"], cm);
@@ -239,7 +256,10 @@ mod tests {
         assert_eq!(names, ["Name", "Size", "Color"]);
         assert_eq!(v1.columns()[2].priority, 1);
         let w = json!({"metadata": {"name": "w"}, "spec": {"size": 3, "color": "blue"}});
-        assert_eq!(v1.row(&w, now()).cells, vec![json!("w"), json!(3), json!("blue")]);
+        assert_eq!(
+            v1.row(&w, now()).cells,
+            vec![json!("w"), json!(3), json!("blue")]
+        );
         let beta = Printer::for_resource(&info, "v1beta1");
         let names: Vec<String> = beta.columns().iter().map(|c| c.name.to_string()).collect();
         assert_eq!(names, ["Name", "Age"]);

@@ -12,8 +12,18 @@ use super::column::{AGE, Column, Row};
 use super::fields::{age, int, list, object_name, text};
 use super::format::{format_label_selector, format_labels, selector_string};
 
-const CONTAINERS: Column = Column::new("Containers", "string", 1, "Names of each container in the template.");
-const IMAGES: Column = Column::new("Images", "string", 1, "Images referenced by each container in the template.");
+const CONTAINERS: Column = Column::new(
+    "Containers",
+    "string",
+    1,
+    "Names of each container in the template.",
+);
+const IMAGES: Column = Column::new(
+    "Images",
+    "string",
+    1,
+    "Images referenced by each container in the template.",
+);
 const SELECTOR: Column = Column::new("Selector", "string", 1, "The pods the workload selects.");
 
 /// The container names and images of a pod template, comma-separated.
@@ -34,7 +44,12 @@ fn desired(obj: &Value) -> i64 {
 pub(super) const DEPLOYMENT: &[Column] = &[
     Column::name(),
     Column::new("Ready", "string", 0, "Number of the pod with ready state"),
-    Column::new("Up-to-date", "string", 0, "Pods updated to the latest template."),
+    Column::new(
+        "Up-to-date",
+        "string",
+        0,
+        "Pods updated to the latest template.",
+    ),
     Column::new("Available", "string", 0, "Pods available to serve."),
     AGE,
     CONTAINERS,
@@ -87,12 +102,37 @@ pub(super) fn stateful_set(obj: &Value, now: Timestamp) -> Row {
 
 pub(super) const DAEMON_SET: &[Column] = &[
     Column::name(),
-    Column::new("Desired", "integer", 0, "Nodes that should run the daemon pod."),
-    Column::new("Current", "integer", 0, "Nodes running at least one daemon pod."),
+    Column::new(
+        "Desired",
+        "integer",
+        0,
+        "Nodes that should run the daemon pod.",
+    ),
+    Column::new(
+        "Current",
+        "integer",
+        0,
+        "Nodes running at least one daemon pod.",
+    ),
     Column::new("Ready", "integer", 0, "Nodes with a ready daemon pod."),
-    Column::new("Up-to-date", "integer", 0, "Nodes running the updated daemon pod."),
-    Column::new("Available", "integer", 0, "Nodes with an available daemon pod."),
-    Column::new("Node Selector", "string", 0, "The nodes the daemon pods run on."),
+    Column::new(
+        "Up-to-date",
+        "integer",
+        0,
+        "Nodes running the updated daemon pod.",
+    ),
+    Column::new(
+        "Available",
+        "integer",
+        0,
+        "Nodes with an available daemon pod.",
+    ),
+    Column::new(
+        "Node Selector",
+        "string",
+        0,
+        "The nodes the daemon pods run on.",
+    ),
     AGE,
     CONTAINERS,
     IMAGES,
@@ -145,9 +185,24 @@ pub(super) fn replica_set(obj: &Value, now: Timestamp) -> Row {
 
 pub(super) const PDB: &[Column] = &[
     Column::name(),
-    Column::new("Min Available", "string", 0, "The minimum number of pods that must be available."),
-    Column::new("Max Unavailable", "string", 0, "The maximum number of pods that may be unavailable."),
-    Column::new("Allowed Disruptions", "integer", 0, "Calculated number of pods that may be disrupted at this time."),
+    Column::new(
+        "Min Available",
+        "string",
+        0,
+        "The minimum number of pods that must be available.",
+    ),
+    Column::new(
+        "Max Unavailable",
+        "string",
+        0,
+        "The maximum number of pods that may be unavailable.",
+    ),
+    Column::new(
+        "Allowed Disruptions",
+        "integer",
+        0,
+        "Calculated number of pods that may be disrupted at this time.",
+    ),
     AGE,
 ];
 
@@ -189,7 +244,16 @@ mod tests {
         let names: Vec<String> = DEPLOYMENT.iter().map(|c| c.name.to_string()).collect();
         assert_eq!(
             names,
-            ["Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"]
+            [
+                "Name",
+                "Ready",
+                "Up-to-date",
+                "Available",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
         );
         let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "template": template(),
             "selector": {"matchLabels": {"app": "web"}}},

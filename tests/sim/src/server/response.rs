@@ -109,7 +109,12 @@ pub(super) struct TableRender {
 impl TableRender {
     /// The Table of `objects` (each already in the requested version), with this list
     /// metadata; `headers` false leaves the column definitions out.
-    pub(super) fn render_values(&self, objects: &[Value], meta: &TableMeta, headers: bool) -> Bytes {
+    pub(super) fn render_values(
+        &self,
+        objects: &[Value],
+        meta: &TableMeta,
+        headers: bool,
+    ) -> Bytes {
         let t = table(
             &self.printer,
             objects,

@@ -104,8 +104,7 @@ impl WatchFilter {
         match &mut self.table {
             Some(t) => {
                 let headers = t.take_headers();
-                t.render
-                    .render_one(&self.info, &self.version, o, headers)
+                t.render.render_one(&self.info, &self.version, o, headers)
             }
             None => render_obj(&self.info, &self.version, o, self.meta_only),
         }
@@ -133,7 +132,9 @@ impl WatchFilter {
                     resource_version: rv.to_string(),
                     ..TableMeta::default()
                 };
-                t.render.render_values(&[obj], &table_meta, headers).to_vec()
+                t.render
+                    .render_values(&[obj], &table_meta, headers)
+                    .to_vec()
             }
             None => serde_json::to_vec(&obj).unwrap_or_default(),
         };
