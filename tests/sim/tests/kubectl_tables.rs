@@ -788,3 +788,178 @@ async fn kubectl_get_other_builtins() {
         &w,
     );
 }
+
+/// A committed CRD of `deploy/crds/`.
+fn deploy_crd(file: &str) -> Value {
+    let path = isthmus_testing::paths::repo_root()
+        .join("deploy/crds")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    isthmus_testing::manifests::yaml_documents(&text, &path)
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
+async fn kubectl_get_isthmus_crds_prints_their_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, k) = setup(dir.path()).await;
+    for file in [
+        "isthmus.io_memberclusters.yaml",
+        "placement.isthmus.io_propagationpolicies.yaml",
+        "placement.isthmus.io_clusterpropagationpolicies.yaml",
+    ] {
+        sim.apply_json(deploy_crd(file)).unwrap();
+    }
+    sim.apply_json(json!({"apiVersion": "isthmus.io/v1alpha1", "kind": "MemberCluster",
+        "metadata": {"name": "cluster-2"},
+        "spec": {"network": "network-2", "region": "eu-west", "revision": "1-24"},
+        "status": {"reachable": true, "withdrawn": false, "gatewayAddresses": ["203.0.113.20", "203.0.113.21"],
+            "gatewayPort": 15443, "exports": 2, "imports": 3}}))
+        .unwrap();
+    sim.apply_json(
+        json!({"apiVersion": "isthmus.io/v1alpha1", "kind": "MemberCluster",
+        "metadata": {"name": "cluster-3"}, "spec": {"network": "network-1"}}),
+    )
+    .unwrap();
+    let age = |name: &str| {
+        Age(created(
+            &sim,
+            "isthmus.io/v1alpha1",
+            "MemberCluster",
+            None,
+            name,
+        ))
+    };
+    // The columns the CRD declares (api/src/crd.rs): a boolean cell prints as Go prints it,
+    // the first gateway address, the counts; a member without status has null cells.
+    let (printed, w) = get(&k, &["get", "memberclusters"]).await;
+    assert_table(
+        &printed,
+        &[
+            "NAME",
+            "NETWORK",
+            "REACHABLE",
+            "GATEWAY",
+            "EXPORTS",
+            "IMPORTS",
+            "AGE",
+        ],
+        &[
+            vec![
+                Text("cluster-2"),
+                Text("network-2"),
+                Text("true"),
+                Text("203.0.113.20"),
+                Text("2"),
+                Text("3"),
+                age("cluster-2"),
+            ],
+            vec![
+                Text("cluster-3"),
+                Text("network-1"),
+                Text(""),
+                Text(""),
+                Text(""),
+                Text(""),
+                age("cluster-3"),
+            ],
+        ],
+        &w,
+    );
+    let (printed, w) = get(&k, &["get", "member", "cluster-2", "-o", "wide"]).await;
+    assert_table(
+        &printed,
+        &[
+            "NAME",
+            "NETWORK",
+            "REACHABLE",
+            "WITHDRAWN",
+            "GATEWAY",
+            "EXPORTS",
+            "IMPORTS",
+            "REGION",
+            "REVISION",
+            "AGE",
+        ],
+        &[vec![
+            Text("cluster-2"),
+            Text("network-2"),
+            Text("true"),
+            Text("false"),
+            Text("203.0.113.20"),
+            Text("2"),
+            Text("3"),
+            Text("eu-west"),
+            Text("1-24"),
+            age("cluster-2"),
+        ]],
+        &w,
+    );
+
+    sim.apply_json(json!({"apiVersion": "placement.isthmus.io/v1alpha1", "kind": "PropagationPolicy",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"priority": 5, "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}]},
+        "status": {"placed": 1, "failed": 0}}))
+        .unwrap();
+    sim.apply_json(json!({"apiVersion": "placement.isthmus.io/v1alpha1", "kind": "ClusterPropagationPolicy",
+        "metadata": {"name": "broken"}, "spec": {},
+        "status": {"placed": 0, "failed": 0, "error": {"reason": "InvalidPolicy", "message": "no resourceSelectors"}}}))
+        .unwrap();
+    let (printed, w) = get(
+        &k,
+        &["get", "propagationpolicies.placement.isthmus.io", "-A"],
+    )
+    .await;
+    assert_table(
+        &printed,
+        &["NAMESPACE", "NAME", "PRIORITY", "PLACED", "FAILED", "AGE"],
+        &[vec![
+            Text("shop"),
+            Text("web"),
+            Text("5"),
+            Text("1"),
+            Text("0"),
+            Age(created(
+                &sim,
+                "placement.isthmus.io/v1alpha1",
+                "PropagationPolicy",
+                Some("shop"),
+                "web",
+            )),
+        ]],
+        &w,
+    );
+    // The schema's default fills `spec.priority` (0), as the API server's defaulting does.
+    let (printed, w) = get(
+        &k,
+        &[
+            "get",
+            "clusterpropagationpolicies.placement.isthmus.io",
+            "-o",
+            "wide",
+        ],
+    )
+    .await;
+    assert_table(
+        &printed,
+        &["NAME", "PRIORITY", "PLACED", "FAILED", "ERROR", "AGE"],
+        &[vec![
+            Text("broken"),
+            Text("0"),
+            Text("0"),
+            Text("0"),
+            Text("InvalidPolicy"),
+            Age(created(
+                &sim,
+                "placement.isthmus.io/v1alpha1",
+                "ClusterPropagationPolicy",
+                None,
+                "broken",
+            )),
+        ]],
+        &w,
+    );
+}
