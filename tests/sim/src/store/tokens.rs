@@ -19,9 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
-use super::commit::WriteOpts;
-use super::delete::Propagation;
 use super::object::Stored;
+use super::opts::{Propagation, WriteOpts};
 use super::storage::Store;
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
