@@ -73,7 +73,13 @@ pub struct ClusterTaint {
     shortname = "member",
     printcolumn = r#"{"name":"Network","type":"string","jsonPath":".spec.network"}"#,
     printcolumn = r#"{"name":"Reachable","type":"boolean","jsonPath":".status.reachable"}"#,
-    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".status.gatewayAddresses[0]"}"#
+    printcolumn = r#"{"name":"Withdrawn","type":"boolean","priority":1,"jsonPath":".status.withdrawn"}"#,
+    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".status.gatewayAddresses[0]"}"#,
+    printcolumn = r#"{"name":"Exports","type":"integer","jsonPath":".status.exports"}"#,
+    printcolumn = r#"{"name":"Imports","type":"integer","jsonPath":".status.imports"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","priority":1,"jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Revision","type":"string","priority":1,"jsonPath":".spec.revision"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MemberClusterSpec {
@@ -250,8 +256,10 @@ macro_rules! karmada_spec {
     shortname = "ipp",
     category = "isthmus",
     printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".spec.priority"}"#,
-    printcolumn = r#"{"name":"Resources","type":"integer","jsonPath":".status.placed"}"#,
-    printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.failed"}"#
+    printcolumn = r#"{"name":"Placed","type":"integer","description":"Resource templates placed on at least one cluster","jsonPath":".status.placed"}"#,
+    printcolumn = r#"{"name":"Failed","type":"integer","description":"Resource templates whose placement failed","jsonPath":".status.failed"}"#,
+    printcolumn = r#"{"name":"Error","type":"string","priority":1,"description":"Why the policy cannot be used","jsonPath":".status.error.reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 pub struct PropagationPolicySpec {
     /// The spec fields.
@@ -271,8 +279,10 @@ karmada_spec!(PropagationPolicySpec, KARMADA_PP, true);
     shortname = "icpp",
     category = "isthmus",
     printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".spec.priority"}"#,
-    printcolumn = r#"{"name":"Resources","type":"integer","jsonPath":".status.placed"}"#,
-    printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.failed"}"#
+    printcolumn = r#"{"name":"Placed","type":"integer","description":"Resource templates placed on at least one cluster","jsonPath":".status.placed"}"#,
+    printcolumn = r#"{"name":"Failed","type":"integer","description":"Resource templates whose placement failed","jsonPath":".status.failed"}"#,
+    printcolumn = r#"{"name":"Error","type":"string","priority":1,"description":"Why the policy cannot be used","jsonPath":".status.error.reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 pub struct ClusterPropagationPolicySpec {
     /// The spec fields.

@@ -490,6 +490,11 @@ fn next_steps(dir: &Path, names: &[String], metrics: Option<std::net::SocketAddr
     let mut s = String::from("\nTry next:\n");
     let _ = writeln!(
         s,
+        "  kubectl --kubeconfig {} get services -A -o wide",
+        kc.display()
+    );
+    let _ = writeln!(
+        s,
         "  kubectl --kubeconfig {} get serviceimports.multicluster.x-k8s.io -A",
         kc.display()
     );
@@ -702,6 +707,113 @@ mod tests {
         assert_eq!(exporters(3), (vec![1, 2], 3));
         assert_eq!(exporters(1), (vec![1], 1));
         assert_eq!(exporters(5), (vec![1, 2], 3));
+    }
+
+    /// The header line of kubectl's table output, split at its column gaps.
+    fn header_of(text: &str) -> Vec<String> {
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .split("  ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The "Try next" commands work against the demo's clusters and print the columns a
+    /// real API server's Tables have: `printService` (with SELECTOR for `-o wide`) and
+    /// `printEndpointSlice` in `pkg/printers/internalversion/printers.go`, and the upstream
+    /// ServiceImport CRD's TYPE and IP.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs kubectl"]
+    #[allow(clippy::unwrap_used, clippy::expect_used)]
+    async fn try_next_commands_print_the_server_columns() {
+        let kubectl = isthmus_testing::require("kubectl");
+        let dir = tempfile::tempdir().unwrap();
+        let sims = start_clusters(3, dir.path()).await.unwrap();
+        // What the controller would import into the first cluster.
+        sims[0]
+            .apply_json(json!({"apiVersion": MCS_V1BETA1, "kind": "ServiceImport",
+                "metadata": {"name": "cart", "namespace": DEMO_NAMESPACE},
+                "spec": {"type": "ClusterSetIP", "ips": ["242.0.0.1"],
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}}))
+            .unwrap();
+        sims[0]
+            .apply_json(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "cart-cluster-2-abc", "namespace": DEMO_NAMESPACE,
+                    "labels": {MCS_SERVICE_NAME: "cart", MCS_SOURCE_CLUSTER: cluster_name(2)}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.2.2.11"]}, {"addresses": ["10.2.2.12"]}],
+                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}),
+            )
+            .unwrap();
+        let names: Vec<String> = (1..=3).map(cluster_name).collect();
+        let mut printed = Vec::new();
+        for line in next_steps(dir.path(), &names, None).lines() {
+            let Some(args) = line.trim().strip_prefix("kubectl ") else {
+                continue;
+            };
+            let out = tokio::process::Command::new(&kubectl)
+                .args(args.split_whitespace())
+                .env("HOME", dir.path())
+                .env_remove("KUBECONFIG")
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            printed.push((
+                args.to_string(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+        }
+        let output = |what: &str| {
+            printed
+                .iter()
+                .find(|(args, _)| args.contains(what))
+                .map(|(_, out)| out.clone())
+                .unwrap_or_else(|| panic!("no Try next command for {what}: {printed:?}"))
+        };
+        let services = output("get services");
+        assert_eq!(
+            header_of(&services),
+            [
+                "NAMESPACE",
+                "NAME",
+                "TYPE",
+                "CLUSTER-IP",
+                "EXTERNAL-IP",
+                "PORT(S)",
+                "AGE",
+                "SELECTOR"
+            ]
+        );
+        assert!(
+            services.lines().any(|l| l.contains("istio-eastwestgateway")
+                && l.contains("LoadBalancer")
+                && l.contains("192.0.2.11")
+                && l.contains("15443/TCP")),
+            "{services}"
+        );
+        let imports = output("get serviceimports");
+        assert_eq!(
+            header_of(&imports),
+            ["NAMESPACE", "NAME", "TYPE", "IP", "AGE"]
+        );
+        assert!(imports.contains(r#"["242.0.0.1"]"#), "{imports}");
+        let slices = output("get endpointslices");
+        assert_eq!(
+            header_of(&slices),
+            ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+        );
+        assert!(slices.contains("10.2.2.11,10.2.2.12"), "{slices}");
+        assert!(output("get serviceexports").contains("kind: ServiceExport"));
+        drop(sims);
     }
 
     #[test]

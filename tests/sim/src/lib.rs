@@ -13,6 +13,7 @@ mod crds;
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod printers;
 pub mod proto;
 pub mod registry;
 pub mod selector;

@@ -4,83 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use kube_sim::{SimCluster, SimOptions, mcs_crds};
+use common::setup;
 use serde_json::Value;
-
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    home: PathBuf,
-}
-
-impl Kubectl {
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-        use tokio::io::AsyncWriteExt;
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.home.join("cache"))
-            .args(args)
-            .env("HOME", &self.home)
-            .env("KUBECACHEDIR", self.home.join("cache"))
-            .env_remove("KUBECONFIG")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        let out =
-            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-                .await
-                .expect("kubectl did not finish within 60s")
-                .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let (ok, out, err) = self.run(args, stdin).await;
-        assert!(ok, "kubectl {args:?} failed:\nstdout: {out}\nstderr: {err}");
-        out
-    }
-}
-
-async fn setup(dir: &Path) -> (SimCluster, Kubectl) {
-    let bin = isthmus_testing::require("kubectl");
-    let sim = SimCluster::start(SimOptions {
-        name: "kubectl-test".into(),
-        tls: true,
-        token: Some("kubectl-token".into()),
-        crds: mcs_crds(),
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
-    let kubeconfig = dir.join("kubeconfig.yaml");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let k = Kubectl {
-        bin,
-        kubeconfig,
-        home,
-    };
-    // The Google Cloud SDK ships kubectl as a dispatcher that may need components that are absent.
-    let (ok, _, err) = k.run(&["version", "--client"], None).await;
-    assert!(ok, "the kubectl on PATH does not run: {err}");
-    (sim, k)
-}
 
 const MANIFEST: &str = r#"apiVersion: v1
 kind: ConfigMap

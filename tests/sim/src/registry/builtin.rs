@@ -305,6 +305,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
             list_types: builtin_list_types(b.kind),
             custom: false,
             schema: None,
+            printer_columns: BTreeMap::new(),
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::resource::{ListType, ResourceInfo};
+use super::resource::{ListType, PrinterColumn, ResourceInfo};
 use super::version::version_priority;
 
 /// Errors reading a CustomResourceDefinition.
@@ -68,6 +68,7 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
     let mut status_subresource = false;
     let mut list_types = BTreeMap::new();
     let mut schema = None;
+    let mut printer_columns = BTreeMap::new();
     for v in versions {
         let name = v
             .get("name")
@@ -75,6 +76,7 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
             .ok_or_else(|| bad("spec.versions[].name"))?;
         if v.get("served").and_then(Value::as_bool).unwrap_or(false) {
             served.push(name.to_string());
+            printer_columns.insert(name.to_string(), read_columns(v));
         }
         if v.get("storage").and_then(Value::as_bool).unwrap_or(false) {
             storage = Some(name.to_string());
@@ -106,7 +108,37 @@ pub fn from_crd(crd: &Value) -> Result<ResourceInfo, RegistryError> {
         list_types,
         custom: true,
         schema,
+        printer_columns,
     })
+}
+
+/// Reads the `additionalPrinterColumns` of one CRD version (entries without a name or a
+/// JSONPath are left out).
+fn read_columns(version: &Value) -> Vec<PrinterColumn> {
+    let text = |c: &Value, k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    version
+        .get("additionalPrinterColumns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let name = text(c, "name");
+            let json_path = text(c, "jsonPath");
+            (!name.is_empty() && !json_path.is_empty()).then(|| PrinterColumn {
+                name,
+                column_type: text(c, "type"),
+                format: text(c, "format"),
+                description: text(c, "description"),
+                priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0),
+                json_path,
+            })
+        })
+        .collect()
 }
 
 /// Reads `x-kubernetes-list-type: map` / `set` markers from a CRD schema, by field name.

@@ -16,7 +16,7 @@ mod version;
 
 pub use builtin::builtins;
 pub use crd::{RegistryError, from_crd};
-pub use resource::{ListType, ResourceInfo, ResourceKey};
+pub use resource::{ListType, PrinterColumn, ResourceInfo, ResourceKey};
 pub use schema::apply_defaults;
 pub use table::Registry;
 pub use version::{split_api_version, version_priority};

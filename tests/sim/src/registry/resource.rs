@@ -18,6 +18,23 @@ pub enum ListType {
     Set,
 }
 
+/// One `additionalPrinterColumns` entry of a CRD version, as written in the CRD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterColumn {
+    /// Column name (`Type`); kubectl prints it upper-cased.
+    pub name: String,
+    /// `string`, `integer`, `number`, `boolean` or `date`.
+    pub column_type: String,
+    /// Optional format (`name`, `int32`, ...), passed through to the Table.
+    pub format: String,
+    /// Description; empty means the API server's default text.
+    pub description: String,
+    /// 0 for the standard view; kubectl shows higher priorities only with `-o wide`.
+    pub priority: i64,
+    /// The JSONPath evaluated against each object (`.spec.type`).
+    pub json_path: String,
+}
+
 /// One served resource (all its versions share one storage).
 #[derive(Debug, Clone)]
 pub struct ResourceInfo {
@@ -49,6 +66,9 @@ pub struct ResourceInfo {
     pub custom: bool,
     /// The storage version's `openAPIV3Schema` of a CRD (used for defaulting only).
     pub schema: Option<Arc<Value>>,
+    /// `additionalPrinterColumns` of each served CRD version, by version name (empty for the
+    /// built-ins, whose Tables come from the printers).
+    pub printer_columns: BTreeMap<String, Vec<PrinterColumn>>,
 }
 
 /// `group/resource` key of a resource's storage.
@@ -84,6 +104,13 @@ impl ResourceInfo {
                     | "CustomResourceDefinition"
                     | "Pod"
             )
+    }
+
+    /// The printer columns a CRD declares for one version (empty when it declares none).
+    pub fn printer_columns(&self, version: &str) -> &[PrinterColumn] {
+        self.printer_columns
+            .get(version)
+            .map_or(&[][..], Vec::as_slice)
     }
 
     /// The list type of a field of this kind, by field name; metadata lists are shared by all.

@@ -79,11 +79,94 @@ pub(super) fn accepts_json(accept: &str) -> bool {
         })
 }
 
-/// Whether the client asked for `PartialObjectMetadata` (metadata-only get, list and watch).
-pub(super) fn wants_metadata(accept: &str) -> bool {
-    accept.split(',').next().is_some_and(|first| {
-        first.contains("as=PartialObjectMetadata") && first.contains("g=meta.k8s.io")
-    })
+/// How a get, list or watch answers: the objects, their `PartialObjectMetadata`, or a
+/// `Table` in `meta.k8s.io/v1` or `meta.k8s.io/v1beta1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Representation {
+    /// The objects as stored, in the requested version.
+    Full,
+    /// `PartialObjectMetadata` objects (kube-rs `get_metadata`, `list_metadata`).
+    Metadata,
+    /// A `Table` (kubectl `get`), of this `apiVersion`.
+    Table(&'static str),
+}
+
+/// One media range of an `Accept` header: `type/subtype;k=v;...`.
+struct MediaRange {
+    base: String,
+    params: Vec<(String, String)>,
+    q: f64,
+}
+
+impl MediaRange {
+    fn parse(range: &str) -> Self {
+        let mut parts = range.split(';');
+        let base = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let params: Vec<(String, String)> = parts
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| {
+                (
+                    k.trim().to_ascii_lowercase(),
+                    v.trim().trim_matches('"').to_string(),
+                )
+            })
+            .collect();
+        let mut r = Self {
+            base,
+            params,
+            q: 1.0,
+        };
+        r.q = r.param("q").and_then(|v| v.parse().ok()).unwrap_or(1.0);
+        r
+    }
+
+    fn param(&self, k: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The representation this range asks for, `None` when this server cannot produce it.
+    fn representation(&self) -> Option<Representation> {
+        if !matches!(
+            self.base.as_str(),
+            "application/json" | "*/*" | "application/*" | "application/yaml" | ""
+        ) {
+            return None;
+        }
+        let meta_version = match (self.param("g"), self.param("v")) {
+            (Some("meta.k8s.io"), Some("v1")) => Some("meta.k8s.io/v1"),
+            (Some("meta.k8s.io"), Some("v1beta1")) => Some("meta.k8s.io/v1beta1"),
+            _ => None,
+        };
+        match self.param("as") {
+            None => Some(Representation::Full),
+            Some("Table") => meta_version.map(Representation::Table),
+            Some("PartialObjectMetadata" | "PartialObjectMetadataList") => {
+                meta_version.map(|_| Representation::Metadata)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// Picks the representation from `Accept`: its media types in order of their `q` (stable
+/// for equal ones), skipping any this server cannot produce (protobuf, an unknown `as=`, a
+/// Table outside `meta.k8s.io` v1/v1beta1), as the API server's negotiation falls back through
+/// kubectl's `as=Table;v=v1;g=meta.k8s.io,as=Table;v=v1beta1;g=meta.k8s.io,application/json`.
+/// `None` when nothing is acceptable (406).
+pub(super) fn negotiate(accept: &str) -> Option<Representation> {
+    if accept.trim().is_empty() {
+        return Some(Representation::Full);
+    }
+    let mut ranges: Vec<MediaRange> = accept
+        .split(',')
+        .map(MediaRange::parse)
+        .filter(|r| r.q > 0.0)
+        .collect();
+    ranges.sort_by(|a, b| b.q.total_cmp(&a.q));
+    ranges.iter().find_map(MediaRange::representation)
 }
 
 /// A parsed resource path.

@@ -1,5 +1,5 @@
-//! Response encoding: JSON bodies and API errors as `Status`, objects and lists as served (full
-//! or `PartialObjectMetadata`) in the requested version.
+//! Response encoding: JSON bodies and API errors as `Status`, objects and lists as served (full,
+//! `PartialObjectMetadata` or `Table`) in the requested version.
 
 use std::convert::Infallible;
 
@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::printers::{Printer, TableMeta, TableOptions, table};
 use crate::registry::ResourceInfo;
 use crate::store::{ListPage, Store, Stored};
 
@@ -97,4 +98,75 @@ pub(super) fn render_list(
     }
     out.put_slice(b"]}");
     out.freeze()
+}
+
+/// How a Table response is made: the resource version's printer and the negotiated options.
+pub(super) struct TableRender {
+    pub(super) printer: Printer,
+    pub(super) opts: TableOptions,
+}
+
+impl TableRender {
+    /// The Table of `objects` (each already in the requested version), with this list
+    /// metadata; `headers` false leaves the column definitions out.
+    pub(super) fn render_values(
+        &self,
+        objects: &[Value],
+        meta: &TableMeta,
+        headers: bool,
+    ) -> Bytes {
+        let t = table(
+            &self.printer,
+            objects,
+            meta,
+            self.opts,
+            headers,
+            jiff::Timestamp::now(),
+        );
+        Bytes::from(serde_json::to_vec(&t).unwrap_or_default())
+    }
+
+    /// The Table of stored objects, rendered in `version`.
+    fn render(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        objects: &[&Stored],
+        meta: &TableMeta,
+        headers: bool,
+    ) -> Bytes {
+        let values: Vec<Value> = objects
+            .iter()
+            .map(|o| {
+                serde_json::from_slice(&Store::render(info, version, o)).unwrap_or(Value::Null)
+            })
+            .collect();
+        self.render_values(&values, meta, headers)
+    }
+
+    /// The Table of one object: one row, the object's resourceVersion.
+    pub(super) fn render_one(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        obj: &Stored,
+        headers: bool,
+    ) -> Bytes {
+        let meta = TableMeta {
+            resource_version: obj.rv.to_string(),
+            ..TableMeta::default()
+        };
+        self.render(info, version, &[obj], &meta, headers)
+    }
+
+    /// The Table of a list page: its resourceVersion, continue token and remaining count.
+    pub(super) fn render_page(&self, info: &ResourceInfo, version: &str, page: &ListPage) -> Bytes {
+        let meta = TableMeta {
+            resource_version: page.rv.to_string(),
+            continue_token: page.continue_token.clone(),
+            remaining: page.remaining,
+        };
+        let objects: Vec<&Stored> = page.items.iter().map(AsRef::as_ref).collect();
+        self.render(info, version, &objects, &meta, true)
+    }
 }

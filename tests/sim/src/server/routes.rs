@@ -10,14 +10,17 @@ use serde_json::{Value, json};
 
 use super::record::RequestRecord;
 use super::request::{
-    Query, accepts_json, header_str, parse_object, parse_resource_path, percent_decode, read_body,
-    wants_metadata,
+    Query, Representation, accepts_json, header_str, negotiate, parse_object, parse_resource_path,
+    percent_decode, read_body,
 };
-use super::response::{Body, full, json_response, render_list, render_obj, value_response};
+use super::response::{
+    Body, TableRender, full, json_response, render_list, render_obj, value_response,
+};
 use super::state::ClusterState;
-use super::watch::{WatchFilter, watch_response};
+use super::watch::{TableWatch, WatchFilter, watch_response};
 use crate::error::ApiError;
 use crate::patch::PatchType;
+use crate::printers::{IncludeObject, Printer, TableOptions};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Propagation, WriteOpts};
 use crate::sync::lock;
@@ -209,17 +212,34 @@ pub(super) async fn route(
     let fields = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), &info.kind)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
 
-    let meta_only = wants_metadata(&accept);
+    let repr = negotiate(&accept).ok_or_else(|| ApiError::not_acceptable(&accept))?;
+    let meta_only = repr == Representation::Metadata;
+    // Only reads answer with a Table; writes answer with the object.
+    let table = match repr {
+        Representation::Table(api_version) if matches!(verb, "get" | "list" | "watch") => {
+            let include = IncludeObject::from_query(query.get("includeObject"))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Some(TableRender {
+                printer: Printer::for_resource(&info, version),
+                opts: TableOptions {
+                    api_version,
+                    include,
+                },
+            })
+        }
+        _ => None,
+    };
     let ok = |v: Value| Ok(value_response(StatusCode::OK, &v));
     match verb {
         "get" => {
             let obj = lock(&state.store)
                 .get(&info, ns, &name)
                 .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &name))?;
-            Ok(json_response(
-                StatusCode::OK,
-                render_obj(&info, version, &obj, meta_only),
-            ))
+            let body = match &table {
+                Some(t) => t.render_one(&info, version, &obj, true),
+                None => render_obj(&info, version, &obj, meta_only),
+            };
+            Ok(json_response(StatusCode::OK, body))
         }
         "list" => {
             let limit = match query.get("limit") {
@@ -237,10 +257,11 @@ pub(super) async fn route(
                 limit,
                 query.get("continue").filter(|c| !c.is_empty()),
             )?;
-            Ok(json_response(
-                StatusCode::OK,
-                render_list(&info, version, &page, meta_only),
-            ))
+            let body = match &table {
+                Some(t) => t.render_page(&info, version, &page),
+                None => render_list(&info, version, &page, meta_only),
+            };
+            Ok(json_response(StatusCode::OK, body))
         }
         "watch" => {
             let filter = WatchFilter {
@@ -250,6 +271,7 @@ pub(super) async fn route(
                 labels,
                 fields,
                 meta_only,
+                table: table.map(TableWatch::new),
             };
             watch_response(state, filter, &query)
         }

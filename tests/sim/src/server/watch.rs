@@ -1,5 +1,6 @@
-//! Watch streaming: the events a watcher sees (selector transitions, bookmarks, errors), the
-//! stream's life (timeouts, dropped watches, partitions, shutdown) and the open-watch count.
+//! Watch streaming: the events a watcher sees (selector transitions, bookmarks, errors; objects
+//! in full, as `PartialObjectMetadata` or as one-row Tables), the stream's life (timeouts,
+//! dropped watches, partitions, shutdown) and the open-watch count.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +15,11 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::request::Query;
-use super::response::{Body, render_obj};
+use super::response::{Body, TableRender, render_obj};
 use super::state::ClusterState;
 use crate::error::ApiError;
 use crate::faults::Partition;
+use crate::printers::TableMeta;
 use crate::registry::ResourceInfo;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Event, EventType, Store, Stored, WatchInit, WatchStart};
@@ -59,31 +61,29 @@ fn event_line(etype: &str, object: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// A BOOKMARK line at this resourceVersion (marking the end of the initial events when asked).
-fn bookmark(
-    info: &ResourceInfo,
-    version: &str,
-    rv: u64,
-    initial_end: bool,
-    meta_only: bool,
-) -> Bytes {
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if initial_end && let Some(m) = meta.as_object_mut() {
-        m.insert(
-            "annotations".into(),
-            json!({"k8s.io/initial-events-end": "true"}),
-        );
-    }
-    let obj = if meta_only {
-        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
-    } else {
-        json!({"kind": info.kind, "apiVersion": info.api_version(version), "metadata": meta})
-    };
-    event_line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default())
+/// A watch answered with Tables: each event's object is a one-row Table, and only the first
+/// carries the column definitions (as the API server's watch encoder does).
+pub(super) struct TableWatch {
+    render: TableRender,
+    headers_sent: bool,
 }
 
-/// What one watcher asked for: resource, version, namespace, selectors and the metadata-only
-/// form.
+impl TableWatch {
+    pub(super) fn new(render: TableRender) -> Self {
+        Self {
+            render,
+            headers_sent: false,
+        }
+    }
+
+    /// Whether the next Table carries the column definitions (only the first does).
+    fn take_headers(&mut self) -> bool {
+        !std::mem::replace(&mut self.headers_sent, true)
+    }
+}
+
+/// What one watcher asked for: resource, version, namespace, selectors and the form of the
+/// objects (full, metadata-only or Table).
 pub(super) struct WatchFilter {
     pub(super) info: Arc<ResourceInfo>,
     pub(super) version: String,
@@ -91,6 +91,7 @@ pub(super) struct WatchFilter {
     pub(super) labels: LabelSelector,
     pub(super) fields: FieldSelector,
     pub(super) meta_only: bool,
+    pub(super) table: Option<TableWatch>,
 }
 
 impl WatchFilter {
@@ -98,8 +99,50 @@ impl WatchFilter {
         Store::matches_obj(o, self.ns.as_deref(), &self.labels, &self.fields)
     }
 
+    /// An object as this watcher receives it.
+    fn render(&mut self, o: &Stored) -> Bytes {
+        match &mut self.table {
+            Some(t) => {
+                let headers = t.take_headers();
+                t.render.render_one(&self.info, &self.version, o, headers)
+            }
+            None => render_obj(&self.info, &self.version, o, self.meta_only),
+        }
+    }
+
+    /// A BOOKMARK line at this resourceVersion (marking the end of the initial events when
+    /// asked); its object carries only kind, apiVersion and the resourceVersion.
+    fn bookmark(&mut self, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end && let Some(m) = meta.as_object_mut() {
+            m.insert(
+                "annotations".into(),
+                json!({"k8s.io/initial-events-end": "true"}),
+            );
+        }
+        let obj = if self.meta_only {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
+        } else {
+            json!({"kind": self.info.kind, "apiVersion": self.info.api_version(&self.version), "metadata": meta})
+        };
+        let body = match &mut self.table {
+            Some(t) => {
+                let headers = t.take_headers();
+                let table_meta = TableMeta {
+                    resource_version: rv.to_string(),
+                    ..TableMeta::default()
+                };
+                t.render
+                    .render_values(&[obj], &table_meta, headers)
+                    .to_vec()
+            }
+            None => serde_json::to_vec(&obj).unwrap_or_default(),
+        };
+        event_line("BOOKMARK", &body)
+    }
+
     /// The event this watcher sees for a change, with selector transitions.
-    fn line(&self, ev: &Event) -> Option<Bytes> {
+    fn line(&mut self, ev: &Event) -> Option<Bytes> {
         if *ev.key != *self.info.key() {
             return None;
         }
@@ -113,10 +156,7 @@ impl WatchFilter {
             EventType::Deleted if now || before => "DELETED",
             _ => return None,
         };
-        Some(event_line(
-            etype,
-            &render_obj(&self.info, &self.version, &ev.obj, self.meta_only),
-        ))
+        Some(event_line(etype, &self.render(&ev.obj)))
     }
 }
 
@@ -199,7 +239,7 @@ pub(super) fn watch_response(
 /// Sends the initial events, backlog and live events of one watch until it ends.
 async fn run_watch(
     state: Arc<ClusterState>,
-    filter: WatchFilter,
+    mut filter: WatchFilter,
     mut init: WatchInit,
     tx: mpsc::Sender<Bytes>,
     initial_bookmark: bool,
@@ -226,19 +266,10 @@ async fn run_watch(
 
     let mut first: Vec<Bytes> = Vec::new();
     for o in &init.initial {
-        first.push(event_line(
-            "ADDED",
-            &render_obj(&filter.info, &filter.version, o, filter.meta_only),
-        ));
+        first.push(event_line("ADDED", &filter.render(o)));
     }
     if initial_bookmark {
-        first.push(bookmark(
-            &filter.info,
-            &filter.version,
-            init.rv,
-            true,
-            filter.meta_only,
-        ));
+        first.push(filter.bookmark(init.rv, true));
     }
     for ev in &init.backlog {
         if let Some(line) = filter.line(ev) {
@@ -270,7 +301,7 @@ async fn run_watch(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = ticker.tick(), if bookmarks => Some(bookmark(&filter.info, &filter.version, last_rv, false, filter.meta_only)),
+            _ = ticker.tick(), if bookmarks => Some(filter.bookmark(last_rv, false)),
             _ = &mut sleep_until => return,
             _ = epoch.changed() => return,
             _ = tx.closed() => return,

@@ -6,27 +6,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::delete::Propagation;
 use super::event::EventType;
 use super::meta::{meta_mut, now, spec_part};
 use super::names::valid_name;
 use super::object::{Stored, obj_key};
+use super::opts::{Propagation, WriteOpts};
 use super::storage::{CRDS, NAMESPACES, Store};
 use super::token_secret::{SECRETS, check_token_secret, is_token_secret};
 use crate::apply;
 use crate::error::ApiError;
 use crate::registry::{ResourceInfo, from_crd};
-
-/// Options common to writes.
-#[derive(Debug, Clone, Default)]
-pub struct WriteOpts {
-    /// `dryRun=All`
-    pub dry_run: bool,
-    /// Field manager for managedFields (from `fieldManager` or the User-Agent).
-    pub manager: String,
-    /// Whether to track managedFields (off for direct seeding).
-    pub track_fields: bool,
-}
 
 impl Store {
     /// The write path shared by every verb: server-owned metadata, generation, CRD hooks,

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::event::EventType;
 use super::meta::{meta_mut, now};
 use super::object::{Stored, obj_key};
+use super::opts::Propagation;
 use super::storage::{CRDS, NAMESPACES, Store};
 use super::token_secret::SERVICE_ACCOUNTS;
 use crate::error::ApiError;
@@ -16,17 +17,6 @@ use crate::registry::ResourceInfo;
 
 /// Finalizer of an owner waiting for its dependents (foreground deletion).
 const FOREGROUND: &str = "foregroundDeletion";
-
-/// How a delete treats dependents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
-    /// Delete dependents after the owner.
-    Background,
-    /// Delete dependents first; the owner waits with the `foregroundDeletion` finalizer.
-    Foreground,
-    /// Remove the owner reference from dependents.
-    Orphan,
-}
 
 impl Store {
     /// DELETE of one object.

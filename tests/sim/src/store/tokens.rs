@@ -19,9 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
-use super::commit::WriteOpts;
-use super::delete::Propagation;
 use super::object::Stored;
+use super::opts::{Propagation, WriteOpts};
 use super::storage::Store;
 use super::token_secret::{
     SECRETS, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_UID_ANNOTATION, SERVICE_ACCOUNTS,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::commit::WriteOpts;
 use super::meta::{meta_mut, now};
 use super::names::random_suffix;
+use super::opts::WriteOpts;
 use super::storage::{Store, StoreLimits};
 use crate::apply::{self, ApplyError, ApplyRequest, Part};
 use crate::error::ApiError;
