@@ -189,7 +189,8 @@ fn stamp(path: &Path) -> Stamp {
 #[derive(Debug)]
 pub struct Watcher {
     path: PathBuf,
-    last: Stamp,
+    /// The stamp of the last read; `None` before the first.
+    last: Option<Stamp>,
     handle: Arc<TableHandle>,
 }
 
@@ -203,7 +204,25 @@ pub fn start(path: PathBuf, handle: Arc<TableHandle>) -> Result<Watcher, FileErr
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    Ok(Watcher { path, last, handle })
+    Ok(Watcher {
+        path,
+        last: Some(last),
+        handle,
+    })
+}
+
+/// Watches the file from scratch, for a caller that may start before the file exists (the
+/// proxy itself uses [`start`], which requires it): reads it at the first check and whenever
+/// it changes. Until a good file is read the handle stays not ready; each failure is reported
+/// once per change of the file. Runs until the task is dropped.
+pub async fn run(path: PathBuf, interval: Duration, handle: Arc<TableHandle>) {
+    Watcher {
+        path,
+        last: None,
+        handle,
+    }
+    .run(interval)
+    .await
 }
 
 impl Watcher {
@@ -213,14 +232,13 @@ impl Watcher {
     pub async fn run(mut self, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
         loop {
             ticker.tick().await;
             let now = stamp(&self.path);
-            if now == self.last {
+            if self.last == Some(now) {
                 continue;
             }
-            self.last = now;
+            self.last = Some(now);
             let p = self.path.clone();
             let result = tokio::task::spawn_blocking(move || load(&p)).await;
             match result {
