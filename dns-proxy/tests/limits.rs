@@ -69,7 +69,9 @@ fn metric_value(text: &str, series: &str) -> u64 {
 /// Starts the binary on 127.0.0.1 port 0 with `--source file:FIXTURE`, its stderr collected.
 fn start(dir: &Path, extra: &[&str]) -> Proxy {
     let file = dir.join("clusterset.yaml");
-    std::fs::copy(common::FIXTURE, &file).unwrap();
+    if !file.exists() {
+        std::fs::copy(common::FIXTURE, &file).unwrap();
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_dns-proxy"))
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
         .args([
@@ -515,4 +517,71 @@ fn a_bad_reload_keeps_the_table_and_is_reported_once() {
     )
     .unwrap();
     assert_eq!(m.answers[0].data.to_string(), "242.0.0.10");
+}
+
+/// The fixture plus a headless service `big.shop` with `n` endpoints.
+fn big_yaml(n: usize) -> String {
+    let mut s = std::fs::read_to_string(common::FIXTURE).unwrap();
+    s.push_str(
+        "\n---\napiVersion: multicluster.x-k8s.io/v1beta1\nkind: ServiceImport\nmetadata: {name: big, namespace: shop}\nspec:\n  type: Headless\n  ports: [{name: http, protocol: TCP, port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: big-east\n  namespace: shop\n  labels: {multicluster.kubernetes.io/service-name: big, multicluster.kubernetes.io/source-cluster: east}\naddressType: IPv4\nendpoints:\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - {{addresses: [10.9.{}.{}]}}\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 addresses: each answer is about 16 kB, so 2,000 of them (32 MB) cannot all sit in
+    // socket buffers and the proxy's writes stall.
+    std::fs::write(dir.path().join("clusterset.yaml"), big_yaml(1000)).unwrap();
+    let p = start(dir.path(), &["--tcp-idle-timeout-ms", "500"]);
+    let mut s = connect_from(IpAddr::V4(ATTACKER), p.dns, Duration::from_secs(5)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let q = framed(&query(
+        "big.shop.svc.clusterset.local.",
+        RecordType::A,
+        None,
+    ));
+    let mut sent = 0;
+    for _ in 0..2_000 {
+        if s.write_all(&q).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(sent > 0);
+    // The client holds the connection and reads nothing; the proxy closes it once an answer
+    // has waited longer than the idle timeout to be read.
+    eventually_blocking(
+        "the stalled connection closed",
+        Duration::from_secs(20),
+        || {
+            let m = p.metrics();
+            match (
+                metric_value(&m, "dns_proxy_tcp_connections_accepted_total"),
+                metric_value(&m, "dns_proxy_tcp_connections"),
+            ) {
+                (1, 0) => Ok(()),
+                other => Err(format!("accepted, open: {other:?}")),
+            }
+        },
+    );
+    // It answered some before stalling, far fewer than were asked.
+    let answered = metric_value(
+        &p.metrics(),
+        "dns_proxy_queries_total{qtype=\"A\",rcode=\"NOERROR\"}",
+    );
+    eprintln!("{sent} queries sent, {answered} answered before the proxy closed the connection");
+    assert!(
+        answered < sent,
+        "{answered} of {sent}: the writes never stalled"
+    );
+    drop(s);
 }

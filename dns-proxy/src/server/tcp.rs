@@ -159,7 +159,12 @@ async fn tcp_conn(
         let mut msg = Vec::with_capacity(r.len() + 2);
         msg.extend_from_slice(&(r.len() as u16).to_be_bytes());
         msg.extend_from_slice(&r);
-        s.write_all(&msg).await?;
+        // A client that does not read its answers would keep the connection busy (never
+        // evicted) for good: the answer must be taken within the idle timeout too.
+        match tokio::time::timeout(idle, s.write_all(&msg)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        }
         conn.idle();
         out = r;
     }
