@@ -40,7 +40,8 @@ pub struct ServerOptions {
     pub allow_forward: Vec<IpNet>,
     /// `None` disables forwarding.
     pub forwarder: Option<Forwarder>,
-    /// Idle timeout of a TCP connection between queries.
+    /// How long a TCP connection may wait for its next complete query, and how long its
+    /// client may take to read an answer.
     pub tcp_idle_timeout: Duration,
     /// Most forwarded queries in flight; more get SERVFAIL.
     pub max_inflight_forwards: usize,
