@@ -34,6 +34,64 @@ pub enum ForwardError {
 }
 const FWD_KINDS: [&str; 3] = ["timeout", "io", "bad_response"];
 
+/// Why a request counts as malformed.
+#[derive(Clone, Copy, Debug)]
+pub enum Malformed {
+    /// Answered FORMERR (the request could not be read as one question).
+    FormErr = 0,
+    /// Dropped without an answer (shorter than a header, or a response).
+    Dropped = 1,
+}
+const MALFORMED_KINDS: [&str; 2] = ["formerr", "dropped"];
+
+/// Which TCP connection limit was reached.
+#[derive(Clone, Copy, Debug)]
+pub enum TcpLimit {
+    /// The per-source limit.
+    Source = 0,
+    /// The total limit.
+    Total = 1,
+}
+const TCP_LIMITS: [&str; 2] = ["source", "total"];
+
+/// Totals of the traffic the proxy refuses, drops or cuts short, for the periodic summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AbuseCounts {
+    pub formerr: u64,
+    pub dropped: u64,
+    pub tcp_refused_source: u64,
+    pub tcp_refused_total: u64,
+    pub tcp_evicted_source: u64,
+    pub tcp_evicted_total: u64,
+}
+
+impl AbuseCounts {
+    /// What was added since `earlier` (each count saturating at 0).
+    pub fn since(&self, earlier: &AbuseCounts) -> AbuseCounts {
+        AbuseCounts {
+            formerr: self.formerr.saturating_sub(earlier.formerr),
+            dropped: self.dropped.saturating_sub(earlier.dropped),
+            tcp_refused_source: self
+                .tcp_refused_source
+                .saturating_sub(earlier.tcp_refused_source),
+            tcp_refused_total: self
+                .tcp_refused_total
+                .saturating_sub(earlier.tcp_refused_total),
+            tcp_evicted_source: self
+                .tcp_evicted_source
+                .saturating_sub(earlier.tcp_evicted_source),
+            tcp_evicted_total: self
+                .tcp_evicted_total
+                .saturating_sub(earlier.tcp_evicted_total),
+        }
+    }
+
+    /// True when nothing was counted.
+    pub fn is_zero(&self) -> bool {
+        *self == AbuseCounts::default()
+    }
+}
+
 fn type_index(t: u16) -> usize {
     match t {
         rtype::A => 0,
@@ -74,6 +132,11 @@ pub struct Metrics {
     table_loads: AtomicU64,
     table_load_errors: AtomicU64,
     stream: StreamCounters,
+    malformed: [AtomicU64; 2],
+    tcp_accepted: AtomicU64,
+    tcp_open: AtomicU64,
+    tcp_refused: [AtomicU64; 2],
+    tcp_evicted: [AtomicU64; 2],
 }
 
 /// The discovery stream's state (`--source grpc:`), as the client last reported it.
@@ -162,6 +225,11 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NoLabels {}
 
 #[derive(Debug)]
@@ -201,6 +269,88 @@ impl Metrics {
     /// Counts a forwarding failure.
     pub fn forward_error(&self, kind: ForwardError) {
         self.forward_errors[kind as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a malformed request.
+    pub fn malformed(&self, kind: Malformed) {
+        self.malformed[kind as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts an accepted TCP connection (open until [`Metrics::tcp_closed`]), and the idle
+    /// connection closed to make room for it, if any.
+    pub fn tcp_accepted(&self, evicted: Option<TcpLimit>) {
+        self.tcp_accepted.fetch_add(1, Relaxed);
+        self.tcp_open.fetch_add(1, Relaxed);
+        if let Some(l) = evicted {
+            self.tcp_evicted[l as usize].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a TCP connection that ended.
+    pub fn tcp_closed(&self) {
+        let _ = self
+            .tcp_open
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// Counts a TCP connection refused at a limit.
+    pub fn tcp_refused(&self, limit: TcpLimit) {
+        self.tcp_refused[limit as usize].fetch_add(1, Relaxed);
+    }
+
+    /// TCP connections accepted so far.
+    pub fn tcp_accepted_total(&self) -> u64 {
+        self.tcp_accepted.load(Relaxed)
+    }
+
+    /// The totals the periodic abuse summary reports.
+    pub fn abuse_counts(&self) -> AbuseCounts {
+        AbuseCounts {
+            formerr: self.malformed[Malformed::FormErr as usize].load(Relaxed),
+            dropped: self.malformed[Malformed::Dropped as usize].load(Relaxed),
+            tcp_refused_source: self.tcp_refused[TcpLimit::Source as usize].load(Relaxed),
+            tcp_refused_total: self.tcp_refused[TcpLimit::Total as usize].load(Relaxed),
+            tcp_evicted_source: self.tcp_evicted[TcpLimit::Source as usize].load(Relaxed),
+            tcp_evicted_total: self.tcp_evicted[TcpLimit::Total as usize].load(Relaxed),
+        }
+    }
+
+    fn register_abuse(&self, reg: &mut Registry) {
+        let m = Family::<KindLabels, Counter>::default();
+        for (i, k) in MALFORMED_KINDS.iter().enumerate() {
+            m.get_or_create(&KindLabels { kind: k })
+                .inc_by(self.malformed[i].load(Relaxed));
+        }
+        reg.register(
+            "malformed_requests",
+            "Malformed requests: answered FORMERR, or dropped (too short, or a response)",
+            m,
+        );
+        let c = Counter::<u64>::default();
+        c.inc_by(self.tcp_accepted.load(Relaxed));
+        reg.register("tcp_connections_accepted", "TCP connections accepted", c);
+        let g = Gauge::<i64>::default();
+        g.set(self.tcp_open.load(Relaxed) as i64);
+        reg.register("tcp_connections", "TCP connections open", g);
+        for (name, help, v) in [
+            (
+                "tcp_connections_refused",
+                "TCP connections closed at once: the limit was reached and every connection under it was busy",
+                &self.tcp_refused,
+            ),
+            (
+                "tcp_connections_evicted",
+                "Idle TCP connections closed to make room for a new one, by the limit reached",
+                &self.tcp_evicted,
+            ),
+        ] {
+            let f = Family::<LimitLabels, Counter>::default();
+            for (i, l) in TCP_LIMITS.iter().enumerate() {
+                f.get_or_create(&LimitLabels { limit: l })
+                    .inc_by(v[i].load(Relaxed));
+            }
+            reg.register(name, help, f);
+        }
     }
 
     /// Records a newly published table.
@@ -382,6 +532,7 @@ impl Metrics {
             "Source updates rejected; the previous table was kept",
             c,
         );
+        self.register_abuse(&mut reg);
         if self.stream.enabled.load(Relaxed) {
             self.register_stream(&mut reg);
         }

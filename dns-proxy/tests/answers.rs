@@ -683,3 +683,54 @@ fn rtype_constants_match_hickory() {
     assert_eq!(rtype::AAAA, u16::from(RecordType::AAAA));
     assert_eq!(rtype::ANY, u16::from(RecordType::ANY));
 }
+
+/// The worst-case amplification stated in docs/security.md: over UDP, no answer is larger than
+/// the size limit (512 without EDNS, 1,232 with it by default), and the smallest query that can
+/// reach it names a one-letter service in a one-letter namespace (42 bytes, 53 with OPT).
+#[test]
+fn udp_answers_stay_within_the_stated_amplification_ratio() {
+    let ctx = udp_ctx();
+    let (mut worst_plain, mut worst_edns) = (0f64, 0f64);
+    for n in (1..=80).chain([100, 200]) {
+        let mut svc = common::big_service(n);
+        svc.namespace = "b".into();
+        svc.name = "a".into();
+        let t = table(&dns_proxy::model::ServiceSet {
+            services: vec![svc],
+        });
+        for name in [
+            "a.b.svc.clusterset.local.",
+            "_http._tcp.a.b.svc.clusterset.local.",
+        ] {
+            for qtype in [
+                RecordType::A,
+                RecordType::SRV,
+                RecordType::ANY,
+                RecordType::TXT,
+            ] {
+                for edns in [None, Some(1232), Some(4096)] {
+                    let pkt = query(name, qtype, edns);
+                    let mut out = Vec::new();
+                    dns_proxy::handler::handle(&t, &pkt, &ctx, false, &mut out);
+                    let limit = if edns.is_some() { 1232 } else { 512 };
+                    assert!(out.len() <= limit, "{name} {qtype} {edns:?}: {}", out.len());
+                    let ratio = out.len() as f64 / pkt.len() as f64;
+                    if edns.is_some() {
+                        assert!(pkt.len() >= 53);
+                        worst_edns = worst_edns.max(ratio);
+                    } else {
+                        assert!(pkt.len() >= 42);
+                        worst_plain = worst_plain.max(ratio);
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("worst ratio: {worst_plain:.1} without EDNS, {worst_edns:.1} with EDNS");
+    assert!(worst_plain <= 512.0 / 42.0 && worst_edns <= 1232.0 / 53.0);
+    // The bound is nearly reached: headless A RRsets that just fit.
+    assert!(
+        worst_plain > 11.0 && worst_edns > 22.0,
+        "{worst_plain} {worst_edns}"
+    );
+}

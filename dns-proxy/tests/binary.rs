@@ -474,67 +474,28 @@ fn file_source_reloads_and_keeps_the_last_good_table() {
 }
 
 #[test]
-fn readiness_waits_for_the_first_table() {
+fn no_forward_refuses_other_names_and_metrics_render() {
+    // The table is the file's from the start (a file that cannot be read stops the start:
+    // see tests/limits.rs); before any table, in-zone questions get SERVFAIL (tests/answers.rs).
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("later.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dns-proxy"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--poll-interval-ms",
-            "100",
-            "--no-forward",
-        ])
-        .arg("--source")
-        .arg(format!("file:{}", missing.display()))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut dns, mut http): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
-    while dns.is_none() || http.is_none() {
-        let l = lines.next().unwrap().unwrap();
-        if let Some(a) = l.strip_prefix("listening dns udp ") {
-            dns = a.parse().ok();
-        } else if let Some(a) = l.strip_prefix("listening http ") {
-            http = a.parse().ok();
-        }
-    }
-    let (dns, http) = (dns.unwrap(), http.unwrap());
-    assert_eq!(http_get(http, "/readyz").0, 503);
+    let f = fixture_copy(dir.path());
+    let mut args = file_args(&f);
+    args.push("--no-forward".into());
+    let p = start(&args);
     let m = udp_ask(
-        dns,
-        &query("web.shop.svc.clusterset.local.", RecordType::A, None),
-    );
-    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
-    std::fs::copy(common::FIXTURE, &missing).unwrap();
-    eventually_blocking(
-        "ready once the file exists",
-        Duration::from_secs(20),
-        || match http_get(http, "/readyz") {
-            (200, _) => Ok(()),
-            (code, body) => Err(format!("/readyz: {code} {body}")),
-        },
-    );
-    let m = udp_ask(
-        dns,
+        p.dns,
         &query("web.shop.svc.clusterset.local.", RecordType::A, None),
     );
     assert_eq!(m.answers[0].data.to_string(), "242.0.0.10");
     // --no-forward: other names are refused.
-    let m = udp_ask(dns, &query("example.com.", RecordType::A, None));
+    let m = udp_ask(p.dns, &query("example.com.", RecordType::A, None));
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
-    let (_, metrics) = http_get(http, "/metrics");
+    let (_, metrics) = http_get(p.http, "/metrics");
     assert!(metrics.contains("dns_proxy_table_services 2"), "{metrics}");
     assert!(
         metrics.contains("dns_proxy_request_duration_seconds_bucket"),
         "{metrics}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -272,3 +272,74 @@ fn invalid_names_are_skipped_not_fatal() {
         .is_err()
     );
 }
+
+fn handle() -> std::sync::Arc<dns_proxy::handle::TableHandle> {
+    std::sync::Arc::new(
+        dns_proxy::handle::TableHandle::new(ZoneConfig::default(), Default::default()).unwrap(),
+    )
+}
+
+#[test]
+fn file_start_requires_a_readable_file_and_publishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let h = handle();
+    match dns_proxy::source::file::start(missing.clone(), h.clone()) {
+        Err(e @ FileError::Read { .. }) => {
+            assert!(
+                e.to_string().contains(&missing.display().to_string()),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!h.is_ready());
+    dns_proxy::source::file::start(Path::new(common::FIXTURE).to_path_buf(), h.clone()).unwrap();
+    assert!(h.is_ready());
+    assert!(h.metrics().render().contains("dns_proxy_table_services 2"));
+}
+
+#[tokio::test]
+async fn file_run_waits_for_a_file_that_is_not_there_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later.yaml");
+    let h = handle();
+    let task = tokio::spawn(dns_proxy::source::file::run(
+        later.clone(),
+        std::time::Duration::from_millis(20),
+        h.clone(),
+    ));
+    // Checked several times while missing: one rejection, not one per check.
+    isthmus_testing::eventually(
+        "the missing file rejected",
+        std::time::Duration::from_secs(10),
+        || async {
+            if h.metrics()
+                .render()
+                .contains("dns_proxy_table_load_errors_total 1")
+            {
+                Ok(())
+            } else {
+                Err("not yet".to_string())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        h.metrics()
+            .render()
+            .contains("dns_proxy_table_load_errors_total 1")
+    );
+    assert!(!h.is_ready());
+    std::fs::copy(common::FIXTURE, &later).unwrap();
+    isthmus_testing::eventually("ready", std::time::Duration::from_secs(10), || async {
+        if h.is_ready() {
+            Ok(())
+        } else {
+            Err("not ready".to_string())
+        }
+    })
+    .await;
+    task.abort();
+}

@@ -116,6 +116,22 @@ pub struct Args {
     /// without loss; small trades loss for less queueing delay under CPU contention.
     #[arg(long, default_value_t = 8 << 20)]
     pub udp_rcvbuf: usize,
+    /// Most DNS-over-TCP connections open at once. When all are open, a new connection
+    /// closes the least recently active idle one (one waiting for its next query).
+    #[arg(long, default_value_t = 1024)]
+    pub tcp_max_connections: usize,
+    /// Most DNS-over-TCP connections from one source (IPv4 address, IPv6 /64; 0: no limit).
+    /// At the limit, the source's own least recently active idle connection is closed.
+    #[arg(long, default_value_t = 64)]
+    pub tcp_max_per_source: usize,
+    /// How long a TCP connection may wait for its next query (the whole query must arrive
+    /// in this time), in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub tcp_idle_timeout_ms: u64,
+    /// How often malformed requests and refused or evicted TCP connections are summarized in
+    /// one log line (only when there were any), in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub abuse_log_interval_ms: u64,
     /// Largest UDP response and the size advertised in EDNS.
     #[arg(long, default_value_t = crate::fast::DEFAULT_EDNS_UDP_SIZE)]
     pub edns_udp_size: u16,

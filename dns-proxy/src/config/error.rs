@@ -36,4 +36,6 @@ pub enum ConfigError {
     },
     #[error("--zone {0:?} is not a valid domain name")]
     Zone(String),
+    #[error("--source file: {0}")]
+    SourceFile(#[source] crate::source::file::FileError),
 }

@@ -58,18 +58,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         max_udp: args.edns_udp_size.max(512),
         allow_forward: allow,
         forwarder: forwarder.clone(),
-        tcp_idle_timeout: Duration::from_secs(10),
+        tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms.max(1)),
         max_inflight_forwards: 4096,
-        max_tcp_connections: 1024,
+        max_tcp_connections: args.tcp_max_connections.max(1),
+        max_tcp_per_source: args.tcp_max_per_source,
+        abuse_log_interval: Duration::from_millis(args.abuse_log_interval_ms.max(10)),
         udp_recv_buffer: args.udp_rcvbuf,
     };
+    raise_fd_limit(opts.max_tcp_connections as u64 + FD_RESERVE);
 
     let source_task = match &args.source {
-        SourceSpec::File(p) => tokio::spawn(crate::source::file::run(
-            p.clone(),
-            Duration::from_millis(args.poll_interval_ms.max(10)),
-            handle.clone(),
-        )),
+        SourceSpec::File(p) => {
+            // The first read decides: a file that cannot be read or parsed stops the start.
+            let watcher = crate::source::file::start(p.clone(), handle.clone())
+                .map_err(ConfigError::SourceFile)?;
+            tokio::spawn(watcher.run(Duration::from_millis(args.poll_interval_ms.max(10))))
+        }
         SourceSpec::Kube => {
             let client = crate::source::kube::client(args.kubeconfig.as_deref()).await?;
             let h = handle.clone();
@@ -114,6 +118,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     tokio::task::spawn_blocking(move || srv.shutdown()).await?;
     Ok(())
+}
+
+/// File descriptors kept for what is not a TCP client: listeners, UDP sockets, upstream
+/// sockets, the HTTP endpoint, source files and watches.
+const FD_RESERVE: u64 = 256;
+
+/// Raises the soft limit on open files toward `need` (at most the hard limit), so
+/// `--tcp-max-connections` can be reached; warns when it cannot.
+fn raise_fd_limit(need: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft >= need {
+        return;
+    }
+    let target = need.min(hard);
+    if target > soft && setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_err() {
+        tracing::warn!(soft, hard, need, "could not raise the open-file limit");
+        return;
+    }
+    if target < need {
+        tracing::warn!(
+            limit = target,
+            need,
+            "the open-file limit is below --tcp-max-connections plus {FD_RESERVE}; new TCP connections may fail to be accepted before the connection limits apply"
+        );
+    }
 }
 
 async fn shutdown_signal() {

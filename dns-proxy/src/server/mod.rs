@@ -1,8 +1,13 @@
 //! The DNS listeners: UDP served from blocking worker threads (one SO_REUSEPORT socket each,
 //! a tight receive-answer-send loop, [`udp`]) and TCP served by tokio ([`tcp`]), both on the
-//! same port. Out-of-zone questions are forwarded only for clients the [`acl`] allows.
+//! same port. Out-of-zone questions are forwarded only for clients the [`acl`] allows. TCP
+//! connections are admitted by the [`conns`] table (per-source and total limits, eviction of
+//! idle connections); malformed and refused traffic is logged as one [`summary`] line per
+//! interval.
 
 mod acl;
+pub mod conns;
+pub mod summary;
 mod tcp;
 mod udp;
 
@@ -35,12 +40,19 @@ pub struct ServerOptions {
     pub allow_forward: Vec<IpNet>,
     /// `None` disables forwarding.
     pub forwarder: Option<Forwarder>,
-    /// Idle timeout of a TCP connection between queries.
+    /// How long a TCP connection may wait for its next complete query, and how long its
+    /// client may take to read an answer.
     pub tcp_idle_timeout: Duration,
     /// Most forwarded queries in flight; more get SERVFAIL.
     pub max_inflight_forwards: usize,
-    /// Most TCP connections served at once.
+    /// Most TCP connections served at once; at the limit the least recently active idle
+    /// connection is closed for a new one.
     pub max_tcp_connections: usize,
+    /// Most TCP connections from one source (IPv4 address or IPv6 /64; 0: no limit); at the
+    /// limit the source's own least recently active idle connection is closed for a new one.
+    pub max_tcp_per_source: usize,
+    /// How often malformed and refused traffic is summarized in the log.
+    pub abuse_log_interval: Duration,
     /// SO_RCVBUF of each UDP socket in bytes (0: system default).
     pub udp_recv_buffer: usize,
 }
@@ -58,6 +70,8 @@ impl ServerOptions {
             tcp_idle_timeout: Duration::from_secs(10),
             max_inflight_forwards: 16,
             max_tcp_connections: 64,
+            max_tcp_per_source: 16,
+            abuse_log_interval: Duration::from_secs(60),
             udp_recv_buffer: 0,
         }
     }
@@ -71,6 +85,7 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     tcp_task: tokio::task::JoinHandle<()>,
+    summary_task: tokio::task::JoinHandle<()>,
 }
 
 /// What every listener shares.
@@ -124,6 +139,10 @@ pub async fn start(opts: ServerOptions, handle: Arc<TableHandle>) -> io::Result<
                 .spawn(move || udp::serve(Arc::new(s), shared, stop))?,
         );
     }
+    let summary_task = tokio::spawn(summary::run(
+        shared.metrics.clone(),
+        shared.opts.abuse_log_interval,
+    ));
     let tcp_task = tokio::spawn(tcp::accept(tcp, shared));
     Ok(Server {
         udp_addr,
@@ -131,6 +150,7 @@ pub async fn start(opts: ServerOptions, handle: Arc<TableHandle>) -> io::Result<
         stop,
         threads,
         tcp_task,
+        summary_task,
     })
 }
 
@@ -139,6 +159,7 @@ impl Server {
     pub fn shutdown(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.tcp_task.abort();
+        self.summary_task.abort();
         for t in self.threads {
             let _ = t.join();
         }

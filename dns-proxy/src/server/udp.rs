@@ -17,7 +17,7 @@ use super::Shared;
 use super::acl::allowed;
 use crate::fast::Ctx;
 use crate::handler::{self, Action};
-use crate::metrics::Local;
+use crate::metrics::{Local, Malformed};
 
 pub(super) fn bind(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -111,6 +111,9 @@ pub(super) fn serve(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicB
             // The forwarding ACL is only consulted for out-of-zone questions.
             match handler::handle(table, pkt, &ctx, may_forward, &mut outs[i]) {
                 Action::Reply { rcode, qtype } => {
+                    if rcode == crate::fast::rcode::FORMERR {
+                        shared.metrics.malformed(Malformed::FormErr);
+                    }
                     reply_to[replies] = Some(addr);
                     reply_idx[replies] = i;
                     replies += 1;
@@ -133,7 +136,7 @@ pub(super) fn serve(sock: Arc<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicB
                         n_answered += 1;
                     }
                 }
-                Action::Drop => {}
+                Action::Drop => shared.metrics.malformed(Malformed::Dropped),
             }
         }
         // Send.

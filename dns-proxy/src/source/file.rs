@@ -35,6 +35,8 @@ pub enum FileError {
         index: usize,
         source: ConvertError,
     },
+    #[error("{path}: building the answer table: {reason}")]
+    Table { path: PathBuf, reason: String },
 }
 
 /// Parses YAML text (several documents, or `kind: List`) into a service set. `path` only
@@ -174,41 +176,84 @@ pub fn load(path: &Path) -> Result<ServiceSet, FileError> {
     parse(path, &text)
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+/// What the watcher compares: the file's modification time and size, `None` when it cannot
+/// be read.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Loads the file, publishes it, and reloads whenever its mtime or size changes, checking
-/// every `interval`. A bad file keeps the last good table. Runs until the task is dropped.
+/// A file source whose first table is published.
+#[derive(Debug)]
+pub struct Watcher {
+    path: PathBuf,
+    /// The stamp of the last read; `None` before the first.
+    last: Option<Stamp>,
+    handle: Arc<TableHandle>,
+}
+
+/// Loads the file and publishes its table: the start of `--source file:`. A file that cannot
+/// be read or parsed is an error (the caller stops rather than serve nothing).
+pub fn start(path: PathBuf, handle: Arc<TableHandle>) -> Result<Watcher, FileError> {
+    // The stamp is taken before reading, so a change during the read is seen as a change.
+    let last = stamp(&path);
+    let set = load(&path)?;
+    handle.publish(&set).map_err(|e| FileError::Table {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(Watcher {
+        path,
+        last: Some(last),
+        handle,
+    })
+}
+
+/// Watches the file from scratch, for a caller that may start before the file exists (the
+/// proxy itself uses [`start`], which requires it): reads it at the first check and whenever
+/// it changes. Until a good file is read the handle stays not ready; each failure is reported
+/// once per change of the file. Runs until the task is dropped.
 pub async fn run(path: PathBuf, interval: Duration, handle: Arc<TableHandle>) {
-    let mut last: Option<(SystemTime, u64)> = None;
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let now = stamp(&path);
-        if now.is_some() && now == last {
-            continue;
-        }
-        if now.is_none() && last.is_none() && handle.is_ready() {
-            continue;
-        }
-        last = now;
-        let p = path.clone();
-        let result = tokio::task::spawn_blocking(move || load(&p)).await;
-        match result {
-            Ok(Ok(set)) => {
-                if let Err(e) = handle.publish(&set) {
-                    tracing::error!(error = %e, "building the answer table failed");
-                    handle.metrics().table_load_error();
+    Watcher {
+        path,
+        last: None,
+        handle,
+    }
+    .run(interval)
+    .await
+}
+
+impl Watcher {
+    /// Reloads whenever the file's modification time or size changes (or it disappears or
+    /// comes back), checking every `interval`. A bad file keeps the last good table and is
+    /// reported once per change, not at every check. Runs until the task is dropped.
+    pub async fn run(mut self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let now = stamp(&self.path);
+            if self.last == Some(now) {
+                continue;
+            }
+            self.last = Some(now);
+            let p = self.path.clone();
+            let result = tokio::task::spawn_blocking(move || load(&p)).await;
+            match result {
+                Ok(Ok(set)) => {
+                    if let Err(e) = self.handle.publish(&set) {
+                        tracing::error!(error = %e, path = %self.path.display(), "building the answer table failed");
+                        self.handle.metrics().table_load_error();
+                    }
                 }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, path = %self.path.display(), "source file rejected; keeping the last good table");
+                    self.handle.metrics().table_load_error();
+                }
+                Err(e) => tracing::error!(error = %e, "file loader task failed"),
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "source file rejected; keeping the last good table");
-                handle.metrics().table_load_error();
-            }
-            Err(e) => tracing::error!(error = %e, "file loader task failed"),
         }
     }
 }
