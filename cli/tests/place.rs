@@ -282,12 +282,24 @@ fn empty_or_unusable_input_exits_2_with_one_error_line() {
     let separators = write(dir.path(), "separators.yaml", "---\n---\n");
     let bad = write(dir.path(), "bad.yaml", "kind: [unclosed\n");
     let cases: Vec<([&str; 3], &str)> = vec![
-        ([&empty, &policies, &resource], "empty.yaml: holds no MemberCluster"),
-        ([&separators, &policies, &resource], "separators.yaml: holds no MemberCluster"),
-        ([&clusters, &empty, &resource], "empty.yaml: holds no PropagationPolicy"),
+        (
+            [&empty, &policies, &resource],
+            "empty.yaml: holds no MemberCluster",
+        ),
+        (
+            [&separators, &policies, &resource],
+            "separators.yaml: holds no MemberCluster",
+        ),
+        (
+            [&clusters, &empty, &resource],
+            "empty.yaml: holds no PropagationPolicy",
+        ),
         ([&clusters, &policies, &empty], "empty.yaml"),
         ([&clusters, &bad, &resource], "bad.yaml: invalid YAML"),
-        ([&clusters, &policies, "/nonexistent/r.yaml"], "/nonexistent/r.yaml"),
+        (
+            [&clusters, &policies, "/nonexistent/r.yaml"],
+            "/nonexistent/r.yaml",
+        ),
     ];
     for ([c, p, r], needle) in cases {
         for output in ["table", "json"] {

@@ -515,7 +515,8 @@ fn write_in_place(
             .collect()
     };
     let own = |name: &std::ffi::OsString| {
-        Some(name.as_os_str()) == staging.file_name() || Some(name.as_os_str()) == retired.file_name()
+        Some(name.as_os_str()) == staging.file_name()
+            || Some(name.as_os_str()) == retired.file_name()
     };
     for name in entries(dir)? {
         if own(&name) || name == marker {

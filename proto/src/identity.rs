@@ -139,18 +139,19 @@ pub fn check_signer(
         .map_err(IdentityError::Roots)?;
     let ee = webpki::EndEntityCert::try_from(leaf)
         .map_err(|e| IdentityError::Chain(format!("leaf: {e}")))?;
-    let verify = |check: Option<&dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error>>| {
-        ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
-            intermediates,
-            now,
-            webpki::KeyUsage::client_auth(),
-            None,
-            check,
-        )
-        .map(|path| path_signer(&path, cluster))
-    };
+    let verify =
+        |check: Option<&dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error>>| {
+            ee.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                intermediates,
+                now,
+                webpki::KeyUsage::client_auth(),
+                None,
+                check,
+            )
+            .map(|path| path_signer(&path, cluster))
+        };
     let first = verify(None).map_err(|e| IdentityError::Chain(e.to_string()))?;
     let signer = match first {
         Ok(signer) => return Ok(signer),
@@ -294,7 +295,10 @@ mod tests {
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let key = rcgen::KeyPair::generate().unwrap();
         params
-            .signed_by(&key, &rcgen::Issuer::from_params(&signer.params, &signer.key))
+            .signed_by(
+                &key,
+                &rcgen::Issuer::from_params(&signer.params, &signer.key),
+            )
             .unwrap()
             .der()
             .clone()
@@ -312,14 +316,22 @@ mod tests {
         let roots = roots_of(&root);
         let now = UnixTime::now();
 
-        let right = [proxy_leaf("west", &west), west.der.clone(), root.der.clone()];
+        let right = [
+            proxy_leaf("west", &west),
+            west.der.clone(),
+            root.der.clone(),
+        ];
         assert_eq!(
             check_signer(&right, &roots, "west", now),
             Ok(Signer::ClusterIntermediate)
         );
 
         // East's intermediate minting west's identity is refused, with the chain intact.
-        let forged = [proxy_leaf("west", &east), east.der.clone(), root.der.clone()];
+        let forged = [
+            proxy_leaf("west", &east),
+            east.der.clone(),
+            root.der.clone(),
+        ];
         let err = check_signer(&forged, &roots, "west", now).unwrap_err();
         assert_eq!(
             err,
@@ -342,7 +354,10 @@ mod tests {
 
         // The root, the operator's key, may sign any cluster's proxy.
         let by_root = [proxy_leaf("west", &root)];
-        assert_eq!(check_signer(&by_root, &roots, "west", now), Ok(Signer::Root));
+        assert_eq!(
+            check_signer(&by_root, &roots, "west", now),
+            Ok(Signer::Root)
+        );
 
         // An intermediate naming no cluster speaks for none.
         let anonymous = ca("Intermediate CA", None, Some(&root));

@@ -271,7 +271,11 @@ impl LeafSigner {
     /// The clusters an intermediate signer's subject names (its `L` attributes); empty for a
     /// root or an intermediate that names none.
     pub fn clusters(&self) -> &[String] {
-        if self.is_root { &[] } else { &self.cert.localities }
+        if self.is_root {
+            &[]
+        } else {
+            &self.cert.localities
+        }
     }
 
     /// Why this signer may not sign the DNS proxy identity of `cluster`: `None` for a root or
@@ -627,23 +631,25 @@ mod tests {
     #[test]
     fn an_intermediate_signs_only_its_own_clusters_dns_proxy() {
         let root = root();
-        let east = issue_intermediate(&root, "east", &IntermediateOptions::default(), now())
-            .unwrap();
+        let east =
+            issue_intermediate(&root, "east", &IntermediateOptions::default(), now()).unwrap();
         let signer = LeafSigner::from_cacerts(&east, "east", now()).unwrap();
         assert!(!signer.is_root());
         assert_eq!(signer.clusters(), ["east".to_string()]);
         assert_eq!(signer.foreign_to("east"), None);
         assert!(issue_leaf(&signer, &client("east"), &LeafOptions::default(), now()).is_ok());
 
-        let err = issue_leaf(&signer, &client("west"), &LeafOptions::default(), now())
-            .unwrap_err();
+        let err = issue_leaf(&signer, &client("west"), &LeafOptions::default(), now()).unwrap_err();
         assert!(
             matches!(&err, CaError::ForeignCluster { cluster, signer }
                 if cluster == "west" && signer.contains("\"east\"")),
             "{err:?}"
         );
         let text = err.to_string();
-        assert!(text.contains("\"west\"") && text.contains("\"east\""), "{text}");
+        assert!(
+            text.contains("\"west\"") && text.contains("\"east\""),
+            "{text}"
+        );
         // Server certificates are not cluster identities.
         assert!(issue_leaf(&signer, &server(), &LeafOptions::default(), now()).is_ok());
 
