@@ -98,6 +98,9 @@ pub fn subject_localities(der: &[u8]) -> Result<Vec<String>, IdentityError> {
         .collect())
 }
 
+/// A further condition on a verified path (webpki's `verify_path`).
+type PathCheck<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
+
 /// What the first intermediate of a verified path says about `cluster`: `Ok` when the leaf
 /// is signed by a root or by `cluster`'s intermediate, else a description of the signer.
 fn path_signer(path: &webpki::VerifiedPath<'_>, cluster: &str) -> Result<Signer, String> {
@@ -139,19 +142,18 @@ pub fn check_signer(
         .map_err(IdentityError::Roots)?;
     let ee = webpki::EndEntityCert::try_from(leaf)
         .map_err(|e| IdentityError::Chain(format!("leaf: {e}")))?;
-    let verify =
-        |check: Option<&dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error>>| {
-            ee.verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
-                &anchors,
-                intermediates,
-                now,
-                webpki::KeyUsage::client_auth(),
-                None,
-                check,
-            )
-            .map(|path| path_signer(&path, cluster))
-        };
+    let verify = |check: Option<&PathCheck>| {
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+            None,
+            check,
+        )
+        .map(|path| path_signer(&path, cluster))
+    };
     let first = verify(None).map_err(|e| IdentityError::Chain(e.to_string()))?;
     let signer = match first {
         Ok(signer) => return Ok(signer),
