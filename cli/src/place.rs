@@ -95,6 +95,14 @@ pub enum CliError {
     /// A document is invalid.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// An input holds nothing to place with.
+    #[error("{path}: holds no {what}; nothing to place with")]
+    Empty {
+        /// The file.
+        path: String,
+        /// What it should hold.
+        what: &'static str,
+    },
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
@@ -112,12 +120,26 @@ fn policy_out(p: &PropagationPolicy) -> PolicyOut {
     }
 }
 
-/// Compute the output for the given arguments; `Err` only for bad input.
+/// Compute the output for the given arguments; `Err` only for bad input: an unreadable or
+/// invalid file, or a clusters or policies file that holds no cluster or no propagation
+/// policy (an empty input is not a scheduling result).
 pub fn evaluate(args: &PlaceArgs) -> Result<PlaceOutput, CliError> {
     let clusters_name = args.clusters.display().to_string();
     let clusters = load::clusters_from_yaml(&clusters_name, &read(&args.clusters)?)?;
+    if clusters.is_empty() {
+        return Err(CliError::Empty {
+            path: clusters_name,
+            what: "MemberCluster or Cluster object",
+        });
+    }
     let policies_name = args.policies.display().to_string();
     let policies = load::policies_from_yaml(&policies_name, &read(&args.policies)?)?;
+    if policies.propagation.is_empty() {
+        return Err(CliError::Empty {
+            path: policies_name,
+            what: "PropagationPolicy or ClusterPropagationPolicy",
+        });
+    }
     let resource_name = args.resource.display().to_string();
     let resource = load::resource_from_yaml(&resource_name, &read(&args.resource)?)?;
     let previous = match &args.previous {
@@ -253,7 +275,8 @@ fn render_table(out: &PlaceOutput) -> String {
     s
 }
 
-/// Run `place`: exit 0 on a decision, 1 when scheduling fails, 2 on bad input.
+/// Run `place`: exit 0 on a decision, 1 when scheduling fails, 2 on bad input (one `error:`
+/// line on stderr; with `-o json|yaml` the same message as an `InvalidInput` error on stdout).
 pub fn run(args: PlaceArgs) -> ExitCode {
     match evaluate(&args) {
         Ok(out) => {
@@ -265,8 +288,15 @@ pub fn run(args: PlaceArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, "bad input");
-            eprintln!("error: {e}");
+            // One line on stderr, whatever the cause's own formatting.
+            let message = e
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("error: {message}");
             if args.output != OutputFormat::Table {
                 let out = PlaceOutput {
                     policy: None,
@@ -275,7 +305,7 @@ pub fn run(args: PlaceArgs) -> ExitCode {
                     manifests: None,
                     error: Some(ErrorOut {
                         reason: "InvalidInput".into(),
-                        message: e.to_string(),
+                        message,
                     }),
                 };
                 print!("{}", render(&out, args.output));

@@ -497,8 +497,10 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> RenderError {
     }
 }
 
-/// Writes a render into `output`, replacing a previous render there: the new tree is built
-/// beside it and swapped in, so a failure leaves the old output as it was.
+/// Writes a render into `output`, replacing a previous render there, with
+/// [`gateway_config::render::write_tree`]: a new folder appears complete or not at all, an
+/// existing one is swapped with the new tree, and one that cannot be swapped (a mount point)
+/// is written inside; a failure while writing leaves the previous output as it was.
 pub fn write(output: &Path, rendered: &Rendered) -> Result<(), RenderError> {
     if output.exists() {
         let mut entries = std::fs::read_dir(output).map_err(|e| write_err(output, e))?;
@@ -509,42 +511,27 @@ pub fn write(output: &Path, rendered: &Rendered) -> Result<(), RenderError> {
             ));
         }
     }
-    let parent = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
-    let base = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "render".to_owned());
-    let staging = parent.join(format!(".{base}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| write_err(&staging, e))?;
-    }
-    let build = || -> Result<(), RenderError> {
-        std::fs::create_dir_all(&staging).map_err(|e| write_err(&staging, e))?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| gateway_config::render::RenderError::Write { path, source }
+    };
+    gateway_config::render::write_tree(output, MARKER_FILE, &mut |staging: &Path| {
         let marker = staging.join(MARKER_FILE);
-        std::fs::write(&marker, format!("now: {}\n", rendered.now))
-            .map_err(|e| write_err(&marker, e))?;
+        std::fs::write(&marker, format!("now: {}\n", rendered.now)).map_err(io(&marker))?;
         for (cluster, list) in &rendered.files {
             let dir = staging.join(cluster);
-            std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
             for (name, text) in list {
                 let p = dir.join(name);
-                std::fs::write(&p, text).map_err(|e| write_err(&p, e))?;
+                std::fs::write(&p, text).map_err(io(&p))?;
             }
         }
         Ok(())
-    };
-    if let Err(e) = build() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    if output.exists() {
-        std::fs::remove_dir_all(output).map_err(|e| write_err(output, e))?;
-    }
-    std::fs::rename(&staging, output).map_err(|e| write_err(output, e))
+    })
+    .map_err(|e| match e {
+        gateway_config::render::RenderError::Write { path, source } => write_err(&path, source),
+        other => write_err(output, other),
+    })
 }
 
 /// Runs `isthmus render`.

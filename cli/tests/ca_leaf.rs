@@ -32,20 +32,23 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A root in `dir/root` and the intermediate of cluster `hub` in `dir/hub`.
+/// A root in `dir/root`, the intermediate of cluster `hub` in `dir/hub` and that of cluster
+/// `east` in `dir/east-ca`.
 fn ca_dirs(dir: &Path) {
     let o = ca(&["init", "--out", s(&dir.join("root"))]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let o = ca(&[
-        "issue",
-        "--root",
-        s(&dir.join("root")),
-        "--cluster",
-        "hub",
-        "--out",
-        s(&dir.join("hub")),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    for (cluster, out) in [("hub", "hub"), ("east", "east-ca")] {
+        let o = ca(&[
+            "issue",
+            "--root",
+            s(&dir.join("root")),
+            "--cluster",
+            cluster,
+            "--out",
+            s(&dir.join(out)),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    }
 }
 
 fn leaf(args: &[&str]) {
@@ -132,8 +135,8 @@ fn server_and_client_leaves_authenticate_each_other() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     ca_dirs(d);
-    // Server from the hub's intermediate; one client from the same intermediate, one from
-    // the root, one from a cacerts.yaml bundle of another cluster.
+    // Server from the hub's intermediate; one client from its cluster's intermediate, one
+    // from the root, one from a cacerts.yaml bundle of its cluster.
     server_leaf(
         s(&d.join("hub")),
         s(&d.join("server")),
@@ -141,7 +144,7 @@ fn server_and_client_leaves_authenticate_each_other() {
         &[],
     );
     proxy_leaf(
-        s(&d.join("hub")),
+        s(&d.join("east-ca")),
         s(&d.join("east")),
         "east",
         "cluster.local",
@@ -219,7 +222,7 @@ fn leaves_from_a_foreign_root_are_rejected() {
         &[],
     );
     proxy_leaf(
-        s(&b.join("hub")),
+        s(&b.join("east-ca")),
         s(&b.join("client")),
         "east",
         "cluster.local",
@@ -254,7 +257,7 @@ fn openssl_verifies_chain_purpose_and_extensions() {
         &[],
     );
     proxy_leaf(
-        s(&d.join("hub")),
+        s(&d.join("east-ca")),
         s(&d.join("client")),
         "east",
         "mesh.example",
@@ -338,7 +341,7 @@ fn secret_form_to_stdout_and_to_a_file() {
     let o = ca(&[
         "leaf",
         "--ca",
-        s(&d.join("hub")),
+        s(&d.join("east-ca")),
         "--out",
         "-",
         "--format",
@@ -519,4 +522,52 @@ fn bad_input_exits_2_and_writes_nothing() {
     assert_eq!(fs::read(out.join("tls.key")).unwrap(), before);
     server_leaf(s(&hub), s(&out), "a.test", &["--force"]);
     assert_ne!(fs::read(out.join("tls.key")).unwrap(), before);
+}
+
+#[test]
+fn a_cluster_intermediate_does_not_issue_another_clusters_dns_proxy_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ca_dirs(d);
+    let out = d.join("out");
+    for format in ["files", "secret"] {
+        let o = ca(&[
+            "leaf",
+            "--ca",
+            s(&d.join("east-ca")),
+            "--out",
+            s(&out),
+            "--format",
+            format,
+            "--dns-proxy-cluster",
+            "west",
+            "--trust-domain",
+            "cluster.local",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--dns-proxy-cluster west")
+                && err.contains("\"east\"")
+                && err.contains("from the root"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!out.exists(), "{format}: output written");
+    }
+    // Its own cluster's identity, and any cluster's from the root, are issued.
+    proxy_leaf(
+        s(&d.join("east-ca")),
+        s(&d.join("east")),
+        "east",
+        "cluster.local",
+        &[],
+    );
+    proxy_leaf(
+        s(&d.join("root")),
+        s(&d.join("west")),
+        "west",
+        "cluster.local",
+        &[],
+    );
 }

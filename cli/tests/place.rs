@@ -271,3 +271,62 @@ fn bad_input_exits_2() {
     let (code, _, _) = place(&["--clusters", &clusters]);
     assert_eq!(code, 2, "clap usage errors exit 2 too");
 }
+
+#[test]
+fn empty_or_unusable_input_exits_2_with_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let clusters = example("clusters.yaml").display().to_string();
+    let policies = example("policies.yaml").display().to_string();
+    let resource = example("deployment.yaml").display().to_string();
+    let empty = write(dir.path(), "empty.yaml", "");
+    let separators = write(dir.path(), "separators.yaml", "---\n---\n");
+    let bad = write(dir.path(), "bad.yaml", "kind: [unclosed\n");
+    let cases: Vec<([&str; 3], &str)> = vec![
+        (
+            [&empty, &policies, &resource],
+            "empty.yaml: holds no MemberCluster",
+        ),
+        (
+            [&separators, &policies, &resource],
+            "separators.yaml: holds no MemberCluster",
+        ),
+        (
+            [&clusters, &empty, &resource],
+            "empty.yaml: holds no PropagationPolicy",
+        ),
+        ([&clusters, &policies, &empty], "empty.yaml"),
+        ([&clusters, &bad, &resource], "bad.yaml: invalid YAML"),
+        (
+            [&clusters, &policies, "/nonexistent/r.yaml"],
+            "/nonexistent/r.yaml",
+        ),
+    ];
+    for ([c, p, r], needle) in cases {
+        for output in ["table", "json"] {
+            let (code, stdout, stderr) = place(&[
+                "--clusters",
+                c,
+                "--policies",
+                p,
+                "--resource",
+                r,
+                "-o",
+                output,
+            ]);
+            assert_eq!(code, 2, "{c} {p} {r} -o {output}: {stdout} {stderr}");
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "{c} {p} {r} -o {output}: {stderr}");
+            assert!(
+                lines[0].starts_with("error: ") && lines[0].contains(needle),
+                "{c} {p} {r}: {stderr}"
+            );
+            if output == "json" {
+                let out: Value = serde_json::from_str(&stdout).unwrap();
+                assert_eq!(out["error"]["reason"], "InvalidInput");
+                assert_eq!(out["placements"], Value::Null);
+            } else {
+                assert!(stdout.is_empty(), "{stdout}");
+            }
+        }
+    }
+}

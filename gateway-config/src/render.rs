@@ -375,14 +375,11 @@ fn render_member(
     Ok(())
 }
 
-/// Writes `rendered` to `dir`: first into a temporary directory beside it, then renames it
-/// into place, so `dir` is never half written. An existing `dir` is replaced only if it is
-/// empty or carries the [`MARKER_FILE`] of an earlier render.
+/// Writes `rendered` to `dir` with [`write_tree`]: never half written when `dir` is new or
+/// can be swapped, and written inside (previous output kept on failure) when `dir` is a mount
+/// point. An existing `dir` is replaced only if it is empty or carries the [`MARKER_FILE`] of
+/// an earlier render.
 pub fn write_atomically(dir: &Path, rendered: &Rendered) -> Result<(), RenderError> {
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RenderError::Write { path, source }
-    };
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
             .map_err(write_err(dir))?
@@ -392,28 +389,12 @@ pub fn write_atomically(dir: &Path, rendered: &Rendered) -> Result<(), RenderErr
             return Err(RenderError::ForeignOutput(dir.to_path_buf()));
         }
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(write_err(&parent))?;
-    let base = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "render".to_owned());
-    let pid = std::process::id();
-    let tmp = parent.join(format!(".{base}.tmp-{pid}"));
-    let old = parent.join(format!(".{base}.old-{pid}"));
-    let result = (|| {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(write_err(&tmp))?;
-        }
-        std::fs::create_dir(&tmp).map_err(write_err(&tmp))?;
+    write_tree(dir, MARKER_FILE, &mut |tmp: &Path| {
         std::fs::write(
             tmp.join(MARKER_FILE),
             "Written by isthmus gateway render; the whole directory is replaced on each render.\n",
         )
-        .map_err(write_err(&tmp))?;
+        .map_err(write_err(tmp))?;
         for f in &rendered.files {
             let path = tmp.join(&f.path);
             if let Some(p) = path.parent() {
@@ -421,26 +402,140 @@ pub fn write_atomically(dir: &Path, rendered: &Rendered) -> Result<(), RenderErr
             }
             std::fs::write(&path, &f.contents).map_err(write_err(&path))?;
         }
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(write_err(dir))?;
-            if let Err(source) = std::fs::rename(&tmp, dir) {
-                // Put the previous output back.
-                let _ = std::fs::rename(&old, dir);
-                return Err(RenderError::Write {
-                    path: dir.to_path_buf(),
-                    source,
-                });
-            }
-            std::fs::remove_dir_all(&old).map_err(write_err(&old))?;
-        } else {
-            std::fs::rename(&tmp, dir).map_err(write_err(dir))?;
-        }
         Ok(())
-    })();
-    if result.is_err() && tmp.exists() {
+    })
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + use<> {
+    let path = path.to_path_buf();
+    move |source| RenderError::Write { path, source }
+}
+
+/// Prefix of the staging and retired folders [`write_tree`] makes inside an output folder it
+/// cannot swap; such leftovers of an interrupted write are removed by the next one.
+const IN_PLACE_PREFIX: &str = ".isthmus-write-";
+
+/// Writes a directory tree to `dir` (the caller has decided `dir` may be replaced): `build`
+/// fills the folder it is given, which must include the file `marker`.
+///
+/// - `dir` missing: the tree is built in a temporary folder beside it and renamed into place,
+///   so `dir` appears complete or not at all.
+/// - `dir` present: the tree is built beside it and the two are swapped by renames (the old
+///   one is put back if the second rename fails).
+/// - `dir` present but not swappable (a mount point such as a Kubernetes volume, or a folder
+///   whose parent cannot be written): the tree is built in a staging folder inside `dir`; a
+///   failure there leaves the previous contents untouched. Then every previous entry is moved
+///   into a retired folder inside `dir`, every new entry moved up (each move one rename, no
+///   copy), `marker` replaced last, and the retired and staging folders removed. A reader
+///   during that switch can see a mix of old and new entries; a switch that is interrupted is
+///   finished by the next write, because `marker` stays in place throughout.
+pub fn write_tree(
+    dir: &Path,
+    marker: &str,
+    build: &mut dyn FnMut(&Path) -> Result<(), RenderError>,
+) -> Result<(), RenderError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let exists = dir.is_dir();
+    if !exists {
+        std::fs::create_dir_all(&parent).map_err(write_err(&parent))?;
+    }
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "render".to_owned());
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{base}.tmp-{pid}"));
+    let old = parent.join(format!(".{base}.old-{pid}"));
+    if tmp.exists() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    result
+    if let Err(source) = std::fs::create_dir(&tmp) {
+        if exists {
+            return write_in_place(dir, marker, build);
+        }
+        return Err(RenderError::Write { path: tmp, source });
+    }
+    if let Err(e) = build(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if !exists {
+        return std::fs::rename(&tmp, dir).map_err(|source| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            RenderError::Write {
+                path: dir.to_path_buf(),
+                source,
+            }
+        });
+    }
+    if std::fs::rename(dir, &old).is_err() {
+        // A mount point (or a folder in an unwritable parent) cannot be moved: write inside.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return write_in_place(dir, marker, build);
+    }
+    if let Err(source) = std::fs::rename(&tmp, dir) {
+        // Put the previous output back.
+        let _ = std::fs::rename(&old, dir);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(RenderError::Write {
+            path: dir.to_path_buf(),
+            source,
+        });
+    }
+    std::fs::remove_dir_all(&old).map_err(write_err(&old))
+}
+
+/// The in-place case of [`write_tree`].
+fn write_in_place(
+    dir: &Path,
+    marker: &str,
+    build: &mut dyn FnMut(&Path) -> Result<(), RenderError>,
+) -> Result<(), RenderError> {
+    let pid = std::process::id();
+    let staging = dir.join(format!("{IN_PLACE_PREFIX}new-{pid}"));
+    let retired = dir.join(format!("{IN_PLACE_PREFIX}old-{pid}"));
+    for leftover in [&staging, &retired] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover).map_err(write_err(leftover))?;
+        }
+    }
+    std::fs::create_dir(&staging).map_err(write_err(&staging))?;
+    if let Err(e) = build(&staging) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    std::fs::create_dir(&retired).map_err(write_err(&retired))?;
+    let entries = |d: &Path| -> Result<Vec<std::ffi::OsString>, RenderError> {
+        std::fs::read_dir(d)
+            .map_err(write_err(d))?
+            .map(|e| e.map(|e| e.file_name()).map_err(write_err(d)))
+            .collect()
+    };
+    let own = |name: &std::ffi::OsString| {
+        Some(name.as_os_str()) == staging.file_name()
+            || Some(name.as_os_str()) == retired.file_name()
+    };
+    for name in entries(dir)? {
+        if own(&name) || name == marker {
+            continue;
+        }
+        let from = dir.join(&name);
+        std::fs::rename(&from, retired.join(&name)).map_err(write_err(&from))?;
+    }
+    for name in entries(&staging)? {
+        if name == marker {
+            continue;
+        }
+        let to = dir.join(&name);
+        std::fs::rename(staging.join(&name), &to).map_err(write_err(&to))?;
+    }
+    let to = dir.join(marker);
+    std::fs::rename(staging.join(marker), &to).map_err(write_err(&to))?;
+    std::fs::remove_dir_all(&retired).map_err(write_err(&retired))?;
+    std::fs::remove_dir_all(&staging).map_err(write_err(&staging))
 }
 
 #[cfg(test)]
@@ -499,6 +594,79 @@ mod tests {
             Err(RenderError::ForeignOutput(_))
         ));
         assert!(foreign.join("mine.txt").is_file());
+    }
+
+    fn tree(root: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(root).unwrap().display().to_string();
+                    out.push((rel, std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn files(version: &str) -> impl FnMut(&Path) -> Result<(), RenderError> {
+        let version = version.to_owned();
+        move |d: &Path| {
+            std::fs::write(d.join(MARKER_FILE), &version).unwrap();
+            std::fs::create_dir_all(d.join("east")).unwrap();
+            std::fs::write(d.join("east/a.yaml"), &version).unwrap();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn in_place_write_replaces_the_contents_and_keeps_them_on_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        write_in_place(&out, MARKER_FILE, &mut files("1")).unwrap();
+        let first = tree(&out);
+        assert_eq!(
+            first,
+            [
+                (MARKER_FILE.to_string(), "1".to_string()),
+                ("east/a.yaml".to_string(), "1".to_string())
+            ]
+        );
+        // Stale entries and an interrupted earlier switch are cleared.
+        std::fs::write(out.join("stale.yaml"), "x").unwrap();
+        std::fs::create_dir_all(out.join(".isthmus-write-old-1/west")).unwrap();
+        std::fs::write(out.join(".isthmus-write-old-1/west/b.yaml"), "x").unwrap();
+        write_in_place(&out, MARKER_FILE, &mut files("2")).unwrap();
+        assert_eq!(
+            tree(&out),
+            [
+                (MARKER_FILE.to_string(), "2".to_string()),
+                ("east/a.yaml".to_string(), "2".to_string())
+            ]
+        );
+        // A failing build leaves the previous contents exactly as they were.
+        let mut failing = |d: &Path| {
+            std::fs::write(d.join("east.yaml"), "partial").unwrap();
+            Err(RenderError::Write {
+                path: d.to_path_buf(),
+                source: std::io::Error::other("disk full"),
+            })
+        };
+        assert!(write_in_place(&out, MARKER_FILE, &mut failing).is_err());
+        assert_eq!(
+            tree(&out),
+            [
+                (MARKER_FILE.to_string(), "2".to_string()),
+                ("east/a.yaml".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
     }
 
     #[test]

@@ -18,8 +18,10 @@ use crate::v1::{Keepalive, WatchRequest, WatchResponse, watch_response::Body};
 pub enum ClientAuth {
     /// Plaintext or server-only TLS: any client may ask for any cluster's view.
     Insecure,
-    /// mTLS: the client certificate must name the cluster whose view it asks for.
-    ClusterCertificate,
+    /// mTLS: the client certificate must name the cluster whose view it asks for, and be
+    /// signed by that cluster's own intermediate or by one of these roots
+    /// ([`identity::check_signer`]).
+    ClusterCertificate(identity::ClientRoots),
 }
 
 /// Serves `ClusterSetDiscovery.Watch` from a publisher.
@@ -75,30 +77,34 @@ impl ClusterSetDiscovery for DiscoveryService {
         &self,
         request: Request<WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let peer_clusters = match self.auth {
+        let peer = match &self.auth {
             ClientAuth::Insecure => None,
-            ClientAuth::ClusterCertificate => {
+            ClientAuth::ClusterCertificate(roots) => {
                 let certs = request.peer_certs().ok_or_else(|| {
                     Status::unauthenticated("a client certificate naming the cluster is required")
                 })?;
                 let leaf = certs.first().ok_or_else(|| {
                     Status::unauthenticated("a client certificate naming the cluster is required")
                 })?;
-                Some(
-                    identity::clusters_in_certificate(leaf.as_ref())
-                        .map_err(|e| Status::unauthenticated(format!("client certificate: {e}")))?,
-                )
+                let clusters = identity::clusters_in_certificate(leaf.as_ref())
+                    .map_err(|e| Status::unauthenticated(format!("client certificate: {e}")))?;
+                Some((certs, clusters, roots))
             }
         };
         let req = request.into_inner();
         validate_cluster_name(&req.cluster).map_err(Status::invalid_argument)?;
-        if let Some(allowed) = peer_clusters
-            && !allowed.iter().any(|c| c == &req.cluster)
-        {
-            return Err(Status::permission_denied(format!(
-                "client certificate is for {allowed:?}, not cluster {:?}",
-                req.cluster
-            )));
+        if let Some((certs, allowed, roots)) = peer {
+            if !allowed.iter().any(|c| c == &req.cluster) {
+                return Err(Status::permission_denied(format!(
+                    "client certificate is for {allowed:?}, not cluster {:?}",
+                    req.cluster
+                )));
+            }
+            let now = rustls_pki_types::UnixTime::now();
+            identity::check_signer(&certs, roots, &req.cluster, now).map_err(|e| {
+                tracing::warn!(cluster = %req.cluster, error = %e, "discovery client refused");
+                Status::permission_denied(e.to_string())
+            })?;
         }
         let resume =
             (req.resume_from_version > 0).then_some((req.resume_epoch, req.resume_from_version));
@@ -249,7 +255,8 @@ pub enum ServeError {
 }
 
 /// Serves the discovery API on `listener` until `shutdown` completes. With `tls`, clients must
-/// present a certificate under the clusterset root naming the cluster they ask for; without it
+/// present a certificate under the clusterset root naming the cluster they ask for, signed by
+/// that cluster's intermediate or the root ([`identity::check_signer`]); without it
 /// the API is plaintext and unauthenticated.
 pub async fn serve(
     publisher: Arc<Publisher>,
@@ -266,13 +273,15 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_keepalive(Some(Duration::from_secs(30)));
     let auth = if let Some(tls) = tls {
+        let roots = identity::ClientRoots::from_pem(&tls.client_ca_pem)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
         let config = ServerTlsConfig::new()
             .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
             .client_ca_root(Certificate::from_pem(&tls.client_ca_pem));
         builder = builder
             .tls_config(config)
             .map_err(|e| ServeError::Tls(e.to_string()))?;
-        ClientAuth::ClusterCertificate
+        ClientAuth::ClusterCertificate(roots)
     } else {
         ClientAuth::Insecure
     };

@@ -1,7 +1,8 @@
-//! The discovery channel's certificates as a user makes them: a clusterset root and a hub
-//! intermediate from gateway-config, a server certificate and per-cluster DNS proxy client
-//! certificates from `ca leaf`, the controller's discovery server (mesh-proto) presenting one,
-//! and the DNS proxy's gRPC source (dns-proxy) presenting the other.
+//! The discovery channel's certificates as a user makes them: a clusterset root and one
+//! intermediate per cluster from gateway-config, a server certificate (from the hub's) and
+//! per-cluster DNS proxy client certificates (each from its cluster's) as `ca leaf` issues
+//! them, the controller's discovery server (mesh-proto) presenting one, and the DNS proxy's
+//! gRPC source (dns-proxy) presenting the other.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -34,17 +35,21 @@ fn pki() -> Pki {
     let root = RootCa::generate(&RootOptions::default(), now).unwrap();
     let hub = issue_intermediate(&root, "hub", &IntermediateOptions::default(), now).unwrap();
     let signer = LeafSigner::from_cacerts(&hub, "hub", now).unwrap();
-    let leaf = |role: LeafRole| issue_leaf(&signer, &role, &LeafOptions::default(), now).unwrap();
+    // Each DNS proxy's certificate comes from its own cluster's intermediate.
     let proxy = |cluster: &str| {
-        leaf(LeafRole::DnsProxyClient {
+        let ca = issue_intermediate(&root, cluster, &IntermediateOptions::default(), now).unwrap();
+        let signer = LeafSigner::from_cacerts(&ca, cluster, now).unwrap();
+        let role = LeafRole::DnsProxyClient {
             cluster: cluster.into(),
             trust_domain: TRUST_DOMAIN.into(),
-        })
+        };
+        issue_leaf(&signer, &role, &LeafOptions::default(), now).unwrap()
+    };
+    let server = LeafRole::Server {
+        names: vec![SERVER_NAME.into()],
     };
     Pki {
-        server: leaf(LeafRole::Server {
-            names: vec![SERVER_NAME.into()],
-        }),
+        server: issue_leaf(&signer, &server, &LeafOptions::default(), now).unwrap(),
         east: proxy("east"),
         west: proxy("west"),
     }

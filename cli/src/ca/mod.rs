@@ -161,7 +161,8 @@ pub struct LeafArgs {
     #[arg(long, value_name = "NAME[,NAME..]", value_delimiter = ',')]
     pub server_dns: Vec<String>,
     /// Issue a DNS proxy client certificate (extendedKeyUsage clientAuth) for this member
-    /// cluster: URI SAN spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>.
+    /// cluster: URI SAN spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>. --ca must be this
+    /// cluster's own intermediate or the root.
     #[arg(long, value_name = "CLUSTER", requires = "trust_domain")]
     pub dns_proxy_cluster: Option<String>,
     /// SPIFFE trust domain of the client certificate's URI SAN (for example cluster.local).
@@ -461,6 +462,16 @@ fn leaf(a: &LeafArgs, now: Timestamp) -> Result<u8, CliError> {
         check_overwrite(&a.out, &names, a.force)?;
     }
     let signer = read_leaf_signer(&a.ca, now)?;
+    if let LeafRole::DnsProxyClient { cluster, .. } = &role
+        && let Some(what) = signer.foreign_to(cluster)
+    {
+        return Err(CliError::Input(format!(
+            "--dns-proxy-cluster {cluster}: --ca {} holds {what}, which may not sign cluster \
+             {cluster}'s DNS proxy identity; issue it from cluster {cluster}'s own intermediate \
+             (`ca issue --cluster {cluster}`) or from the root",
+            display(&a.ca)
+        )));
+    }
     let options = LeafOptions {
         key_type: a.key_type.into(),
         validity: days(a.validity_days),

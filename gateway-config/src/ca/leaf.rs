@@ -4,7 +4,9 @@
 //! trust anchor as the mesh.
 //!
 //! A leaf is signed either by the root itself or by an intermediate in the layout
-//! `ca issue` writes (a [`CaCerts`] bundle). The result is what a `kubernetes.io/tls`
+//! `ca issue` writes (a [`CaCerts`] bundle). A DNS proxy's identity is bound to its cluster:
+//! an intermediate signs only the DNS proxy of the cluster its subject names (`L=<cluster>`),
+//! the root signs any. The controller checks the same rule on every client chain. The result is what a `kubernetes.io/tls`
 //! Secret holds: `tls.crt` (leaf, then the signer's chain), `tls.key` and `ca.crt` (the
 //! trusted roots).
 
@@ -164,6 +166,8 @@ pub struct LeafSigner {
     chain: Vec<CertFacts>,
     /// The trusted roots (`ca.crt`).
     roots: Vec<CertFacts>,
+    /// Whether the signer is itself one of the trusted roots.
+    is_root: bool,
 }
 
 impl std::fmt::Debug for LeafSigner {
@@ -185,6 +189,7 @@ impl LeafSigner {
             roots: vec![cert.clone()],
             cert,
             key,
+            is_root: true,
         })
     }
 
@@ -248,12 +253,47 @@ impl LeafSigner {
                 problem: format!("does not chain to a root of {}", part(root_name)),
             });
         }
+        let is_root = roots.iter().any(|r| r.der == cert.der);
         Ok(LeafSigner {
             cert,
             key,
             chain,
             roots,
+            is_root,
         })
+    }
+
+    /// Whether the signer is a clusterset root (which may sign any cluster's DNS proxy).
+    pub fn is_root(&self) -> bool {
+        self.is_root
+    }
+
+    /// The clusters an intermediate signer's subject names (its `L` attributes); empty for a
+    /// root or an intermediate that names none.
+    pub fn clusters(&self) -> &[String] {
+        if self.is_root {
+            &[]
+        } else {
+            &self.cert.localities
+        }
+    }
+
+    /// Why this signer may not sign the DNS proxy identity of `cluster`: `None` for a root or
+    /// for `cluster`'s own intermediate (exactly one `L`, equal to `cluster`), else what the
+    /// signer is, for an error message.
+    pub fn foreign_to(&self, cluster: &str) -> Option<String> {
+        if self.is_root {
+            return None;
+        }
+        match self.cert.localities.as_slice() {
+            [own] if own == cluster => None,
+            [own] => Some(format!("the intermediate of cluster {own:?}")),
+            [] => Some("an intermediate whose subject names no cluster (no L attribute)".into()),
+            many => Some(format!(
+                "an intermediate naming several clusters ({})",
+                many.join(", ")
+            )),
+        }
     }
 
     /// The signer's subject.
@@ -335,8 +375,10 @@ pub fn leaf_not_after(
 /// keyUsage critical digitalSignature (and keyEncipherment for an RSA key, as the workload
 /// certificates of Istio's Makefile); extendedKeyUsage serverAuth or clientAuth; the SANs
 /// of the role; subject O of the signer, CN the first server name (when it fits the 64
-/// characters X.520 allows) or `dns-proxy.<cluster>`; authorityKeyIdentifier of the signer. The validity is cut to the
-/// signer's notAfter.
+/// characters X.520 allows) or `dns-proxy.<cluster>`; authorityKeyIdentifier of the signer.
+/// The validity is cut to the signer's notAfter. A DNS proxy client certificate is refused
+/// ([`CaError::ForeignCluster`]) unless the signer is a root or the cluster's own
+/// intermediate ([`LeafSigner::foreign_to`]).
 pub fn issue_leaf(
     signer: &LeafSigner,
     role: &LeafRole,
@@ -352,6 +394,14 @@ pub fn issue_leaf(
     }
     if let Some(err) = signer.cert.validity_problem("signing certificate", now) {
         return Err(err);
+    }
+    if let LeafRole::DnsProxyClient { cluster, .. } = role
+        && let Some(signer) = signer.foreign_to(cluster)
+    {
+        return Err(CaError::ForeignCluster {
+            cluster: cluster.clone(),
+            signer,
+        });
     }
     let (not_after, _) = leaf_not_after(signer, options.validity, now);
     let not_before = now
@@ -579,6 +629,37 @@ mod tests {
     }
 
     #[test]
+    fn an_intermediate_signs_only_its_own_clusters_dns_proxy() {
+        let root = root();
+        let east =
+            issue_intermediate(&root, "east", &IntermediateOptions::default(), now()).unwrap();
+        let signer = LeafSigner::from_cacerts(&east, "east", now()).unwrap();
+        assert!(!signer.is_root());
+        assert_eq!(signer.clusters(), ["east".to_string()]);
+        assert_eq!(signer.foreign_to("east"), None);
+        assert!(issue_leaf(&signer, &client("east"), &LeafOptions::default(), now()).is_ok());
+
+        let err = issue_leaf(&signer, &client("west"), &LeafOptions::default(), now()).unwrap_err();
+        assert!(
+            matches!(&err, CaError::ForeignCluster { cluster, signer }
+                if cluster == "west" && signer.contains("\"east\"")),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("\"west\"") && text.contains("\"east\""),
+            "{text}"
+        );
+        // Server certificates are not cluster identities.
+        assert!(issue_leaf(&signer, &server(), &LeafOptions::default(), now()).is_ok());
+
+        // The root signs any cluster's proxy.
+        let by_root = LeafSigner::from_root(&root).unwrap();
+        assert!(by_root.is_root() && by_root.clusters().is_empty());
+        assert_eq!(by_root.foreign_to("west"), None);
+    }
+
+    #[test]
     fn long_first_name_stays_out_of_the_common_name() {
         let signer = LeafSigner::from_root(&root()).unwrap();
         let long = format!("{}.example.com", "a".repeat(60));
@@ -600,8 +681,8 @@ mod tests {
             validity: DAY * 10,
             ..IntermediateOptions::default()
         };
-        let bundle = issue_intermediate(&root, "hub", &opts, now()).unwrap();
-        let signer = LeafSigner::from_cacerts(&bundle, "hub", now()).unwrap();
+        let bundle = issue_intermediate(&root, "west", &opts, now()).unwrap();
+        let signer = LeafSigner::from_cacerts(&bundle, "west", now()).unwrap();
         let (end, cut) = leaf_not_after(&signer, DAY * 90, now());
         assert!(cut);
         let leaf = issue_leaf(&signer, &client("west"), &LeafOptions::default(), now()).unwrap();

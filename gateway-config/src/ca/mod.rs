@@ -118,6 +118,18 @@ pub enum CaError {
     /// A rotation step was asked for before the previous one was applied.
     #[error("cluster {cluster}: {problem}")]
     RotationOrder { cluster: String, problem: String },
+    /// A cluster's intermediate was asked to sign another cluster's DNS proxy identity.
+    #[error(
+        "a DNS proxy certificate for cluster {cluster:?} cannot be signed by {signer}: only \
+         cluster {cluster}'s own intermediate (subject L={cluster}) or the clusterset root may \
+         sign it"
+    )]
+    ForeignCluster {
+        /// The cluster the certificate would name.
+        cluster: String,
+        /// What the signer is instead.
+        signer: String,
+    },
     /// Key generation or signing failed inside the crypto backend.
     #[error("{what}: {problem}")]
     Crypto { what: String, problem: String },

@@ -55,7 +55,7 @@ t=$(now_ns)
 "$BIN" ca leaf --ca "$WORK/current/c1" --out "$WORK/leaf/server" \
     --server-dns isthmus-discovery.isthmus-system.svc >/dev/null
 for i in $(seq 1 "$N"); do
-    "$BIN" ca leaf --ca "$WORK/current/c1" --out "$WORK/leaf/c$i" \
+    "$BIN" ca leaf --ca "$WORK/current/c$i" --out "$WORK/leaf/c$i" \
         --dns-proxy-cluster "c$i" --trust-domain cluster.local >/dev/null
 done
 total=$(ms_since "$t")

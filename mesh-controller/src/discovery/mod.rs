@@ -9,8 +9,10 @@
 //! Non-leader replicas compute the same desired state, so any replica can serve any proxy.
 //!
 //! With TLS the server requires a client certificate under the clusterset root that carries the
-//! URI SAN `spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>`, and streams only that
-//! cluster's view to it. Plaintext is only used when asked for explicitly.
+//! URI SAN `spiffe://<trust-domain>/isthmus/dns-proxy/<cluster>` and is signed by that
+//! cluster's own intermediate (subject `L=<cluster>`) or by the root
+//! ([`mesh_proto::identity::check_signer`]), and streams only that cluster's view to it.
+//! Plaintext is only used when asked for explicitly.
 
 #[cfg(test)]
 mod tables;
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_proto::identity::dns_proxy_spiffe_id;
+use mesh_proto::identity::{ClientRoots, dns_proxy_spiffe_id};
 use mesh_proto::publisher::{Publisher, PublisherConfig};
 use mesh_proto::service::{ClientAuth, DiscoveryService, ServerTls};
 use mesh_proto::table::{Key, NameTable};
@@ -438,6 +440,8 @@ impl Discovery {
             .tcp_keepalive(Some(Duration::from_secs(30)));
         let (auth, trust_domain) = match &cfg.tls {
             Some(tls) => {
+                let roots = ClientRoots::from_pem(&tls.client_ca_pem)
+                    .map_err(|e| DiscoveryError::Tls(e.to_string()))?;
                 let config = tonic::transport::ServerTlsConfig::new()
                     .identity(tonic::transport::Identity::from_pem(
                         &tls.cert_pem,
@@ -448,7 +452,7 @@ impl Discovery {
                     .tls_config(config)
                     .map_err(|e| DiscoveryError::Tls(e.to_string()))?;
                 (
-                    ClientAuth::ClusterCertificate,
+                    ClientAuth::ClusterCertificate(roots),
                     Some(cfg.trust_domain.clone()),
                 )
             }
