@@ -111,12 +111,10 @@ pub const ISTIO_NAMESPACE: &str = "istio-system";
 /// The kinds the controller writes into a member cluster, as (`apiVersion`, `kind`). The
 /// applier maps them to resources with [`crate::resource::api_resource`]; a test checks that
 /// [`member_requests`] grants exactly those resources.
-pub const MEMBER_APPLIED_KINDS: [(&str, &str); 6] = [
+pub const MEMBER_APPLIED_KINDS: [(&str, &str); 4] = [
     ("multicluster.x-k8s.io/v1beta1", "ServiceImport"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
     ("about.k8s.io/v1alpha1", "ClusterProperty"),
-    ("networking.istio.io/v1", "Gateway"),
-    ("v1", "Secret"),
     ("v1", "Namespace"),
 ];
 
@@ -251,19 +249,26 @@ pub fn member_requests() -> Vec<ApiRequest> {
             .in_ns(ISTIO_NAMESPACE),
         );
     }
-    // Prune lists every managed kind across namespaces by the ownership label.
-    r.push(ApiRequest::new(
-        "networking.istio.io",
-        "gateways",
-        "list",
-        "prune: list owned Gateways by label",
-    ));
-    r.push(ApiRequest::new(
-        "",
-        "secrets",
-        "list",
-        "prune: list owned Secrets by label",
-    ));
+    // Prune lists owned Gateways and Secrets by the ownership label, only in istio-system
+    // (the only namespace the controller writes them to): no cluster-wide Secret access.
+    r.push(
+        ApiRequest::new(
+            "networking.istio.io",
+            "gateways",
+            "list",
+            "prune: list owned Gateways by label in istio-system",
+        )
+        .in_ns(ISTIO_NAMESPACE),
+    );
+    r.push(
+        ApiRequest::new(
+            "",
+            "secrets",
+            "list",
+            "prune: list owned Secrets by label in istio-system",
+        )
+        .in_ns(ISTIO_NAMESPACE),
+    );
     // The network label on istio-system (server-side apply of its metadata only). Never delete.
     r.push(
         ApiRequest::new("", "namespaces", "get", "read the istio-system Namespace")
@@ -291,7 +296,11 @@ pub fn member_requests() -> Vec<ApiRequest> {
 /// Kinds the controller writes into a member only in istio-system, as (`apiVersion`, `kind`):
 /// unlike [`MEMBER_APPLIED_KINDS`], their prune lists them in istio-system alone, so
 /// [`member_requests`] grants them in a Role there and nowhere else.
-pub const MEMBER_ISTIO_SYSTEM_APPLIED_KINDS: [(&str, &str); 1] = [("v1", "ConfigMap")];
+pub const MEMBER_ISTIO_SYSTEM_APPLIED_KINDS: [(&str, &str); 3] = [
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("networking.istio.io/v1", "Gateway"),
+];
 
 /// What the controller additionally does in a member when it restarts istiod
 /// (`install --role member --restart-istiod`, with the controller's `--restart-istiod`): it
@@ -737,10 +746,41 @@ mod tests {
     }
 
     #[test]
+    fn secrets_and_gateways_are_granted_in_istio_system_only() {
+        // Nothing about Secrets or Gateways cluster-wide: a label selector does not limit what
+        // RBAC lets a list return.
+        let g = grants_for(&member_requests(), "isthmus-system");
+        let roles = |ns: &str| g.namespaced.get(ns).cloned().unwrap_or_default();
+        for (group, resource) in [("", "secrets"), ("networking.istio.io", "gateways")] {
+            for verb in [
+                "get", "list", "watch", "create", "patch", "update", "delete",
+            ] {
+                assert!(
+                    !rbac_allows(&g.cluster, group, resource, verb, ""),
+                    "{verb} {resource} cluster-wide"
+                );
+                assert!(
+                    !g.allows("default", group, resource, "", verb, "x"),
+                    "{verb} {resource} in default"
+                );
+            }
+            for verb in ["get", "list", "create", "patch", "delete"] {
+                assert!(
+                    rbac_allows(&roles(ISTIO_NAMESPACE), group, resource, verb, ""),
+                    "{verb} {resource} in istio-system"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn configmaps_are_granted_in_istio_system_only() {
         let g = grants_for(&member_requests(), "isthmus-system");
         let roles = |ns: &str| g.namespaced.get(ns).cloned().unwrap_or_default();
-        for (_, kind) in MEMBER_ISTIO_SYSTEM_APPLIED_KINDS {
+        for (_, kind) in MEMBER_ISTIO_SYSTEM_APPLIED_KINDS
+            .iter()
+            .filter(|(_, k)| *k == "ConfigMap")
+        {
             let resource = format!("{}s", kind.to_ascii_lowercase());
             for verb in ["get", "list", "watch", "create", "patch", "delete"] {
                 assert!(

@@ -508,11 +508,7 @@ fn member_rbac_covers_every_kind_the_applier_writes() {
         // Prune lists across namespaces by the ownership label.
         let list = rbac_allows_named(&cluster, &ar.group, &ar.plural, "list", "", "");
         assert!(list, "{kind}: cannot list {}", ar.plural);
-        let ns = if matches!(kind, "Gateway" | "Secret") {
-            "istio-system"
-        } else {
-            ""
-        };
+        let ns = "";
         let named = if kind == "Namespace" {
             "istio-system"
         } else {

@@ -27,8 +27,13 @@ pub const NEVER_PRUNED: &[&str] = &["Namespace"];
 
 /// Kinds the controller writes in one namespace only, as (`apiVersion`, kind, namespace):
 /// listed for pruning in that namespace alone, as the member grants them there only (the
-/// `isthmus-mesh-networks` ConfigMap of `istio-system`).
-pub const NAMESPACED_LISTINGS: &[(&str, &str, &str)] = &[("v1", "ConfigMap", "istio-system")];
+/// Istio wiring: the mesh networks ConfigMap, remote secrets and `cacerts`, the
+/// `cross-network-gateway`, all in `istio-system`).
+pub const NAMESPACED_LISTINGS: &[(&str, &str, &str)] = &[
+    ("v1", "ConfigMap", "istio-system"),
+    ("v1", "Secret", "istio-system"),
+    ("networking.istio.io/v1", "Gateway", "istio-system"),
+];
 
 /// The namespace a prune listing of `kind` is limited to, if any ([`NAMESPACED_LISTINGS`]).
 pub fn listing_namespace(api_version: &str, kind: &str) -> Option<&'static str> {
@@ -295,7 +300,15 @@ mod tests {
             ]
         );
         assert_eq!(listing_namespace("v1", "ConfigMap"), Some("istio-system"));
-        assert_eq!(listing_namespace("v1", "Secret"), None);
+        assert_eq!(listing_namespace("v1", "Secret"), Some("istio-system"));
+        assert_eq!(
+            listing_namespace("networking.istio.io/v1", "Gateway"),
+            Some("istio-system")
+        );
+        assert_eq!(
+            listing_namespace("discovery.k8s.io/v1", "EndpointSlice"),
+            None
+        );
         assert_eq!(
             prune_selector(),
             "app.kubernetes.io/managed-by=isthmus,!placement.isthmus.io/template"
