@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
-use super::error::ApplyError;
+use super::error::{ApplyError, fenced};
 use crate::metrics::Metrics;
 use crate::plan::EventWrite;
 
@@ -74,8 +74,13 @@ impl ClusterApplier {
             ..Event::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &sw.namespace);
-        api.create(&PostParams::default(), &event)
-            .await
+        fenced(
+            &self.cluster,
+            &self.fence,
+            self.per_write,
+            api.create(&PostParams::default(), &event),
+        )
+        .await
             .map(|_| ())
             .map_err(|e| {
                 self.api_err(

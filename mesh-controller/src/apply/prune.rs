@@ -11,8 +11,11 @@ use tracing::{debug, info, warn};
 
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
-use super::error::ApplyError;
-use super::listing::Listing;
+use super::error::{ApplyError, fenced};
+use super::APPLIED_HASH;
+use super::listing::{Found, Listing};
+use super::writes::parse_hash;
+use crate::model::{STATUS_SUBRESOURCE_KINDS, fingerprint};
 use crate::metrics::Metrics;
 use crate::ownership::{is_owned, prune_selector};
 use crate::resource::{api_resource, dyn_api};
@@ -120,7 +123,14 @@ impl ClusterApplier {
             resource_version: live.metadata.resource_version.clone(),
             uid: live.metadata.uid.clone(),
         });
-        match api.delete(&key.name, &dp).await {
+        match fenced(
+            &self.cluster,
+            &self.fence,
+            self.per_write,
+            api.delete(&key.name, &dp),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(self.api_err("delete", key, e)),
@@ -146,9 +156,14 @@ impl ClusterApplier {
             })
             .map(|(_, a)| (*a.key).clone())
             .collect();
-        if let Some(listing) = self.take_listing().await {
+        let listing = match self.adopted.take() {
+            Some(listing) => Some(listing),
+            None => self.take_listing().await,
+        };
+        if let Some(listing) = listing {
             let mut seen: HashSet<u64> = gone.iter().map(ObjKey::hash).collect();
-            for key in listing.found {
+            for found in listing.found {
+                let key = found.key;
                 let h = key.hash();
                 if !desired_keys.contains(&h)
                     && !NEVER_PRUNED.contains(&key.kind.as_str())
@@ -207,7 +222,7 @@ impl ClusterApplier {
 
 /// Lists the owned objects (by [`prune_selector`]) of `kinds` in one member, one listing at a
 /// time per permit of `limit`, bounded by [`LIST_TIMEOUT`].
-async fn list_owned(
+pub(super) async fn list_owned(
     cluster: String,
     client: Client,
     kinds: Vec<(String, String)>,
@@ -234,16 +249,32 @@ async fn list_owned(
         let left = LIST_TIMEOUT.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, api.list(&lp)).await {
             Ok(Ok(list)) => {
+                let with_status = STATUS_SUBRESOURCE_KINDS.contains(&kind.as_str());
                 for o in list.items {
+                    let applied = o
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(APPLIED_HASH))
+                        .and_then(|t| parse_hash(t));
+                    let status = if with_status {
+                        o.data.get("status").map_or(0, fingerprint)
+                    } else {
+                        0
+                    };
                     let name = o.metadata.name.unwrap_or_default();
                     if name.is_empty() {
                         continue;
                     }
-                    listing.found.push(ObjKey {
-                        api_version: api_version.clone(),
-                        kind: kind.clone(),
-                        namespace: o.metadata.namespace.unwrap_or_default(),
-                        name,
+                    listing.found.push(Found {
+                        key: ObjKey {
+                            api_version: api_version.clone(),
+                            kind: kind.clone(),
+                            namespace: o.metadata.namespace.unwrap_or_default(),
+                            name,
+                        },
+                        applied,
+                        status,
                     });
                 }
             }

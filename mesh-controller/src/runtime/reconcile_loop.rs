@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::leader::Fence;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -25,7 +27,7 @@ pub(super) struct Loop {
     pub(super) members: Vec<Member>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) notify: Arc<Notify>,
-    pub(super) leader: watch::Receiver<bool>,
+    pub(super) leader: Fence,
     pub(super) summary: watch::Sender<PassSummary>,
     pub(super) appliers: HashMap<String, ClusterApplier>,
     pub(super) discovery: Option<Arc<crate::discovery::Discovery>>,
@@ -46,7 +48,7 @@ impl Loop {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leader = self.leader.clone();
-        let mut was_leader = *leader.borrow();
+        let mut was_leader = leader.is_leading();
         let notify = self.notify.clone();
         // With leader election disabled the sender is gone: stop listening for changes.
         let mut leader_open = true;
@@ -112,16 +114,27 @@ impl Loop {
                         continue;
                     }
                 }
-                res = leader.changed(), if leader_open => {
-                    if res.is_err() {
+                open = leader.changed(), if leader_open => {
+                    if !open {
                         leader_open = false;
                         continue;
                     }
-                    let now_leader = *leader.borrow();
-                    if now_leader && !was_leader {
-                        full = true;
+                    // Renewals publish a new deadline: only a new term or a loss matters.
+                    let now_leader = leader.is_leading();
+                    if now_leader == was_leader {
+                        continue;
                     }
                     was_leader = now_leader;
+                    if !now_leader {
+                        // Another replica may write before this one leads again: what this
+                        // one wrote is forgotten, and the next term adopts what the members
+                        // hold.
+                        info!("stopped writing: leadership lost");
+                        self.appliers.clear();
+                        continue;
+                    }
+                    full = true;
+                    full_for = self.members.iter().map(|m| m.spec.name.clone()).collect();
                 }
             }
             let errors = self.pass(full, &mut full_for).await;
