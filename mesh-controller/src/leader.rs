@@ -519,7 +519,11 @@ mod tests {
             follow
         );
         // Read again unchanged: the observed time stays.
-        observe(&mut o, Some(&held_by("b", 100, 15)), t0 + Duration::from_secs(10));
+        observe(
+            &mut o,
+            Some(&held_by("b", 100, 15)),
+            t0 + Duration::from_secs(10),
+        );
         assert_eq!(
             decide(o.as_ref(), "a", t0 + Duration::from_secs(15)),
             Decision::Acquire

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use isthmus_testing::k8s::{apply, get};
-use isthmus_testing::mcs::{export_service, import, ips};
+use isthmus_testing::mcs::{export, export_service, import, ips, service, slice};
 use isthmus_testing::{Env, eventually};
 use kube_sim::{RequestRecord, SimCluster, SimOptions};
 use mesh_controller::leader::LeaseConfig;
@@ -103,7 +103,10 @@ async fn a_restart_with_nothing_changed_writes_nothing() {
             .iter()
             .map(|r| format!("{} {}/{}/{}", r.verb, r.resource, r.namespace, r.name))
             .collect();
-        assert!(w.is_empty(), "member {i} was written after a restart: {w:?}");
+        assert!(
+            w.is_empty(),
+            "member {i} was written after a restart: {w:?}"
+        );
         // ...but it was read.
         assert!(
             env.sim(i)
@@ -118,7 +121,10 @@ async fn a_restart_with_nothing_changed_writes_nothing() {
     let (ctl, _) = start().await;
     converged(&ctl, "third start converged").await;
     export_service(&env, 1, "late", "ClusterIP", 99).await;
-    eventually("change after restart imported", LIMIT, || vip(&env, 0, "late")).await;
+    eventually("change after restart imported", LIMIT, || {
+        vip(&env, 0, "late")
+    })
+    .await;
     ctl.shutdown().await;
 }
 
@@ -229,7 +235,7 @@ fn lease_kubeconfig(dir: &std::path::Path, name: &str, server: &str) -> std::pat
 
 #[tokio::test]
 async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_starts() {
-    const SERVICES: usize = 24;
+    const SERVICES: usize = 160;
     let env = Env::simulated(3).await;
     env.namespace_in(&[0, 1, 2]).await;
     let hub = SimCluster::start(SimOptions {
@@ -240,11 +246,7 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
     .unwrap();
     hub.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.ns}}))
         .unwrap();
-    let hub_addr: std::net::SocketAddr = hub
-        .url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let hub_addr: std::net::SocketAddr = hub.url().trim_start_matches("http://").parse().unwrap();
     let link_a = Link::to(hub_addr).await;
     let dir = tempfile::tempdir().unwrap();
     let hub_a = lease_kubeconfig(dir.path(), "hub-a", &link_a.url());
@@ -264,25 +266,30 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
     let start = |id: &'static str, hub: std::path::PathBuf, kubeconfigs: Vec<String>| {
         let env = &env;
         async move {
-            controller::start_with(env, Duration::from_secs(300), Duration::from_secs(10), |c| {
-                c.members = controller::members(env)
-                    .into_iter()
-                    .zip(kubeconfigs)
-                    .map(|(m, yaml)| MemberSpec {
-                        kubeconfig: None,
-                        kubeconfig_yaml: Some(KubeconfigText {
-                            origin: format!("{id} {}", m.name),
-                            yaml,
-                        }),
-                        ..m
-                    })
-                    .collect();
-                c.leader = LeaderMode::Lease {
-                    kubeconfig: Some(hub),
-                    config: LeaseConfig::new(env.ns.clone(), id)
-                        .with_lease_duration(Duration::from_secs(3)),
-                };
-            })
+            controller::start_with(
+                env,
+                Duration::from_secs(300),
+                Duration::from_secs(10),
+                |c| {
+                    c.members = controller::members(env)
+                        .into_iter()
+                        .zip(kubeconfigs)
+                        .map(|(m, yaml)| MemberSpec {
+                            kubeconfig: None,
+                            kubeconfig_yaml: Some(KubeconfigText {
+                                origin: format!("{id} {}", m.name),
+                                yaml,
+                            }),
+                            ..m
+                        })
+                        .collect();
+                    c.leader = LeaderMode::Lease {
+                        kubeconfig: Some(hub),
+                        config: LeaseConfig::new(env.ns.clone(), id)
+                            .with_lease_duration(Duration::from_secs(3)),
+                    };
+                },
+            )
             .await
             .0
         }
@@ -297,18 +304,35 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
     eventually("written by replica-a", LIMIT, || vip(&env, 1, "warm")).await;
     assert!(!b.is_leader());
 
-    // Slow members: the next pass takes seconds, longer than the lease.
+    // Slow members: the next pass takes seconds, longer than the lease (and the members stay
+    // slow until the next leader writes, so a deposed leader that kept writing would still be
+    // at it then).
     for i in 0..3 {
         env.sim(i).faults().set_latency(Duration::from_millis(300));
     }
+    // Seeded straight into the store (no request, so no latency): one pass gets them all.
     for s in 0..SERVICES {
-        export_service(&env, 0, &format!("svc-{s}"), "ClusterIP", 100 + s as i32).await;
+        let name = format!("svc-{s}");
+        let port = 100 + s as i32;
+        let sim = env.sim(0);
+        sim.apply_json(service(
+            &env.ns,
+            &name,
+            "ClusterIP",
+            json!([{"name": "http", "port": port, "protocol": "TCP"}]),
+        ))
+        .unwrap();
+        sim.apply_json(slice(&env.ns, &name, "c0", &["10.1.0.10"], port, false))
+            .unwrap();
+        sim.apply_json(export(&env.ns, &name)).unwrap();
     }
     // In the middle of that pass, replica-a loses its path to the Lease.
     eventually("replica-a is writing the new imports", LIMIT, || async {
         let n = writes(env.sim(1))
             .iter()
-            .filter(|r| r.user == user_a && r.resource == "serviceimports" && r.name.starts_with("svc-"))
+            .filter(|r| {
+                r.user == user_a && r.resource == "serviceimports" && r.name.starts_with("svc-")
+            })
             .count();
         (n > 0).then_some(()).ok_or("no write yet".to_owned())
     })
@@ -318,6 +342,16 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
         b.is_leader().then_some(()).ok_or("not yet".to_owned())
     })
     .await;
+    eventually("replica-b writes", LIMIT, || async {
+        let n = writes(env.sim(1))
+            .iter()
+            .filter(|r| r.user == user_b && r.name.starts_with("svc-"))
+            .count();
+        (n > 0).then_some(()).ok_or("no write yet".to_owned())
+    })
+    .await;
+    // From here a deposed leader still writing would land after replica-b's first write,
+    // slow members or not.
     for i in 0..3 {
         env.sim(i).faults().set_latency(Duration::ZERO);
     }
@@ -327,9 +361,9 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
         eventually("every import written", LIMIT, || vip(&env, 1, &name)).await;
     }
     converged(&b, "replica-b converged").await;
-    assert!(!a.is_leader(), "replica-a stopped leading");
 
     let mut a_wrote_in_the_pass = false;
+    let mut b_wrote_in_the_pass = false;
     for i in 0..3 {
         let log = writes(env.sim(i));
         let first_b = log.iter().position(|r| r.user == user_b);
@@ -341,9 +375,14 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
                 .collect();
             assert!(
                 late.is_empty(),
-                "member {i}: replica-a wrote after replica-b's first write: {late:?}"
+                "member {i}: replica-a wrote {} times after replica-b's first write, first: {:?}",
+                late.len(),
+                &late[..late.len().min(10)]
             );
         }
+        b_wrote_in_the_pass |= log
+            .iter()
+            .any(|r| r.user == user_b && r.name.starts_with("svc-"));
         a_wrote_in_the_pass |= log
             .iter()
             .any(|r| r.user == user_a && r.name.starts_with("svc-"));
@@ -356,11 +395,97 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_the_next_one_start
             .collect();
         assert!(deletes.is_empty(), "member {i}: deletions: {deletes:?}");
     }
-    assert!(a_wrote_in_the_pass, "replica-a was cut off in the middle of its pass");
+    assert!(
+        a_wrote_in_the_pass,
+        "replica-a was cut off in the middle of its pass"
+    );
+    assert!(b_wrote_in_the_pass, "replica-b wrote what replica-a left");
+    assert!(!a.is_leader(), "replica-a stopped leading");
     // The VIPs stayed as the first leader allocated them.
     let warm = vip(&env, 1, "warm").await.unwrap();
     assert_eq!(vip(&env, 2, "warm").await.unwrap(), warm);
 
     b.shutdown().await;
     a.shutdown().await;
+}
+
+/// The simulator cannot skew a process's clock, so the skew is in the Lease: a holder whose
+/// clock is far behind wrote a `renewTime` decades old, one whose clock is far ahead wrote one
+/// decades from now. Neither is compared with the local clock: the first lease is honoured
+/// (not taken at once), the second expires a lease duration after it was seen.
+#[tokio::test]
+async fn lease_expiry_ignores_the_holders_clock() {
+    let env = Env::simulated(2).await;
+    env.namespace_in(&[0, 1]).await;
+    let hub = SimCluster::start(SimOptions {
+        name: "hub".into(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    hub.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.ns}}))
+        .unwrap();
+    let lease = |renew: &str, secs: i64| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "isthmus-mesh-controller", "namespace": env.ns},
+            "spec": {"holderIdentity": "skewed", "leaseDurationSeconds": secs,
+                "acquireTime": renew, "renewTime": renew, "leaseTransitions": 0}})
+    };
+    // Behind: renewed "in 2001", valid for an hour.
+    hub.apply_json(lease("2001-01-01T00:00:00.000000Z", 3600))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub_kc = lease_kubeconfig(dir.path(), "hub", &hub.url());
+    let (ctl, _) = controller::start_with(
+        &env,
+        Duration::from_secs(300),
+        Duration::from_secs(10),
+        |c| {
+            c.leader = LeaderMode::Lease {
+                kubeconfig: Some(hub_kc),
+                config: LeaseConfig::new(env.ns.clone(), "replica")
+                    .with_lease_duration(Duration::from_secs(3)),
+            };
+        },
+    )
+    .await;
+    let lease_reads = || {
+        hub.request_log()
+            .iter()
+            .filter(|r| r.resource == "leases" && r.verb == "get")
+            .count()
+    };
+    eventually("several election rounds", LIMIT, || async {
+        let n = lease_reads();
+        (n >= 5).then_some(()).ok_or(format!("{n} reads"))
+    })
+    .await;
+    assert!(
+        !ctl.is_leader(),
+        "a lease renewed by a clock far behind is still valid"
+    );
+    let holder = hub
+        .get_json(
+            "coordination.k8s.io/v1",
+            "Lease",
+            Some(&env.ns),
+            "isthmus-mesh-controller",
+        )
+        .and_then(|l| l.pointer("/spec/holderIdentity").cloned());
+    assert_eq!(holder, Some(json!("skewed")));
+
+    // Ahead: renewed "in 2100", valid for 2 s from when the replica sees it.
+    hub.apply_json(lease("2100-01-01T00:00:00.000000Z", 2))
+        .unwrap();
+    eventually(
+        "a lease renewed by a clock far ahead expires",
+        LIMIT,
+        || async {
+            ctl.is_leader()
+                .then_some(())
+                .ok_or("still following".to_owned())
+        },
+    )
+    .await;
+    ctl.shutdown().await;
 }

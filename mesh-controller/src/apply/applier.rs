@@ -7,22 +7,22 @@ use std::time::Duration;
 
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
-use serde_json::json;
 use serde_json::Value;
+use serde_json::json;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use super::ObjKey;
 use super::error::{ApplyError, error_class};
 use super::listing::Listing;
-use super::prune::{NEVER_PRUNED, list_owned, prune_kinds};
-use crate::resource::api_resource;
 use super::order::priority;
+use super::prune::{NEVER_PRUNED, list_owned, prune_kinds};
 use crate::leader::Fence;
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, fingerprint};
 use crate::ownership::has_owner_label;
 use crate::plan::{EventWrite, StatusWrite};
+use crate::resource::api_resource;
 
 /// What was last written of one object.
 #[derive(Clone, Debug)]

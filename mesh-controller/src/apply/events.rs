@@ -81,19 +81,19 @@ impl ClusterApplier {
             api.create(&PostParams::default(), &event),
         )
         .await
-            .map(|_| ())
-            .map_err(|e| {
-                self.api_err(
-                    "event",
-                    &ObjKey {
-                        api_version: "v1".into(),
-                        kind: "Event".into(),
-                        namespace: sw.namespace.clone(),
-                        name,
-                    },
-                    e,
-                )
-            })?;
+        .map(|_| ())
+        .map_err(|e| {
+            self.api_err(
+                "event",
+                &ObjKey {
+                    api_version: "v1".into(),
+                    kind: "Event".into(),
+                    namespace: sw.namespace.clone(),
+                    name,
+                },
+                e,
+            )
+        })?;
         info!(cluster = %self.cluster, namespace = %sw.namespace, object = %sw.name, reason = %sw.reason, "event recorded");
         Ok(())
     }

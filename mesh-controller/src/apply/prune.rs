@@ -9,14 +9,14 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Preconditions};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use super::APPLIED_HASH;
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
 use super::error::{ApplyError, fenced};
-use super::APPLIED_HASH;
 use super::listing::{Found, Listing};
 use super::writes::parse_hash;
-use crate::model::{STATUS_SUBRESOURCE_KINDS, fingerprint};
 use crate::metrics::Metrics;
+use crate::model::{STATUS_SUBRESOURCE_KINDS, fingerprint};
 use crate::ownership::{is_owned, prune_selector};
 use crate::resource::{api_resource, dyn_api};
 

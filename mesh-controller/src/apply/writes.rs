@@ -120,7 +120,10 @@ pub(super) fn with_applied_hash(body: &Value, fingerprint: u64) -> Value {
             .entry("annotations")
             .or_insert_with(|| Value::Object(serde_json::Map::new()));
         if let Some(a) = annotations.as_object_mut() {
-            a.insert(APPLIED_HASH.to_owned(), Value::String(hash_text(fingerprint)));
+            a.insert(
+                APPLIED_HASH.to_owned(),
+                Value::String(hash_text(fingerprint)),
+            );
         }
     }
     out
@@ -155,12 +158,19 @@ mod tests {
             "0000000000000abc"
         );
         assert_eq!(
-            parse_hash(sent["metadata"]["annotations"][APPLIED_HASH].as_str().unwrap()),
+            parse_hash(
+                sent["metadata"]["annotations"][APPLIED_HASH]
+                    .as_str()
+                    .unwrap()
+            ),
             Some(0xabc)
         );
         assert_eq!(parse_hash("abc"), None);
         assert_eq!(parse_hash("zzzzzzzzzzzzzzzz"), None);
         let bare = with_applied_hash(&json!({"metadata": {"name": "a"}}), 1);
-        assert_eq!(bare["metadata"]["annotations"][APPLIED_HASH], "0000000000000001");
+        assert_eq!(
+            bare["metadata"]["annotations"][APPLIED_HASH],
+            "0000000000000001"
+        );
     }
 }

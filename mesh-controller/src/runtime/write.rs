@@ -11,9 +11,7 @@ use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::istio::restart_istiod;
 use super::reconcile_loop::Loop;
-use crate::apply::{
-    ClusterApplier, PER_WRITE_TIMEOUT, SyncReport, error_class, to_served_version,
-};
+use crate::apply::{ClusterApplier, PER_WRITE_TIMEOUT, SyncReport, error_class, to_served_version};
 use crate::members::{self, MemberStatus, Reachability};
 use crate::model::{DesiredObject, IstioFact, IstiodState};
 use crate::plan::ClusterPlan;
