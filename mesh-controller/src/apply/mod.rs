@@ -13,6 +13,7 @@
 //! [`MANAGED_BY`]: isthmus_api::labels::MANAGED_BY
 //! [`MANAGED_BY_VALUE`]: isthmus_api::labels::MANAGED_BY_VALUE
 
+mod adopt;
 mod applier;
 mod error;
 mod events;

@@ -343,10 +343,12 @@ mod tests {
             "spec": {"type": "ClusterSetIP", "ports": [{"port": 80, "protocol": "TCP"}]}})
     }
 
-    /// A full pass writes without waiting for its prune listing; the listing runs in the
-    /// background and the pass after it finishes prunes only owned objects no longer desired.
+    /// A fresh writer adopts what the member holds and prunes in its first pass; a resync
+    /// of a writer that knows what it wrote re-applies without waiting for its prune listing,
+    /// which runs in the background, and the pass after it finishes prunes only owned objects
+    /// no longer desired. A restarted writer (a fresh one on the same member) writes nothing.
     #[tokio::test]
-    async fn background_listing_prunes_on_a_later_pass() {
+    async fn adoption_then_background_listing_prune() {
         let sim = kube_sim::SimCluster::start(kube_sim::SimOptions {
             crds: kube_sim::mcs_crds(),
             ..kube_sim::SimOptions::default()
@@ -364,14 +366,42 @@ mod tests {
             "multicluster.x-k8s.io/v1beta1".to_owned(),
             "ServiceImport".to_owned(),
         )];
-        let mut applier = ClusterApplier::new("a", client, kinds);
+        let mut applier = ClusterApplier::new("a", client.clone(), kinds.clone());
         let metrics = Metrics::default();
         let desired = || vec![import("web", true)];
 
+        // A fresh writer: adopts (nothing of "web" there yet), writes it, prunes "stale".
         let first = applier
             .sync_values(desired(), &[], &[], true, &metrics)
             .await;
-        assert_eq!((first.applied, first.errors), (1, 0));
+        assert_eq!((first.applied, first.pruned, first.errors), (1, 1, 0));
+        assert!(!applier.listing_in_flight());
+        let web = sim
+            .get_json(
+                "multicluster.x-k8s.io/v1beta1",
+                "ServiceImport",
+                Some("shop"),
+                "web",
+            )
+            .unwrap();
+        assert!(
+            web.pointer("/metadata/annotations/isthmus.io~1applied-hash")
+                .is_some()
+        );
+
+        // A restarted writer with the same desired state writes nothing.
+        let mut restarted = ClusterApplier::new("a", client, kinds);
+        let again = restarted
+            .sync_values(desired(), &[], &[], true, &metrics)
+            .await;
+        assert_eq!(again, SyncReport::default());
+
+        // A resync re-applies and lists in the background.
+        sim.apply_json(import("stale", true)).unwrap();
+        let resync = applier
+            .sync_values(desired(), &[], &[], true, &metrics)
+            .await;
+        assert_eq!((resync.applied, resync.pruned, resync.errors), (1, 0, 0));
         assert!(applier.listing_in_flight());
         // Bounded wait for the background listing.
         for _ in 0..1000 {
