@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{Notify, Semaphore, watch};
-
-use crate::leader::Fence;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -17,6 +15,7 @@ use super::member::Member;
 use super::summary::PassSummary;
 use super::{Engine, RunConfig};
 use crate::apply::ClusterApplier;
+use crate::leader::Fence;
 use crate::members::Reachability;
 use crate::metrics::Metrics;
 use isthmus_api::backoff::Backoff;
