@@ -223,11 +223,13 @@ async fn restart(
             }
         }
     }
-    Ok(format!(
+    let line = format!(
         "| {m} | {} | {other} | {probe} | {:.1} |",
         o.services,
         converge.as_secs_f64()
-    ))
+    );
+    eprintln!("{m} members: restart: {line}");
+    Ok(line)
 }
 
 async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<(String, Option<String>), String> {

@@ -59,6 +59,10 @@ impl Loop {
         // while they keep failing) instead of waiting for the next change or resync.
         let mut retry_at: Option<Instant> = None;
         let mut retry = Backoff::new(RETRY_MIN, RETRY_MAX);
+        // Nothing is written until every member has synced; the pass that may write then is
+        // started here, as the last sync need not change the index (a restart with nothing
+        // changed) and so need not wake the loop.
+        let mut all_synced = false;
         loop {
             let mut full = false;
             tokio::select! {
@@ -81,6 +85,16 @@ impl Loop {
                             }
                             changed = true;
                         }
+                    }
+                    if !all_synced
+                        && self
+                            .members
+                            .iter()
+                            .all(|m| !matches!(m.health.status().reachability, Reachability::Pending))
+                    {
+                        all_synced = true;
+                        changed = true;
+                        debug!("every member synced");
                     }
                     if Instant::now() >= next_resync {
                         next_resync = Instant::now() + self.cfg.resync_period;
