@@ -9,6 +9,11 @@
 //! cargo bench -p mesh-controller --bench controller -- \
 //!     --controller target/release/mesh-controller --members 10,50,100 --services 1000 --probes 30
 //! ```
+//!
+//! With `--restart`, after the probes the controller is stopped, one more service is exported
+//! while it is down, and it is started again: the second table gives the writes the restarted
+//! controller made (those for the new export apart) and the time from its start until the new
+//! export is imported in every member with its status.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,6 +31,7 @@ struct Opts {
     services: usize,
     probes: usize,
     converge_limit: Duration,
+    restart: bool,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -35,6 +41,7 @@ fn parse_args() -> Result<Opts, String> {
         services: 1000,
         probes: 30,
         converge_limit: Duration::from_secs(900),
+        restart: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -60,6 +67,7 @@ fn parse_args() -> Result<Opts, String> {
                         .map_err(|e| format!("--converge-limit-secs: {e}"))?,
                 )
             }
+            "--restart" => o.restart = true,
             // `cargo bench` passes `--bench`.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -126,7 +134,105 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
+fn spawn_controller(o: &Opts, cs_path: &Path) -> Result<tokio::process::Child, String> {
+    tokio::process::Command::new(&o.controller)
+        .args(["run", "--clusterset"])
+        .arg(cs_path)
+        .args([
+            "--leader-elect=false",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--resync-period",
+            "1h",
+        ])
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", o.controller.display()))
+}
+
+fn is_write(r: &kube_sim::RequestRecord) -> bool {
+    matches!(r.method.as_str(), "PATCH" | "POST" | "PUT" | "DELETE") && !r.resource.is_empty()
+}
+
+fn imported_with_status(sims: &[SimCluster], name: &str) -> bool {
+    sims.iter().all(|s| {
+        s.get_json(MCS, "ServiceImport", Some(NS), name)
+            .and_then(|i| {
+                i.pointer("/status/clusters")
+                    .and_then(Value::as_array)
+                    .map(|c| !c.is_empty())
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Stops the controller, exports one more service, starts it again; returns the table line.
+async fn restart(
+    o: &Opts,
+    m: usize,
+    sims: &[SimCluster],
+    cs_path: &Path,
+    mut child: tokio::process::Child,
+) -> Result<String, String> {
+    // Let the last writes of the probes land, then stop it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = child.kill().await;
+    let _ = child.wait().await;
+    let k = o.services + o.probes;
+    let member = k % m;
+    let name = "restart-probe";
+    for obj in service_objects(name, member, k) {
+        sims[member].apply_json(obj).map_err(|e| e.to_string())?;
+    }
+    for s in sims {
+        s.clear_request_log();
+    }
+    let started = Instant::now();
+    let mut child = spawn_controller(o, cs_path)?;
+    loop {
+        if imported_with_status(sims, name) {
+            break;
+        }
+        if started.elapsed() > o.converge_limit {
+            let _ = child.kill().await;
+            return Err(format!("{m} members: no convergence after the restart"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let converge = started.elapsed();
+    // Writes that trail the convergence are counted too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = child.kill().await;
+    let (mut other, mut probe) = (0usize, 0usize);
+    for s in sims {
+        for r in s.request_log().iter().filter(|r| is_write(r)) {
+            if r.name.contains(name) {
+                probe += 1;
+            } else {
+                other += 1;
+                eprintln!(
+                    "{m} members: restart wrote {} {}/{}/{}",
+                    r.verb, r.resource, r.namespace, r.name
+                );
+            }
+        }
+    }
+    let line = format!(
+        "| {m} | {} | {other} | {probe} | {:.1} |",
+        o.services,
+        converge.as_secs_f64()
+    );
+    eprintln!("{m} members: restart: {line}");
+    Ok(line)
+}
+
+async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<(String, Option<String>), String> {
     let mut sims = Vec::new();
     let mut cs = String::from("name: bench\nmeshID: bench\nmembers:\n");
     for i in 1..=m {
@@ -137,7 +243,7 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
             crds: mcs_crds(),
             history_limit: 20_000,
             watch_buffer: 65_536,
-            request_log_limit: 1,
+            request_log_limit: if o.restart { 200_000 } else { 1 },
             ..SimOptions::default()
         })
         .await
@@ -163,25 +269,7 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
     std::fs::write(&cs_path, cs).map_err(|e| e.to_string())?;
 
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(&o.controller)
-        .args(["run", "--clusterset"])
-        .arg(&cs_path)
-        .args([
-            "--leader-elect=false",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--resync-period",
-            "1h",
-        ])
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("{}: {e}", o.controller.display()))?;
+    let mut child = spawn_controller(o, &cs_path)?;
     let pid = child.id().unwrap_or(0);
 
     // Initial convergence: every member holds every import, with its status.
@@ -233,10 +321,15 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
         }
     }
     let (rss_end, hwm) = rss_kib(pid);
-    let _ = child.kill().await;
+    let restarted = if o.restart {
+        Some(restart(o, m, &sims, &cs_path, child).await?)
+    } else {
+        let _ = child.kill().await;
+        None
+    };
     lat.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    Ok(format!(
+    let line = format!(
         "| {m} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.0} |",
         o.services,
         converge.as_secs_f64(),
@@ -247,7 +340,8 @@ async fn run_size(o: &Opts, m: usize, dir: &Path) -> Result<String, String> {
         rss_conv as f64 / 1024.0,
         rss_end as f64 / 1024.0,
         hwm as f64 / 1024.0,
-    ))
+    );
+    Ok((line, restarted))
 }
 
 #[tokio::main]
@@ -263,6 +357,7 @@ async fn main() -> std::process::ExitCode {
         "| members | services | initial convergence (s) | export->import p50 (ms) | p99 (ms) | max (ms) | samples | RSS after convergence (MiB) | RSS at end (MiB) | peak RSS (MiB) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut restarts = Vec::new();
     for &m in &o.members {
         let dir = std::env::temp_dir().join(format!("isthmus-bench-{}-{m}", std::process::id()));
         if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -272,11 +367,24 @@ async fn main() -> std::process::ExitCode {
         let r = run_size(&o, m, &dir).await;
         let _ = std::fs::remove_dir_all(&dir);
         match r {
-            Ok(line) => println!("{line}"),
+            Ok((line, restarted)) => {
+                println!("{line}");
+                restarts.extend(restarted);
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return std::process::ExitCode::FAILURE;
             }
+        }
+    }
+    if o.restart {
+        println!();
+        println!(
+            "| members | services | writes after the restart (other) | writes for the export made while down | restart to converged (s) |"
+        );
+        println!("|---|---|---|---|---|");
+        for line in restarts {
+            println!("{line}");
         }
     }
     std::process::ExitCode::SUCCESS

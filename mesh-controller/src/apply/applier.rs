@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Client;
 use serde_json::Value;
@@ -13,6 +14,7 @@ use super::ObjKey;
 use super::error::{ApplyError, error_class};
 use super::listing::Listing;
 use super::order::priority;
+use crate::leader::Fence;
 use crate::metrics::Metrics;
 use crate::model::{DesiredObject, fingerprint};
 use crate::ownership::has_owner_label;
@@ -69,7 +71,19 @@ pub struct ClusterApplier {
     pub(super) listing: Option<tokio::task::JoinHandle<Listing>>,
     /// Bound on prune listings in flight, shared by the appliers of every member.
     pub(super) list_limit: Arc<Semaphore>,
+    /// Writes are sent only while this is open, and cancelled when it closes.
+    pub(super) fence: Fence,
+    /// Deadline of one write (shortened to what is left of the lease).
+    pub(super) per_write: Duration,
+    /// The next pass adopts what the member holds before writing (a fresh applier, or one
+    /// that forgot what it wrote).
+    pub(super) adopt_pending: bool,
+    /// The listing an adopting pass made, consumed by its prune.
+    pub(super) adopted: Option<Listing>,
 }
+
+/// Default deadline of one write.
+pub const PER_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ClusterApplier {
     /// An applier for `cluster`, pruning `managed_kinds` on full passes.
@@ -90,7 +104,23 @@ impl ClusterApplier {
             list_pending: false,
             listing: None,
             list_limit: Arc::new(Semaphore::new(1)),
+            fence: Fence::open(),
+            per_write: PER_WRITE_TIMEOUT,
+            adopt_pending: true,
+            adopted: None,
         }
+    }
+
+    /// Writes only while `fence` is open.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Sets the deadline of one write.
+    pub fn with_write_deadline(mut self, per_write: Duration) -> Self {
+        self.per_write = per_write;
+        self
     }
 
     /// Shares a bound on prune listings in flight with other appliers.
@@ -120,6 +150,7 @@ impl ClusterApplier {
         self.client = client;
         self.applied.clear();
         self.statuses.clear();
+        self.adopt_pending = true;
         // A listing through the old client is not trusted: list again.
         if self.abort_listing() {
             self.list_pending = true;
@@ -142,11 +173,13 @@ impl ClusterApplier {
             .retain(|k, _| !namespaces.contains(&k.namespace));
     }
 
-    /// Forgets what was written, so the next pass re-applies everything.
+    /// Forgets what was written; the next pass adopts what the member holds and writes only
+    /// the differences.
     pub fn invalidate(&mut self) {
         self.applied.clear();
         self.statuses.clear();
         self.unserved.clear();
+        self.adopt_pending = true;
     }
 
     pub(super) fn api_err(&self, verb: &'static str, key: &ObjKey, e: kube::Error) -> ApplyError {
@@ -163,6 +196,8 @@ impl ClusterApplier {
         let class = match err {
             ApplyError::Api { source, .. } => error_class(source),
             ApplyError::InvalidObject { .. } => "invalid_desired",
+            ApplyError::NotLeader { .. } => "not_leader",
+            ApplyError::Deadline { .. } => "timeout",
         };
         metrics.apply_error(&self.cluster, kind, class);
     }
@@ -221,12 +256,29 @@ impl ClusterApplier {
         metrics: &Metrics,
     ) -> SyncReport {
         let mut report = SyncReport::default();
-        if full {
-            self.invalidate();
+        if full && !self.adopt_pending {
+            // A resync of a writer that knows what it wrote: everything is applied again
+            // (repairing changes made behind its back).
+            self.applied.clear();
+            self.statuses.clear();
+            self.unserved.clear();
             // Cleared once the listing is started; a pass cut short before leaves it for the
             // next one. A listing still running from before is replaced.
             self.abort_listing();
             self.list_pending = true;
+        }
+        if self.adopt_pending {
+            // Knowing nothing, the writer first reads what it owns in the member: what carries
+            // the fingerprint of what it would send is not written again. The listing also
+            // serves this pass's prune.
+            self.abort_listing();
+            let kinds: Vec<(String, String)> = objects
+                .iter()
+                .map(|o| (o.key.api_version.clone(), o.key.kind.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            self.adopt(kinds).await;
         }
         // The kinds desired are needed when a listing starts in this pass.
         let list = self.list_pending || self.listing.is_some();

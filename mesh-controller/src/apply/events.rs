@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
-use super::error::ApplyError;
+use super::error::{ApplyError, fenced};
 use crate::metrics::Metrics;
 use crate::plan::EventWrite;
 
@@ -74,21 +74,26 @@ impl ClusterApplier {
             ..Event::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &sw.namespace);
-        api.create(&PostParams::default(), &event)
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                self.api_err(
-                    "event",
-                    &ObjKey {
-                        api_version: "v1".into(),
-                        kind: "Event".into(),
-                        namespace: sw.namespace.clone(),
-                        name,
-                    },
-                    e,
-                )
-            })?;
+        fenced(
+            &self.cluster,
+            &self.fence,
+            self.per_write,
+            api.create(&PostParams::default(), &event),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            self.api_err(
+                "event",
+                &ObjKey {
+                    api_version: "v1".into(),
+                    kind: "Event".into(),
+                    namespace: sw.namespace.clone(),
+                    name,
+                },
+                e,
+            )
+        })?;
         info!(cluster = %self.cluster, namespace = %sw.namespace, object = %sw.name, reason = %sw.reason, "event recorded");
         Ok(())
     }

@@ -13,6 +13,7 @@
 //! [`MANAGED_BY`]: isthmus_api::labels::MANAGED_BY
 //! [`MANAGED_BY_VALUE`]: isthmus_api::labels::MANAGED_BY_VALUE
 
+mod adopt;
 mod applier;
 mod error;
 mod events;
@@ -23,13 +24,19 @@ mod status;
 mod version;
 mod writes;
 
-pub use applier::{ClusterApplier, SyncReport};
+pub use applier::{ClusterApplier, PER_WRITE_TIMEOUT, SyncReport};
 pub use error::{ApplyError, error_class};
 pub use prune::{NAMESPACED_LISTINGS, NEVER_PRUNED, listing_namespace, prune_kinds};
 pub use status::conflict_of;
 pub use version::to_served_version;
 
 use crate::model::ObjectKey;
+
+/// The annotation the applier writes on every object it applies: the fingerprint (16 hex
+/// digits) of the object as it sends it, without this annotation. A writer that starts
+/// knowing nothing (a restart, a new leader) lists its owned objects, adopts those whose
+/// annotation matches what it would send, and writes only the others.
+pub const APPLIED_HASH: &str = "isthmus.io/applied-hash";
 
 /// The identity of one object in one cluster (see [`ObjectKey`]).
 pub type ObjKey = ObjectKey;

@@ -9,11 +9,14 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Preconditions};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use super::APPLIED_HASH;
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport};
-use super::error::ApplyError;
-use super::listing::Listing;
+use super::error::{ApplyError, fenced};
+use super::listing::{Found, Listing};
+use super::writes::parse_hash;
 use crate::metrics::Metrics;
+use crate::model::{STATUS_SUBRESOURCE_KINDS, fingerprint};
 use crate::ownership::{is_owned, prune_selector};
 use crate::resource::{api_resource, dyn_api};
 
@@ -125,7 +128,14 @@ impl ClusterApplier {
             resource_version: live.metadata.resource_version.clone(),
             uid: live.metadata.uid.clone(),
         });
-        match api.delete(&key.name, &dp).await {
+        match fenced(
+            &self.cluster,
+            &self.fence,
+            self.per_write,
+            api.delete(&key.name, &dp),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(self.api_err("delete", key, e)),
@@ -151,9 +161,14 @@ impl ClusterApplier {
             })
             .map(|(_, a)| (*a.key).clone())
             .collect();
-        if let Some(listing) = self.take_listing().await {
+        let listing = match self.adopted.take() {
+            Some(listing) => Some(listing),
+            None => self.take_listing().await,
+        };
+        if let Some(listing) = listing {
             let mut seen: HashSet<u64> = gone.iter().map(ObjKey::hash).collect();
-            for key in listing.found {
+            for found in listing.found {
+                let key = found.key;
                 let h = key.hash();
                 if !desired_keys.contains(&h)
                     && !NEVER_PRUNED.contains(&key.kind.as_str())
@@ -212,7 +227,7 @@ impl ClusterApplier {
 
 /// Lists the owned objects (by [`prune_selector`]) of `kinds` in one member, one listing at a
 /// time per permit of `limit`, bounded by [`LIST_TIMEOUT`].
-async fn list_owned(
+pub(super) async fn list_owned(
     cluster: String,
     client: Client,
     kinds: Vec<(String, String)>,
@@ -239,16 +254,32 @@ async fn list_owned(
         let left = LIST_TIMEOUT.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, api.list(&lp)).await {
             Ok(Ok(list)) => {
+                let with_status = STATUS_SUBRESOURCE_KINDS.contains(&kind.as_str());
                 for o in list.items {
+                    let applied = o
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(APPLIED_HASH))
+                        .and_then(|t| parse_hash(t));
+                    let status = if with_status {
+                        o.data.get("status").map_or(0, fingerprint)
+                    } else {
+                        0
+                    };
                     let name = o.metadata.name.unwrap_or_default();
                     if name.is_empty() {
                         continue;
                     }
-                    listing.found.push(ObjKey {
-                        api_version: api_version.clone(),
-                        kind: kind.clone(),
-                        namespace: o.metadata.namespace.unwrap_or_default(),
-                        name,
+                    listing.found.push(Found {
+                        key: ObjKey {
+                            api_version: api_version.clone(),
+                            kind: kind.clone(),
+                            namespace: o.metadata.namespace.unwrap_or_default(),
+                            name,
+                        },
+                        applied,
+                        status,
                     });
                 }
             }
@@ -325,10 +356,12 @@ mod tests {
             "spec": {"type": "ClusterSetIP", "ports": [{"port": 80, "protocol": "TCP"}]}})
     }
 
-    /// A full pass writes without waiting for its prune listing; the listing runs in the
-    /// background and the pass after it finishes prunes only owned objects no longer desired.
+    /// A fresh writer adopts what the member holds and prunes in its first pass; a resync
+    /// of a writer that knows what it wrote re-applies without waiting for its prune listing,
+    /// which runs in the background, and the pass after it finishes prunes only owned objects
+    /// no longer desired. A restarted writer (a fresh one on the same member) writes nothing.
     #[tokio::test]
-    async fn background_listing_prunes_on_a_later_pass() {
+    async fn adoption_then_background_listing_prune() {
         let sim = kube_sim::SimCluster::start(kube_sim::SimOptions {
             crds: kube_sim::mcs_crds(),
             ..kube_sim::SimOptions::default()
@@ -346,14 +379,42 @@ mod tests {
             "multicluster.x-k8s.io/v1beta1".to_owned(),
             "ServiceImport".to_owned(),
         )];
-        let mut applier = ClusterApplier::new("a", client, kinds);
+        let mut applier = ClusterApplier::new("a", client.clone(), kinds.clone());
         let metrics = Metrics::default();
         let desired = || vec![import("web", true)];
 
+        // A fresh writer: adopts (nothing of "web" there yet), writes it, prunes "stale".
         let first = applier
             .sync_values(desired(), &[], &[], true, &metrics)
             .await;
-        assert_eq!((first.applied, first.errors), (1, 0));
+        assert_eq!((first.applied, first.pruned, first.errors), (1, 1, 0));
+        assert!(!applier.listing_in_flight());
+        let web = sim
+            .get_json(
+                "multicluster.x-k8s.io/v1beta1",
+                "ServiceImport",
+                Some("shop"),
+                "web",
+            )
+            .unwrap();
+        assert!(
+            web.pointer("/metadata/annotations/isthmus.io~1applied-hash")
+                .is_some()
+        );
+
+        // A restarted writer with the same desired state writes nothing.
+        let mut restarted = ClusterApplier::new("a", client, kinds);
+        let again = restarted
+            .sync_values(desired(), &[], &[], true, &metrics)
+            .await;
+        assert_eq!(again, SyncReport::default());
+
+        // A resync re-applies and lists in the background.
+        sim.apply_json(import("stale", true)).unwrap();
+        let resync = applier
+            .sync_values(desired(), &[], &[], true, &metrics)
+            .await;
+        assert_eq!((resync.applied, resync.pruned, resync.errors), (1, 0, 0));
         assert!(applier.listing_in_flight());
         // Bounded wait for the background listing.
         for _ in 0..1000 {

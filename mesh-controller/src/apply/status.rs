@@ -13,6 +13,7 @@ use tracing::warn;
 
 use super::ObjKey;
 use super::applier::{ClusterApplier, SyncReport, hash_of};
+use super::error::fenced;
 use super::order::CONCURRENCY;
 use crate::metrics::Metrics;
 use crate::model::DesiredObject;
@@ -45,11 +46,16 @@ impl ClusterApplier {
     ) {
         let client = self.client.clone();
         let limit = self.limit.clone();
+        let fence = self.fence.clone();
+        let cluster = self.cluster.clone();
+        let per_write = self.per_write;
         let objects = objects.into_iter().filter(|o| o.status.is_some());
         let mut results = futures::stream::iter(objects)
             .map(|obj| {
                 let client = client.clone();
                 let limit = limit.clone();
+                let fence = fence.clone();
+                let cluster = cluster.clone();
                 async move {
                     let _permit = match &limit {
                         Some(l) => l.clone().acquire_owned().await.ok(),
@@ -65,10 +71,14 @@ impl ClusterApplier {
                     let ar = api_resource(&key.api_version, &key.kind);
                     let api = dyn_api(&client, &ar, &key.namespace);
                     let pp = PatchParams::apply(FIELD_MANAGER).force();
-                    let r = api
-                        .patch_status(&key.name, &pp, &Patch::Apply(&body))
-                        .await
-                        .map(|_| ());
+                    let r = fenced(
+                        &cluster,
+                        &fence,
+                        per_write,
+                        api.patch_status(&key.name, &pp, &Patch::Apply(&body)),
+                    )
+                    .await
+                    .map(|_| ());
                     (obj, r)
                 }
             })
@@ -130,10 +140,15 @@ impl ClusterApplier {
         }
         let client = self.client.clone();
         let limit = self.limit.clone();
+        let fence = self.fence.clone();
+        let cluster = self.cluster.clone();
+        let per_write = self.per_write;
         let mut results = futures::stream::iter(todo)
             .map(|(key, h, body)| {
                 let client = client.clone();
                 let limit = limit.clone();
+                let fence = fence.clone();
+                let cluster = cluster.clone();
                 async move {
                     let _permit = match &limit {
                         Some(l) => l.clone().acquire_owned().await.ok(),
@@ -142,10 +157,14 @@ impl ClusterApplier {
                     let ar = api_resource(&key.api_version, &key.kind);
                     let api = dyn_api(&client, &ar, &key.namespace);
                     let pp = PatchParams::apply(FIELD_MANAGER).force();
-                    let r = api
-                        .patch_status(&key.name, &pp, &Patch::Apply(&body))
-                        .await
-                        .map(|_| ());
+                    let r = fenced(
+                        &cluster,
+                        &fence,
+                        per_write,
+                        api.patch_status(&key.name, &pp, &Patch::Apply(&body)),
+                    )
+                    .await
+                    .map(|_| ());
                     (key, h, r)
                 }
             })

@@ -27,7 +27,7 @@ pub struct ControllerHandle {
     /// The discovery publisher, when served.
     pub publisher: Option<Arc<mesh_proto::publisher::Publisher>>,
     pub(super) summary: watch::Receiver<PassSummary>,
-    pub(super) leader: watch::Receiver<bool>,
+    pub(super) leader: crate::leader::Fence,
 }
 
 impl ControllerHandle {
@@ -48,7 +48,7 @@ impl ControllerHandle {
 
     /// Whether this replica currently writes.
     pub fn is_leader(&self) -> bool {
-        *self.leader.borrow()
+        self.leader.is_leading()
     }
 
     /// Ready once every reachable member has synced once.

@@ -327,8 +327,18 @@ pub async fn run_with_propagation(
                     {
                         let unreachable = unreachable_members(&handle);
                         let limit = p.config().pass_timeout;
-                        if tokio::time::timeout(limit, p.pass(&hub, &unreachable)).await.is_err() {
-                            warn!(timeout = ?limit, "propagation pass cut short; the next pass continues");
+                        let fence = handle.leader.clone();
+                        // Leadership lost: the pass's writes in flight are cancelled.
+                        tokio::select! {
+                            r = tokio::time::timeout(limit, p.pass(&hub, &unreachable)) => {
+                                if r.is_err() {
+                                    warn!(timeout = ?limit, "propagation pass cut short; the next pass continues");
+                                }
+                            }
+                            () = fence.lost() => {
+                                warn!("leadership lost: propagation pass cancelled");
+                                p.reseed();
+                            }
                         }
                     }
                     continue;
@@ -336,7 +346,11 @@ pub async fn run_with_propagation(
                 _ = refresh.tick() => {}
             }
             if handle.is_leader() {
-                write_statuses(&hub, &handle, &engine).await;
+                let fence = handle.leader.clone();
+                tokio::select! {
+                    () = write_statuses(&hub, &handle, &engine) => {}
+                    () = fence.lost() => warn!("leadership lost: MemberCluster status writes cancelled"),
+                }
             }
             match load_members(&hub).await {
                 Ok(now) if now != members => {

@@ -42,7 +42,7 @@ impl Loop {
                 }
             }
         }
-        let is_leader = *self.leader.borrow();
+        let is_leader = self.leader.is_leading();
         self.metrics.leader.set(i64::from(is_leader));
         let pending: Vec<&str> = statuses
             .iter()

@@ -15,6 +15,7 @@ use super::member::Member;
 use super::summary::PassSummary;
 use super::{Engine, RunConfig};
 use crate::apply::ClusterApplier;
+use crate::leader::Fence;
 use crate::members::Reachability;
 use crate::metrics::Metrics;
 use isthmus_api::backoff::Backoff;
@@ -25,7 +26,7 @@ pub(super) struct Loop {
     pub(super) members: Vec<Member>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) notify: Arc<Notify>,
-    pub(super) leader: watch::Receiver<bool>,
+    pub(super) leader: Fence,
     pub(super) summary: watch::Sender<PassSummary>,
     pub(super) appliers: HashMap<String, ClusterApplier>,
     pub(super) discovery: Option<Arc<crate::discovery::Discovery>>,
@@ -46,7 +47,7 @@ impl Loop {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leader = self.leader.clone();
-        let mut was_leader = *leader.borrow();
+        let mut was_leader = leader.is_leading();
         let notify = self.notify.clone();
         // With leader election disabled the sender is gone: stop listening for changes.
         let mut leader_open = true;
@@ -58,6 +59,10 @@ impl Loop {
         // while they keep failing) instead of waiting for the next change or resync.
         let mut retry_at: Option<Instant> = None;
         let mut retry = Backoff::new(RETRY_MIN, RETRY_MAX);
+        // Nothing is written until every member has synced; the pass that may write then is
+        // started here, as the last sync need not change the index (a restart with nothing
+        // changed) and so need not wake the loop.
+        let mut all_synced = false;
         loop {
             let mut full = false;
             tokio::select! {
@@ -80,6 +85,16 @@ impl Loop {
                             }
                             changed = true;
                         }
+                    }
+                    if !all_synced
+                        && self
+                            .members
+                            .iter()
+                            .all(|m| !matches!(m.health.status().reachability, Reachability::Pending))
+                    {
+                        all_synced = true;
+                        changed = true;
+                        debug!("every member synced");
                     }
                     if Instant::now() >= next_resync {
                         next_resync = Instant::now() + self.cfg.resync_period;
@@ -112,16 +127,27 @@ impl Loop {
                         continue;
                     }
                 }
-                res = leader.changed(), if leader_open => {
-                    if res.is_err() {
+                open = leader.changed(), if leader_open => {
+                    if !open {
                         leader_open = false;
                         continue;
                     }
-                    let now_leader = *leader.borrow();
-                    if now_leader && !was_leader {
-                        full = true;
+                    // Renewals publish a new deadline: only a new term or a loss matters.
+                    let now_leader = leader.is_leading();
+                    if now_leader == was_leader {
+                        continue;
                     }
                     was_leader = now_leader;
+                    if !now_leader {
+                        // Another replica may write before this one leads again: what this
+                        // one wrote is forgotten, and the next term adopts what the members
+                        // hold.
+                        info!("stopped writing: leadership lost");
+                        self.appliers.clear();
+                        continue;
+                    }
+                    full = true;
+                    full_for = self.members.iter().map(|m| m.spec.name.clone()).collect();
                 }
             }
             let errors = self.pass(full, &mut full_for).await;

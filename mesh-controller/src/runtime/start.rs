@@ -18,7 +18,7 @@ use super::reconcile_loop::Loop;
 use super::summary::PassSummary;
 use super::write::{LISTINGS_IN_FLIGHT, WRITES_IN_FLIGHT};
 use super::{Engine, LeaderMode, RunConfig, RuntimeError};
-use crate::leader::LeaderElector;
+use crate::leader::{Fence, LeaderElector};
 use crate::members::{self, MemberHealth};
 use crate::metrics::Metrics;
 use crate::server::{self, Readiness};
@@ -130,12 +130,10 @@ pub async fn start(
     }
 
     // Leader election.
-    let (leader_tx, leader_rx) = watch::channel(false);
-    match &cfg.leader {
-        LeaderMode::Disabled => {
-            leader_tx.send_replace(true);
-        }
+    let leader_rx = match &cfg.leader {
+        LeaderMode::Disabled => Fence::open(),
         LeaderMode::Lease { kubeconfig, config } => {
+            let (leader_tx, leader_rx) = Fence::channel();
             let client = match kubeconfig {
                 Some(path) => members::client_for("lease", path, None).await?,
                 None => members
@@ -150,8 +148,9 @@ pub async fn start(
                     .run(leader_tx, cancel_l)
                     .instrument(info_span!("leader-election")),
             );
+            leader_rx
         }
-    }
+    };
 
     // HTTP endpoints.
     let health_list: Vec<MemberHealth> = members.iter().map(|m| m.health.clone()).collect();

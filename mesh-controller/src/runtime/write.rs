@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
-use tracing::{Instrument, error, info_span, warn};
+use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::istio::restart_istiod;
 use super::reconcile_loop::Loop;
-use crate::apply::{ClusterApplier, SyncReport, error_class, to_served_version};
+use crate::apply::{ClusterApplier, PER_WRITE_TIMEOUT, SyncReport, error_class, to_served_version};
 use crate::members::{self, MemberStatus, Reachability};
 use crate::model::{DesiredObject, IstioFact, IstiodState};
 use crate::plan::ClusterPlan;
@@ -123,6 +123,8 @@ impl Loop {
                 )
                 .with_limit(limit)
                 .with_list_limit(list_limit)
+                .with_fence(self.leader.clone())
+                .with_write_deadline(PER_WRITE_TIMEOUT.min(self.cfg.write_timeout))
             });
             let mut evs = cp.events;
             if let Some(v) = st.mcs_version.as_deref() {
@@ -142,6 +144,12 @@ impl Loop {
         let mut set: JoinSet<(ClusterApplier, SyncReport, Option<IstiodState>)> = JoinSet::new();
         let timeout = self.cfg.write_timeout;
         for (mut applier, objects, sts, evs, member_full, restart) in jobs {
+            // Checked before every member's batch (and by every write of it).
+            if !self.leader.is_leading() {
+                debug!(cluster = %applier.cluster(), "not leading any more: batch not started");
+                continue;
+            }
+            let fence = self.leader.clone();
             let metrics = metrics.clone();
             let span = info_span!("apply", cluster = %applier.cluster(), full = member_full);
             set.spawn(
@@ -149,8 +157,23 @@ impl Loop {
                     // A member that accepts connections but stops answering must not hold
                     // the other members' writes: the pass for it is cut short and retried.
                     let sync = applier.sync(objects, &sts, &evs, member_full, &metrics);
+                    // Leadership lost: the writes in flight are cancelled at once.
+                    let sync = async {
+                        tokio::select! {
+                            report = sync => Some(report),
+                            () = fence.lost() => None,
+                        }
+                    };
                     let mut report = match tokio::time::timeout(timeout, sync).await {
-                        Ok(report) => report,
+                        Ok(Some(report)) => report,
+                        Ok(None) => {
+                            warn!(cluster = %applier.cluster(), "leadership lost: writes in flight cancelled");
+                            metrics.apply_error(applier.cluster(), "*", "not_leader");
+                            SyncReport {
+                                errors: 1,
+                                ..SyncReport::default()
+                            }
+                        }
                         Err(_) => {
                             warn!(cluster = %applier.cluster(), ?timeout, "writes to the member timed out; retrying on the next pass");
                             metrics.apply_error(applier.cluster(), "*", "timeout");
@@ -163,7 +186,7 @@ impl Loop {
                         }
                     };
                     let mut istiod = None;
-                    if let Some((client, req)) = restart {
+                    if let Some((client, req)) = restart.filter(|_| fence.is_leading()) {
                         let cluster = applier.cluster().to_owned();
                         let r = tokio::time::timeout(
                             timeout,
@@ -205,6 +228,11 @@ impl Loop {
             }
             self.appliers.insert(applier.cluster().to_owned(), applier);
             reports.push(report);
+        }
+        if !self.leader.is_leading() {
+            // Another replica may write from now on: forget what this one wrote; its next
+            // term adopts what the members hold.
+            self.appliers.clear();
         }
         reports
     }
