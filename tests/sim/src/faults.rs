@@ -207,7 +207,179 @@ impl FaultHandle {
     }
 }
 
+/// A fault command as text, for the `kube-sim` binary's `--fault` flag and admin endpoint.
+/// One command per call, one of:
+/// - `partition=refuse|hang|none`
+/// - `latency=<ms>` (0 turns it off)
+/// - `error=<rule>,every=<n>[,code=500|429][,retry-after=<s>]`
+/// - `error=<rule>,rate=<0..1>[,seed=<n>][,code=500|429][,retry-after=<s>]`
+/// - `clear-errors`, `close-watches`, `compact`, `reset`
+///
+/// `<rule>` is as in [`FaultHandle::fail_every_nth`] (`*`, `list`, `list/serviceexports`...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultCommand {
+    /// Set the partition.
+    Partition(Partition),
+    /// Set the added latency.
+    Latency(Duration),
+    /// Fail every n-th matching request.
+    EveryNth {
+        /// The rule.
+        rule: String,
+        /// n.
+        n: u64,
+        /// The answer.
+        error: InjectedError,
+    },
+    /// Fail a fraction of matching requests.
+    Rate {
+        /// The rule.
+        rule: String,
+        /// The fraction.
+        rate: f64,
+        /// The generator's seed.
+        seed: u64,
+        /// The answer.
+        error: InjectedError,
+    },
+    /// Remove every error rule.
+    ClearErrors,
+    /// Close every open watch.
+    CloseWatches,
+    /// Compact the history (410 Gone for older versions).
+    Compact,
+    /// Clear every fault.
+    Reset,
+}
+
+/// A fault command that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("fault {command:?}: {reason}")]
+pub struct FaultSpecError {
+    /// The command as given.
+    pub command: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::str::FromStr for FaultCommand {
+    type Err = FaultSpecError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let err = |reason: &str| FaultSpecError {
+            command: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let text = text.trim();
+        match text {
+            "clear-errors" => return Ok(Self::ClearErrors),
+            "close-watches" => return Ok(Self::CloseWatches),
+            "compact" => return Ok(Self::Compact),
+            "reset" => return Ok(Self::Reset),
+            _ => {}
+        }
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        for part in text.split(',') {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| err(&format!("{part:?} is not key=value")))?;
+            fields.push((k.trim(), v.trim()));
+        }
+        let Some((&(head, value), rest)) = fields.split_first() else {
+            return Err(err("empty"));
+        };
+        let number = |key: &str, v: &str| -> Result<u64, FaultSpecError> {
+            v.parse::<u64>()
+                .map_err(|_| err(&format!("{key}={v:?} is not a whole number")))
+        };
+        match head {
+            "partition" if rest.is_empty() => match value {
+                "refuse" => Ok(Self::Partition(Partition::Refuse)),
+                "hang" => Ok(Self::Partition(Partition::Hang)),
+                "none" => Ok(Self::Partition(Partition::None)),
+                other => Err(err(&format!(
+                    "partition={other:?}: expected refuse, hang or none"
+                ))),
+            },
+            "latency" if rest.is_empty() => Ok(Self::Latency(Duration::from_millis(number(
+                "latency", value,
+            )?))),
+            "error" => {
+                if value.is_empty() {
+                    return Err(err(
+                        "error= needs a rule (*, a verb, verb/resource, */resource)",
+                    ));
+                }
+                let (mut every, mut rate, mut seed) = (None, None, 0u64);
+                let (mut code, mut retry_after) = (500u64, 1u64);
+                for &(k, v) in rest {
+                    match k {
+                        "every" => every = Some(number(k, v)?),
+                        "rate" => {
+                            let r = v
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|r| (0.0..=1.0).contains(r))
+                                .ok_or_else(|| err(&format!("rate={v:?} is not within 0..1")))?;
+                            rate = Some(r);
+                        }
+                        "seed" => seed = number(k, v)?,
+                        "code" => code = number(k, v)?,
+                        "retry-after" => retry_after = number(k, v)?,
+                        other => return Err(err(&format!("unknown key {other:?}"))),
+                    }
+                }
+                let error = match code {
+                    500 => InjectedError::Internal,
+                    429 => InjectedError::TooManyRequests {
+                        retry_after_secs: retry_after,
+                    },
+                    other => return Err(err(&format!("code={other}: expected 500 or 429"))),
+                };
+                let rule = value.to_owned();
+                match (every, rate) {
+                    (Some(n), None) if n > 0 => Ok(Self::EveryNth { rule, n, error }),
+                    (None, Some(rate)) => Ok(Self::Rate {
+                        rule,
+                        rate,
+                        seed,
+                        error,
+                    }),
+                    _ => Err(err("give exactly one of every=<n> (n > 0) or rate=<0..1>")),
+                }
+            }
+            other => Err(err(&format!(
+                "unknown command {other:?}: expected partition=, latency=, error=, clear-errors, close-watches, compact or reset"
+            ))),
+        }
+    }
+}
+
+impl FaultHandle {
+    /// Carries out one [`FaultCommand`].
+    pub fn apply(&self, command: &FaultCommand) {
+        match command {
+            FaultCommand::Partition(Partition::Refuse) => self.partition_refuse(),
+            FaultCommand::Partition(Partition::Hang) => self.partition_hang(),
+            FaultCommand::Partition(Partition::None) => self.heal(),
+            FaultCommand::Latency(d) => self.set_latency(*d),
+            FaultCommand::EveryNth { rule, n, error } => self.fail_every_nth(rule, *n, *error),
+            FaultCommand::Rate {
+                rule,
+                rate,
+                seed,
+                error,
+            } => self.fail_rate(rule, *rate, *seed, *error),
+            FaultCommand::ClearErrors => self.clear_errors(),
+            FaultCommand::CloseWatches => self.close_watches(),
+            FaultCommand::Compact => self.compact(),
+            FaultCommand::Reset => self.reset(),
+        }
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::store::StoreLimits;
@@ -255,5 +427,56 @@ mod tests {
         assert_eq!(a, run());
         let n = a.iter().filter(|x| **x).count();
         assert!((30..90).contains(&n), "{n} of 200 failed");
+    }
+
+    #[test]
+    fn fault_commands_parse() {
+        use std::str::FromStr;
+        let p = |t: &str| FaultCommand::from_str(t);
+        assert_eq!(
+            p("partition=hang").unwrap(),
+            FaultCommand::Partition(Partition::Hang)
+        );
+        assert_eq!(
+            p("latency=250").unwrap(),
+            FaultCommand::Latency(Duration::from_millis(250))
+        );
+        assert_eq!(
+            p("error=list/serviceexports,every=3,code=429,retry-after=2").unwrap(),
+            FaultCommand::EveryNth {
+                rule: "list/serviceexports".into(),
+                n: 3,
+                error: InjectedError::TooManyRequests {
+                    retry_after_secs: 2
+                }
+            }
+        );
+        assert_eq!(
+            p("error=*,rate=0.5,seed=7").unwrap(),
+            FaultCommand::Rate {
+                rule: "*".into(),
+                rate: 0.5,
+                seed: 7,
+                error: InjectedError::Internal
+            }
+        );
+        assert_eq!(p(" reset ").unwrap(), FaultCommand::Reset);
+        for bad in [
+            "",
+            "partition=maybe",
+            "latency=fast",
+            "error=*",
+            "error=*,every=0",
+            "error=*,every=2,rate=0.1",
+            "error=*,rate=2",
+            "error=*,every=2,code=404",
+            "error=,every=2",
+            "error=*,every=2,colour=red",
+            "explode",
+            "partition=hang,latency=2",
+        ] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.starts_with("fault "), "{bad}: {e}");
+        }
     }
 }

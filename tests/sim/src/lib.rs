@@ -26,6 +26,6 @@ pub mod tls;
 pub use cluster::{SimCluster, SimError, SimOptions};
 pub use crds::mcs_crds;
 pub use error::ApiError;
-pub use faults::{FaultHandle, InjectedError, Partition};
+pub use faults::{FaultCommand, FaultHandle, FaultSpecError, InjectedError, Partition};
 pub use server::RequestRecord;
 pub use testing::{TestCluster, TestClusters, clusters_for_tests, e2e_kubeconfigs};
