@@ -6,67 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use isthmus_testing::paths::testdata;
-use serde::Deserialize;
+use isthmus_testing::placement_tables::{Case, Table, tables};
 use serde_json::Value;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Table {
-    clusters: Option<String>,
-    policies: Option<String>,
-    resource: Option<String>,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Case {
-    name: String,
-    source: String,
-    clusters: Option<String>,
-    policies: Option<String>,
-    resource: Option<String>,
-    replicas: Option<i64>,
-    uid: Option<String>,
-    #[serde(default)]
-    previous: BTreeMap<String, i32>,
-    observed_affinity: Option<String>,
-    want: Want,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Want {
-    placements: Option<BTreeMap<String, i32>>,
-    observed_affinity: Option<String>,
-    error: Option<String>,
-    #[serde(default)]
-    manifests: BTreeMap<String, BTreeMap<String, Value>>,
-}
-
-fn tables() -> Vec<(String, Table)> {
-    let dir = testdata("placement").join("karmada-parity");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no tables in {}", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let table: Table =
-                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_name().unwrap().to_string_lossy().into_owned(), table)
-        })
-        .collect()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
@@ -76,21 +20,10 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 /// `isthmus place ... -o json` for the case: exit code and output.
 fn place(dir: &Path, table: &Table, case: &Case) -> (i32, Value) {
-    let pick = |own: &Option<String>, shared: &Option<String>| {
-        own.clone()
-            .or_else(|| shared.clone())
-            .unwrap_or_else(|| panic!("{}: incomplete case", case.name))
-    };
-    let clusters = write(dir, "clusters.yaml", &pick(&case.clusters, &table.clusters));
-    let policies = write(dir, "policies.yaml", &pick(&case.policies, &table.policies));
-    let mut resource: Value =
-        serde_saphyr::from_str(&pick(&case.resource, &table.resource)).unwrap();
-    if let Some(r) = case.replicas {
-        resource["spec"]["replicas"] = r.into();
-    }
-    if let Some(uid) = &case.uid {
-        resource["metadata"]["uid"] = uid.clone().into();
-    }
+    let inputs = case.inputs(table);
+    let clusters = write(dir, "clusters.yaml", &inputs.clusters);
+    let policies = write(dir, "policies.yaml", &inputs.policies);
+    let resource = inputs.resource;
     // JSON is YAML: the command reads it like any resource file
     let resource = write(dir, "resource.yaml", &resource.to_string());
     let mut args = vec![

@@ -13,6 +13,7 @@
 //! | [`manifests`] | YAML manifest streams as JSON, and lossless round trips through typed structs |
 //! | [`golden`] | golden files and folders, rewritten with `UPDATE_GOLDEN=1` |
 //! | [`requests`] | the requests a simulated cluster served that installed RBAC does not allow |
+//! | [`placement_tables`] | the Karmada decision tables of `placement/testdata/karmada-parity/` and each case's inputs |
 //! | [`paths`] | the repository root and a crate's directories, whatever the working directory |
 //! | [`tools`] | finding and running external programs (`dig`, `openssl`, `kubectl`, ...) |
 //!
@@ -33,6 +34,7 @@ pub mod k8s;
 pub mod manifests;
 pub mod mcs;
 pub mod paths;
+pub mod placement_tables;
 pub mod requests;
 pub mod tls;
 pub mod tools;
