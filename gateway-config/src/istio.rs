@@ -57,6 +57,11 @@ pub const HBONE_PORT: u16 = 15008;
 /// leave it only the pod addresses).
 pub const STATIC_SERVICE_TYPE: &str = "NodePort";
 
+/// Name of istiod's Service and Deployment for a revision: `istiod`, or `istiod-<revision>`.
+pub fn istiod_name(revision: Option<&str>) -> String {
+    revision.map_or_else(|| "istiod".to_owned(), |r| format!("istiod-{r}"))
+}
+
 /// Errors from the generators' inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum IstioError {
@@ -475,12 +480,12 @@ pub fn expose_istiod(revision: Option<&str>) -> Vec<Value> {
     let (vs_name, service, sni) = match revision {
         None => (
             "istiod-vs".to_owned(),
-            "istiod".to_owned(),
+            istiod_name(None),
             vec!["*".to_owned()],
         ),
         Some(r) => (
             format!("istiod-vs-{r}"),
-            format!("istiod-{r}"),
+            istiod_name(Some(r)),
             vec![
                 format!("istiod-{r}.{ISTIO_SYSTEM}.svc"),
                 format!("istiod-{r}.{ISTIO_SYSTEM}.svc.cluster.local"),

@@ -10,7 +10,7 @@ use gateway_config::ca::desired_cacerts;
 use gateway_config::clusterset::GatewayExposure;
 use gateway_config::istio::{
     ISTIO_SYSTEM, MESH_NETWORKS_CONFIGMAP, MESH_NETWORKS_KEY, NetworkMember, TLS_PORT,
-    expose_services, mesh_networks_of, mesh_networks_yaml, network_namespace,
+    expose_services, istiod_name, mesh_networks_of, mesh_networks_yaml, network_namespace,
     validate_mesh_networks,
 };
 use gateway_config::remote_secret::{READER_TOKEN_SECRET, RemoteSecretOptions, remote_secret};
@@ -217,9 +217,7 @@ pub fn root_of_trust(member: &MemberState, wiring: &IstioWiring, status: &mut Me
             .present()
             .is_some_and(|c| c.owned && root_of_trust::holds_clusterset_chain(&c.bundle, der));
         let revision = member.info.revision.clone();
-        let deployment = revision
-            .as_deref()
-            .map_or_else(|| "istiod".to_owned(), |r| format!("istiod-{r}"));
+        let deployment = istiod_name(revision.as_deref());
         if !plugged {
             status.notes.push(
                 "istiod publishes a foreign root; it is to be restarted once istio-system/cacerts holds the clusterset chain written by the controller".to_owned(),
@@ -279,11 +277,7 @@ fn plugged_root_of_trust(member: &MemberState, status: &mut MemberStatus) {
                 .map(|f| format!("sha256:{f}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let deployment = member
-                .info
-                .revision
-                .as_deref()
-                .map_or_else(|| "istiod".to_owned(), |r| format!("istiod-{r}"));
+            let deployment = istiod_name(member.info.revision.as_deref());
             verdict.message = format!(
                 "istiod publishes {listed}, not sha256:{plugged}, the root of {ISTIO_SYSTEM}/cacerts: it started before cacerts existed and signs with a root of its own"
             );
